@@ -1,0 +1,68 @@
+//! The [`ChatSink`] trait every platform implements, and the console sink.
+//! The poller, the store and the command handler never name a platform.
+
+pub mod console;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::commands::Reply;
+use crate::dest::{Destination, Platform};
+use crate::digest::Digest;
+
+/// The result of one attempt to send, edit or reply. Adapters make one
+/// attempt and classify it; only the outbox retries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendOutcome {
+    /// Accepted, with the platform's message id.
+    Sent {
+        /// The message id (for later edits).
+        message_id: String,
+    },
+    /// The platform asked us to wait.
+    RateLimited {
+        /// How long.
+        retry_after: Duration,
+    },
+    /// 5xx, timeout, network: retried with backoff.
+    Transient(String),
+    /// The bot was removed or blocked, or the chat is gone: the destination
+    /// is paused and its rows kept.
+    DestinationGone(String),
+    /// Refused for good (any other 4xx): the row is marked rejected.
+    Rejected(String),
+}
+
+/// How an edited message should show its post.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EditKind {
+    /// New tally numbers.
+    Tally,
+    /// The post was deleted on PTT.
+    Deleted,
+}
+
+/// One chat platform (or the console).
+#[async_trait]
+pub trait ChatSink: Send + Sync {
+    /// Which platform this is.
+    fn platform(&self) -> Platform;
+
+    /// Sends a digest to a destination.
+    async fn send(&self, dest: &Destination, digest: &Digest) -> SendOutcome;
+
+    /// Edits a message sent earlier to show the digest's current state.
+    async fn edit(
+        &self,
+        dest: &Destination,
+        message_id: &str,
+        digest: &Digest,
+        kind: EditKind,
+    ) -> SendOutcome;
+
+    /// Answers a command in a destination (platforms whose commands arrive
+    /// through their own channel, such as Discord interactions, answer
+    /// there instead).
+    async fn answer(&self, dest: &Destination, reply: &Reply) -> SendOutcome;
+}

@@ -1,0 +1,363 @@
+//! Subscription filters: `tag:` `kw:` `not:` `author:` `push:` `re:` `fw:`,
+//! matched case-insensitively after NFKC normalisation.
+
+use unicode_normalization::UnicodeNormalization;
+
+use crate::digest::Digest;
+use crate::ptt::TitleInfo;
+
+/// The default tag of a subscription.
+pub const DEFAULT_TAG: &str = "新聞";
+/// Most words a subscription may have.
+pub const MAX_WORDS: usize = 20;
+/// Longest word, in characters.
+pub const MAX_WORD_CHARS: usize = 64;
+/// Largest `push:` threshold.
+pub const MAX_PUSH: u32 = 999;
+
+/// NFKC, then lower case: full-width `ＡＩ` equals `ai`.
+pub fn normalize(s: &str) -> String {
+    s.nfkc().collect::<String>().to_lowercase()
+}
+
+/// Why filter words were refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FilterError {
+    /// A word with no known key.
+    #[error("unknown word {0:?}")]
+    UnknownWord(String),
+    /// A key with a bad value.
+    #[error("bad value for {key}: {value:?}")]
+    BadValue {
+        /// The key.
+        key: &'static str,
+        /// The value.
+        value: String,
+    },
+    /// A key given twice that may appear once.
+    #[error("{0} given twice")]
+    Repeated(&'static str),
+    /// Too many words.
+    #[error("too many words")]
+    TooManyWords,
+    /// A word over the length limit.
+    #[error("word too long: {0:?}")]
+    WordTooLong(String),
+}
+
+/// Which tag a subscription wants.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TagFilter {
+    /// `tag:*`: any tag, or none.
+    Any,
+    /// One tag (normalised).
+    Is(String),
+}
+
+/// A parsed subscription filter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Filter {
+    /// `tag:` (default 新聞).
+    pub tag: TagFilter,
+    /// `kw:`: all must appear in the title (normalised).
+    pub kw: Vec<String>,
+    /// `not:`: none may appear in the title (normalised).
+    pub not: Vec<String>,
+    /// `author:` (normalised).
+    pub author: Option<String>,
+    /// `push:N`: relay once the net push reaches N.
+    pub push: Option<u32>,
+    /// `re:yes`: replies too.
+    pub re: bool,
+    /// `fw:yes`: forwards too.
+    pub fw: bool,
+}
+
+impl Default for Filter {
+    fn default() -> Self {
+        Filter {
+            tag: TagFilter::Is(DEFAULT_TAG.into()),
+            kw: Vec::new(),
+            not: Vec::new(),
+            author: None,
+            push: None,
+            re: false,
+            fw: false,
+        }
+    }
+}
+
+/// What a filter looks at in a post.
+#[derive(Debug, Clone, Copy)]
+pub struct PostView<'a> {
+    /// The PTT title.
+    pub title: &'a str,
+    /// The author id.
+    pub author: Option<&'a str>,
+}
+
+impl<'a> PostView<'a> {
+    /// The view of a digest.
+    pub fn of_digest(d: &'a Digest) -> Self {
+        PostView {
+            title: d.title.as_deref().unwrap_or(""),
+            author: d.author.as_deref(),
+        }
+    }
+}
+
+impl Filter {
+    /// Parses filter words (`key:value`, values already unquoted).
+    pub fn parse(words: &[String]) -> Result<Filter, FilterError> {
+        if words.len() > MAX_WORDS {
+            return Err(FilterError::TooManyWords);
+        }
+        let mut f = Filter::default();
+        let (mut tag_seen, mut re_seen, mut fw_seen) = (false, false, false);
+        for word in words {
+            let (key, value) = word
+                .split_once(':')
+                .ok_or_else(|| FilterError::UnknownWord(word.clone()))?;
+            if value.chars().count() > MAX_WORD_CHARS {
+                return Err(FilterError::WordTooLong(word.clone()));
+            }
+            let value = value.trim();
+            let bad = |key: &'static str| FilterError::BadValue {
+                key,
+                value: value.to_owned(),
+            };
+            match normalize(key).as_str() {
+                "tag" => {
+                    if std::mem::replace(&mut tag_seen, true) {
+                        return Err(FilterError::Repeated("tag"));
+                    }
+                    let v = value.trim_matches(['[', ']']);
+                    if v.is_empty() {
+                        return Err(bad("tag"));
+                    }
+                    f.tag = if v == "*" {
+                        TagFilter::Any
+                    } else {
+                        TagFilter::Is(normalize(v))
+                    };
+                }
+                "kw" => {
+                    if value.is_empty() {
+                        return Err(bad("kw"));
+                    }
+                    f.kw.push(normalize(value));
+                }
+                "not" => {
+                    if value.is_empty() {
+                        return Err(bad("not"));
+                    }
+                    f.not.push(normalize(value));
+                }
+                "author" => {
+                    if f.author.is_some() {
+                        return Err(FilterError::Repeated("author"));
+                    }
+                    if value.is_empty() || value.contains(char::is_whitespace) {
+                        return Err(bad("author"));
+                    }
+                    f.author = Some(normalize(value));
+                }
+                "push" => {
+                    if f.push.is_some() {
+                        return Err(FilterError::Repeated("push"));
+                    }
+                    let n: u32 = value.parse().map_err(|_| bad("push"))?;
+                    if !(1..=MAX_PUSH).contains(&n) {
+                        return Err(bad("push"));
+                    }
+                    f.push = Some(n);
+                }
+                "re" => {
+                    if std::mem::replace(&mut re_seen, true) {
+                        return Err(FilterError::Repeated("re"));
+                    }
+                    f.re = yes_no(value).ok_or_else(|| bad("re"))?;
+                }
+                "fw" => {
+                    if std::mem::replace(&mut fw_seen, true) {
+                        return Err(FilterError::Repeated("fw"));
+                    }
+                    f.fw = yes_no(value).ok_or_else(|| bad("fw"))?;
+                }
+                _ => return Err(FilterError::UnknownWord(word.clone())),
+            }
+        }
+        f.kw.sort();
+        f.kw.dedup();
+        f.not.sort();
+        f.not.dedup();
+        Ok(f)
+    }
+
+    /// Parses a stored or configured filter string (the same words as
+    /// `/subscribe`, quoting allowed).
+    pub fn parse_str(s: &str) -> Result<Filter, FilterError> {
+        let words = super::grammar::split_words(s).map_err(|_| FilterError::BadValue {
+            key: "filter",
+            value: s.to_owned(),
+        })?;
+        Filter::parse(&words)
+    }
+
+    /// The canonical words, stored and shown in `/list`; equal filters give
+    /// equal strings.
+    pub fn canonical(&self) -> String {
+        let mut words = vec![match &self.tag {
+            TagFilter::Any => "tag:*".to_owned(),
+            TagFilter::Is(t) => format!("tag:{}", quote(t)),
+        }];
+        words.extend(self.kw.iter().map(|k| format!("kw:{}", quote(k))));
+        words.extend(self.not.iter().map(|k| format!("not:{}", quote(k))));
+        if let Some(a) = &self.author {
+            words.push(format!("author:{a}"));
+        }
+        if let Some(n) = self.push {
+            words.push(format!("push:{n}"));
+        }
+        if self.re {
+            words.push("re:yes".into());
+        }
+        if self.fw {
+            words.push("fw:yes".into());
+        }
+        words.join(" ")
+    }
+
+    /// Every condition but `push:`: what can be decided from a title and an
+    /// author (an index row).
+    pub fn matches_post(&self, post: PostView<'_>) -> bool {
+        let info = TitleInfo::parse(post.title);
+        if info.is_reply && !self.re || info.is_forward && !self.fw {
+            return false;
+        }
+        if let TagFilter::Is(want) = &self.tag
+            && info.tag.as_deref().map(normalize).as_deref() != Some(want.as_str())
+        {
+            return false;
+        }
+        let title = normalize(post.title);
+        if !self.kw.iter().all(|k| title.contains(k.as_str())) {
+            return false;
+        }
+        if self.not.iter().any(|k| title.contains(k.as_str())) {
+            return false;
+        }
+        if let Some(a) = &self.author
+            && post.author.map(normalize).as_deref() != Some(a.as_str())
+        {
+            return false;
+        }
+        true
+    }
+
+    /// The whole filter against a digest: `push:N` needs the net push at N.
+    pub fn matches(&self, d: &Digest) -> bool {
+        self.matches_post(PostView::of_digest(d))
+            && self.push.is_none_or(|n| d.tally.net >= i64::from(n))
+    }
+}
+
+fn yes_no(v: &str) -> Option<bool> {
+    match normalize(v).as_str() {
+        "yes" | "y" | "true" | "1" | "on" => Some(true),
+        "no" | "n" | "false" | "0" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+fn quote(v: &str) -> String {
+    if v.contains(char::is_whitespace) {
+        format!("\"{v}\"")
+    } else {
+        v.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(s: &[&str]) -> Vec<String> {
+        s.iter().map(|w| w.to_string()).collect()
+    }
+
+    fn post<'a>(title: &'a str) -> PostView<'a> {
+        PostView {
+            title,
+            author: Some("SomeID"),
+        }
+    }
+
+    #[test]
+    fn default_filter_wants_news_but_not_replies_or_forwards() {
+        let f = Filter::parse(&[]).unwrap();
+        assert!(f.matches_post(post("[新聞] 台積電法說")));
+        assert!(!f.matches_post(post("[閒聊] 今天")));
+        assert!(!f.matches_post(post("Re: [新聞] 台積電法說")));
+        assert!(!f.matches_post(post("Fw: [新聞] 台積電法說")));
+        assert_eq!(f.canonical(), "tag:新聞");
+    }
+
+    #[test]
+    fn keywords_are_nfkc_and_case_insensitive() {
+        let f = Filter::parse(&words(&["kw:ＡＩ", "not:廣告", "author:someid"])).unwrap();
+        assert!(f.matches_post(post("[新聞] 輝達ai晶片")));
+        assert!(!f.matches_post(post("[新聞] 輝達晶片")));
+        assert!(!f.matches_post(post("[新聞] AI 廣告")));
+        let other = PostView {
+            title: "[新聞] AI",
+            author: Some("other"),
+        };
+        assert!(!f.matches_post(other));
+    }
+
+    #[test]
+    fn any_tag_replies_and_forwards_can_be_asked_for() {
+        let f = Filter::parse(&words(&["tag:*", "re:yes", "fw:yes"])).unwrap();
+        assert!(f.matches_post(post("Re: [閒聊] x")));
+        assert!(f.matches_post(post("沒有標籤")));
+        assert_eq!(f.canonical(), "tag:* re:yes fw:yes");
+    }
+
+    #[test]
+    fn bad_words_are_refused() {
+        assert!(matches!(
+            Filter::parse(&words(&["push:0"])),
+            Err(FilterError::BadValue { key: "push", .. })
+        ));
+        assert!(matches!(
+            Filter::parse(&words(&["push:1000"])),
+            Err(FilterError::BadValue { .. })
+        ));
+        assert!(matches!(
+            Filter::parse(&words(&["color:red"])),
+            Err(FilterError::UnknownWord(_))
+        ));
+        assert!(matches!(
+            Filter::parse(&words(&["re:maybe"])),
+            Err(FilterError::BadValue { key: "re", .. })
+        ));
+        let many: Vec<String> = (0..21).map(|i| format!("kw:{i}")).collect();
+        assert_eq!(Filter::parse(&many), Err(FilterError::TooManyWords));
+        let long = format!("kw:{}", "長".repeat(65));
+        assert!(matches!(
+            Filter::parse(&[long]),
+            Err(FilterError::WordTooLong(_))
+        ));
+    }
+
+    #[test]
+    fn canonical_form_is_order_independent() {
+        let a = Filter::parse(&words(&["kw:b", "kw:A"])).unwrap();
+        let b = Filter::parse(&words(&["kw:a", "kw:B", "tag:新聞"])).unwrap();
+        assert_eq!(a.canonical(), b.canonical());
+        let spaced = Filter::parse(&words(&["kw:台積電 ADR"])).unwrap();
+        assert_eq!(spaced.canonical(), "tag:新聞 kw:\"台積電 adr\"");
+        assert_eq!(Filter::parse_str(&spaced.canonical()).unwrap(), spaced);
+    }
+}

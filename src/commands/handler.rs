@@ -1,0 +1,389 @@
+//! Applying a command: one place for every platform.
+
+use std::sync::Arc;
+
+use chrono::{TimeZone, Utc};
+
+use super::filter::{Filter, PostView};
+use super::grammar::{Command, CommandError, CommandName, ParseError, Target};
+use super::i18n::{Lang, Texts, fill};
+use crate::dest::Destination;
+use crate::ptt::{Board, time};
+use crate::relay::status::RuntimeStatus;
+use crate::store::{Removal, Store, now_secs};
+
+/// Most subscriptions a chat may have.
+pub const MAX_SUBSCRIPTIONS: usize = 50;
+
+/// Who is asking, and where.
+#[derive(Debug, Clone)]
+pub struct Context {
+    /// The chat (and thread) the command came from, or targets.
+    pub dest: Destination,
+    /// The sender administers the chat (or it is a private chat).
+    pub is_admin: bool,
+    /// The reply language.
+    pub lang: Lang,
+    /// The platform's limit for a reply, in characters.
+    pub max_reply_chars: usize,
+}
+
+/// What kind of reply this is (platforms show errors privately where they
+/// can).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplyKind {
+    /// A confirmation.
+    Done,
+    /// A list or status.
+    Info,
+    /// Refused or malformed.
+    Error,
+}
+
+/// A plain-text reply; adapters escape it for their markup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    /// The text, lines separated by `\n`.
+    pub text: String,
+    /// Its kind.
+    pub kind: ReplyKind,
+}
+
+impl Reply {
+    fn new(kind: ReplyKind, text: impl Into<String>) -> Self {
+        Reply {
+            text: text.into(),
+            kind,
+        }
+    }
+
+    /// Lists and errors are shown only to the asker where the platform can
+    /// (Discord ephemeral replies).
+    pub fn ephemeral(&self) -> bool {
+        self.kind != ReplyKind::Done
+    }
+}
+
+/// Applies commands against the store.
+pub struct Handler {
+    store: Arc<dyn Store>,
+    boards: Vec<Board>,
+    status: Arc<RuntimeStatus>,
+}
+
+impl Handler {
+    /// A handler for the polled `boards`.
+    pub fn new(store: Arc<dyn Store>, boards: Vec<Board>, status: Arc<RuntimeStatus>) -> Self {
+        Handler {
+            store,
+            boards,
+            status,
+        }
+    }
+
+    /// The polled boards.
+    pub fn boards(&self) -> &[Board] {
+        &self.boards
+    }
+
+    /// Handles a parsed command (or its parse error). A command from a
+    /// paused chat resumes it, and the reply says so.
+    pub async fn handle(&self, ctx: &Context, parsed: Result<Command, CommandError>) -> Reply {
+        let t = ctx.lang.texts();
+        let resumed = match self
+            .store
+            .resume_chat(ctx.dest.platform, &ctx.dest.chat)
+            .await
+        {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(error = %e, chat = %ctx.dest, "store failed while resuming a chat");
+                false
+            }
+        };
+        let mut reply = match parsed {
+            Ok(cmd) => match self.apply(ctx, cmd).await {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::error!(error = %e, chat = %ctx.dest, "store failed during a command");
+                    Reply::new(ReplyKind::Error, t.internal_error)
+                }
+            },
+            Err(e) => malformed(t, &e),
+        };
+        if resumed {
+            reply.text = format!("{}\n{}", t.resumed, reply.text);
+        }
+        reply
+    }
+
+    async fn apply(&self, ctx: &Context, cmd: Command) -> crate::store::Result<Reply> {
+        let t = ctx.lang.texts();
+        Ok(match cmd {
+            Command::Help | Command::Start => Reply::new(ReplyKind::Info, t.help),
+            Command::Subscribe { board, filter } => self.subscribe(ctx, board, filter).await?,
+            Command::Unsubscribe(target) => self.unsubscribe(ctx, target).await?,
+            Command::List => self.list(ctx).await?,
+            Command::Latest(n) => self.latest(ctx, n).await?,
+            Command::Status => self.status(ctx).await?,
+        })
+    }
+
+    fn board_named(&self, name: Option<&str>) -> Option<&Board> {
+        match name {
+            None => self.boards.first(),
+            Some(n) => self.boards.iter().find(|b| b.eq_ignore_case(n)),
+        }
+    }
+
+    fn board_list(&self) -> String {
+        self.boards
+            .iter()
+            .map(Board::as_str)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    async fn subscribe(
+        &self,
+        ctx: &Context,
+        board: Option<String>,
+        filter: Filter,
+    ) -> crate::store::Result<Reply> {
+        let t = ctx.lang.texts();
+        if !ctx.is_admin {
+            return Ok(Reply::new(ReplyKind::Error, t.admins_only));
+        }
+        let Some(b) = self.board_named(board.as_deref()) else {
+            let typed = board.unwrap_or_default();
+            return Ok(Reply::new(
+                ReplyKind::Error,
+                fill(
+                    t.board_not_polled,
+                    &[("board", &typed), ("boards", &self.board_list())],
+                ),
+            ));
+        };
+        let canonical = filter.canonical();
+        let existing = self.store.subscriptions_of(&ctx.dest).await?;
+        let is_new = !existing
+            .iter()
+            .any(|s| s.board == b.as_str() && s.filter == canonical);
+        if is_new
+            && self
+                .store
+                .count_subscriptions(ctx.dest.platform, &ctx.dest.chat)
+                .await?
+                >= MAX_SUBSCRIPTIONS
+        {
+            let max = MAX_SUBSCRIPTIONS.to_string();
+            return Ok(Reply::new(
+                ReplyKind::Error,
+                fill(t.too_many_subscriptions, &[("max", &max)]),
+            ));
+        }
+        let (id, created) = self
+            .store
+            .subscribe(&ctx.dest, b.as_str(), &canonical, now_secs())
+            .await?;
+        let id = id.to_string();
+        let values = [
+            ("id", id.as_str()),
+            ("board", b.as_str()),
+            ("filter", &canonical),
+        ];
+        Ok(if created {
+            tracing::info!(chat = %ctx.dest, board = %b, filter = %canonical, "subscribed");
+            Reply::new(ReplyKind::Done, fill(t.subscribed, &values))
+        } else {
+            Reply::new(ReplyKind::Done, fill(t.already_subscribed, &values))
+        })
+    }
+
+    async fn unsubscribe(&self, ctx: &Context, target: Target) -> crate::store::Result<Reply> {
+        let t = ctx.lang.texts();
+        if !ctx.is_admin {
+            return Ok(Reply::new(ReplyKind::Error, t.admins_only));
+        }
+        let removal = match target {
+            Target::Id(id) => {
+                // Only ids this destination can see.
+                let mine = self.store.subscriptions_of(&ctx.dest).await?;
+                if !mine.iter().any(|s| s.id == id) {
+                    return Ok(Reply::new(ReplyKind::Error, t.nothing_to_unsubscribe));
+                }
+                Removal::Id(id)
+            }
+            Target::Board(b) => Removal::Board(b),
+            Target::All => Removal::All,
+        };
+        let n = self.store.unsubscribe(&ctx.dest, &removal).await?;
+        Ok(if n == 0 {
+            Reply::new(ReplyKind::Error, t.nothing_to_unsubscribe)
+        } else {
+            tracing::info!(chat = %ctx.dest, removed = n, "unsubscribed");
+            Reply::new(
+                ReplyKind::Done,
+                fill(t.unsubscribed, &[("n", &n.to_string())]),
+            )
+        })
+    }
+
+    async fn list(&self, ctx: &Context) -> crate::store::Result<Reply> {
+        let t = ctx.lang.texts();
+        let subs = self.store.subscriptions_of(&ctx.dest).await?;
+        if subs.is_empty() {
+            return Ok(Reply::new(ReplyKind::Info, t.list_empty));
+        }
+        let lines: Vec<String> = subs
+            .iter()
+            .map(|s| {
+                let paused = if s.paused { t.paused_mark } else { "" };
+                format!("#{} {} {}{}", s.id, s.board, s.filter, paused)
+            })
+            .collect();
+        Ok(Reply::new(
+            ReplyKind::Info,
+            fit_lines(t, t.list_heading, &lines, ctx.max_reply_chars),
+        ))
+    }
+
+    async fn latest(&self, ctx: &Context, n: u8) -> crate::store::Result<Reply> {
+        let t = ctx.lang.texts();
+        let subs = self.store.subscriptions_of(&ctx.dest).await?;
+        let filters: Vec<(String, Filter)> = subs
+            .iter()
+            .filter_map(|s| {
+                Some((
+                    s.board.to_ascii_lowercase(),
+                    Filter::parse_str(&s.filter).ok()?,
+                ))
+            })
+            .collect();
+        let mut boards: Vec<String> = filters.iter().map(|(b, _)| b.clone()).collect();
+        boards.sort();
+        boards.dedup();
+        let digests = if boards.is_empty() {
+            Vec::new()
+        } else {
+            self.store.latest_digests(&boards, 500).await?
+        };
+        let lines: Vec<String> = digests
+            .iter()
+            .filter(|d| {
+                filters.iter().any(|(b, f)| {
+                    *b == d.board.to_ascii_lowercase()
+                        && f.matches_post(PostView::of_digest(d))
+                        && f.push.is_none_or(|p| d.tally.net >= i64::from(p))
+                })
+            })
+            .take(usize::from(n))
+            .map(|d| {
+                let when = d
+                    .posted_at
+                    .map(|p| p.format("%m-%d %H:%M ").to_string())
+                    .unwrap_or_default();
+                format!(
+                    "{when}{} {}",
+                    crate::text::strip_controls(d.display_title()),
+                    d.url
+                )
+            })
+            .collect();
+        if lines.is_empty() {
+            return Ok(Reply::new(ReplyKind::Info, t.latest_empty));
+        }
+        Ok(Reply::new(
+            ReplyKind::Info,
+            fit_lines(t, "", &lines, ctx.max_reply_chars),
+        ))
+    }
+
+    async fn status(&self, ctx: &Context) -> crate::store::Result<Reply> {
+        let t = ctx.lang.texts();
+        let mut lines = vec![fill(t.status_boards, &[("boards", &self.board_list())])];
+        for b in &self.boards {
+            let state = self.store.board_state(b.as_str()).await?;
+            let when = state
+                .last_ok_at
+                .map_or_else(|| t.status_never.to_owned(), show_time);
+            lines.push(fill(
+                t.status_board_line,
+                &[("board", b.as_str()), ("when", &when)],
+            ));
+        }
+        let depth = self.store.outbox_depth(None).await?;
+        lines.push(fill(t.status_outbox, &[("n", &depth.to_string())]));
+        lines.push(fill(
+            t.status_tracked,
+            &[("n", &self.status.tracked_posts().to_string())],
+        ));
+        let last_edit = self
+            .status
+            .last_edit_at()
+            .map_or_else(|| t.status_never.to_owned(), show_time);
+        lines.push(fill(t.status_last_edit, &[("when", &last_edit)]));
+        lines.push(fill(t.status_leader, &[("leader", &self.status.leader())]));
+        lines.push(fill(
+            t.status_version,
+            &[("version", env!("CARGO_PKG_VERSION"))],
+        ));
+        Ok(Reply::new(ReplyKind::Info, lines.join("\n")))
+    }
+}
+
+fn show_time(secs: i64) -> String {
+    Utc.timestamp_opt(secs, 0)
+        .single()
+        .map(|t| time::display(&t.fixed_offset()))
+        .unwrap_or_default()
+}
+
+fn malformed(t: &Texts, e: &CommandError) -> Reply {
+    if let ParseError::UnknownCommand(name) = &e.error {
+        return Reply::new(ReplyKind::Error, fill(t.unknown_command, &[("name", name)]));
+    }
+    let usage = match e.command {
+        CommandName::Subscribe => t.usage_subscribe,
+        CommandName::Unsubscribe => t.usage_unsubscribe,
+        CommandName::Latest => t.usage_latest,
+        CommandName::Other => t.help,
+    };
+    Reply::new(
+        ReplyKind::Error,
+        format!(
+            "{}\n{usage}",
+            fill(t.malformed, &[("what", &e.error.to_string())])
+        ),
+    )
+}
+
+/// Joins a heading and lines within `max` characters, ending with
+/// "…and K more" when lines had to be left out.
+fn fit_lines(t: &Texts, heading: &str, lines: &[String], max: usize) -> String {
+    let mut out: Vec<String> = Vec::new();
+    if !heading.is_empty() {
+        out.push(heading.to_owned());
+    }
+    let mut used: usize = heading.chars().count();
+    for (i, line) in lines.iter().enumerate() {
+        let left = lines.len() - i - 1;
+        let more = if left > 0 {
+            fill(t.and_more, &[("k", &left.to_string())])
+                .chars()
+                .count()
+                + 1
+        } else {
+            0
+        };
+        let len = line.chars().count() + 1;
+        if used + len + more > max {
+            let k = (lines.len() - i).to_string();
+            out.push(fill(t.and_more, &[("k", &k)]));
+            break;
+        }
+        used += len;
+        out.push(line.clone());
+    }
+    out.join("\n")
+}

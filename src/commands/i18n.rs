@@ -1,0 +1,243 @@
+//! Every user-facing reply text, once per language. Placeholders are
+//! `{name}`, filled by [`fill`].
+
+/// A reply language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Lang {
+    /// Traditional Chinese (Taiwan), the default.
+    #[default]
+    ZhTw,
+    /// English.
+    En,
+}
+
+impl Lang {
+    /// From a platform's language code (`en`, `en-US`, `zh-TW`, …); `None`
+    /// when unknown or empty.
+    pub fn from_code(code: &str) -> Option<Lang> {
+        let c = code.to_ascii_lowercase();
+        if c.starts_with("en") {
+            Some(Lang::En)
+        } else if c.starts_with("zh") {
+            Some(Lang::ZhTw)
+        } else {
+            None
+        }
+    }
+
+    /// From `bot.locale` (`zh-TW` or `en`).
+    pub fn from_setting(s: &str) -> Lang {
+        Lang::from_code(s).unwrap_or_default()
+    }
+
+    /// The texts of this language.
+    pub fn texts(self) -> &'static Texts {
+        match self {
+            Lang::ZhTw => &ZH_TW,
+            Lang::En => &EN,
+        }
+    }
+}
+
+/// The texts of one language.
+#[derive(Debug)]
+pub struct Texts {
+    /// `/help` and `/start`.
+    pub help: &'static str,
+    /// Usage of `/subscribe`.
+    pub usage_subscribe: &'static str,
+    /// Usage of `/unsubscribe`.
+    pub usage_unsubscribe: &'static str,
+    /// Usage of `/latest`.
+    pub usage_latest: &'static str,
+    /// `{what}` is the parse error.
+    pub malformed: &'static str,
+    /// `{name}`.
+    pub unknown_command: &'static str,
+    /// `{id}` `{board}` `{filter}`.
+    pub subscribed: &'static str,
+    /// `{id}` `{board}` `{filter}`.
+    pub already_subscribed: &'static str,
+    /// `{board}` `{boards}`.
+    pub board_not_polled: &'static str,
+    /// `{max}`.
+    pub too_many_subscriptions: &'static str,
+    /// Subscribe/unsubscribe by a non-admin in a group.
+    pub admins_only: &'static str,
+    /// `{n}`.
+    pub unsubscribed: &'static str,
+    /// Nothing matched `/unsubscribe`.
+    pub nothing_to_unsubscribe: &'static str,
+    /// `/list` heading.
+    pub list_heading: &'static str,
+    /// `/list` with nothing.
+    pub list_empty: &'static str,
+    /// Marks a paused subscription.
+    pub paused_mark: &'static str,
+    /// `/latest` with nothing.
+    pub latest_empty: &'static str,
+    /// `{k}`.
+    pub and_more: &'static str,
+    /// `/status` lines: `{boards}`.
+    pub status_boards: &'static str,
+    /// `{board}` `{when}`.
+    pub status_board_line: &'static str,
+    /// A board never polled.
+    pub status_never: &'static str,
+    /// `{n}`.
+    pub status_outbox: &'static str,
+    /// `{n}`.
+    pub status_tracked: &'static str,
+    /// `{when}`.
+    pub status_last_edit: &'static str,
+    /// `{leader}`.
+    pub status_leader: &'static str,
+    /// `{version}`.
+    pub status_version: &'static str,
+    /// Said before the reply when a paused chat resumes.
+    pub resumed: &'static str,
+    /// The store failed.
+    pub internal_error: &'static str,
+    /// Descriptions for command menus: subscribe, unsubscribe, list, latest,
+    /// status, help.
+    pub menu: [&'static str; 6],
+}
+
+/// Traditional Chinese.
+pub static ZH_TW: Texts = Texts {
+    help: "PTT 新聞轉播機器人：把 PTT 看板上的新文章（預設 Stock 板的 [新聞]）摘要送到這裡。\n\
+指令：\n\
+/subscribe [看板] [條件…] 訂閱（條件：tag:標籤 kw:關鍵字 not:排除字 author:作者 push:推數 re:yes fw:yes）\n\
+/unsubscribe 編號|看板|all 取消訂閱\n\
+/list 列出本聊天室的訂閱\n\
+/latest [N] 最近 N 則符合的摘要（1–20，預設 5）\n\
+/status 狀態\n\
+例：/subscribe Stock kw:台積電 not:\"盤中閒聊\"",
+    usage_subscribe: "用法：/subscribe [看板] [tag:標籤] [kw:關鍵字]… [not:排除字]… [author:作者] [push:1–999] [re:yes|no] [fw:yes|no]\n含空白的值請加引號，例如 kw:\"台積電 ADR\"",
+    usage_unsubscribe: "用法：/unsubscribe 編號|看板|all",
+    usage_latest: "用法：/latest [N]（N 為 1–20）",
+    malformed: "指令有誤：{what}",
+    unknown_command: "不認得的指令 /{name}。輸入 /help 看用法。",
+    subscribed: "已訂閱 #{id}：{board} {filter}",
+    already_subscribed: "已經訂閱過了 #{id}：{board} {filter}",
+    board_not_polled: "看板 {board} 不在轉播範圍。可訂閱的看板：{boards}",
+    too_many_subscriptions: "每個聊天室最多 {max} 個訂閱。請先 /unsubscribe 不需要的。",
+    admins_only: "只有管理員可以訂閱或取消訂閱。",
+    unsubscribed: "已取消 {n} 個訂閱。",
+    nothing_to_unsubscribe: "沒有符合的訂閱。用 /list 查看編號。",
+    list_heading: "本聊天室的訂閱：",
+    list_empty: "目前沒有訂閱。用 /subscribe 開始訂閱。",
+    paused_mark: "（暫停）",
+    latest_empty: "還沒有符合訂閱的文章。",
+    and_more: "…還有 {k} 則",
+    status_boards: "轉播看板：{boards}",
+    status_board_line: "{board} 上次成功讀取：{when}",
+    status_never: "尚未讀取",
+    status_outbox: "待送出：{n}",
+    status_tracked: "追蹤推文中的文章：{n}",
+    status_last_edit: "上次更新推文數：{when}",
+    status_leader: "主節點：{leader}",
+    status_version: "版本：ptt-relay {version}",
+    resumed: "已恢復傳送到這個聊天室。",
+    internal_error: "暫時無法處理，請稍後再試。",
+    menu: [
+        "訂閱看板新文章",
+        "取消訂閱",
+        "列出訂閱",
+        "最近的摘要",
+        "狀態",
+        "說明",
+    ],
+};
+
+/// English.
+pub static EN: Texts = Texts {
+    help: "PTT news relay: sends digests of new PTT posts (by default [新聞] on the Stock board) to this chat.\n\
+Commands:\n\
+/subscribe [BOARD] [WORD…] subscribe (words: tag:TAG kw:WORD not:WORD author:ID push:N re:yes fw:yes)\n\
+/unsubscribe ID|BOARD|all remove subscriptions\n\
+/list this chat's subscriptions\n\
+/latest [N] the last N matching digests (1–20, default 5)\n\
+/status status\n\
+Example: /subscribe Stock kw:台積電 not:\"盤中閒聊\"",
+    usage_subscribe: "Usage: /subscribe [BOARD] [tag:TAG] [kw:WORD]… [not:WORD]… [author:ID] [push:1–999] [re:yes|no] [fw:yes|no]\nQuote values with spaces, e.g. kw:\"台積電 ADR\"",
+    usage_unsubscribe: "Usage: /unsubscribe ID|BOARD|all",
+    usage_latest: "Usage: /latest [N] (N from 1 to 20)",
+    malformed: "Malformed command: {what}",
+    unknown_command: "Unknown command /{name}. Send /help for usage.",
+    subscribed: "Subscribed #{id}: {board} {filter}",
+    already_subscribed: "Already subscribed #{id}: {board} {filter}",
+    board_not_polled: "Board {board} is not relayed. Boards you can subscribe to: {boards}",
+    too_many_subscriptions: "A chat can have at most {max} subscriptions. /unsubscribe some first.",
+    admins_only: "Only administrators can subscribe or unsubscribe.",
+    unsubscribed: "Removed {n} subscription(s).",
+    nothing_to_unsubscribe: "No matching subscription. /list shows the ids.",
+    list_heading: "Subscriptions of this chat:",
+    list_empty: "No subscriptions yet. Use /subscribe to start.",
+    paused_mark: " (paused)",
+    latest_empty: "No posts matching this chat's subscriptions yet.",
+    and_more: "…and {k} more",
+    status_boards: "Boards relayed: {boards}",
+    status_board_line: "{board} last polled successfully: {when}",
+    status_never: "not yet",
+    status_outbox: "Deliveries pending: {n}",
+    status_tracked: "Posts with live tallies: {n}",
+    status_last_edit: "Last tally edit: {when}",
+    status_leader: "Leader: {leader}",
+    status_version: "Version: ptt-relay {version}",
+    resumed: "Deliveries to this chat are resumed.",
+    internal_error: "Something went wrong on our side; please try again later.",
+    menu: [
+        "Subscribe to new posts",
+        "Remove subscriptions",
+        "List subscriptions",
+        "Latest digests",
+        "Status",
+        "Help",
+    ],
+};
+
+/// Fills `{name}` placeholders in one pass, so a value (which may be user
+/// text) is never itself treated as a template.
+pub fn fill(template: &str, values: &[(&str, &str)]) -> String {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        match after.find('}').and_then(|close| {
+            let key = &after[..close];
+            values
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, v)| (close, *v))
+        }) {
+            Some((close, v)) => {
+                out.push_str(v);
+                rest = &after[close + 1..];
+            }
+            None => {
+                out.push('{');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn languages_from_codes() {
+        assert_eq!(Lang::from_code("en-US"), Some(Lang::En));
+        assert_eq!(Lang::from_code("zh-TW"), Some(Lang::ZhTw));
+        assert_eq!(Lang::from_code("ja"), None);
+        assert_eq!(
+            fill("#{id}: {board}", &[("id", "{board}"), ("board", "Stock")]),
+            "#{board}: Stock"
+        );
+    }
+}

@@ -1,0 +1,594 @@
+//! Layered configuration: built-in defaults → `config/default.toml` →
+//! `--config FILE` → `PTT_RELAY__SECTION__KEY` environment variables.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::Path;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize, Serializer};
+
+use crate::ptt::Board;
+
+/// The file read when it exists in the working directory.
+pub const DEFAULT_FILE: &str = "config/default.toml";
+/// Prefix of environment variables (`PTT_RELAY__PTT__BOARDS=Stock,Tech_Job`).
+pub const ENV_PREFIX: &str = "PTT_RELAY";
+
+/// Why the configuration could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A layer could not be read or parsed.
+    #[error("configuration: {0}")]
+    Load(String),
+    /// Keys that no setting has (an error for `check-config`).
+    #[error("unknown configuration keys: {}", .0.join(", "))]
+    UnknownKeys(Vec<String>),
+    /// Values that are out of range or malformed.
+    #[error("invalid configuration: {}", .0.join("; "))]
+    Invalid(Vec<String>),
+}
+
+/// Every setting of ptt-relay.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct Settings {
+    /// Where and how PTT is read.
+    pub ptt: PttSettings,
+    /// The store.
+    pub store: StoreSettings,
+    /// The Telegram bot.
+    pub telegram: TelegramSettings,
+    /// The Discord bot.
+    pub discord: DiscordSettings,
+    /// The console sink.
+    pub console: ConsoleSettings,
+    /// Relaying and tally tracking.
+    pub relay: RelaySettings,
+    /// The delivery outbox.
+    pub outbox: OutboxSettings,
+    /// Bot replies.
+    pub bot: BotSettings,
+    /// The health and metrics endpoint.
+    pub http: HttpSettings,
+    /// Logging.
+    pub log: LogSettings,
+    /// Graceful shutdown.
+    pub shutdown: ShutdownSettings,
+}
+
+/// `[ptt]`
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default)]
+pub struct PttSettings {
+    /// Where to fetch pages; never used to build links.
+    #[serde(serialize_with = "mask_url_password")]
+    pub base_url: String,
+    /// The boards polled.
+    pub boards: Vec<String>,
+    /// Seconds between index polls of a board (jittered).
+    pub poll_interval_secs: u64,
+    /// One budget for all PTT requests.
+    pub requests_per_sec: f64,
+    /// Index pages walked back after downtime.
+    pub catchup_pages: u32,
+    /// Posts relayed when a board is seen for the first time.
+    pub backfill: u32,
+}
+
+impl Default for PttSettings {
+    fn default() -> Self {
+        PttSettings {
+            base_url: "https://www.ptt.cc".into(),
+            boards: vec!["Stock".into()],
+            poll_interval_secs: 60,
+            requests_per_sec: 1.0,
+            catchup_pages: 5,
+            backfill: 0,
+        }
+    }
+}
+
+/// `[store]`
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default)]
+pub struct StoreSettings {
+    /// `sqlite://PATH`, `sqlite:///abs/path` or `postgres://…`.
+    #[serde(serialize_with = "mask_url_password")]
+    pub url: String,
+    /// Days seen posts, digests and finished outbox rows are kept.
+    pub retention_days: u32,
+    /// PostgreSQL leadership lease.
+    pub lease_secs: u64,
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        StoreSettings {
+            url: "sqlite://data/ptt-relay.db".into(),
+            retention_days: 30,
+            lease_secs: 15,
+        }
+    }
+}
+
+/// `[telegram]`
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default)]
+pub struct TelegramSettings {
+    /// The bot token; unset = Telegram off.
+    #[serde(serialize_with = "mask_secret")]
+    pub token: Option<SecretString>,
+    /// The Bot API server.
+    #[serde(serialize_with = "mask_url_password")]
+    pub api_url: String,
+    /// `source`, `ptt` or `off`.
+    pub link_preview: String,
+}
+
+impl Default for TelegramSettings {
+    fn default() -> Self {
+        TelegramSettings {
+            token: None,
+            api_url: "https://api.telegram.org".into(),
+            link_preview: "source".into(),
+        }
+    }
+}
+
+/// `[discord]`
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct DiscordSettings {
+    /// The bot token; unset = Discord off.
+    #[serde(serialize_with = "mask_secret")]
+    pub token: Option<SecretString>,
+    /// A rate-limiting proxy or a fake; unset = discord.com.
+    #[serde(serialize_with = "mask_opt_url_password")]
+    pub api_url: Option<String>,
+    /// Register `/ptt` in this guild only.
+    pub guild_id: Option<u64>,
+}
+
+/// `[console]`
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default)]
+pub struct ConsoleSettings {
+    /// Print digests on stdout; default: when no chat token is set.
+    pub enabled: Option<bool>,
+    /// The `/subscribe` words after BOARD, applied to every polled board.
+    pub filter: String,
+    /// `text` or `json`.
+    pub format: String,
+}
+
+impl Default for ConsoleSettings {
+    fn default() -> Self {
+        ConsoleSettings {
+            enabled: None,
+            filter: "tag:新聞".into(),
+            format: "text".into(),
+        }
+    }
+}
+
+/// `[relay]`
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default)]
+pub struct RelaySettings {
+    /// How long a relayed post's tally is kept live.
+    pub track_hours: u64,
+    /// First scheduled tally re-check.
+    pub track_first_secs: u64,
+    /// The schedule doubles up to this step.
+    pub track_max_step_secs: u64,
+    /// Older undelivered rows expire.
+    pub max_delivery_age_hours: u64,
+}
+
+impl Default for RelaySettings {
+    fn default() -> Self {
+        RelaySettings {
+            track_hours: 6,
+            track_first_secs: 120,
+            track_max_step_secs: 1800,
+            max_delivery_age_hours: 24,
+        }
+    }
+}
+
+/// `[outbox]`
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default)]
+pub struct OutboxSettings {
+    /// Sends in flight per platform, one per destination.
+    pub concurrency: u32,
+}
+
+impl Default for OutboxSettings {
+    fn default() -> Self {
+        OutboxSettings { concurrency: 8 }
+    }
+}
+
+/// `[bot]`
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default)]
+pub struct BotSettings {
+    /// `zh-TW` or `en`, for replies without a known language.
+    pub locale: String,
+}
+
+impl Default for BotSettings {
+    fn default() -> Self {
+        BotSettings {
+            locale: "zh-TW".into(),
+        }
+    }
+}
+
+/// `[http]`
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default)]
+pub struct HttpSettings {
+    /// Address of `/healthz`, `/readyz`, `/metrics`.
+    pub listen: String,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        HttpSettings {
+            listen: "127.0.0.1:9187".into(),
+        }
+    }
+}
+
+/// `[log]`
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default)]
+pub struct LogSettings {
+    /// `text` or `json`.
+    pub format: String,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        LogSettings {
+            format: "text".into(),
+        }
+    }
+}
+
+/// `[shutdown]`
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default)]
+pub struct ShutdownSettings {
+    /// Grace for in-flight sends on SIGTERM.
+    pub timeout_secs: u64,
+}
+
+impl Default for ShutdownSettings {
+    fn default() -> Self {
+        ShutdownSettings { timeout_secs: 8 }
+    }
+}
+
+/// Where the layers come from; the environment can be replaced in tests.
+#[derive(Debug, Default, Clone)]
+pub struct Sources {
+    /// `--config FILE`, which must exist when given.
+    pub file: Option<std::path::PathBuf>,
+    /// Replaces the process environment when set.
+    pub env: Option<BTreeMap<String, String>>,
+}
+
+/// A loaded configuration and the keys no setting has.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The validated settings.
+    pub settings: Settings,
+    /// Unknown keys (`run` warns, `check-config` refuses).
+    pub unknown_keys: Vec<String>,
+}
+
+impl Settings {
+    /// Loads and validates every layer.
+    pub fn load(sources: &Sources) -> Result<Loaded, ConfigError> {
+        let mut builder = config::Config::builder();
+        if Path::new(DEFAULT_FILE).is_file() {
+            builder = builder.add_source(config::File::with_name(DEFAULT_FILE).required(true));
+        }
+        if let Some(file) = &sources.file {
+            if !file.is_file() {
+                return Err(ConfigError::Load(format!(
+                    "config file {} not found",
+                    file.display()
+                )));
+            }
+            builder = builder.add_source(
+                config::File::from(file.as_path())
+                    .format(config::FileFormat::Toml)
+                    .required(true),
+            );
+        }
+        let mut env = config::Environment::with_prefix(ENV_PREFIX)
+            .prefix_separator("__")
+            .separator("__")
+            .list_separator(",")
+            .with_list_parse_key("ptt.boards")
+            .try_parsing(true)
+            .ignore_empty(true);
+        if let Some(vars) = &sources.env {
+            env = env.source(Some(vars.clone().into_iter().collect()));
+        }
+        let raw = builder
+            .add_source(env)
+            .build()
+            .map_err(|e| ConfigError::Load(e.to_string()))?;
+        let mut unknown_keys = Vec::new();
+        let mut settings: Settings =
+            serde_ignored::deserialize(raw, |path| unknown_keys.push(path.to_string()))
+                .map_err(|e| ConfigError::Load(e.to_string()))?;
+        settings.normalize();
+        settings.validate()?;
+        Ok(Loaded {
+            settings,
+            unknown_keys,
+        })
+    }
+
+    /// Empty secrets and URLs count as unset.
+    fn normalize(&mut self) {
+        for token in [&mut self.telegram.token, &mut self.discord.token] {
+            if token
+                .as_ref()
+                .is_some_and(|t| t.expose_secret().trim().is_empty())
+            {
+                *token = None;
+            }
+        }
+        if self.discord.api_url.as_deref().is_some_and(str::is_empty) {
+            self.discord.api_url = None;
+        }
+        for b in &mut self.ptt.boards {
+            *b = b.trim().to_owned();
+        }
+        self.ptt.boards.retain(|b| !b.is_empty());
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let mut errs = Vec::new();
+        let mut url = |key: &str, value: &str| match url::Url::parse(value) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.has_host() => {}
+            _ => errs.push(format!("{key} must be an http(s) URL")),
+        };
+        url("ptt.base_url", &self.ptt.base_url);
+        url("telegram.api_url", &self.telegram.api_url);
+        if let Some(u) = &self.discord.api_url {
+            url("discord.api_url", u);
+        }
+        if self.ptt.boards.is_empty() {
+            errs.push("ptt.boards must name at least one board".into());
+        }
+        for b in &self.ptt.boards {
+            if Board::parse(b).is_none() {
+                errs.push(format!("ptt.boards: {b:?} is not a PTT board name"));
+            }
+        }
+        let positive = [
+            ("ptt.poll_interval_secs", self.ptt.poll_interval_secs),
+            ("store.retention_days", u64::from(self.store.retention_days)),
+            ("store.lease_secs", self.store.lease_secs),
+            ("relay.track_first_secs", self.relay.track_first_secs),
+            ("relay.track_max_step_secs", self.relay.track_max_step_secs),
+            (
+                "relay.max_delivery_age_hours",
+                self.relay.max_delivery_age_hours,
+            ),
+            ("outbox.concurrency", u64::from(self.outbox.concurrency)),
+            ("shutdown.timeout_secs", self.shutdown.timeout_secs),
+        ];
+        for (key, v) in positive {
+            if v == 0 {
+                errs.push(format!("{key} must be greater than 0"));
+            }
+        }
+        if !(self.ptt.requests_per_sec.is_finite() && self.ptt.requests_per_sec > 0.0) {
+            errs.push("ptt.requests_per_sec must be a positive number".into());
+        }
+        let one_of = |key: &str, v: &str, allowed: &[&str], errs: &mut Vec<String>| {
+            if !allowed.contains(&v) {
+                errs.push(format!("{key} must be one of {}", allowed.join(", ")));
+            }
+        };
+        one_of(
+            "telegram.link_preview",
+            &self.telegram.link_preview,
+            &["source", "ptt", "off"],
+            &mut errs,
+        );
+        one_of(
+            "console.format",
+            &self.console.format,
+            &["text", "json"],
+            &mut errs,
+        );
+        one_of("bot.locale", &self.bot.locale, &["zh-TW", "en"], &mut errs);
+        one_of("log.format", &self.log.format, &["text", "json"], &mut errs);
+        if StoreUrl::parse(&self.store.url).is_none() {
+            errs.push("store.url must be sqlite://PATH or postgres://…".into());
+        }
+        if let Err(e) = crate::commands::Filter::parse_str(&self.console.filter) {
+            errs.push(format!("console.filter: {e}"));
+        }
+        if self.http.listen.parse::<SocketAddr>().is_err() {
+            errs.push("http.listen must be an address such as 127.0.0.1:9187".into());
+        }
+        if errs.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError::Invalid(errs))
+        }
+    }
+
+    /// The polled boards, validated.
+    pub fn boards(&self) -> Vec<Board> {
+        self.ptt
+            .boards
+            .iter()
+            .filter_map(|b| Board::parse(b))
+            .collect()
+    }
+
+    /// Whether any chat platform is configured.
+    pub fn has_chat_token(&self) -> bool {
+        self.telegram.token.is_some() || self.discord.token.is_some()
+    }
+
+    /// Whether the console sink prints digests.
+    pub fn console_enabled(&self) -> bool {
+        self.console.enabled.unwrap_or(!self.has_chat_token())
+    }
+
+    /// The effective configuration as TOML, secrets masked.
+    pub fn to_masked_toml(&self) -> String {
+        toml::to_string(self).unwrap_or_else(|e| format!("# cannot print: {e}\n"))
+    }
+}
+
+/// Where the store lives, from `store.url`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreUrl {
+    /// A SQLite file: `sqlite://rel/path` (relative to the working dir) or
+    /// `sqlite:///abs/path`.
+    Sqlite(std::path::PathBuf),
+    /// A PostgreSQL URL, as given.
+    Postgres(String),
+}
+
+impl StoreUrl {
+    /// Parses `store.url`.
+    pub fn parse(s: &str) -> Option<Self> {
+        if let Some(path) = s.strip_prefix("sqlite://") {
+            let path = path.split('?').next().unwrap_or(path);
+            return (!path.is_empty()).then(|| StoreUrl::Sqlite(path.into()));
+        }
+        if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+            return url::Url::parse(s)
+                .ok()
+                .filter(|u| u.has_host())
+                .map(|_| StoreUrl::Postgres(s.to_owned()));
+        }
+        None
+    }
+}
+
+/// Replaces the password of a URL with `***` (`postgres://u:***@h/db`).
+pub fn mask_password(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+fn mask_secret<S: Serializer>(v: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(_) => s.serialize_some("***"),
+        None => s.serialize_none(),
+    }
+}
+
+fn mask_url_password<S: Serializer>(v: &str, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&mask_password(v))
+}
+
+fn mask_opt_url_password<S: Serializer>(v: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(u) => s.serialize_some(&mask_password(u)),
+        None => s.serialize_none(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(env: &[(&str, &str)]) -> Result<Loaded, ConfigError> {
+        Settings::load(&Sources {
+            file: None,
+            env: Some(
+                env.iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            ),
+        })
+    }
+
+    #[test]
+    fn defaults_hold_without_any_layer() {
+        let s = load(&[]).unwrap().settings;
+        assert_eq!(s.ptt.boards, vec!["Stock"]);
+        assert_eq!(s.ptt.poll_interval_secs, 60);
+        assert!(s.console_enabled());
+        assert_eq!(s.store.url, "sqlite://data/ptt-relay.db");
+    }
+
+    #[test]
+    fn environment_overrides_with_lists_and_empty_values_unset() {
+        let l = load(&[
+            ("PTT_RELAY__PTT__BOARDS", "Stock,Tech_Job"),
+            ("PTT_RELAY__PTT__POLL_INTERVAL_SECS", "30"),
+            ("PTT_RELAY__TELEGRAM__TOKEN", ""),
+            ("PTT_RELAY__DISCORD__TOKEN", "12345:secret-value"),
+        ])
+        .unwrap();
+        assert_eq!(l.settings.ptt.boards, vec!["Stock", "Tech_Job"]);
+        assert_eq!(l.settings.ptt.poll_interval_secs, 30);
+        assert!(l.settings.telegram.token.is_none());
+        assert!(l.settings.discord.token.is_some());
+        assert!(!l.settings.console_enabled());
+        let printed = l.settings.to_masked_toml();
+        assert!(!printed.contains("secret-value"), "{printed}");
+        assert!(printed.contains("token = \"***\""), "{printed}");
+    }
+
+    #[test]
+    fn invalid_values_are_reported_together() {
+        let err = load(&[
+            ("PTT_RELAY__PTT__POLL_INTERVAL_SECS", "0"),
+            ("PTT_RELAY__PTT__BOARDS", "../etc"),
+            ("PTT_RELAY__PTT__BASE_URL", "not a url"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("poll_interval_secs"), "{err}");
+        assert!(err.contains("not a PTT board name"), "{err}");
+        assert!(err.contains("ptt.base_url"), "{err}");
+    }
+
+    #[test]
+    fn unknown_keys_are_collected() {
+        let l = load(&[("PTT_RELAY__PTT__BORADS", "Stock")]).unwrap();
+        assert_eq!(l.unknown_keys, vec!["ptt.borads"]);
+    }
+
+    #[test]
+    fn url_passwords_are_masked() {
+        assert_eq!(
+            mask_password("postgres://user:hunter2@db:5432/relay"),
+            "postgres://user:***@db:5432/relay"
+        );
+        assert_eq!(
+            StoreUrl::parse("sqlite:///data/x.db"),
+            Some(StoreUrl::Sqlite("/data/x.db".into()))
+        );
+        assert_eq!(
+            StoreUrl::parse("sqlite://data/x.db"),
+            Some(StoreUrl::Sqlite("data/x.db".into()))
+        );
+        assert_eq!(StoreUrl::parse("mysql://x"), None);
+    }
+}

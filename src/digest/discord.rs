@@ -1,0 +1,214 @@
+//! Discord rendering: one embed, and the body of
+//! `POST /channels/{id}/messages`.
+//!
+//! Limits respected: title 256, description 4096, field value 1024, footer
+//! 2048, 6000 characters in all; the excerpt is cut first. PTT text is
+//! escaped for Discord markdown, and `allowed_mentions` parses nothing, so a
+//! title can never ping anyone.
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::Digest;
+use crate::text::{strip_controls, truncate_chars};
+
+/// Discord's limit for the characters of all embeds of a message.
+pub const MAX_EMBED_TOTAL: usize = 6000;
+/// Embed title limit.
+pub const MAX_TITLE: usize = 256;
+/// Embed description limit.
+pub const MAX_DESCRIPTION: usize = 4096;
+/// Embed field value limit.
+pub const MAX_FIELD_VALUE: usize = 1024;
+
+/// Green for a positive net push.
+pub const COLOR_POSITIVE: u32 = 0x2E_CC_71;
+/// Red for a negative net push.
+pub const COLOR_NEGATIVE: u32 = 0xE7_4C_3C;
+/// Grey for zero.
+pub const COLOR_NEUTRAL: u32 = 0x95_A5_A6;
+
+/// An embed field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Field {
+    /// Name.
+    pub name: String,
+    /// Value.
+    pub value: String,
+    /// Shown side by side.
+    pub inline: bool,
+}
+
+/// The footer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Footer {
+    /// Text.
+    pub text: String,
+}
+
+/// A Discord embed, serializing to Discord's JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Embed {
+    /// Title (≤ 256), linking to `url`.
+    pub title: String,
+    /// The post's URL.
+    pub url: String,
+    /// Headline and excerpt.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    /// Source link and tally.
+    pub fields: Vec<Field>,
+    /// Board, author and time.
+    pub footer: Footer,
+    /// The post's time (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<String>,
+    /// Colour by net push.
+    pub color: u32,
+}
+
+impl Embed {
+    /// Characters Discord counts towards the 6000 limit.
+    pub fn total_chars(&self) -> usize {
+        let n = |s: &str| s.chars().count();
+        n(&self.title)
+            + n(&self.description)
+            + n(&self.footer.text)
+            + self
+                .fields
+                .iter()
+                .map(|f| n(&f.name) + n(&f.value))
+                .sum::<usize>()
+    }
+}
+
+/// Escapes Discord markdown so PTT text shows as written.
+pub fn escape_markdown(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in strip_controls(s).chars() {
+        if matches!(
+            c,
+            '\\' | '*' | '_' | '~' | '`' | '|' | '>' | '<' | '[' | ']' | '#' | '-' | ':' | '@'
+        ) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Escaped and cut to `max` characters without leaving a dangling `\`.
+fn escaped_within(s: &str, max: usize) -> String {
+    let mut text = truncate_chars(s, max);
+    loop {
+        let escaped = escape_markdown(&text);
+        if escaped.chars().count() <= max {
+            return escaped;
+        }
+        let keep = text
+            .chars()
+            .count()
+            .saturating_sub(escaped.chars().count() - max + 1);
+        text = truncate_chars(&text, keep);
+        if keep == 0 {
+            return String::new();
+        }
+    }
+}
+
+/// The embed of a digest, with an optional status line (e.g. deleted on PTT).
+pub fn embed_with_status(d: &Digest, status: Option<&str>) -> Embed {
+    let mut title = escaped_within(d.display_title(), MAX_TITLE);
+    if let Some(s) = status {
+        title = escaped_within(&format!("{s} {}", d.display_title()), MAX_TITLE);
+    }
+    let mut fields = Vec::new();
+    if let Some(u) = &d.source_url {
+        fields.push(Field {
+            name: "原文連結".into(),
+            value: truncate_chars(u, MAX_FIELD_VALUE),
+            inline: false,
+        });
+    }
+    fields.push(Field {
+        name: "推噓".into(),
+        value: d.tally_line(" · "),
+        inline: false,
+    });
+    let footer = Footer {
+        text: truncate_chars(
+            &strip_controls(&[d.board.clone(), d.byline()].join(" · ")),
+            256,
+        ),
+    };
+    let color = match d.tally.net {
+        n if n > 0 => COLOR_POSITIVE,
+        n if n < 0 => COLOR_NEGATIVE,
+        _ => COLOR_NEUTRAL,
+    };
+    let mut embed = Embed {
+        title,
+        url: d.url.clone(),
+        description: String::new(),
+        fields,
+        footer,
+        timestamp: d.posted_at.map(|t| t.to_rfc3339()),
+        color,
+    };
+    let headline = d
+        .original_title
+        .as_deref()
+        .map(|t| format!("**{}**", escaped_within(t, 500)))
+        .unwrap_or_default();
+    let room = MAX_EMBED_TOTAL
+        .saturating_sub(embed.total_chars() + headline.chars().count() + 2)
+        .min(MAX_DESCRIPTION.saturating_sub(headline.chars().count() + 2));
+    let excerpt = d
+        .excerpt
+        .as_deref()
+        .filter(|e| !e.trim().is_empty() && room > 1)
+        .map(|e| escaped_within(e, room))
+        .unwrap_or_default();
+    embed.description = [headline, excerpt]
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n\n");
+    embed
+}
+
+/// The embed of a digest.
+pub fn embed(d: &Digest) -> Embed {
+    embed_with_status(d, None)
+}
+
+/// `allowed_mentions` that parses nothing: no @everyone, role or user ping.
+pub fn no_mentions() -> Value {
+    json!({ "parse": [] })
+}
+
+/// The body of `POST /channels/{id}/messages` for a digest, with a `nonce`
+/// (and `enforce_nonce`) when one is given.
+pub fn message_body(d: &Digest, nonce: Option<&str>) -> Value {
+    let mut body = json!({
+        "embeds": [embed(d)],
+        "allowed_mentions": no_mentions(),
+    });
+    if let (Some(n), Some(obj)) = (nonce, body.as_object_mut()) {
+        obj.insert("nonce".into(), json!(n));
+        obj.insert("enforce_nonce".into(), json!(true));
+    }
+    body
+}
+
+/// A nonce (≤ 25 characters, stable across restarts and releases) for a
+/// post sent to one destination, so Discord drops a resend.
+pub fn nonce(post_id: &str, destination: &str) -> String {
+    // FNV-1a, 64-bit: fixed by its definition, unlike std's hasher.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in post_id.bytes().chain([0]).chain(destination.bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("ptt{h:016x}")
+}

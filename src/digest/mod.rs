@@ -1,0 +1,97 @@
+//! The platform-neutral summary of one post, and its renderings for each
+//! chat platform and the console.
+
+pub mod discord;
+pub mod telegram;
+pub mod text;
+
+use chrono::{DateTime, FixedOffset};
+use serde::{Deserialize, Serialize};
+
+use crate::ptt::{self, Article, Board, PostId, Tally, TitleInfo};
+
+/// One post's digest. Serializes to exactly the JSON of DESIGN.md's "Digest
+/// JSON" (every key present, `null` for what the page lacks), and is what the
+/// outbox stores.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Digest {
+    /// The board.
+    pub board: String,
+    /// The post id.
+    pub id: String,
+    /// `https://www.ptt.cc/bbs/{board}/{id}.html`, never from `ptt.base_url`.
+    pub url: String,
+    /// The PTT title.
+    pub title: Option<String>,
+    /// The text inside the title's leading brackets.
+    pub tag: Option<String>,
+    /// `Re:`
+    pub is_reply: bool,
+    /// `Fw:`
+    pub is_forward: bool,
+    /// The author's user id, without the nickname.
+    pub author: Option<String>,
+    /// The 時間 metaline, +08:00.
+    pub posted_at: Option<DateTime<FixedOffset>>,
+    /// 原文標題
+    pub original_title: Option<String>,
+    /// The first URL of 原文連結.
+    pub source_url: Option<String>,
+    /// 發布時間
+    pub published: Option<String>,
+    /// 記者署名
+    pub reporter: Option<String>,
+    /// 原文內容, at most 300 characters.
+    pub excerpt: Option<String>,
+    /// The reaction tally.
+    pub tally: Tally,
+}
+
+impl Digest {
+    /// Builds the digest of a parsed article whose board and id are known.
+    pub fn from_article(article: &Article, board: &Board, id: &PostId) -> Digest {
+        let title = article.title.clone().filter(|t| !t.trim().is_empty());
+        let info = title.as_deref().map(TitleInfo::parse).unwrap_or_default();
+        let news = ptt::extract_news(&article.body);
+        Digest {
+            board: board.as_str().to_owned(),
+            id: id.as_str().to_owned(),
+            url: ptt::post_url(board, id),
+            title,
+            tag: info.tag,
+            is_reply: info.is_reply,
+            is_forward: info.is_forward,
+            author: article.author.clone(),
+            posted_at: article.posted_at,
+            original_title: news.original_title,
+            source_url: news.source_url,
+            published: news.published,
+            reporter: news.reporter,
+            excerpt: news.excerpt,
+            tally: article.tally(),
+        }
+    }
+
+    /// The title to show: the PTT title, else the post id.
+    pub fn display_title(&self) -> &str {
+        self.title.as_deref().unwrap_or(&self.id)
+    }
+
+    /// `推 24 噓 3 → 15`, with `sep` between the three.
+    pub fn tally_line(&self, sep: &str) -> String {
+        format!(
+            "推 {}{sep}噓 {}{sep}→ {}",
+            self.tally.push, self.tally.boo, self.tally.neutral
+        )
+    }
+
+    /// `someid · 2026-01-28 13:25`, or whichever of the two is known.
+    pub fn byline(&self) -> String {
+        let time = self.posted_at.as_ref().map(ptt::time::display);
+        [self.author.clone(), time]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" · ")
+    }
+}

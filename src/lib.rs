@@ -1,0 +1,15 @@
+//! ptt-relay: watches PTT boards for tagged posts and relays short digests to
+//! Discord and Telegram chats.
+
+pub mod app;
+pub mod chat;
+pub mod commands;
+pub mod config;
+pub mod dest;
+pub mod digest;
+pub mod preview;
+pub mod ptt;
+pub mod relay;
+pub mod store;
+pub mod telemetry;
+pub mod text;

@@ -1,0 +1,176 @@
+//! The `ptt-relay` command line. Thin: parses arguments, sets up logging and
+//! maps failures to exit codes (0 success, 1 runtime failure, 2 invalid usage
+//! or configuration), printing one line on stderr.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use ptt_relay::config::{Loaded, Settings, Sources};
+use ptt_relay::preview::{self, Format, Source};
+
+#[derive(Parser)]
+#[command(
+    name = "ptt-relay",
+    version,
+    about = "Relays tagged PTT posts to Discord and Telegram chats"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Poll PTT and relay new posts (to the console when no chat token is set).
+    Run {
+        /// A TOML file layered over config/default.toml.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Print one article's digest (a saved page is read offline).
+    Preview {
+        /// A PTT article URL (https://www.ptt.cc/bbs/Board/M.….html) or a saved page.
+        source: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Validate the configuration and print it with secrets masked.
+    CheckConfig {
+        /// A TOML file layered over config/default.toml.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+}
+
+/// A failure and the exit code it maps to.
+enum Failure {
+    /// Exit 2: the arguments or the configuration are wrong.
+    Usage(String),
+    /// Exit 1: the network, PTT or the store failed.
+    Runtime(String),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run { config } => run(config),
+        Command::Preview { source, format } => run_preview(&source, format),
+        Command::CheckConfig { config } => check_config(config),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Usage(msg)) => {
+            eprintln!("error: {msg}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Runtime(msg)) => {
+            eprintln!("error: {msg}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(file: Option<PathBuf>) -> Result<(), Failure> {
+    let Loaded {
+        settings,
+        unknown_keys,
+    } = Settings::load(&Sources { file, env: None }).map_err(|e| Failure::Usage(e.to_string()))?;
+    ptt_relay::telemetry::init(settings.log.format == "json");
+    for key in unknown_keys {
+        tracing::warn!(%key, "unknown configuration key ignored");
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::Runtime(format!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(async {
+        let running = ptt_relay::app::start(&settings).await.map_err(|e| {
+            if e.is_usage() {
+                Failure::Usage(e.to_string())
+            } else {
+                Failure::Runtime(e.to_string())
+            }
+        })?;
+        wait_for_signal().await;
+        tracing::info!("shutting down");
+        running.stop().await;
+        Ok(())
+    })
+}
+
+/// Waits for SIGINT or SIGTERM.
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+fn run_preview(arg: &str, format: Format) -> Result<(), Failure> {
+    let usage = |e: preview::PreviewError| Failure::Usage(e.to_string());
+    let digest = match preview::classify(arg).map_err(usage)? {
+        Source::File(path) => {
+            let html = preview::read_file(&path).map_err(|e| Failure::Runtime(e.to_string()))?;
+            preview::digest_of(&html, &path.to_string_lossy(), None).map_err(usage)?
+        }
+        Source::Url { url, board, id } => {
+            ptt_relay::telemetry::init(false);
+            let html = fetch_article(&url).map_err(Failure::Runtime)?;
+            preview::digest_of(&html, url.as_str(), Some((board, id))).map_err(usage)?
+        }
+    };
+    print!("{}", preview::render(&digest, format));
+    Ok(())
+}
+
+/// Fetches an article URL as given (its own host, not `ptt.base_url`).
+fn fetch_article(url: &url::Url) -> Result<String, String> {
+    use ptt_relay::ptt::budget::Priority;
+    use ptt_relay::ptt::client::{ClientOptions, PttClient};
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    let mut base = url.clone();
+    base.set_path("/");
+    base.set_query(None);
+    let client = PttClient::new(ClientOptions::new(base)).map_err(|e| e.to_string())?;
+    let path = match url.query() {
+        Some(q) => format!("{}?{q}", url.path()),
+        None => url.path().to_owned(),
+    };
+    runtime
+        .block_on(client.get(&path, Priority::Article))
+        .map_err(|e| e.to_string())
+}
+
+fn check_config(file: Option<PathBuf>) -> Result<(), Failure> {
+    let Loaded {
+        settings,
+        unknown_keys,
+    } = Settings::load(&Sources { file, env: None }).map_err(|e| Failure::Usage(e.to_string()))?;
+    if !unknown_keys.is_empty() {
+        return Err(Failure::Usage(
+            ptt_relay::config::ConfigError::UnknownKeys(unknown_keys).to_string(),
+        ));
+    }
+    print!("{}", settings.to_masked_toml());
+    Ok(())
+}

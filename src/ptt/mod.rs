@@ -1,0 +1,25 @@
+//! Reading PTT's web front end: the HTTP client, the board index and article
+//! parsers, and the extraction of the news template's fields.
+
+pub mod article;
+pub mod budget;
+pub mod client;
+pub mod ids;
+pub mod index;
+pub mod news;
+pub mod time;
+pub mod title;
+
+pub use article::{Article, Push, PushKind, Tally, parse_article};
+pub use ids::{Board, PostId};
+pub use index::{IndexPage, IndexRow, PushMarker, parse_index};
+pub use news::{NewsFields, extract_news};
+pub use title::TitleInfo;
+
+/// The host every user-facing link points at, whatever `ptt.base_url` says.
+pub const PUBLIC_BASE: &str = "https://www.ptt.cc";
+
+/// The public URL of a post: `https://www.ptt.cc/bbs/{board}/{id}.html`.
+pub fn post_url(board: &Board, id: &PostId) -> String {
+    format!("{PUBLIC_BASE}/bbs/{}/{}.html", board.as_str(), id.as_str())
+}

@@ -1,0 +1,6 @@
+//! The relay engine: board pollers, the outbox workers and runtime status.
+
+pub mod outbox;
+pub mod poller;
+pub mod router;
+pub mod status;

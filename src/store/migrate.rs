@@ -1,0 +1,24 @@
+//! Embedded, forward-only schema migrations.
+
+/// One migration: its version and SQL.
+#[derive(Debug, Clone, Copy)]
+pub struct Migration {
+    /// Schema version this migration produces (1, 2, …).
+    pub version: i64,
+    /// Short name.
+    pub name: &'static str,
+    /// The SQL, run in one transaction.
+    pub sql: &'static str,
+}
+
+/// SQLite migrations, oldest first.
+pub const SQLITE: &[Migration] = &[Migration {
+    version: 1,
+    name: "init",
+    sql: include_str!("sql/sqlite/0001_init.sql"),
+}];
+
+/// The newest version in a list.
+pub fn newest(migrations: &[Migration]) -> i64 {
+    migrations.iter().map(|m| m.version).max().unwrap_or(0)
+}

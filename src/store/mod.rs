@@ -1,0 +1,239 @@
+//! Persistent state behind one trait: boards' high-water marks, seen posts,
+//! recent digests, subscriptions, the delivery outbox and sent messages.
+//!
+//! The poller, the outbox worker and the command handler only see
+//! [`Store`]; SQLite ([`sqlite::SqliteStore`]) is the embedded default.
+
+pub mod migrate;
+pub mod sqlite;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::dest::{Destination, Platform};
+use crate::digest::Digest;
+use crate::ptt::PostId;
+
+/// A store failure, with what was being done.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database could not be opened or reached.
+    #[error("cannot open the store at {location}: {reason}")]
+    Open {
+        /// The file or server (passwords masked).
+        location: String,
+        /// Why.
+        reason: String,
+    },
+    /// Another process holds this store.
+    #[error("another ptt-relay (pid {pid} on {host}) uses this store")]
+    Locked {
+        /// Its process id.
+        pid: i64,
+        /// Its host name.
+        host: String,
+    },
+    /// The store was migrated by a newer ptt-relay.
+    #[error(
+        "the store has schema version {found}, newer than this ptt-relay knows ({known}); run a newer release or restore a backup"
+    )]
+    TooNew {
+        /// Version in the store.
+        found: i64,
+        /// Newest version this binary knows.
+        known: i64,
+    },
+    /// A migration failed.
+    #[error("migrating the store to schema {version} failed: {reason}")]
+    Migrate {
+        /// The migration.
+        version: i64,
+        /// Why.
+        reason: String,
+    },
+    /// A query failed.
+    #[error("store query failed while {doing}: {reason}")]
+    Query {
+        /// What was being done.
+        doing: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// A stored value could not be read back.
+    #[error("store holds a malformed {what}: {reason}")]
+    Corrupt {
+        /// What.
+        what: &'static str,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl StoreError {
+    /// Whether the process must stop with exit code 2 (configuration-like:
+    /// the store belongs to another process or a newer release).
+    pub fn is_usage(&self) -> bool {
+        matches!(self, StoreError::Locked { .. } | StoreError::TooNew { .. })
+    }
+}
+
+/// Shorthand.
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// A subscription as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subscription {
+    /// The small id, unique within the chat.
+    pub id: i64,
+    /// Where it delivers.
+    pub dest: Destination,
+    /// The board.
+    pub board: String,
+    /// The canonical filter words.
+    pub filter: String,
+    /// Its chat is paused (the bot was removed or blocked).
+    pub paused: bool,
+}
+
+/// What `unsubscribe` removes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Removal {
+    /// One subscription by its id.
+    Id(i64),
+    /// All of the chat's subscriptions to a board (case-insensitive).
+    Board(String),
+    /// Everything of the chat.
+    All,
+}
+
+/// A pending delivery.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxRow {
+    /// Row id (insertion order = delivery order per destination).
+    pub id: i64,
+    /// Where to.
+    pub dest: Destination,
+    /// What.
+    pub digest: Digest,
+    /// Attempts so far.
+    pub attempts: u32,
+    /// When it was queued (Unix seconds).
+    pub created_at: i64,
+}
+
+/// A message sent for a post, for later edits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentMessage {
+    /// Where.
+    pub dest: Destination,
+    /// The platform's message id.
+    pub message_id: String,
+}
+
+/// A board's polling state.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct BoardState {
+    /// The high-water mark.
+    pub mark: Option<PostId>,
+    /// Last successful poll (Unix seconds).
+    pub last_ok_at: Option<i64>,
+}
+
+/// Persistent state. Every method is one short transaction.
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// Answers when the store is reachable.
+    async fn ping(&self) -> Result<()>;
+
+    /// A board's mark and last successful poll.
+    async fn board_state(&self, board: &str) -> Result<BoardState>;
+    /// Raises a board's high-water mark (never lowers it).
+    async fn raise_mark(&self, board: &str, mark: &PostId) -> Result<()>;
+    /// Records a poll; `ok` also sets the last successful poll.
+    async fn record_poll(&self, board: &str, ok: bool, at: i64) -> Result<()>;
+
+    /// Whether a post was seen before.
+    async fn is_seen(&self, board: &str, id: &PostId) -> Result<bool>;
+    /// Records posts as seen.
+    async fn mark_seen(&self, board: &str, ids: &[PostId], at: i64) -> Result<()>;
+
+    /// Keeps a post's digest (for `/latest`) and queues it for every
+    /// destination, at most once per post × destination. Returns how many
+    /// rows were newly queued.
+    async fn accept_post(&self, digest: &Digest, dests: &[Destination], at: i64) -> Result<usize>;
+    /// The newest digests of these boards, newest first.
+    async fn latest_digests(&self, boards: &[String], limit: usize) -> Result<Vec<Digest>>;
+
+    /// Adds a subscription, or finds the identical one. Returns its id and
+    /// whether it was created.
+    async fn subscribe(
+        &self,
+        dest: &Destination,
+        board: &str,
+        filter: &str,
+        at: i64,
+    ) -> Result<(i64, bool)>;
+    /// Removes subscriptions of a chat (of the destination's thread for a
+    /// board or `all`); returns how many.
+    async fn unsubscribe(&self, dest: &Destination, what: &Removal) -> Result<usize>;
+    /// The subscriptions of a destination's chat and thread.
+    async fn subscriptions_of(&self, dest: &Destination) -> Result<Vec<Subscription>>;
+    /// How many subscriptions a chat has (all threads).
+    async fn count_subscriptions(&self, platform: Platform, chat: &str) -> Result<usize>;
+    /// Every subscription to a board (case-insensitive), paused ones included.
+    async fn subscriptions_for_board(&self, board: &str) -> Result<Vec<Subscription>>;
+
+    /// Pauses a chat: its rows stay queued but are not sent.
+    async fn pause_chat(&self, platform: Platform, chat: &str, reason: &str, at: i64)
+    -> Result<()>;
+    /// Resumes a chat; returns whether it was paused.
+    async fn resume_chat(&self, platform: Platform, chat: &str) -> Result<bool>;
+    /// Moves a chat's subscriptions, rows and sent messages to a new id (a
+    /// Telegram group that became a supergroup).
+    async fn move_chat(&self, platform: Platform, from: &str, to: &str) -> Result<()>;
+
+    /// For each destination of a platform that has pending rows, is not
+    /// paused and not in `busy`, its oldest pending row if it is due.
+    async fn due_rows(
+        &self,
+        platform: Platform,
+        now: i64,
+        busy: &[Destination],
+        limit: usize,
+    ) -> Result<Vec<OutboxRow>>;
+    /// A row was accepted by the platform.
+    async fn mark_sent(&self, row: &OutboxRow, message_id: &str, at: i64) -> Result<()>;
+    /// A row failed and is retried at `next_at`.
+    async fn mark_retry(
+        &self,
+        row_id: i64,
+        next_at: i64,
+        error: &str,
+        count_attempt: bool,
+    ) -> Result<()>;
+    /// A row was refused for good.
+    async fn mark_rejected(&self, row_id: i64, error: &str, at: i64) -> Result<()>;
+    /// Pending rows of a platform (all platforms when `None`).
+    async fn outbox_depth(&self, platform: Option<Platform>) -> Result<u64>;
+    /// The queue time of the oldest pending row.
+    async fn oldest_pending_at(&self) -> Result<Option<i64>>;
+    /// When the next pending row of a platform is due (for sleeping).
+    async fn next_due_at(&self, platform: Platform) -> Result<Option<i64>>;
+
+    /// Messages sent for a post.
+    async fn sent_messages(&self, post_id: &str) -> Result<Vec<SentMessage>>;
+
+    /// Expires undelivered rows older than `max_age` and deletes seen posts,
+    /// digests, finished rows and sent messages older than `retention`.
+    /// Marks are never lowered. Returns rows expired and deleted.
+    async fn prune(&self, now: i64, max_age: Duration, retention: Duration) -> Result<(u64, u64)>;
+
+    /// Releases whatever the process holds (the SQLite lease).
+    async fn close(&self);
+}
+
+/// Seconds since the Unix epoch.
+pub fn now_secs() -> i64 {
+    chrono::Utc::now().timestamp()
+}

@@ -1,0 +1,851 @@
+//! The embedded SQLite store (WAL mode, busy timeout, one process per file).
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow};
+use sqlx::{Row, SqlitePool};
+use tokio::task::JoinHandle;
+
+use super::migrate::{self, Migration};
+use super::{
+    BoardState, OutboxRow, Removal, Result, SentMessage, Store, StoreError, Subscription, now_secs,
+};
+use crate::dest::{Destination, Platform};
+use crate::digest::Digest;
+use crate::ptt::PostId;
+
+/// How long a lease lasts without renewal.
+const LEASE_SECS: i64 = 30;
+
+/// The SQLite store.
+pub struct SqliteStore {
+    pool: SqlitePool,
+    path: PathBuf,
+    pid: i64,
+    lease_task: std::sync::Mutex<Option<JoinHandle<()>>>,
+}
+
+fn q(doing: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
+    move |e| StoreError::Query {
+        doing,
+        reason: e.to_string(),
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating the file and its folder) and migrates the store, then
+    /// takes the lease that keeps a second process out.
+    pub async fn open(path: &Path) -> Result<Arc<Self>> {
+        let store = Self::open_unleased(path).await?;
+        store.take_lease().await?;
+        let weak = Arc::downgrade(&store);
+        let task = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(10));
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let Some(store) = weak.upgrade() else { break };
+                if let Err(e) = store.renew_lease().await {
+                    tracing::warn!(error = %e, "cannot renew the store lease");
+                }
+            }
+        });
+        if let Ok(mut slot) = store.lease_task.lock() {
+            *slot = Some(task);
+        }
+        Ok(store)
+    }
+
+    /// Opens and migrates without the lease (tools and tests that inspect a
+    /// store another process may hold).
+    pub async fn open_unleased(path: &Path) -> Result<Arc<Self>> {
+        let location = path.display().to_string();
+        let open_err = |reason: String| StoreError::Open {
+            location: location.clone(),
+            reason,
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| open_err(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        let existed = path.exists();
+        let options = SqliteConnectOptions::from_str("sqlite://")
+            .map_err(|e| open_err(e.to_string()))?
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .acquire_timeout(Duration::from_secs(15))
+            .connect_with(options)
+            .await
+            .map_err(|e| open_err(e.to_string()))?;
+        let store = Arc::new(SqliteStore {
+            pool,
+            path: path.to_owned(),
+            pid: i64::from(std::process::id()),
+            lease_task: std::sync::Mutex::new(None),
+        });
+        store.migrate(existed).await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self, existed: bool) -> Result<()> {
+        sqlx::raw_sql(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (
+                version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
+        )
+        .execute(&self.pool)
+        .await
+        .map_err(q("creating the migrations table"))?;
+        let current: i64 =
+            sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
+                .fetch_one(&self.pool)
+                .await
+                .map_err(q("reading the schema version"))?;
+        let known = migrate::newest(migrate::SQLITE);
+        if current > known {
+            return Err(StoreError::TooNew {
+                found: current,
+                known,
+            });
+        }
+        let pending: Vec<&Migration> = migrate::SQLITE
+            .iter()
+            .filter(|m| m.version > current)
+            .collect();
+        if pending.is_empty() {
+            return Ok(());
+        }
+        if existed && current > 0 {
+            self.backup(current).await?;
+        }
+        for m in pending {
+            let mut tx = self
+                .pool
+                .begin_with("BEGIN IMMEDIATE")
+                .await
+                .map_err(q("starting a migration"))?;
+            sqlx::raw_sql(m.sql)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| StoreError::Migrate {
+                    version: m.version,
+                    reason: e.to_string(),
+                })?;
+            sqlx::query(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+            )
+            .bind(m.version)
+            .bind(m.name)
+            .bind(now_secs())
+            .execute(&mut *tx)
+            .await
+            .map_err(q("recording a migration"))?;
+            tx.commit().await.map_err(|e| StoreError::Migrate {
+                version: m.version,
+                reason: e.to_string(),
+            })?;
+            tracing::info!(version = m.version, name = m.name, "store migrated");
+        }
+        Ok(())
+    }
+
+    /// `VACUUM INTO <file>.bak-<n>` before a migration.
+    async fn backup(&self, version: i64) -> Result<()> {
+        let mut target = self.path.clone().into_os_string();
+        target.push(format!(".bak-{version}"));
+        let target = PathBuf::from(target);
+        if target.exists() {
+            return Ok(());
+        }
+        sqlx::query("VACUUM INTO ?")
+            .bind(target.to_string_lossy().into_owned())
+            .execute(&self.pool)
+            .await
+            .map_err(q("backing up the store before migrating"))?;
+        tracing::info!(backup = %target.display(), "store backed up before migrating");
+        Ok(())
+    }
+
+    async fn take_lease(&self) -> Result<()> {
+        let host = host_name();
+        let now = now_secs();
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(q("taking the lease"))?;
+        let holder = sqlx::query("SELECT pid, host, expires_at FROM lease WHERE id = 1")
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(q("reading the lease"))?;
+        if let Some(row) = holder {
+            let pid: i64 = row.get("pid");
+            let other_host: String = row.get("host");
+            let expires_at: i64 = row.get("expires_at");
+            let ours = pid == self.pid && other_host == host;
+            let dead = other_host == host && !process_alive(pid);
+            if !ours && !dead && expires_at > now {
+                return Err(StoreError::Locked {
+                    pid,
+                    host: other_host,
+                });
+            }
+        }
+        sqlx::query(
+            "INSERT INTO lease (id, pid, host, expires_at) VALUES (1, ?, ?, ?)
+             ON CONFLICT (id) DO UPDATE SET pid = excluded.pid, host = excluded.host,
+             expires_at = excluded.expires_at",
+        )
+        .bind(self.pid)
+        .bind(&host)
+        .bind(now + LEASE_SECS)
+        .execute(&mut *tx)
+        .await
+        .map_err(q("writing the lease"))?;
+        tx.commit().await.map_err(q("taking the lease"))?;
+        Ok(())
+    }
+
+    async fn renew_lease(&self) -> Result<()> {
+        sqlx::query("UPDATE lease SET expires_at = ? WHERE id = 1 AND pid = ?")
+            .bind(now_secs() + LEASE_SECS)
+            .bind(self.pid)
+            .execute(&self.pool)
+            .await
+            .map_err(q("renewing the lease"))?;
+        Ok(())
+    }
+}
+
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|s| s.trim().to_owned())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+/// Whether a local process exists (Linux `/proc`; elsewhere assume it does).
+fn process_alive(pid: i64) -> bool {
+    if !Path::new("/proc/self").exists() {
+        return true;
+    }
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // A zombie (state Z) has exited.
+        Ok(stat) => !stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+fn dest_of(row: &SqliteRow) -> Result<Destination> {
+    let platform: String = row.get("platform");
+    let thread: String = row.get("thread");
+    Ok(Destination {
+        platform: Platform::parse(&platform).ok_or_else(|| StoreError::Corrupt {
+            what: "platform",
+            reason: platform.clone(),
+        })?,
+        chat: row.get("chat"),
+        thread: (!thread.is_empty()).then_some(thread),
+    })
+}
+
+fn digest_of(json: &str) -> Result<Digest> {
+    serde_json::from_str(json).map_err(|e| StoreError::Corrupt {
+        what: "digest",
+        reason: e.to_string(),
+    })
+}
+
+fn subscription_of(row: &SqliteRow) -> Result<Subscription> {
+    Ok(Subscription {
+        id: row.get("local_id"),
+        dest: dest_of(row)?,
+        board: row.get("board"),
+        filter: row.get("filter"),
+        paused: row.get::<i64, _>("paused") != 0,
+    })
+}
+
+const SUBSCRIPTION_COLUMNS: &str = "s.platform, s.chat, s.thread, s.local_id, s.board, s.filter,
+    EXISTS (SELECT 1 FROM paused_chats p WHERE p.platform = s.platform AND p.chat = s.chat) AS paused";
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(q("pinging"))?;
+        Ok(())
+    }
+
+    async fn board_state(&self, board: &str) -> Result<BoardState> {
+        let row = sqlx::query("SELECT mark_id, last_ok_at FROM boards WHERE board = ?")
+            .bind(board)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(q("reading a board's mark"))?;
+        Ok(match row {
+            Some(r) => BoardState {
+                mark: r
+                    .get::<Option<String>, _>("mark_id")
+                    .as_deref()
+                    .and_then(PostId::parse),
+                last_ok_at: r.get("last_ok_at"),
+            },
+            None => BoardState::default(),
+        })
+    }
+
+    async fn raise_mark(&self, board: &str, mark: &PostId) -> Result<()> {
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(q("raising a mark"))?;
+        let current: Option<String> =
+            sqlx::query_scalar("SELECT mark_id FROM boards WHERE board = ?")
+                .bind(board)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(q("raising a mark"))?
+                .flatten();
+        if current
+            .as_deref()
+            .and_then(PostId::parse)
+            .is_some_and(|c| &c >= mark)
+        {
+            return Ok(());
+        }
+        sqlx::query(
+            "INSERT INTO boards (board, mark_id) VALUES (?, ?)
+             ON CONFLICT (board) DO UPDATE SET mark_id = excluded.mark_id",
+        )
+        .bind(board)
+        .bind(mark.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(q("raising a mark"))?;
+        tx.commit().await.map_err(q("raising a mark"))?;
+        Ok(())
+    }
+
+    async fn record_poll(&self, board: &str, ok: bool, at: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO boards (board, last_poll_at, last_ok_at) VALUES (?1, ?2, CASE WHEN ?3 THEN ?2 END)
+             ON CONFLICT (board) DO UPDATE SET last_poll_at = ?2,
+             last_ok_at = CASE WHEN ?3 THEN ?2 ELSE boards.last_ok_at END",
+        )
+        .bind(board)
+        .bind(at)
+        .bind(ok)
+        .execute(&self.pool)
+        .await
+        .map_err(q("recording a poll"))?;
+        Ok(())
+    }
+
+    async fn is_seen(&self, board: &str, id: &PostId) -> Result<bool> {
+        let n: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM seen_posts WHERE board = ? AND post_id = ?")
+                .bind(board)
+                .bind(id.as_str())
+                .fetch_one(&self.pool)
+                .await
+                .map_err(q("checking a seen post"))?;
+        Ok(n > 0)
+    }
+
+    async fn mark_seen(&self, board: &str, ids: &[PostId], at: i64) -> Result<()> {
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(q("marking posts seen"))?;
+        for id in ids {
+            sqlx::query(
+                "INSERT OR IGNORE INTO seen_posts (board, post_id, seen_at) VALUES (?, ?, ?)",
+            )
+            .bind(board)
+            .bind(id.as_str())
+            .bind(at)
+            .execute(&mut *tx)
+            .await
+            .map_err(q("marking posts seen"))?;
+        }
+        tx.commit().await.map_err(q("marking posts seen"))?;
+        Ok(())
+    }
+
+    async fn accept_post(&self, digest: &Digest, dests: &[Destination], at: i64) -> Result<usize> {
+        let json = serde_json::to_string(digest).map_err(|e| StoreError::Corrupt {
+            what: "digest",
+            reason: e.to_string(),
+        })?;
+        let epoch = PostId::parse(&digest.id).map_or(0, |id| id.epoch());
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(q("queueing a post"))?;
+        sqlx::query(
+            "INSERT INTO digests (board, post_id, epoch, digest, seen_at) VALUES (?, ?, ?, ?, ?)
+             ON CONFLICT (board, post_id) DO UPDATE SET digest = excluded.digest",
+        )
+        .bind(&digest.board)
+        .bind(&digest.id)
+        .bind(epoch)
+        .bind(&json)
+        .bind(at)
+        .execute(&mut *tx)
+        .await
+        .map_err(q("keeping a digest"))?;
+        let mut queued = 0;
+        for d in dests {
+            let r = sqlx::query(
+                "INSERT OR IGNORE INTO outbox
+                 (board, post_id, platform, chat, thread, digest, next_attempt_at, created_at)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(&digest.board)
+            .bind(&digest.id)
+            .bind(d.platform.as_str())
+            .bind(&d.chat)
+            .bind(d.thread_key())
+            .bind(&json)
+            .bind(at)
+            .bind(at)
+            .execute(&mut *tx)
+            .await
+            .map_err(q("queueing a post"))?;
+            queued += r.rows_affected() as usize;
+        }
+        tx.commit().await.map_err(q("queueing a post"))?;
+        Ok(queued)
+    }
+
+    async fn latest_digests(&self, boards: &[String], limit: usize) -> Result<Vec<Digest>> {
+        let boards: Vec<String> = boards.iter().map(|b| b.to_ascii_lowercase()).collect();
+        let list = serde_json::to_string(&boards).unwrap_or_else(|_| "[]".into());
+        let rows: Vec<String> = sqlx::query_scalar(
+            "SELECT digest FROM digests WHERE lower(board) IN (SELECT value FROM json_each(?))
+             ORDER BY epoch DESC, post_id DESC LIMIT ?",
+        )
+        .bind(list)
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(q("reading recent digests"))?;
+        rows.iter().map(|j| digest_of(j)).collect()
+    }
+
+    async fn subscribe(
+        &self,
+        dest: &Destination,
+        board: &str,
+        filter: &str,
+        at: i64,
+    ) -> Result<(i64, bool)> {
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(q("subscribing"))?;
+        let existing: Option<i64> = sqlx::query_scalar(
+            "SELECT local_id FROM subscriptions
+             WHERE platform = ? AND chat = ? AND thread = ? AND board = ? AND filter = ?",
+        )
+        .bind(dest.platform.as_str())
+        .bind(&dest.chat)
+        .bind(dest.thread_key())
+        .bind(board)
+        .bind(filter)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(q("subscribing"))?;
+        if let Some(id) = existing {
+            return Ok((id, false));
+        }
+        let used: Vec<i64> = sqlx::query_scalar(
+            "SELECT local_id FROM subscriptions WHERE platform = ? AND chat = ? ORDER BY local_id",
+        )
+        .bind(dest.platform.as_str())
+        .bind(&dest.chat)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(q("subscribing"))?;
+        let id = smallest_free_id(&used);
+        sqlx::query(
+            "INSERT INTO subscriptions (platform, chat, thread, local_id, board, filter, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(dest.platform.as_str())
+        .bind(&dest.chat)
+        .bind(dest.thread_key())
+        .bind(id)
+        .bind(board)
+        .bind(filter)
+        .bind(at)
+        .execute(&mut *tx)
+        .await
+        .map_err(q("subscribing"))?;
+        tx.commit().await.map_err(q("subscribing"))?;
+        Ok((id, true))
+    }
+
+    async fn unsubscribe(&self, dest: &Destination, what: &Removal) -> Result<usize> {
+        let p = dest.platform.as_str();
+        let r = match what {
+            Removal::Id(id) => sqlx::query(
+                "DELETE FROM subscriptions WHERE platform = ? AND chat = ? AND local_id = ?",
+            )
+            .bind(p)
+            .bind(&dest.chat)
+            .bind(*id),
+            Removal::Board(board) => sqlx::query(
+                "DELETE FROM subscriptions WHERE platform = ? AND chat = ? AND thread = ?
+                 AND lower(board) = lower(?)",
+            )
+            .bind(p)
+            .bind(&dest.chat)
+            .bind(dest.thread_key())
+            .bind(board.clone()),
+            Removal::All => sqlx::query(
+                "DELETE FROM subscriptions WHERE platform = ? AND chat = ? AND thread = ?",
+            )
+            .bind(p)
+            .bind(&dest.chat)
+            .bind(dest.thread_key()),
+        }
+        .execute(&self.pool)
+        .await
+        .map_err(q("unsubscribing"))?;
+        Ok(r.rows_affected() as usize)
+    }
+
+    async fn subscriptions_of(&self, dest: &Destination) -> Result<Vec<Subscription>> {
+        let sql = format!(
+            "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions s
+             WHERE s.platform = ? AND s.chat = ? AND s.thread = ? ORDER BY s.local_id"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(dest.platform.as_str())
+            .bind(&dest.chat)
+            .bind(dest.thread_key())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(q("listing subscriptions"))?;
+        rows.iter().map(subscription_of).collect()
+    }
+
+    async fn count_subscriptions(&self, platform: Platform, chat: &str) -> Result<usize> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM subscriptions WHERE platform = ? AND chat = ?",
+        )
+        .bind(platform.as_str())
+        .bind(chat)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(q("counting subscriptions"))?;
+        Ok(n as usize)
+    }
+
+    async fn subscriptions_for_board(&self, board: &str) -> Result<Vec<Subscription>> {
+        let sql = format!(
+            "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions s
+             WHERE lower(s.board) = lower(?) ORDER BY s.platform, s.chat, s.local_id"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(board)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(q("reading a board's subscriptions"))?;
+        rows.iter().map(subscription_of).collect()
+    }
+
+    async fn pause_chat(
+        &self,
+        platform: Platform,
+        chat: &str,
+        reason: &str,
+        at: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO paused_chats (platform, chat, reason, paused_at) VALUES (?, ?, ?, ?)
+             ON CONFLICT (platform, chat) DO NOTHING",
+        )
+        .bind(platform.as_str())
+        .bind(chat)
+        .bind(reason)
+        .bind(at)
+        .execute(&self.pool)
+        .await
+        .map_err(q("pausing a chat"))?;
+        Ok(())
+    }
+
+    async fn resume_chat(&self, platform: Platform, chat: &str) -> Result<bool> {
+        let r = sqlx::query("DELETE FROM paused_chats WHERE platform = ? AND chat = ?")
+            .bind(platform.as_str())
+            .bind(chat)
+            .execute(&self.pool)
+            .await
+            .map_err(q("resuming a chat"))?;
+        Ok(r.rows_affected() > 0)
+    }
+
+    async fn move_chat(&self, platform: Platform, from: &str, to: &str) -> Result<()> {
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(q("moving a chat"))?;
+        for table in ["subscriptions", "outbox", "sent_messages", "paused_chats"] {
+            let sql =
+                format!("UPDATE OR IGNORE {table} SET chat = ? WHERE platform = ? AND chat = ?");
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(to)
+                .bind(platform.as_str())
+                .bind(from)
+                .execute(&mut *tx)
+                .await
+                .map_err(q("moving a chat"))?;
+        }
+        tx.commit().await.map_err(q("moving a chat"))?;
+        Ok(())
+    }
+
+    async fn due_rows(
+        &self,
+        platform: Platform,
+        now: i64,
+        busy: &[Destination],
+        limit: usize,
+    ) -> Result<Vec<OutboxRow>> {
+        let rows = sqlx::query(
+            "SELECT o.id, o.platform, o.chat, o.thread, o.digest, o.attempts, o.created_at
+             FROM outbox o
+             WHERE o.state = 'pending' AND o.platform = ?1
+               AND o.id = (SELECT MIN(i.id) FROM outbox i WHERE i.state = 'pending'
+                           AND i.platform = o.platform AND i.chat = o.chat AND i.thread = o.thread)
+               AND o.next_attempt_at <= ?2
+               AND NOT EXISTS (SELECT 1 FROM paused_chats p
+                               WHERE p.platform = o.platform AND p.chat = o.chat)
+             ORDER BY o.id LIMIT ?3",
+        )
+        .bind(platform.as_str())
+        .bind(now)
+        .bind((limit + busy.len()) as i64)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(q("taking due deliveries"))?;
+        let mut out = Vec::new();
+        for row in &rows {
+            let dest = dest_of(row)?;
+            if busy.contains(&dest) {
+                continue;
+            }
+            let json: String = row.get("digest");
+            out.push(OutboxRow {
+                id: row.get("id"),
+                dest,
+                digest: digest_of(&json)?,
+                attempts: row.get::<i64, _>("attempts") as u32,
+                created_at: row.get("created_at"),
+            });
+            if out.len() >= limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    async fn mark_sent(&self, row: &OutboxRow, message_id: &str, at: i64) -> Result<()> {
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(q("recording a delivery"))?;
+        sqlx::query(
+            "UPDATE outbox SET state = 'sent', done_at = ?, attempts = attempts + 1 WHERE id = ?",
+        )
+        .bind(at)
+        .bind(row.id)
+        .execute(&mut *tx)
+        .await
+        .map_err(q("recording a delivery"))?;
+        sqlx::query(
+            "INSERT OR REPLACE INTO sent_messages
+             (board, post_id, platform, chat, thread, message_id, sent_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&row.digest.board)
+        .bind(&row.digest.id)
+        .bind(row.dest.platform.as_str())
+        .bind(&row.dest.chat)
+        .bind(row.dest.thread_key())
+        .bind(message_id)
+        .bind(at)
+        .execute(&mut *tx)
+        .await
+        .map_err(q("recording a delivery"))?;
+        tx.commit().await.map_err(q("recording a delivery"))?;
+        Ok(())
+    }
+
+    async fn mark_retry(
+        &self,
+        row_id: i64,
+        next_at: i64,
+        error: &str,
+        count_attempt: bool,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE outbox SET next_attempt_at = ?, last_error = ?,
+             attempts = attempts + CASE WHEN ? THEN 1 ELSE 0 END WHERE id = ?",
+        )
+        .bind(next_at)
+        .bind(error)
+        .bind(count_attempt)
+        .bind(row_id)
+        .execute(&self.pool)
+        .await
+        .map_err(q("scheduling a retry"))?;
+        Ok(())
+    }
+
+    async fn mark_rejected(&self, row_id: i64, error: &str, at: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE outbox SET state = 'rejected', last_error = ?, done_at = ?,
+             attempts = attempts + 1 WHERE id = ?",
+        )
+        .bind(error)
+        .bind(at)
+        .bind(row_id)
+        .execute(&self.pool)
+        .await
+        .map_err(q("rejecting a delivery"))?;
+        Ok(())
+    }
+
+    async fn outbox_depth(&self, platform: Option<Platform>) -> Result<u64> {
+        let n: i64 = match platform {
+            Some(p) => {
+                sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM outbox WHERE state = 'pending' AND platform = ?",
+                )
+                .bind(p.as_str())
+                .fetch_one(&self.pool)
+                .await
+            }
+            None => {
+                sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE state = 'pending'")
+                    .fetch_one(&self.pool)
+                    .await
+            }
+        }
+        .map_err(q("measuring the outbox"))?;
+        Ok(n as u64)
+    }
+
+    async fn oldest_pending_at(&self) -> Result<Option<i64>> {
+        sqlx::query_scalar("SELECT MIN(created_at) FROM outbox WHERE state = 'pending'")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(q("measuring the outbox"))
+    }
+
+    async fn next_due_at(&self, platform: Platform) -> Result<Option<i64>> {
+        sqlx::query_scalar(
+            "SELECT MIN(next_attempt_at) FROM outbox WHERE state = 'pending' AND platform = ?",
+        )
+        .bind(platform.as_str())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(q("measuring the outbox"))
+    }
+
+    async fn sent_messages(&self, post_id: &str) -> Result<Vec<SentMessage>> {
+        let rows = sqlx::query(
+            "SELECT platform, chat, thread, message_id FROM sent_messages WHERE post_id = ?",
+        )
+        .bind(post_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(q("reading sent messages"))?;
+        rows.iter()
+            .map(|r| {
+                Ok(SentMessage {
+                    dest: dest_of(r)?,
+                    message_id: r.get("message_id"),
+                })
+            })
+            .collect()
+    }
+
+    async fn prune(&self, now: i64, max_age: Duration, retention: Duration) -> Result<(u64, u64)> {
+        let expire_before = now - max_age.as_secs() as i64;
+        let keep_after = now - retention.as_secs() as i64;
+        let expired = sqlx::query(
+            "UPDATE outbox SET state = 'expired', done_at = ? WHERE state = 'pending' AND created_at < ?",
+        )
+        .bind(now)
+        .bind(expire_before)
+        .execute(&self.pool)
+        .await
+        .map_err(q("expiring old deliveries"))?
+        .rows_affected();
+        let mut deleted = 0;
+        for sql in [
+            "DELETE FROM outbox WHERE state <> 'pending' AND done_at < ?",
+            "DELETE FROM seen_posts WHERE seen_at < ?",
+            "DELETE FROM digests WHERE seen_at < ?",
+            "DELETE FROM sent_messages WHERE sent_at < ?",
+        ] {
+            deleted += sqlx::query(sql)
+                .bind(keep_after)
+                .execute(&self.pool)
+                .await
+                .map_err(q("pruning"))?
+                .rows_affected();
+        }
+        Ok((expired, deleted))
+    }
+
+    async fn close(&self) {
+        if let Ok(mut slot) = self.lease_task.lock()
+            && let Some(task) = slot.take()
+        {
+            task.abort();
+        }
+        let _ = sqlx::query("DELETE FROM lease WHERE id = 1 AND pid = ?")
+            .bind(self.pid)
+            .execute(&self.pool)
+            .await;
+        self.pool.close().await;
+    }
+}
+
+fn smallest_free_id(used: &[i64]) -> i64 {
+    let mut id = 1;
+    for &u in used {
+        if u == id {
+            id += 1;
+        } else if u > id {
+            break;
+        }
+    }
+    id
+}

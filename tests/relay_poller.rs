@@ -1,0 +1,258 @@
+//! The real poller and outbox against a fake PTT on 127.0.0.1 and a
+//! recording sink.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ptt_relay::app::{self, Extras, Running};
+use ptt_relay::commands::{self, Context, Lang};
+use ptt_relay::config::Settings;
+use ptt_relay::dest::{Destination, Platform};
+use support::fake_ptt::{FakePtt, Fault};
+use support::recording::RecordingSink;
+
+fn settings(ptt: &FakePtt, db: &std::path::Path) -> Settings {
+    let mut s = Settings::default();
+    s.ptt.base_url = ptt.base_url.clone();
+    s.ptt.boards = vec!["Stock".into()];
+    s.ptt.poll_interval_secs = 1;
+    s.ptt.requests_per_sec = 200.0;
+    s.store.url = format!("sqlite://{}", db.display());
+    s.console.enabled = Some(false);
+    s.shutdown.timeout_secs = 2;
+    s
+}
+
+async fn start(s: &Settings, sink: &RecordingSink) -> Running {
+    support::init_logs();
+    app::start_with(
+        s,
+        Extras {
+            sinks: vec![Arc::new(sink.clone())],
+            ptt_client: Some(Box::new(|o| {
+                o.request_timeout = Duration::from_millis(500);
+                o.connect_timeout = Duration::from_millis(500);
+                o.initial_backoff = Duration::from_millis(10);
+                o.max_backoff = Duration::from_millis(100);
+                o.block_backoff = Duration::from_millis(100);
+                o.max_attempts = 2;
+            })),
+        },
+    )
+    .await
+    .expect("start")
+}
+
+fn chat(id: &str) -> Destination {
+    Destination::chat(Platform::Telegram, id)
+}
+
+async fn subscribe(r: &Running, chat_id: &str, words: &str) {
+    let ctx = Context {
+        dest: chat(chat_id),
+        is_admin: true,
+        lang: Lang::En,
+        max_reply_chars: 4096,
+    };
+    let parsed =
+        commands::parse(&format!("/subscribe {words}"), None).map(|c| c.expect("a command"));
+    let reply = r.handler().handle(&ctx, parsed).await;
+    assert!(reply.text.contains("Subscribed"), "{}", reply.text);
+}
+
+async fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+    for _ in 0..300 {
+        if cond() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// Waits until the board is seeded (first poll recorded).
+async fn seeded(r: &Running) {
+    for _ in 0..100 {
+        if r.store().board_state("Stock").await.unwrap().mark.is_some() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("board never seeded");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_news_post_reaches_each_matching_chat_once_and_no_other() {
+    let ptt = FakePtt::start(&["Stock"]).await;
+    ptt.add_post("Stock", "[新聞] 舊文章不該轉", "old");
+    let dir = tempfile::tempdir().unwrap();
+    let sink = RecordingSink::new();
+    let r = start(&settings(&ptt, &dir.path().join("db.sqlite")), &sink).await;
+    subscribe(&r, "100", "Stock").await;
+    subscribe(&r, "200", "Stock kw:台積電").await;
+    subscribe(&r, "300", "Stock tag:閒聊").await;
+    seeded(&r).await;
+
+    let news = ptt.add_post("Stock", "[新聞] 台積電法說會", "reporter");
+    let chat_post = ptt.add_post("Stock", "[閒聊] 今天盤勢", "someone");
+    let reply = ptt.add_post("Stock", "Re: [新聞] 台積電法說會", "other");
+    let other_news = ptt.add_post("Stock", "[新聞] 聯發科新品", "reporter");
+
+    wait_for("deliveries", || sink.sent().len() >= 4).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(sink.ids_for("100"), vec![news.clone(), other_news.clone()]);
+    assert_eq!(sink.ids_for("200"), vec![news.clone()]);
+    assert_eq!(sink.ids_for("300"), vec![chat_post.clone()]);
+    assert!(!sink.sent().iter().any(|s| s.digest.id == reply));
+    let d = &sink.sent()[0].digest;
+    assert_eq!(d.url, format!("https://www.ptt.cc/bbs/Stock/{news}.html"));
+    assert_eq!(d.tag.as_deref(), Some("新聞"));
+    r.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_poll_is_one_request_and_unwanted_posts_cost_no_article_fetch() {
+    let ptt = FakePtt::start(&["Stock"]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let sink = RecordingSink::new();
+    let r = start(&settings(&ptt, &dir.path().join("db.sqlite")), &sink).await;
+    subscribe(&r, "100", "Stock").await;
+    seeded(&r).await;
+    ptt.add_post("Stock", "[閒聊] 沒人訂", "x");
+    ptt.add_post("Stock", "[問卦] 沒人訂", "x");
+    let before = ptt.index_requests();
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    let polls = ptt.index_requests() - before;
+    assert!(polls >= 2, "expected a few polls, got {polls}");
+    assert_eq!(ptt.article_requests(), 0, "{:?}", ptt.requests());
+    assert!(sink.sent().is_empty());
+    r.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_45_posts_between_polls_arrives_completely_and_in_order() {
+    let ptt = FakePtt::start(&["Stock"]).await;
+    ptt.add_posts("Stock", &["[新聞] seed".to_owned()]);
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = settings(&ptt, &dir.path().join("db.sqlite"));
+    s.ptt.poll_interval_secs = 3;
+    let sink = RecordingSink::new();
+    let r = start(&s, &sink).await;
+    subscribe(&r, "100", "Stock").await;
+    seeded(&r).await;
+    let titles: Vec<String> = (0..45).map(|i| format!("[新聞] 第{i}則")).collect();
+    let ids = ptt.add_posts("Stock", &titles);
+    wait_for("45 deliveries", || sink.ids_for("100").len() >= 45).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(sink.ids_for("100"), ids);
+    r.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_on_the_same_store_delivers_nothing_twice() {
+    let ptt = FakePtt::start(&["Stock"]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db.sqlite");
+    let s = settings(&ptt, &db);
+    let sink = RecordingSink::new();
+    let r = start(&s, &sink).await;
+    subscribe(&r, "100", "Stock").await;
+    seeded(&r).await;
+    let first = ptt.add_posts("Stock", &["[新聞] 一".into(), "[新聞] 二".into()]);
+    wait_for("first deliveries", || sink.ids_for("100").len() >= 2).await;
+    r.stop().await;
+
+    let r = start(&s, &sink).await;
+    let second = ptt.add_posts("Stock", &["[新聞] 三".into()]);
+    wait_for("the post made while restarted", || {
+        sink.ids_for("100").len() >= 3
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let mut expected = first;
+    expected.extend(second);
+    assert_eq!(sink.ids_for("100"), expected);
+    r.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ptt_faults_delay_delivery_but_lose_nothing() {
+    let ptt = FakePtt::start(&["Stock"]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let sink = RecordingSink::new();
+    let r = start(&settings(&ptt, &dir.path().join("db.sqlite")), &sink).await;
+    subscribe(&r, "100", "Stock").await;
+    seeded(&r).await;
+    let mut ids = Vec::new();
+    for fault in [
+        Fault::Status(503),
+        Fault::Hang,
+        Fault::Truncated,
+        Fault::Cloudflare,
+        Fault::Garbage,
+        Fault::Status(429),
+    ] {
+        ptt.set_fault(Some(fault.clone()));
+        ids.push(ptt.add_post("Stock", &format!("[新聞] during {fault:?}"), "r"));
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        assert!(
+            !sink.ids_for("100").contains(ids.last().unwrap()),
+            "delivered during {fault:?}"
+        );
+        ptt.set_fault(None);
+        wait_for("recovery", || sink.ids_for("100").len() == ids.len()).await;
+    }
+    assert_eq!(sink.ids_for("100"), ids);
+    r.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pinned_and_deleted_rows_are_never_relayed() {
+    let ptt = FakePtt::start(&["Stock"]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let sink = RecordingSink::new();
+    let r = start(&settings(&ptt, &dir.path().join("db.sqlite")), &sink).await;
+    subscribe(&r, "100", "Stock").await;
+    seeded(&r).await;
+    let gone = ptt.add_post("Stock", "[新聞] 刪掉了", "r");
+    ptt.delete_post("Stock", &gone);
+    ptt.add_pinned("Stock", "[新聞] 置底公告");
+    let kept = ptt.add_post("Stock", "[新聞] 留著", "r");
+    wait_for("the kept post", || !sink.ids_for("100").is_empty()).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(sink.ids_for("100"), vec![kept]);
+    r.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backfill_relays_the_newest_posts_when_a_board_is_first_seen() {
+    let ptt = FakePtt::start(&["Stock"]).await;
+    let ids = ptt.add_posts(
+        "Stock",
+        &(0..5).map(|i| format!("[新聞] 舊{i}")).collect::<Vec<_>>(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db.sqlite");
+    let mut s = settings(&ptt, &db);
+    s.ptt.backfill = 2;
+    // Subscribe before the first poll: open the store, subscribe, close.
+    {
+        let store = ptt_relay::store::sqlite::SqliteStore::open(&db)
+            .await
+            .unwrap();
+        use ptt_relay::store::Store;
+        store
+            .subscribe(&chat("100"), "Stock", "tag:新聞", 0)
+            .await
+            .unwrap();
+        store.close().await;
+    }
+    let sink = RecordingSink::new();
+    let r = start(&s, &sink).await;
+    wait_for("backfill", || sink.ids_for("100").len() >= 2).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(sink.ids_for("100"), ids[3..].to_vec());
+    r.stop().await;
+}

@@ -1,0 +1,16 @@
+//! Shared test support: fakes of the external services and helpers.
+#![allow(dead_code)]
+
+pub mod fake_ptt;
+pub mod recording;
+
+/// Sends the library's logs to the test output (shown for failing tests).
+pub fn init_logs() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("ptt_relay=debug")),
+        )
+        .with_test_writer()
+        .try_init();
+}

@@ -1,0 +1,80 @@
+//! A chat sink that records what it was asked to send.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use ptt_relay::chat::{ChatSink, EditKind, SendOutcome};
+use ptt_relay::commands::Reply;
+use ptt_relay::dest::{Destination, Platform};
+use ptt_relay::digest::Digest;
+
+/// One recorded send.
+#[derive(Clone, Debug)]
+pub struct Sent {
+    pub dest: Destination,
+    pub digest: Digest,
+}
+
+/// Records sends; can be told to fail.
+#[derive(Clone, Default)]
+pub struct RecordingSink {
+    pub sent: Arc<Mutex<Vec<Sent>>>,
+    pub fail_with: Arc<Mutex<Option<SendOutcome>>>,
+    pub delay: Arc<Mutex<Duration>>,
+}
+
+impl RecordingSink {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn sent(&self) -> Vec<Sent> {
+        self.sent.lock().unwrap().clone()
+    }
+
+    /// Post ids sent to a chat, in order.
+    pub fn ids_for(&self, chat: &str) -> Vec<String> {
+        self.sent()
+            .into_iter()
+            .filter(|s| s.dest.chat == chat)
+            .map(|s| s.digest.id)
+            .collect()
+    }
+}
+
+#[async_trait]
+impl ChatSink for RecordingSink {
+    fn platform(&self) -> Platform {
+        Platform::Telegram
+    }
+
+    async fn send(&self, dest: &Destination, digest: &Digest) -> SendOutcome {
+        let delay = *self.delay.lock().unwrap();
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        if let Some(f) = self.fail_with.lock().unwrap().clone() {
+            return f;
+        }
+        self.sent.lock().unwrap().push(Sent {
+            dest: dest.clone(),
+            digest: digest.clone(),
+        });
+        SendOutcome::Sent {
+            message_id: format!("{}", self.sent.lock().unwrap().len()),
+        }
+    }
+
+    async fn edit(&self, _: &Destination, _: &str, _: &Digest, _: EditKind) -> SendOutcome {
+        SendOutcome::Sent {
+            message_id: String::new(),
+        }
+    }
+
+    async fn answer(&self, _: &Destination, _: &Reply) -> SendOutcome {
+        SendOutcome::Sent {
+            message_id: String::new(),
+        }
+    }
+}
