@@ -151,7 +151,11 @@ fn fetch_article(url: &url::Url) -> Result<String, String> {
     let mut base = url.clone();
     base.set_path("/");
     base.set_query(None);
-    let client = PttClient::new(ClientOptions::new(base)).map_err(|e| e.to_string())?;
+    let mut options = ClientOptions::new(base);
+    // One retry: a person is waiting at the terminal.
+    options.max_attempts = 2;
+    options.request_timeout = std::time::Duration::from_secs(15);
+    let client = PttClient::new(options).map_err(|e| e.to_string())?;
     let path = match url.query() {
         Some(q) => format!("{}?{q}", url.path()),
         None => url.path().to_owned(),

@@ -82,17 +82,32 @@ impl Embed {
     }
 }
 
-/// Escapes Discord markdown so PTT text shows as written.
+/// Escapes Discord markdown so PTT text shows as written: emphasis, code,
+/// spoilers, masked links and `<…>` mentions are neutralised, and quote,
+/// heading and list markers at the start of a line. Bare URLs are left
+/// alone so they stay clickable.
 pub fn escape_markdown(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in strip_controls(s).chars() {
-        if matches!(
-            c,
-            '\\' | '*' | '_' | '~' | '`' | '|' | '>' | '<' | '[' | ']' | '#' | '-' | ':' | '@'
-        ) {
-            out.push('\\');
+    let clean = strip_controls(s);
+    let mut out = String::with_capacity(clean.len() + 8);
+    let mut line_start = true;
+    for (i, word) in clean.split(' ').enumerate() {
+        if i > 0 {
+            out.push(' ');
         }
-        out.push(c);
+        if word.starts_with("http://") || word.starts_with("https://") {
+            out.push_str(word);
+            line_start = false;
+            continue;
+        }
+        for c in word.chars() {
+            let escape = matches!(c, '\\' | '*' | '_' | '~' | '`' | '|' | '[' | ']' | '<')
+                || (line_start && matches!(c, '>' | '#' | '-' | '+'));
+            if escape {
+                out.push('\\');
+            }
+            out.push(c);
+            line_start = false;
+        }
     }
     out
 }
@@ -118,10 +133,12 @@ fn escaped_within(s: &str, max: usize) -> String {
 
 /// The embed of a digest, with an optional status line (e.g. deleted on PTT).
 pub fn embed_with_status(d: &Digest, status: Option<&str>) -> Embed {
-    let mut title = escaped_within(d.display_title(), MAX_TITLE);
-    if let Some(s) = status {
-        title = escaped_within(&format!("{s} {}", d.display_title()), MAX_TITLE);
-    }
+    // Embed titles show text as written (no markdown to escape).
+    let title = match status {
+        Some(s) => format!("{s} {}", d.display_title()),
+        None => d.display_title().to_owned(),
+    };
+    let title = truncate_chars(&strip_controls(&title), MAX_TITLE);
     let mut fields = Vec::new();
     if let Some(u) = &d.source_url {
         fields.push(Field {
