@@ -256,3 +256,47 @@ async fn backfill_relays_the_newest_posts_when_a_board_is_first_seen() {
     assert_eq!(sink.ids_for("100"), ids[3..].to_vec());
     r.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_finishes_in_flight_sends_and_the_next_start_delivers_the_rest() {
+    let ptt = FakePtt::start(&["Stock"]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db.sqlite");
+    let s = settings(&ptt, &db);
+    let slow = RecordingSink::new();
+    *slow.delay.lock().unwrap() = Duration::from_millis(700);
+    let r = start(&s, &slow).await;
+    for chat_id in ["100", "200", "300"] {
+        subscribe(&r, chat_id, "Stock").await;
+    }
+    seeded(&r).await;
+    let ids = ptt.add_posts(
+        "Stock",
+        &(0..4)
+            .map(|i| format!("[新聞] 消息{i}"))
+            .collect::<Vec<_>>(),
+    );
+    // Wait until sends are in flight, then stop.
+    wait_for("rows queued", || ptt.article_requests() >= 4).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = std::time::Instant::now();
+    r.stop().await;
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "stop took {:?}",
+        started.elapsed()
+    );
+    let before = slow.sent().len();
+    assert!(before < 12, "everything was delivered before the stop");
+
+    let fast = RecordingSink::new();
+    let r = start(&s, &fast).await;
+    wait_for("the rest", || before + fast.sent().len() >= 12).await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    for chat_id in ["100", "200", "300"] {
+        let mut got = slow.ids_for(chat_id);
+        got.extend(fast.ids_for(chat_id));
+        assert_eq!(got, ids, "chat {chat_id}");
+    }
+    r.stop().await;
+}

@@ -1,6 +1,7 @@
 //! Shared test support: fakes of the external services and helpers.
 #![allow(dead_code)]
 
+pub mod binary;
 pub mod fake_ptt;
 pub mod recording;
 
