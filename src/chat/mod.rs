@@ -2,6 +2,7 @@
 //! The poller, the store and the command handler never name a platform.
 
 pub mod console;
+pub mod pacing;
 
 use std::time::Duration;
 
@@ -65,4 +66,20 @@ pub trait ChatSink: Send + Sync {
     /// through their own channel, such as Discord interactions, answer
     /// there instead).
     async fn answer(&self, dest: &Destination, reply: &Reply) -> SendOutcome;
+}
+
+/// What a platform adapter gets from the core: where to keep state, how to
+/// answer commands, and when to stop.
+#[derive(Clone)]
+pub struct AdapterContext {
+    /// The store (subscriptions, pausing, moving chats).
+    pub store: std::sync::Arc<dyn crate::store::Store>,
+    /// The command handler.
+    pub handler: std::sync::Arc<crate::commands::Handler>,
+    /// Runtime status (e.g. Telegram's 409 Conflict for `/readyz`).
+    pub status: std::sync::Arc<crate::relay::status::RuntimeStatus>,
+    /// Reply language when the chat's is unknown (`bot.locale`).
+    pub default_lang: crate::commands::Lang,
+    /// Cancelled when the service stops.
+    pub shutdown: tokio_util::sync::CancellationToken,
 }

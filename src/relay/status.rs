@@ -2,7 +2,7 @@
 //! the store.
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 
 /// Shared, cheap-to-update runtime state.
 #[derive(Debug, Default)]
@@ -10,6 +10,9 @@ pub struct RuntimeStatus {
     tracked_posts: AtomicU64,
     last_edit_at: AtomicI64,
     leader: Mutex<String>,
+    telegram_conflict_at: AtomicI64,
+    markup_failing: Mutex<Vec<String>>,
+    is_leader: AtomicBool,
 }
 
 impl RuntimeStatus {
@@ -47,6 +50,45 @@ impl RuntimeStatus {
     /// Who leads.
     pub fn leader(&self) -> String {
         self.leader.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    /// Telegram answered 409 Conflict on getUpdates at `at` (another
+    /// instance polls with this token); `None` clears it.
+    pub fn set_telegram_conflict(&self, at: Option<i64>) {
+        self.telegram_conflict_at.store(at.unwrap_or(0), Ordering::Relaxed);
+    }
+
+    /// When the last 409 Conflict was seen, if it is still current.
+    pub fn telegram_conflict(&self) -> Option<i64> {
+        match self.telegram_conflict_at.load(Ordering::Relaxed) {
+            0 => None,
+            t => Some(t),
+        }
+    }
+
+    /// Records whether a board's index page parses.
+    pub fn set_markup_failing(&self, board: &str, failing: bool) {
+        if let Ok(mut v) = self.markup_failing.lock() {
+            v.retain(|b| b != board);
+            if failing {
+                v.push(board.to_owned());
+            }
+        }
+    }
+
+    /// Boards whose index page does not parse.
+    pub fn markup_failing(&self) -> Vec<String> {
+        self.markup_failing.lock().map(|v| v.clone()).unwrap_or_default()
+    }
+
+    /// Whether this process leads (polls PTT and runs the chat listeners).
+    pub fn is_leader(&self) -> bool {
+        self.is_leader.load(Ordering::Relaxed)
+    }
+
+    /// Sets leadership.
+    pub fn set_is_leader(&self, leader: bool) {
+        self.is_leader.store(leader, Ordering::Relaxed);
     }
 
     /// Sets who leads.

@@ -189,6 +189,10 @@ pub trait Store: Send + Sync {
     -> Result<()>;
     /// Resumes a chat; returns whether it was paused.
     async fn resume_chat(&self, platform: Platform, chat: &str) -> Result<bool>;
+    /// Records that a chat belongs to a group (a Discord guild).
+    async fn set_chat_group(&self, platform: Platform, chat: &str, group: &str) -> Result<()>;
+    /// The chats known to belong to a group.
+    async fn chats_in_group(&self, platform: Platform, group: &str) -> Result<Vec<String>>;
     /// Moves a chat's subscriptions, rows and sent messages to a new id (a
     /// Telegram group that became a supergroup).
     async fn move_chat(&self, platform: Platform, from: &str, to: &str) -> Result<()>;

@@ -607,6 +607,29 @@ impl Store for SqliteStore {
         Ok(r.rows_affected() > 0)
     }
 
+    async fn set_chat_group(&self, platform: Platform, chat: &str, group: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO chat_groups (platform, chat, grp) VALUES (?, ?, ?)
+             ON CONFLICT (platform, chat) DO UPDATE SET grp = excluded.grp",
+        )
+        .bind(platform.as_str())
+        .bind(chat)
+        .bind(group)
+        .execute(&self.pool)
+        .await
+        .map_err(q("recording a chat's group"))?;
+        Ok(())
+    }
+
+    async fn chats_in_group(&self, platform: Platform, group: &str) -> Result<Vec<String>> {
+        sqlx::query_scalar("SELECT chat FROM chat_groups WHERE platform = ? AND grp = ?")
+            .bind(platform.as_str())
+            .bind(group)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(q("reading a group's chats"))
+    }
+
     async fn move_chat(&self, platform: Platform, from: &str, to: &str) -> Result<()> {
         let mut tx = self
             .pool

@@ -47,6 +47,16 @@ CREATE TABLE paused_chats (
     PRIMARY KEY (platform, chat)
 );
 
+-- Which group (a Discord guild) a chat belongs to, to pause and resume
+-- all of a guild's channels at once.
+CREATE TABLE chat_groups (
+    platform  TEXT NOT NULL,
+    chat      TEXT NOT NULL,
+    grp       TEXT NOT NULL,
+    PRIMARY KEY (platform, chat)
+);
+CREATE INDEX chat_groups_grp ON chat_groups (platform, grp);
+
 CREATE TABLE outbox (
     id               INTEGER PRIMARY KEY AUTOINCREMENT,
     board            TEXT NOT NULL,

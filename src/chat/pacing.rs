@@ -1,0 +1,179 @@
+//! Proactive pacing inside each platform's limits, shared by deliveries,
+//! edits and command replies: a message waits here before it is sent, so
+//! the platform never has to refuse it.
+//!
+//! Telegram: 1 message a second per chat, 20 a minute per group or channel
+//! (negative chat ids), 30 a second overall. Discord: 5 per 5 seconds per
+//! channel, 45 a second overall. Limits are smooth (burst 1), so no window
+//! of the platform's can see more than its limit.
+
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use governor::clock::DefaultClock;
+use governor::state::keyed::DefaultKeyedStateStore;
+use governor::state::{InMemoryState, NotKeyed};
+use governor::{Quota, RateLimiter};
+use tokio::time::Instant;
+
+type Keyed = RateLimiter<String, DefaultKeyedStateStore<String>, DefaultClock>;
+type Direct = RateLimiter<NotKeyed, InMemoryState, DefaultClock>;
+
+/// One limit: `per` between sends, applied to chats the predicate selects.
+struct ChatLimit {
+    limiter: Keyed,
+    applies: fn(&str) -> bool,
+}
+
+/// The limiter set of one platform.
+pub struct Pacer {
+    per_chat: Vec<ChatLimit>,
+    global: Direct,
+    held: Mutex<HashMap<String, Instant>>,
+    held_all: Mutex<Option<Instant>>,
+    calls: std::sync::atomic::AtomicU64,
+}
+
+fn every(period: Duration) -> Quota {
+    Quota::with_period(period)
+        .expect("a positive period")
+        .allow_burst(NonZeroU32::MIN)
+}
+
+fn is_group(chat: &str) -> bool {
+    chat.starts_with('-')
+}
+
+impl Pacer {
+    /// Telegram's limits.
+    pub fn telegram() -> Self {
+        Pacer::new(
+            vec![
+                (every(Duration::from_secs(1)), |_| true),
+                (every(Duration::from_secs(3)), is_group),
+            ],
+            // 30 a second overall, at most: one every 1/30 s.
+            every(Duration::from_micros(1_000_000 / 30 + 1)),
+        )
+    }
+
+    /// Discord's limits.
+    pub fn discord() -> Self {
+        Pacer::new(
+            vec![(every(Duration::from_secs(1)), |_| true)],
+            every(Duration::from_micros(1_000_000 / 45 + 1)),
+        )
+    }
+
+    /// No limits (the console, tests).
+    pub fn unlimited() -> Self {
+        Pacer::new(Vec::new(), every(Duration::from_nanos(1)))
+    }
+
+    fn new(per_chat: Vec<(Quota, fn(&str) -> bool)>, global: Quota) -> Self {
+        Pacer {
+            per_chat: per_chat
+                .into_iter()
+                .map(|(q, applies)| ChatLimit {
+                    limiter: RateLimiter::keyed(q),
+                    applies,
+                })
+                .collect(),
+            global: RateLimiter::direct(global),
+            held: Mutex::new(HashMap::new()),
+            held_all: Mutex::new(None),
+            calls: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// Waits until a message to `chat` may go out, and counts it.
+    pub async fn wait(&self, chat: &str) {
+        let hold = {
+            let chat_hold = self.held.lock().ok().and_then(|h| h.get(chat).copied());
+            let all_hold = self.held_all.lock().ok().and_then(|h| *h);
+            chat_hold.max(all_hold)
+        };
+        if let Some(until) = hold
+            && until > Instant::now()
+        {
+            tokio::time::sleep_until(until).await;
+        }
+        let key = chat.to_owned();
+        for limit in &self.per_chat {
+            if (limit.applies)(chat) {
+                limit.limiter.until_key_ready(&key).await;
+            }
+        }
+        self.global.until_ready().await;
+        let n = self
+            .calls
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if n % 10_000 == 9_999 {
+            self.forget_idle();
+        }
+    }
+
+    /// The platform told us to wait (a 429): hold this chat back.
+    pub fn hold_chat(&self, chat: &str, retry_after: Duration) {
+        if let Ok(mut h) = self.held.lock() {
+            let until = Instant::now() + retry_after;
+            let e = h.entry(chat.to_owned()).or_insert(until);
+            *e = (*e).max(until);
+        }
+    }
+
+    /// A global 429: hold every chat back.
+    pub fn hold_all(&self, retry_after: Duration) {
+        if let Ok(mut h) = self.held_all.lock() {
+            let until = Instant::now() + retry_after;
+            *h = Some(h.map_or(until, |t| t.max(until)));
+        }
+    }
+
+    /// Drops state of chats that have been quiet (keeps memory flat).
+    fn forget_idle(&self) {
+        for limit in &self.per_chat {
+            limit.limiter.retain_recent();
+        }
+        if let Ok(mut h) = self.held.lock() {
+            let now = Instant::now();
+            h.retain(|_, until| *until > now);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_chat_gets_one_message_a_second_and_groups_one_every_three() {
+        let p = Pacer::telegram();
+        let start = std::time::Instant::now();
+        for _ in 0..3 {
+            p.wait("12345").await;
+        }
+        let private = start.elapsed();
+        assert!(private >= Duration::from_millis(1900), "{private:?}");
+        let start = std::time::Instant::now();
+        for _ in 0..2 {
+            p.wait("-100777").await;
+        }
+        assert!(start.elapsed() >= Duration::from_millis(2900));
+    }
+
+    #[tokio::test]
+    async fn a_hold_delays_only_its_chat() {
+        let p = Pacer::discord();
+        p.hold_chat("1", Duration::from_millis(600));
+        let start = std::time::Instant::now();
+        tokio::select! {
+            () = p.wait("1") => panic!("the held chat went first"),
+            () = p.wait("2") => {}
+        }
+        p.wait("1").await;
+        assert!(start.elapsed() >= Duration::from_millis(600));
+    }
+}
