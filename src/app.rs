@@ -32,6 +32,14 @@ pub enum StartError {
     /// A setting cannot be used.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// The health endpoint's address cannot be bound.
+    #[error("cannot listen on {addr}: {reason}")]
+    Listen {
+        /// `http.listen`.
+        addr: String,
+        /// Why.
+        reason: String,
+    },
 }
 
 impl StartError {
@@ -40,6 +48,7 @@ impl StartError {
         match self {
             StartError::Store(e) => e.is_usage(),
             StartError::Config(_) => true,
+            StartError::Listen { .. } => false,
         }
     }
 }
@@ -52,6 +61,7 @@ pub struct Running {
     store: Arc<dyn Store>,
     handler: Arc<Handler>,
     status: Arc<RuntimeStatus>,
+    http_addr: std::net::SocketAddr,
 }
 
 /// Opens the store that `store.url` names.
@@ -97,6 +107,17 @@ pub async fn start_with_store(
 ) -> Result<Running, StartError> {
     let boards = settings.boards();
     let status = Arc::new(RuntimeStatus::new("this instance"));
+    status.set_is_leader(true);
+    let listener = tokio::net::TcpListener::bind(&settings.http.listen)
+        .await
+        .map_err(|e| StartError::Listen {
+            addr: settings.http.listen.clone(),
+            reason: e.to_string(),
+        })?;
+    let http_addr = listener.local_addr().map_err(|e| StartError::Listen {
+        addr: settings.http.listen.clone(),
+        reason: e.to_string(),
+    })?;
     let handler = Arc::new(Handler::new(
         Arc::clone(&store),
         boards.clone(),
@@ -162,6 +183,17 @@ pub async fn start_with_store(
         }
     });
 
+    workers.spawn(crate::http::serve(
+        listener,
+        crate::http::HttpState {
+            store: Arc::clone(&store),
+            status: Arc::clone(&status),
+            boards: settings.ptt.boards.clone(),
+            poll_interval: Duration::from_secs(settings.ptt.poll_interval_secs),
+        },
+        shutdown.clone(),
+    ));
+
     let mut pollers = JoinSet::new();
     let poller_options = PollerOptions {
         interval: Duration::from_secs(settings.ptt.poll_interval_secs),
@@ -176,12 +208,14 @@ pub async fn start_with_store(
             Arc::clone(&router),
             poller_options.clone(),
             wakes.clone(),
+            Arc::clone(&status),
         );
         pollers.spawn(poller.run(shutdown.clone()));
     }
     tracing::info!(
         boards = ?settings.ptt.boards,
         console = settings.console_enabled(),
+        http = %http_addr,
         "ptt-relay started"
     );
     Ok(Running {
@@ -191,6 +225,7 @@ pub async fn start_with_store(
         store,
         handler,
         status,
+        http_addr,
     })
 }
 
@@ -208,6 +243,11 @@ impl Running {
     /// Runtime status.
     pub fn status(&self) -> &Arc<RuntimeStatus> {
         &self.status
+    }
+
+    /// Where `/healthz`, `/readyz` and `/metrics` are served.
+    pub fn http_addr(&self) -> std::net::SocketAddr {
+        self.http_addr
     }
 
     /// A token cancelled when the service stops.

@@ -7,6 +7,7 @@ pub mod commands;
 pub mod config;
 pub mod dest;
 pub mod digest;
+pub mod http;
 pub mod preview;
 pub mod ptt;
 pub mod relay;

@@ -36,6 +36,12 @@ enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
+    /// Exit 0 when the running service answers /healthz (for container health checks).
+    Healthcheck {
+        /// A TOML file layered over config/default.toml.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
     /// Validate the configuration and print it with secrets masked.
     CheckConfig {
         /// A TOML file layered over config/default.toml.
@@ -58,6 +64,7 @@ fn main() -> ExitCode {
         Command::Run { config } => run(config),
         Command::Preview { source, format } => run_preview(&source, format),
         Command::CheckConfig { config } => check_config(config),
+        Command::Healthcheck { config } => healthcheck(config),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -131,7 +138,6 @@ fn run_preview(arg: &str, format: Format) -> Result<(), Failure> {
             preview::digest_of(&html, &path.to_string_lossy(), None).map_err(usage)?
         }
         Source::Url { url, board, id } => {
-            ptt_relay::telemetry::init(false);
             let html = fetch_article(&url).map_err(Failure::Runtime)?;
             preview::digest_of(&html, url.as_str(), Some((board, id))).map_err(usage)?
         }
@@ -163,6 +169,45 @@ fn fetch_article(url: &url::Url) -> Result<String, String> {
     runtime
         .block_on(client.get(&path, Priority::Article))
         .map_err(|e| e.to_string())
+}
+
+fn healthcheck(file: Option<PathBuf>) -> Result<(), Failure> {
+    let Loaded { settings, .. } =
+        Settings::load(&Sources { file, env: None }).map_err(|e| Failure::Usage(e.to_string()))?;
+    let mut addr: std::net::SocketAddr = settings
+        .http
+        .listen
+        .parse()
+        .map_err(|_| Failure::Usage("http.listen is not an address".into()))?;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(match addr {
+            std::net::SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            std::net::SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    let url = format!("http://{addr}/healthz");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::Runtime(format!("cannot start the async runtime: {e}")))?;
+    let status = runtime.block_on(async {
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .timeout(std::time::Duration::from_secs(2))
+            .build()
+            .map_err(|e| format!("cannot build an HTTP client: {e}"))?;
+        client
+            .get(&url)
+            .send()
+            .await
+            .map(|r| r.status())
+            .map_err(|_| format!("{url} did not answer"))
+    });
+    match status {
+        Ok(s) if s.is_success() => Ok(()),
+        Ok(s) => Err(Failure::Runtime(format!("{url} answered {}", s.as_u16()))),
+        Err(e) => Err(Failure::Runtime(e)),
+    }
 }
 
 fn check_config(file: Option<PathBuf>) -> Result<(), Failure> {

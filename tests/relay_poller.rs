@@ -22,6 +22,7 @@ fn settings(ptt: &FakePtt, db: &std::path::Path) -> Settings {
     s.store.url = format!("sqlite://{}", db.display());
     s.console.enabled = Some(false);
     s.shutdown.timeout_secs = 2;
+    s.http.listen = "127.0.0.1:0".into();
     s
 }
 

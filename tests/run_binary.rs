@@ -15,6 +15,7 @@ fn env(ptt: &FakePtt) -> Vec<(&'static str, String)> {
         ("PTT_RELAY__PTT__POLL_INTERVAL_SECS", "1".into()),
         ("PTT_RELAY__PTT__REQUESTS_PER_SEC", "20".into()),
         ("PTT_RELAY__SHUTDOWN__TIMEOUT_SECS", "3".into()),
+        ("PTT_RELAY__HTTP__LISTEN", "127.0.0.1:0".into()),
     ]
 }
 

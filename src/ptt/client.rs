@@ -17,6 +17,8 @@ use reqwest::{StatusCode, header, redirect};
 use tokio::time::Instant;
 use url::Url;
 
+use crate::telemetry::metrics::metrics;
+
 use super::budget::{InvalidRate, Priority, RequestBudget};
 use super::ids::{Board, PostId};
 
@@ -496,12 +498,18 @@ impl PttClient {
         loop {
             inner.budget.acquire(priority).await;
             let sent = Instant::now();
-            let response = inner
-                .http
-                .get(url.clone())
-                .send()
-                .await
-                .map_err(|e| transport_failure(e, label))?;
+            let response = inner.http.get(url.clone()).send().await;
+            let seconds = sent.elapsed().as_secs_f64();
+            let response = match response {
+                Ok(r) => {
+                    metrics().ptt_request(r.status().as_str(), seconds);
+                    r
+                }
+                Err(e) => {
+                    metrics().ptt_request("error", seconds);
+                    return Err(transport_failure(e, label));
+                }
+            };
             let status = response.status();
             tracing::debug!(
                 path = %label,

@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 use crate::chat::{ChatSink, SendOutcome};
 use crate::dest::Destination;
 use crate::store::{OutboxRow, Store, now_secs};
+use crate::telemetry::metrics::metrics;
 
 /// First transient backoff.
 const BACKOFF_START: Duration = Duration::from_secs(1);
@@ -106,6 +107,18 @@ impl OutboxWorker {
 async fn deliver(store: Arc<dyn Store>, sink: Arc<dyn ChatSink>, row: OutboxRow) -> Destination {
     let outcome = sink.send(&row.dest, &row.digest).await;
     let now = now_secs();
+    let platform = row.dest.platform.as_str();
+    let label = match &outcome {
+        SendOutcome::Sent { .. } => "sent",
+        SendOutcome::RateLimited { .. } => {
+            metrics().rate_limited(platform);
+            "rate_limited"
+        }
+        SendOutcome::Transient(_) => "transient",
+        SendOutcome::DestinationGone(_) => "gone",
+        SendOutcome::Rejected(_) => "rejected",
+    };
+    metrics().delivery(platform, label);
     let result = match &outcome {
         SendOutcome::Sent { message_id } => {
             tracing::info!(post = %row.digest.id, chat = %row.dest, "delivered");

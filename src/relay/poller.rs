@@ -10,12 +10,14 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::router::{Router, Target};
+use super::status::RuntimeStatus;
 use crate::commands::PostView;
 use crate::digest::Digest;
 use crate::ptt::budget::Priority;
 use crate::ptt::client::{FetchError, PttClient};
 use crate::ptt::{Board, IndexPage, IndexRow, PostId, parse_article, parse_index};
 use crate::store::{Store, StoreError, now_secs};
+use crate::telemetry::metrics::metrics;
 
 /// The sentinel mark of a board that was empty when first seen, so that its
 /// first post counts as new.
@@ -78,6 +80,7 @@ pub struct Poller {
     router: Arc<Router>,
     options: PollerOptions,
     wake: Vec<Arc<Notify>>,
+    status: Arc<RuntimeStatus>,
     last_parse_log: Option<Instant>,
 }
 
@@ -90,6 +93,7 @@ impl Poller {
         router: Arc<Router>,
         options: PollerOptions,
         wake: Vec<Arc<Notify>>,
+        status: Arc<RuntimeStatus>,
     ) -> Self {
         Poller {
             board,
@@ -98,6 +102,7 @@ impl Poller {
             router,
             options,
             wake,
+            status,
             last_parse_log: None,
         }
     }
@@ -111,14 +116,24 @@ impl Poller {
                 () = shutdown.cancelled() => break,
             };
             let ok = result.is_ok();
+            let board = self.board.as_str();
+            self.status
+                .set_markup_failing(board, matches!(result, Err(PollError::Markup { .. })));
             match result {
                 Ok(report) => {
+                    metrics().poll(board, "ok");
                     failures = 0;
                     if report.new_posts > 0 {
                         tracing::debug!(board = %self.board, ?report, "polled");
                     }
                 }
                 Err(e) => {
+                    let outcome = match &e {
+                        PollError::Markup { .. } => "markup",
+                        PollError::Fetch(_) => "fetch_error",
+                        PollError::Store(_) => "store_error",
+                    };
+                    metrics().poll(board, outcome);
                     failures = failures.saturating_add(1);
                     self.report_failure(&e);
                 }
@@ -153,6 +168,7 @@ impl Poller {
     fn report_failure(&mut self, e: &PollError) {
         match e {
             PollError::Markup { head, .. } => {
+                metrics().parse_failure(self.board.as_str(), "index");
                 let due = self
                     .last_parse_log
                     .is_none_or(|t| t.elapsed() >= PARSE_LOG_EVERY);
@@ -272,6 +288,7 @@ impl Poller {
         for row in rows {
             let Some(id) = row.id.clone() else { continue };
             report.new_posts += 1;
+            metrics().posts_seen(board, 1);
             let view = PostView {
                 title: &row.title,
                 author: Some(&row.author),
@@ -292,6 +309,7 @@ impl Poller {
                             let queued =
                                 self.store.accept_post(&digest, &dests, now_secs()).await?;
                             report.relayed += 1;
+                            metrics().post_relayed(board);
                             report.queued += queued;
                             tracing::info!(board, post = %id, title = %digest.display_title(), destinations = dests.len(), "relaying post");
                             for w in &self.wake {
@@ -325,6 +343,7 @@ impl Poller {
             Err(e) => return Err(e.into()),
         };
         let Some(article) = parse_article(&html) else {
+            metrics().parse_failure(self.board.as_str(), "article");
             tracing::warn!(board = %self.board, post = %id, "article page has no article content; skipped");
             return Ok(None);
         };

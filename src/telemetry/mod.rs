@@ -17,3 +17,6 @@ pub fn init(json: bool) {
         builder.with_ansi(false).try_init()
     };
 }
+
+pub mod metrics;
+pub mod redact;

@@ -1,0 +1,122 @@
+//! The operator endpoints on `http.listen`: `/healthz`, `/readyz`,
+//! `/metrics`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::relay::status::RuntimeStatus;
+use crate::store::{Store, now_secs};
+use crate::telemetry::metrics::metrics;
+
+/// A 409 Conflict from Telegram keeps `/readyz` at 503 this long.
+const CONFLICT_WINDOW_SECS: i64 = 120;
+
+/// What the endpoints look at.
+#[derive(Clone)]
+pub struct HttpState {
+    /// The store.
+    pub store: Arc<dyn Store>,
+    /// Runtime status.
+    pub status: Arc<RuntimeStatus>,
+    /// The polled boards.
+    pub boards: Vec<String>,
+    /// `ptt.poll_interval_secs`.
+    pub poll_interval: Duration,
+}
+
+/// The router (public for tests).
+pub fn router(state: HttpState) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics_text))
+        .with_state(state)
+}
+
+/// Serves until `shutdown`.
+pub async fn serve(listener: TcpListener, state: HttpState, shutdown: CancellationToken) {
+    let app = router(state);
+    let result = axum::serve(listener, app)
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await;
+    if let Err(e) = result {
+        tracing::error!(error = %e, "the health endpoint stopped");
+    }
+}
+
+/// Why the service is not ready, or `None` when it is.
+pub async fn not_ready(state: &HttpState) -> Vec<String> {
+    let mut reasons = Vec::new();
+    if let Err(e) = state.store.ping().await {
+        reasons.push(format!("store does not answer: {e}"));
+        return reasons;
+    }
+    let now = now_secs();
+    let limit = 3 * state.poll_interval.as_secs() as i64;
+    for board in &state.boards {
+        match state.store.board_state(board).await {
+            Ok(s) => match s.last_ok_at {
+                None => reasons.push(format!("{board} not polled successfully yet")),
+                Some(t) if now - t > limit => reasons.push(format!(
+                    "{board} not polled successfully for {}s (limit {limit}s)",
+                    now - t
+                )),
+                Some(_) => {}
+            },
+            Err(e) => reasons.push(format!("store does not answer: {e}")),
+        }
+    }
+    for board in state.status.markup_failing() {
+        reasons.push(format!(
+            "PTT markup changed? {board}'s index page yields no posts"
+        ));
+    }
+    if state
+        .status
+        .telegram_conflict()
+        .is_some_and(|t| now - t < CONFLICT_WINDOW_SECS)
+    {
+        reasons.push("another instance polls with this Telegram token (409 Conflict)".into());
+    }
+    reasons
+}
+
+async fn readyz(State(state): State<HttpState>) -> impl IntoResponse {
+    let reasons = not_ready(&state).await;
+    if reasons.is_empty() {
+        (StatusCode::OK, "ready\n".to_owned())
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: {}\n", reasons.join("; ")),
+        )
+    }
+}
+
+async fn metrics_text(State(state): State<HttpState>) -> impl IntoResponse {
+    let m = metrics();
+    if let Ok(depth) = state.store.outbox_depth(None).await {
+        m.outbox_depth.set(depth as i64);
+    }
+    if let Ok(oldest) = state.store.oldest_pending_at().await {
+        let age = oldest.map_or(0, |t| (now_secs() - t).max(0));
+        m.outbox_oldest_seconds.set(age as f64);
+    }
+    m.tracked_posts.set(state.status.tracked_posts() as i64);
+    m.leader.set(i64::from(state.status.is_leader()));
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        m.encode(),
+    )
+}
