@@ -69,14 +69,24 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Usage(msg)) => {
-            eprintln!("error: {msg}");
+            eprintln!("error: {}", one_line(&msg));
             ExitCode::from(2)
         }
         Err(Failure::Runtime(msg)) => {
-            eprintln!("error: {msg}");
+            eprintln!("error: {}", one_line(&msg));
             ExitCode::from(1)
         }
     }
+}
+
+/// A failure is reported on one line, even when a library's message spans
+/// several (the TOML parser draws a caret diagram).
+fn one_line(msg: &str) -> String {
+    msg.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && *l != "|" && !l.chars().all(|c| c == '^' || c == ' '))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn run(file: Option<PathBuf>) -> Result<(), Failure> {

@@ -173,8 +173,14 @@ pub fn parse(text: &str, bot_name: Option<&str>) -> Result<Option<Command>, Comm
             if words.len() > MAX_WORDS + 1 {
                 return Err(err(ParseError::Filter(FilterError::TooManyWords)));
             }
+            // The first word is a board when it can be a PTT board name;
+            // anything else (`台積電`) is a filter word, refused with usage.
             let (board, rest) = match words.split_first() {
-                Some((first, rest)) if !first.contains(':') => (Some(first.clone()), rest),
+                Some((first, rest))
+                    if !first.contains(':') && crate::ptt::Board::parse(first).is_some() =>
+                {
+                    (Some(first.clone()), rest)
+                }
                 _ => (None, &words[..]),
             };
             let filter = Filter::parse(rest).map_err(|e| err(e.into()))?;

@@ -101,6 +101,19 @@ impl Handler {
                 false
             }
         };
+        // The "resumed" line goes before the reply: leave room for it.
+        let room;
+        let ctx = if resumed {
+            room = Context {
+                max_reply_chars: ctx
+                    .max_reply_chars
+                    .saturating_sub(t.resumed.chars().count() + 1),
+                ..ctx.clone()
+            };
+            &room
+        } else {
+            ctx
+        };
         let mut reply = match parsed {
             Ok(cmd) => match self.apply(ctx, cmd).await {
                 Ok(r) => r,
@@ -341,7 +354,10 @@ fn show_time(secs: i64) -> String {
 
 fn malformed(t: &Texts, e: &CommandError) -> Reply {
     if let ParseError::UnknownCommand(name) = &e.error {
-        return Reply::new(ReplyKind::Error, fill(t.unknown_command, &[("name", name)]));
+        return Reply::new(
+            ReplyKind::Error,
+            format!("{}\n{}", fill(t.unknown_command, &[("name", name)]), t.help),
+        );
     }
     let usage = match e.command {
         CommandName::Subscribe => t.usage_subscribe,
@@ -353,9 +369,35 @@ fn malformed(t: &Texts, e: &CommandError) -> Reply {
         ReplyKind::Error,
         format!(
             "{}\n{usage}",
-            fill(t.malformed, &[("what", &e.error.to_string())])
+            fill(t.malformed, &[("what", &describe(t, &e.error))])
         ),
     )
+}
+
+/// What was wrong, in the reply's language.
+fn describe(t: &Texts, e: &ParseError) -> String {
+    use super::filter::{FilterError, MAX_WORD_CHARS, MAX_WORDS};
+    let max_words = MAX_WORDS.to_string();
+    let max_chars = MAX_WORD_CHARS.to_string();
+    match e {
+        ParseError::UnknownCommand(name) => fill(t.unknown_command, &[("name", name)]),
+        ParseError::UnbalancedQuote => t.err_unbalanced_quote.to_owned(),
+        ParseError::MissingTarget => t.err_missing_target.to_owned(),
+        ParseError::BadTarget(q) => fill(t.err_bad_target, &[("q", q)]),
+        ParseError::BadCount(q) => fill(t.err_bad_count, &[("q", q)]),
+        ParseError::UnexpectedWords => t.err_unexpected_words.to_owned(),
+        ParseError::Filter(f) => match f {
+            FilterError::UnknownWord(q) => fill(t.err_unknown_word, &[("q", q)]),
+            FilterError::BadValue { key, value } => {
+                fill(t.err_bad_value, &[("key", key), ("q", value)])
+            }
+            FilterError::Repeated(key) => fill(t.err_repeated, &[("key", key)]),
+            FilterError::TooManyWords => fill(t.err_too_many_words, &[("max", &max_words)]),
+            FilterError::WordTooLong(q) => {
+                fill(t.err_word_too_long, &[("q", q), ("max", &max_chars)])
+            }
+        },
+    }
 }
 
 /// Joins a heading and lines within `max` characters, ending with

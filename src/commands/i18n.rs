@@ -98,6 +98,26 @@ pub struct Texts {
     pub resumed: &'static str,
     /// The store failed.
     pub internal_error: &'static str,
+    /// Parse errors: `{q}` is the offending text, `{key}` a filter key.
+    pub err_unbalanced_quote: &'static str,
+    /// `/unsubscribe` without a target.
+    pub err_missing_target: &'static str,
+    /// `{q}`.
+    pub err_bad_target: &'static str,
+    /// `{q}`.
+    pub err_bad_count: &'static str,
+    /// A command that takes no words got some.
+    pub err_unexpected_words: &'static str,
+    /// `{q}`.
+    pub err_unknown_word: &'static str,
+    /// `{key}` `{q}`.
+    pub err_bad_value: &'static str,
+    /// `{key}`.
+    pub err_repeated: &'static str,
+    /// `{max}`.
+    pub err_too_many_words: &'static str,
+    /// `{q}` `{max}`.
+    pub err_word_too_long: &'static str,
     /// Descriptions for command menus: subscribe, unsubscribe, list, latest,
     /// status, help.
     pub menu: [&'static str; 6],
@@ -117,7 +137,7 @@ pub static ZH_TW: Texts = Texts {
     usage_unsubscribe: "用法：/unsubscribe 編號|看板|all",
     usage_latest: "用法：/latest [N]（N 為 1–20）",
     malformed: "指令有誤：{what}",
-    unknown_command: "不認得的指令 /{name}。輸入 /help 看用法。",
+    unknown_command: "不認得的指令 /{name}。",
     subscribed: "已訂閱 #{id}：{board} {filter}",
     already_subscribed: "已經訂閱過了 #{id}：{board} {filter}",
     board_not_polled: "看板 {board} 不在轉播範圍。可訂閱的看板：{boards}",
@@ -140,6 +160,16 @@ pub static ZH_TW: Texts = Texts {
     status_version: "版本：ptt-relay {version}",
     resumed: "已恢復傳送到這個聊天室。",
     internal_error: "暫時無法處理，請稍後再試。",
+    err_unbalanced_quote: "引號沒有成對",
+    err_missing_target: "缺少要取消的編號、看板或 all",
+    err_bad_target: "「{q}」不是訂閱編號、看板或 all",
+    err_bad_count: "「{q}」不是 1–20 的數字",
+    err_unexpected_words: "這個指令不需要其他字",
+    err_unknown_word: "看不懂「{q}」（條件要寫成 tag: kw: not: author: push: re: fw:）",
+    err_bad_value: "{key}: 的值「{q}」不對",
+    err_repeated: "{key}: 只能寫一次",
+    err_too_many_words: "條件太多（最多 {max} 個）",
+    err_word_too_long: "「{q}」太長（每個條件最多 {max} 字）",
     menu: [
         "訂閱看板新文章",
         "取消訂閱",
@@ -164,7 +194,7 @@ Example: /subscribe Stock kw:台積電 not:\"盤中閒聊\"",
     usage_unsubscribe: "Usage: /unsubscribe ID|BOARD|all",
     usage_latest: "Usage: /latest [N] (N from 1 to 20)",
     malformed: "Malformed command: {what}",
-    unknown_command: "Unknown command /{name}. Send /help for usage.",
+    unknown_command: "Unknown command /{name}.",
     subscribed: "Subscribed #{id}: {board} {filter}",
     already_subscribed: "Already subscribed #{id}: {board} {filter}",
     board_not_polled: "Board {board} is not relayed. Boards you can subscribe to: {boards}",
@@ -187,6 +217,16 @@ Example: /subscribe Stock kw:台積電 not:\"盤中閒聊\"",
     status_version: "Version: ptt-relay {version}",
     resumed: "Deliveries to this chat are resumed.",
     internal_error: "Something went wrong on our side; please try again later.",
+    err_unbalanced_quote: "a quote is not closed",
+    err_missing_target: "missing the subscription id, board or all to remove",
+    err_bad_target: "\"{q}\" is not a subscription id, board or all",
+    err_bad_count: "\"{q}\" is not a number from 1 to 20",
+    err_unexpected_words: "this command takes no words",
+    err_unknown_word: "unknown word \"{q}\" (words are tag: kw: not: author: push: re: fw:)",
+    err_bad_value: "bad value for {key}: \"{q}\"",
+    err_repeated: "{key}: may appear only once",
+    err_too_many_words: "too many words (at most {max})",
+    err_word_too_long: "\"{q}\" is too long (at most {max} characters a word)",
     menu: [
         "Subscribe to new posts",
         "Remove subscriptions",

@@ -13,7 +13,7 @@ use async_trait::async_trait;
 
 use crate::dest::{Destination, Platform};
 use crate::digest::Digest;
-use crate::ptt::PostId;
+use crate::ptt::{PostId, Tally};
 
 /// A store failure, with what was being done.
 #[derive(Debug, thiserror::Error)]
@@ -131,6 +131,67 @@ pub struct SentMessage {
     pub message_id: String,
 }
 
+/// A post whose tally is kept live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackedPost {
+    /// Its board.
+    pub board: String,
+    /// Its id.
+    pub id: PostId,
+    /// It was relayed (its messages are edited).
+    pub relayed: bool,
+    /// The smallest `push:N` it is a candidate for.
+    pub threshold: Option<u32>,
+    /// The push marker last seen on an index page.
+    pub marker: String,
+    /// The tally last counted from the article.
+    pub tally: Option<Tally>,
+    /// Tracking ends then (Unix seconds).
+    pub until_at: i64,
+    /// The next scheduled re-check.
+    pub next_check_at: i64,
+    /// The current schedule step in seconds.
+    pub step_secs: i64,
+    /// Its marker changed: re-check at the next chance.
+    pub fetch_due: bool,
+}
+
+/// Starting (or widening) the tracking of a post.
+#[derive(Debug, Clone)]
+pub struct TrackStart<'a> {
+    /// Its board.
+    pub board: &'a str,
+    /// Its id.
+    pub id: &'a PostId,
+    /// It was relayed.
+    pub relayed: bool,
+    /// A `push:N` it is a candidate for.
+    pub threshold: Option<u32>,
+    /// The marker on the index row.
+    pub marker: &'a str,
+    /// The tally if the article was read.
+    pub tally: Option<Tally>,
+    /// Now.
+    pub now: i64,
+    /// When tracking ends.
+    pub until_at: i64,
+    /// The first scheduled re-check step.
+    pub first_step_secs: i64,
+}
+
+/// A message to edit to its post's current state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EditJob {
+    /// Where.
+    pub dest: Destination,
+    /// The platform's message id.
+    pub message_id: String,
+    /// The post's current digest.
+    pub digest: Digest,
+    /// The post was deleted on PTT.
+    pub deleted: bool,
+}
+
 /// A board's polling state.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct BoardState {
@@ -227,6 +288,49 @@ pub trait Store: Send + Sync {
 
     /// Messages sent for a post.
     async fn sent_messages(&self, post_id: &str) -> Result<Vec<SentMessage>>;
+
+    /// Starts tracking a post, or widens it (relayed, a lower threshold).
+    async fn track(&self, start: &TrackStart<'_>) -> Result<()>;
+    /// A board's posts still tracked at `now`.
+    async fn tracked_posts(&self, board: &str, now: i64) -> Result<Vec<TrackedPost>>;
+    /// Records a new marker; `fetch_due` asks for a re-check.
+    async fn set_tracked_marker(
+        &self,
+        board: &str,
+        id: &PostId,
+        marker: &str,
+        fetch_due: bool,
+    ) -> Result<()>;
+    /// Posts to re-check now: marker changed, or (relayed) schedule due.
+    async fn due_tally_checks(&self, now: i64, limit: usize) -> Result<Vec<TrackedPost>>;
+    /// Records a counted tally and the next check; keeps the digest current
+    /// and queues an edit of every message that shows another tally.
+    /// Returns how many edits were queued.
+    async fn record_tally(
+        &self,
+        post: &TrackedPost,
+        digest: &Digest,
+        next_check_at: i64,
+        step_secs: i64,
+    ) -> Result<u64>;
+    /// A tracked post is gone from PTT: stop tracking it and queue one
+    /// "deleted" edit of each of its messages.
+    async fn mark_post_deleted(&self, board: &str, id: &PostId) -> Result<u64>;
+    /// Edits due on a platform, one per destination not in `busy`.
+    async fn due_edits(
+        &self,
+        platform: Platform,
+        busy: &[Destination],
+        limit: usize,
+    ) -> Result<Vec<EditJob>>;
+    /// An edit went through (or changed nothing visible).
+    async fn edit_done(&self, job: &EditJob) -> Result<()>;
+    /// A message can no longer be edited: stop editing it.
+    async fn edit_gone(&self, job: &EditJob) -> Result<()>;
+    /// Stops tracking posts whose window ended; returns how many.
+    async fn untrack_expired(&self, now: i64) -> Result<u64>;
+    /// How many posts are tracked at `now`.
+    async fn count_tracked(&self, now: i64) -> Result<u64>;
 
     /// Expires undelivered rows older than `max_age` and deletes seen posts,
     /// digests, finished rows and sent messages older than `retention`.

@@ -12,11 +12,12 @@ use tokio::task::JoinHandle;
 
 use super::migrate::{self, Migration};
 use super::{
-    BoardState, OutboxRow, Removal, Result, SentMessage, Store, StoreError, Subscription, now_secs,
+    BoardState, EditJob, OutboxRow, Removal, Result, SentMessage, Store, StoreError, Subscription,
+    TrackStart, TrackedPost, now_secs,
 };
 use crate::dest::{Destination, Platform};
 use crate::digest::Digest;
-use crate::ptt::PostId;
+use crate::ptt::{PostId, Tally};
 
 /// How long a lease lasts without renewal.
 const LEASE_SECS: i64 = 30;
@@ -268,6 +269,36 @@ fn digest_of(json: &str) -> Result<Digest> {
         reason: e.to_string(),
     })
 }
+
+fn tally_json(t: &Tally) -> String {
+    serde_json::to_string(t).unwrap_or_default()
+}
+
+fn tracked_of(row: &SqliteRow) -> Result<TrackedPost> {
+    let id: String = row.get("post_id");
+    Ok(TrackedPost {
+        board: row.get("board"),
+        id: PostId::parse(&id).ok_or_else(|| StoreError::Corrupt {
+            what: "post id",
+            reason: id.clone(),
+        })?,
+        relayed: row.get::<i64, _>("relayed") != 0,
+        threshold: row
+            .get::<Option<i64>, _>("threshold")
+            .map(|n| n.clamp(0, i64::from(u32::MAX)) as u32),
+        marker: row.get("marker"),
+        tally: row
+            .get::<Option<String>, _>("tally")
+            .and_then(|j| serde_json::from_str(&j).ok()),
+        until_at: row.get("until_at"),
+        next_check_at: row.get("next_check_at"),
+        step_secs: row.get("step_secs"),
+        fetch_due: row.get::<i64, _>("fetch_due") != 0,
+    })
+}
+
+const TRACKED_COLUMNS: &str = "board, post_id, relayed, threshold, marker, tally, until_at,
+    next_check_at, step_secs, fetch_due";
 
 fn subscription_of(row: &SqliteRow) -> Result<Subscription> {
     Ok(Subscription {
@@ -712,7 +743,8 @@ impl Store for SqliteStore {
         .map_err(q("recording a delivery"))?;
         sqlx::query(
             "INSERT OR REPLACE INTO sent_messages
-             (board, post_id, platform, chat, thread, message_id, sent_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+             (board, post_id, platform, chat, thread, message_id, sent_at, shown)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&row.digest.board)
         .bind(&row.digest.id)
@@ -721,6 +753,7 @@ impl Store for SqliteStore {
         .bind(row.dest.thread_key())
         .bind(message_id)
         .bind(at)
+        .bind(tally_json(&row.digest.tally))
         .execute(&mut *tx)
         .await
         .map_err(q("recording a delivery"))?;
@@ -816,6 +849,253 @@ impl Store for SqliteStore {
                 })
             })
             .collect()
+    }
+
+    async fn track(&self, t: &TrackStart<'_>) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO tracked_posts (board, post_id, relayed, threshold, marker, tally,
+                 started_at, until_at, next_check_at, step_secs)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?7 + ?9, ?9)
+             ON CONFLICT (board, post_id) DO UPDATE SET
+                 relayed = MAX(tracked_posts.relayed, excluded.relayed),
+                 threshold = CASE
+                     WHEN tracked_posts.threshold IS NULL THEN excluded.threshold
+                     WHEN excluded.threshold IS NULL THEN tracked_posts.threshold
+                     ELSE MIN(tracked_posts.threshold, excluded.threshold) END,
+                 tally = COALESCE(excluded.tally, tracked_posts.tally)",
+        )
+        .bind(t.board)
+        .bind(t.id.as_str())
+        .bind(t.relayed)
+        .bind(t.threshold.map(i64::from))
+        .bind(t.marker)
+        .bind(t.tally.as_ref().map(tally_json))
+        .bind(t.now)
+        .bind(t.until_at)
+        .bind(t.first_step_secs)
+        .execute(&self.pool)
+        .await
+        .map_err(q("tracking a post"))?;
+        Ok(())
+    }
+
+    async fn tracked_posts(&self, board: &str, now: i64) -> Result<Vec<TrackedPost>> {
+        let sql = format!(
+            "SELECT {TRACKED_COLUMNS} FROM tracked_posts
+             WHERE board = ? AND deleted = 0 AND until_at > ?"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(board)
+            .bind(now)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(q("reading tracked posts"))?;
+        rows.iter().map(tracked_of).collect()
+    }
+
+    async fn set_tracked_marker(
+        &self,
+        board: &str,
+        id: &PostId,
+        marker: &str,
+        fetch_due: bool,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE tracked_posts SET marker = ?, fetch_due = MAX(fetch_due, ?)
+             WHERE board = ? AND post_id = ?",
+        )
+        .bind(marker)
+        .bind(fetch_due)
+        .bind(board)
+        .bind(id.as_str())
+        .execute(&self.pool)
+        .await
+        .map_err(q("recording a push marker"))?;
+        Ok(())
+    }
+
+    async fn due_tally_checks(&self, now: i64, limit: usize) -> Result<Vec<TrackedPost>> {
+        let sql = format!(
+            "SELECT {TRACKED_COLUMNS} FROM tracked_posts
+             WHERE deleted = 0 AND until_at > ?1
+               AND (fetch_due = 1 OR (relayed = 1 AND next_check_at <= ?1))
+             ORDER BY fetch_due DESC, next_check_at LIMIT ?2"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(now)
+            .bind(limit as i64)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(q("reading due tally checks"))?;
+        rows.iter().map(tracked_of).collect()
+    }
+
+    async fn record_tally(
+        &self,
+        post: &TrackedPost,
+        digest: &Digest,
+        next_check_at: i64,
+        step_secs: i64,
+    ) -> Result<u64> {
+        let tally = tally_json(&digest.tally);
+        let json = serde_json::to_string(digest).map_err(|e| StoreError::Corrupt {
+            what: "digest",
+            reason: e.to_string(),
+        })?;
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(q("recording a tally"))?;
+        sqlx::query(
+            "UPDATE tracked_posts SET tally = ?, fetch_due = 0, next_check_at = ?, step_secs = ?
+             WHERE board = ? AND post_id = ?",
+        )
+        .bind(&tally)
+        .bind(next_check_at)
+        .bind(step_secs)
+        .bind(&post.board)
+        .bind(post.id.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(q("recording a tally"))?;
+        sqlx::query("UPDATE digests SET digest = ? WHERE board = ? AND post_id = ?")
+            .bind(&json)
+            .bind(&post.board)
+            .bind(post.id.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(q("recording a tally"))?;
+        let queued = sqlx::query(
+            "UPDATE sent_messages SET edit_due = 1
+             WHERE post_id = ? AND gone = 0 AND deleted = 0 AND COALESCE(shown, '') <> ?",
+        )
+        .bind(post.id.as_str())
+        .bind(&tally)
+        .execute(&mut *tx)
+        .await
+        .map_err(q("queueing edits"))?
+        .rows_affected();
+        tx.commit().await.map_err(q("recording a tally"))?;
+        Ok(queued)
+    }
+
+    async fn mark_post_deleted(&self, board: &str, id: &PostId) -> Result<u64> {
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(q("marking a post deleted"))?;
+        sqlx::query("UPDATE tracked_posts SET deleted = 1 WHERE board = ? AND post_id = ?")
+            .bind(board)
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(q("marking a post deleted"))?;
+        let queued = sqlx::query(
+            "UPDATE sent_messages SET edit_due = 1 WHERE post_id = ? AND gone = 0 AND deleted = 0",
+        )
+        .bind(id.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(q("marking a post deleted"))?
+        .rows_affected();
+        tx.commit().await.map_err(q("marking a post deleted"))?;
+        Ok(queued)
+    }
+
+    async fn due_edits(
+        &self,
+        platform: Platform,
+        busy: &[Destination],
+        limit: usize,
+    ) -> Result<Vec<EditJob>> {
+        let rows = sqlx::query(
+            "SELECT s.platform, s.chat, s.thread, s.message_id, d.digest,
+                    COALESCE(t.deleted, 0) AS post_deleted
+             FROM sent_messages s
+             JOIN digests d ON d.board = s.board AND d.post_id = s.post_id
+             LEFT JOIN tracked_posts t ON t.board = s.board AND t.post_id = s.post_id
+             WHERE s.platform = ? AND s.edit_due = 1 AND s.gone = 0
+             ORDER BY s.sent_at LIMIT ?",
+        )
+        .bind(platform.as_str())
+        .bind((limit + busy.len()) as i64)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(q("reading due edits"))?;
+        let mut out: Vec<EditJob> = Vec::new();
+        for row in &rows {
+            let dest = dest_of(row)?;
+            if busy.contains(&dest) || out.iter().any(|j| j.dest == dest) {
+                continue;
+            }
+            let json: String = row.get("digest");
+            out.push(EditJob {
+                dest,
+                message_id: row.get("message_id"),
+                digest: digest_of(&json)?,
+                deleted: row.get::<i64, _>("post_deleted") != 0,
+            });
+            if out.len() >= limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    async fn edit_done(&self, job: &EditJob) -> Result<()> {
+        sqlx::query(
+            "UPDATE sent_messages SET edit_due = 0, shown = ?, deleted = MAX(deleted, ?)
+             WHERE post_id = ? AND platform = ? AND chat = ? AND thread = ?",
+        )
+        .bind(tally_json(&job.digest.tally))
+        .bind(job.deleted)
+        .bind(&job.digest.id)
+        .bind(job.dest.platform.as_str())
+        .bind(&job.dest.chat)
+        .bind(job.dest.thread_key())
+        .execute(&self.pool)
+        .await
+        .map_err(q("recording an edit"))?;
+        Ok(())
+    }
+
+    async fn edit_gone(&self, job: &EditJob) -> Result<()> {
+        sqlx::query(
+            "UPDATE sent_messages SET edit_due = 0, gone = 1
+             WHERE post_id = ? AND platform = ? AND chat = ? AND thread = ?",
+        )
+        .bind(&job.digest.id)
+        .bind(job.dest.platform.as_str())
+        .bind(&job.dest.chat)
+        .bind(job.dest.thread_key())
+        .execute(&self.pool)
+        .await
+        .map_err(q("recording an edit"))?;
+        Ok(())
+    }
+
+    async fn untrack_expired(&self, now: i64) -> Result<u64> {
+        Ok(
+            sqlx::query("DELETE FROM tracked_posts WHERE until_at <= ? OR deleted = 1")
+                .bind(now)
+                .execute(&self.pool)
+                .await
+                .map_err(q("ending tally tracking"))?
+                .rows_affected(),
+        )
+    }
+
+    async fn count_tracked(&self, now: i64) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM tracked_posts WHERE deleted = 0 AND until_at > ?",
+        )
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(q("counting tracked posts"))?;
+        Ok(n as u64)
     }
 
     async fn prune(&self, now: i64, max_age: Duration, retention: Duration) -> Result<(u64, u64)> {

@@ -4,6 +4,7 @@
 pub mod binary;
 pub mod fake_ptt;
 pub mod recording;
+pub mod telegram_html;
 
 /// Sends the library's logs to the test output (shown for failing tests).
 pub fn init_logs() {

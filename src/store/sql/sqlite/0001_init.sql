@@ -84,8 +84,32 @@ CREATE TABLE sent_messages (
     thread      TEXT NOT NULL DEFAULT '',
     message_id  TEXT NOT NULL,
     sent_at     INTEGER NOT NULL,
+    shown       TEXT,                  -- tally JSON the message shows
+    edit_due    INTEGER NOT NULL DEFAULT 0,
+    deleted     INTEGER NOT NULL DEFAULT 0,  -- marked as deleted on PTT
+    gone        INTEGER NOT NULL DEFAULT 0,  -- message no longer editable
     PRIMARY KEY (post_id, platform, chat, thread)
 );
+CREATE INDEX sent_messages_edit_due ON sent_messages (platform, edit_due);
+
+-- Posts whose reaction tally is kept live: relayed posts, and candidates of
+-- push:N subscriptions (threshold = the smallest such N).
+CREATE TABLE tracked_posts (
+    board          TEXT NOT NULL,
+    post_id        TEXT NOT NULL,
+    relayed        INTEGER NOT NULL DEFAULT 0,
+    threshold      INTEGER,
+    marker         TEXT NOT NULL DEFAULT '',
+    tally          TEXT,               -- last counted tally JSON
+    started_at     INTEGER NOT NULL,
+    until_at       INTEGER NOT NULL,
+    next_check_at  INTEGER NOT NULL,
+    step_secs      INTEGER NOT NULL,
+    fetch_due      INTEGER NOT NULL DEFAULT 0,
+    deleted        INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (board, post_id)
+);
+CREATE INDEX tracked_posts_due ON tracked_posts (next_check_at);
 CREATE INDEX sent_messages_sent_at ON sent_messages (sent_at);
 
 CREATE TABLE lease (
