@@ -144,6 +144,21 @@ impl FakePtt {
         }
     }
 
+    /// Adds several push lines at once (no poll sees a state in between).
+    pub fn add_pushes(&self, board: &str, id: &str, tags: &[&'static str]) {
+        let mut inner = self.inner.lock().unwrap();
+        if let Some(p) = find(&mut inner, board, id) {
+            for tag in tags {
+                let n = p.pushes.len();
+                p.pushes.push(FakePush {
+                    tag,
+                    user: format!("user{n}"),
+                    content: format!("comment {n}"),
+                });
+            }
+        }
+    }
+
     /// Marks a post deleted.
     pub fn delete_post(&self, board: &str, id: &str) {
         let mut inner = self.inner.lock().unwrap();
