@@ -21,10 +21,13 @@ use tokio::time::Instant;
 type Keyed = RateLimiter<String, DefaultKeyedStateStore<String>, DefaultClock>;
 type Direct = RateLimiter<NotKeyed, InMemoryState, DefaultClock>;
 
+/// Which chats a limit applies to.
+type Applies = fn(&str) -> bool;
+
 /// One limit: `per` between sends, applied to chats the predicate selects.
 struct ChatLimit {
     limiter: Keyed,
-    applies: fn(&str) -> bool,
+    applies: Applies,
 }
 
 /// The limiter set of one platform.
@@ -72,7 +75,7 @@ impl Pacer {
         Pacer::new(Vec::new(), every(Duration::from_nanos(1)))
     }
 
-    fn new(per_chat: Vec<(Quota, fn(&str) -> bool)>, global: Quota) -> Self {
+    fn new(per_chat: Vec<(Quota, Applies)>, global: Quota) -> Self {
         Pacer {
             per_chat: per_chat
                 .into_iter()
