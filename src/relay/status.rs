@@ -55,7 +55,8 @@ impl RuntimeStatus {
     /// Telegram answered 409 Conflict on getUpdates at `at` (another
     /// instance polls with this token); `None` clears it.
     pub fn set_telegram_conflict(&self, at: Option<i64>) {
-        self.telegram_conflict_at.store(at.unwrap_or(0), Ordering::Relaxed);
+        self.telegram_conflict_at
+            .store(at.unwrap_or(0), Ordering::Relaxed);
     }
 
     /// When the last 409 Conflict was seen, if it is still current.
@@ -78,7 +79,10 @@ impl RuntimeStatus {
 
     /// Boards whose index page does not parse.
     pub fn markup_failing(&self) -> Vec<String> {
-        self.markup_failing.lock().map(|v| v.clone()).unwrap_or_default()
+        self.markup_failing
+            .lock()
+            .map(|v| v.clone())
+            .unwrap_or_default()
     }
 
     /// Whether this process leads (polls PTT and runs the chat listeners).
