@@ -153,9 +153,13 @@ pub fn classify(e: &RequestError, r: &Redactor) -> Failure {
         RequestError::MigrateToChatId(id) => Failure::Migrated(id.0),
         RequestError::Network(_) | RequestError::Io(_) => Failure::Transient(r.error(e)),
         // An answer that is not Telegram's JSON: a proxy's 502 page, a
-        // cut-off body. Do not quote the raw body (it can be large).
-        RequestError::InvalidJson { source, .. } => {
-            Failure::Transient(r.redact(&format!("Telegram's answer could not be read: {source}")))
+        // cut-off body. Its start helps (web servers often quote the path,
+        // token included: redacted).
+        RequestError::InvalidJson { source, raw } => {
+            let start = crate::text::truncate_chars(&crate::text::collapse_whitespace(raw), 200);
+            Failure::Transient(r.redact(&format!(
+                "Telegram's answer could not be read ({source}): {start}"
+            )))
         }
         RequestError::Api(api) => classify_api(api, r),
     }

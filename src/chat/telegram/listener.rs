@@ -31,6 +31,10 @@ use crate::store::now_secs;
 const CHAT_IDLE: Duration = Duration::from_secs(30);
 /// Updates of one chat waiting for its task; more are dropped (a flood).
 const CHAT_QUEUE: usize = 64;
+/// How often a command reply waits out a 429 before it is given up.
+const REPLY_RETRIES: u32 = 2;
+/// Reads (getChat, getChatMember) wait out a 429 this long at most, once.
+const READ_RETRY_MAX: Duration = Duration::from_secs(30);
 /// Command names in the order of `Texts::menu`.
 const MENU: [&str; 6] = [
     "subscribe",
@@ -373,7 +377,7 @@ async fn on_message(s: &Arc<Shared>, me: &Me, m: Message, channel_post: bool) {
         max_reply_chars: MAX_TEXT_UTF16,
     };
     let reply = s.ctx.handler.handle(&ctx, parsed).await;
-    match s.send_reply(&dest, &reply).await {
+    match s.send_reply(&dest, &reply, REPLY_RETRIES).await {
         SendOutcome::Sent { message_id } => {
             if channel_post {
                 let mut ids = vec![m.id];
@@ -392,13 +396,33 @@ async fn is_group_admin(s: &Shared, m: &Message) -> bool {
         return sc.id == m.chat.id;
     }
     let Some(user) = &m.from else { return false };
-    match s.bot.get_chat_member(m.chat.id, user.id).await {
+    let key = m.chat.id.0.to_string();
+    match read(s, &key, || {
+        s.bot.get_chat_member(m.chat.id, user.id).into_future()
+    })
+    .await
+    {
         Ok(member) => member.kind.is_privileged(),
-        Err(e) => {
-            let f = classify(&e, &s.redactor);
+        Err(f) => {
             tracing::warn!(chat = m.chat.id.0, error = %f, "cannot check a Telegram chat member; treating as not an admin");
             false
         }
+    }
+}
+
+/// An unpaced read (getChat, getChatMember); a 429 is waited out once.
+async fn read<T, F>(s: &Shared, chat: &str, mut call: impl FnMut() -> F) -> Result<T, Failure>
+where
+    F: Future<Output = Result<T, RequestError>>,
+{
+    match s.checked(chat, call().await) {
+        Err(Failure::RetryAfter(d)) if d <= READ_RETRY_MAX => {
+            if !sleep_or_stop(s, d).await {
+                return Err(Failure::RetryAfter(d));
+            }
+            s.checked(chat, call().await)
+        }
+        r => r,
     }
 }
 
@@ -412,9 +436,17 @@ fn schedule_cleanup(s: &Arc<Shared>, chat: ChatId, ids: Vec<MessageId>) {
         }
         let key = chat.0.to_string();
         for id in ids {
-            let req = s.bot.delete_message(chat, id);
-            if let Err(f) = s.paced(&key, req.into_future()).await {
-                tracing::debug!(chat = chat.0, message = id.0, error = %f, "cannot delete a channel message");
+            // A 429 holds the chat in the pacer; the second try waits it out.
+            for attempt in 0..2 {
+                let req = s.bot.delete_message(chat, id);
+                match s.paced(&key, req.into_future()).await {
+                    Ok(_) => break,
+                    Err(Failure::RetryAfter(_)) if attempt == 0 => {}
+                    Err(f) => {
+                        tracing::debug!(chat = chat.0, message = id.0, error = %f, "cannot delete a channel message");
+                        break;
+                    }
+                }
             }
         }
     });
@@ -472,7 +504,7 @@ async fn on_channel_command(s: &Shared, me: &Me, m: &Message, channel: &str, tex
         },
     };
     let dest = destination(m);
-    let outcome = s.send_reply(&dest, &reply).await;
+    let outcome = s.send_reply(&dest, &reply, REPLY_RETRIES).await;
     if !matches!(outcome, SendOutcome::Sent { .. }) {
         tracing::warn!(chat = %dest, ?outcome, "cannot answer a Telegram command");
     }
@@ -489,27 +521,36 @@ async fn check_channel(
     channel: &str,
     must_post: bool,
 ) -> Result<i64, Refusal> {
-    let chat = s
-        .bot
-        .get_chat(Recipient::ChannelUsername(channel.to_owned()))
-        .await
-        .map_err(|e| {
-            let f = classify(&e, &s.redactor);
-            tracing::debug!(channel, error = %f, "getChat failed");
-            (|t| t.channel_not_found) as Refusal
-        })?;
+    let chat = read(s, channel, || {
+        s.bot
+            .get_chat(Recipient::ChannelUsername(channel.to_owned()))
+            .into_future()
+    })
+    .await
+    .map_err(|f| {
+        tracing::debug!(channel, error = %f, "getChat failed");
+        (|t| t.channel_not_found) as Refusal
+    })?;
+    let key = chat.id.0.to_string();
     if !chat.is_channel() {
         return Err(|t| t.channel_not_found);
     }
     let Some(user) = &m.from else {
         return Err(|t| t.channel_not_admin);
     };
-    let sender = s.bot.get_chat_member(chat.id, user.id).await;
+    let sender = read(s, &key, || {
+        s.bot.get_chat_member(chat.id, user.id).into_future()
+    })
+    .await;
     if !sender.is_ok_and(|member| member.kind.is_privileged()) {
         return Err(|t| t.channel_not_admin);
     }
     if must_post {
-        let can_post = match s.bot.get_chat_member(chat.id, me.id).await {
+        let can_post = match read(s, &key, || {
+            s.bot.get_chat_member(chat.id, me.id).into_future()
+        })
+        .await
+        {
             Ok(bot) => match bot.kind {
                 ChatMemberKind::Owner(_) => true,
                 ChatMemberKind::Administrator(a) => a.can_post_messages,

@@ -72,8 +72,15 @@ impl Shared {
     }
 
     /// Sends a command reply (plain text, escaped) into a destination. A
-    /// group that became a supergroup is moved and the reply sent there.
-    pub(super) async fn send_reply(&self, dest: &Destination, reply: &Reply) -> SendOutcome {
+    /// group that became a supergroup is moved and the reply sent there; a
+    /// 429 is waited out (the pacer holds the chat) up to `retries` times,
+    /// since no outbox row stands behind a reply.
+    pub(super) async fn send_reply(
+        &self,
+        dest: &Destination,
+        reply: &Reply,
+        retries: u32,
+    ) -> SendOutcome {
         let Some(mut to) = Target::of(dest) else {
             return SendOutcome::Rejected(format!("malformed Telegram destination {dest}"));
         };
@@ -82,15 +89,19 @@ impl Shared {
             return SendOutcome::Rejected("empty reply".into());
         }
         let html = escape(&text);
-        let mut result = self.send_html(to, html.clone(), no_preview()).await;
-        if let Err(Failure::Migrated(new)) = result {
-            self.migrate(to.chat.0, new).await;
-            to.chat = ChatId(new);
-            result = self.send_html(to, html, no_preview()).await;
-        }
-        match result {
-            Ok(m) => sent(&m),
-            Err(f) => self.outcome(dest, f).await,
+        let mut left = retries;
+        let mut migrated = false;
+        loop {
+            match self.send_html(to, html.clone(), no_preview()).await {
+                Ok(m) => return sent(&m),
+                Err(Failure::Migrated(new)) if !migrated => {
+                    self.migrate(to.chat.0, new).await;
+                    to.chat = ChatId(new);
+                    migrated = true;
+                }
+                Err(Failure::RetryAfter(_)) if left > 0 => left -= 1,
+                Err(f) => return self.outcome(dest, f).await,
+            }
         }
     }
 
@@ -195,6 +206,7 @@ impl ChatSink for TelegramSink {
     }
 
     async fn answer(&self, dest: &Destination, reply: &Reply) -> SendOutcome {
-        self.shared.send_reply(dest, reply).await
+        // One attempt, like every sink call.
+        self.shared.send_reply(dest, reply, 0).await
     }
 }
