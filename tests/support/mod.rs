@@ -3,7 +3,9 @@
 
 pub mod binary;
 pub mod fake_ptt;
+pub mod fake_telegram;
 pub mod recording;
+pub mod telegram_html;
 
 /// Sends the library's logs to the test output (shown for failing tests).
 pub fn init_logs() {
