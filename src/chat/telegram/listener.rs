@@ -35,6 +35,9 @@ const CHAT_QUEUE: usize = 64;
 const REPLY_RETRIES: u32 = 2;
 /// Reads (getChat, getChatMember) wait out a 429 this long at most, once.
 const READ_RETRY_MAX: Duration = Duration::from_secs(30);
+/// An empty getUpdates answer faster than this means the server does not
+/// hold long polls; the next call waits the rest.
+const MIN_EMPTY_POLL: Duration = Duration::from_millis(200);
 /// Command names in the order of `Texts::menu`.
 const MENU: [&str; 6] = [
     "subscribe",
@@ -148,17 +151,21 @@ async fn poll(s: Arc<Shared>, me: Arc<Me>) {
         if let Some(o) = offset {
             req = req.offset(o);
         }
+        let asked = Instant::now();
         let r = tokio::select! {
             biased;
             () = s.ctx.shutdown.cancelled() => break,
             r = req.into_future() => r,
         };
         let pause = match r {
+            Ok(updates) if updates.is_empty() && asked.elapsed() < MIN_EMPTY_POLL => {
+                // A server that does not hold long polls: do not spin.
+                clear_conflict(&s);
+                wait = s.options.retry_start;
+                MIN_EMPTY_POLL
+            }
             Ok(updates) => {
-                if s.ctx.status.telegram_conflict().is_some() {
-                    s.ctx.status.set_telegram_conflict(None);
-                    tracing::info!("Telegram getUpdates works again (no more 409 Conflict)");
-                }
+                clear_conflict(&s);
                 wait = s.options.retry_start;
                 for u in updates {
                     let next = i32::try_from(u.id.0).unwrap_or(i32::MAX).saturating_add(1);
@@ -201,6 +208,14 @@ async fn poll(s: Arc<Shared>, me: Arc<Me>) {
         }
     }
     tracing::debug!("Telegram listener stopped");
+}
+
+/// A successful getUpdates: no other instance holds the token (any more).
+fn clear_conflict(s: &Shared) {
+    if s.ctx.status.telegram_conflict().is_some() {
+        s.ctx.status.set_telegram_conflict(None);
+        tracing::info!("Telegram getUpdates works again (no more 409 Conflict)");
+    }
 }
 
 /// Hands an update to its chat's task, starting one when needed.
