@@ -692,6 +692,14 @@ async fn a_409_conflict_is_reported_and_cleared_after_a_good_get_updates() {
     // And commands work again.
     h.tg.private_message(901, "en", "/help");
     h.next_to(901, 0).await;
+
+    // A webhook set for the bot is no conflict: the bot deletes it.
+    h.tg.set_webhook(true);
+    h.wait_until("the webhook deleted", || h.tg.count("deleteWebhook") == 1)
+        .await;
+    assert_eq!(h.status.telegram_conflict(), None);
+    h.tg.private_message(901, "en", "/help");
+    h.next_to(901, 1).await;
     h.stop().await;
 }
 

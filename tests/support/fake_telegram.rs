@@ -140,6 +140,7 @@ struct Book {
     not_found: HashSet<i64>,
     migrated: HashMap<i64, i64>,
     conflict: bool,
+    webhook: bool,
     fail_500: HashMap<String, usize>,
     force_429: HashMap<String, VecDeque<u32>>,
     // Flood control.
@@ -273,6 +274,11 @@ impl FakeTelegram {
     pub fn set_conflict(&self, on: bool) {
         self.state().conflict = on;
         self.inner.updates.notify_waiters();
+    }
+
+    /// A webhook is set: getUpdates is refused until deleteWebhook.
+    pub fn set_webhook(&self, on: bool) {
+        self.state().webhook = on;
     }
 
     /// The next `n` calls of `method` (or of any method: `*`) answer 500.
@@ -703,6 +709,13 @@ async fn get_updates(inner: &Inner, p: &Value) -> Answer {
         notified.as_mut().enable();
         {
             let mut s = inner.state.lock().unwrap();
+            if s.webhook {
+                return Err((
+                    409,
+                    "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first".into(),
+                    None,
+                ));
+            }
             if s.conflict {
                 return Err((
                     409,
@@ -854,7 +867,10 @@ fn handle(s: &mut Book, method: &str, p: &Value) -> Answer {
         "getwebhookinfo" => Ok(json!({
             "url": "", "has_custom_certificate": false, "pending_update_count": 0,
         })),
-        "deletewebhook" => Ok(json!(true)),
+        "deletewebhook" => {
+            s.webhook = false;
+            Ok(json!(true))
+        }
         "setmycommands" => {
             let commands = p["commands"].as_array().cloned().unwrap_or_default();
             for c in &commands {

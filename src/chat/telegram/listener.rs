@@ -175,7 +175,7 @@ async fn poll(s: Arc<Shared>, me: Arc<Me>) {
                 chats.retain(|_, tx| !tx.is_closed());
                 continue;
             }
-            Err(RequestError::Api(ApiError::CantGetUpdates)) => {
+            Err(e) if webhook_active(&e) => {
                 tracing::warn!("a webhook is set for this bot; deleting it to use long polling");
                 if let Err(e) = s.bot.delete_webhook().await {
                     let f = classify(&e, &s.redactor);
@@ -208,6 +208,17 @@ async fn poll(s: Arc<Shared>, me: Arc<Me>) {
         }
     }
     tracing::debug!("Telegram listener stopped");
+}
+
+/// getUpdates refused because a webhook is set (Telegram says "Conflict:
+/// can't use getUpdates method while webhook is active…", which is not
+/// another instance polling).
+fn webhook_active(e: &RequestError) -> bool {
+    match e {
+        RequestError::Api(ApiError::CantGetUpdates) => true,
+        RequestError::Api(ApiError::Unknown(desc)) => desc.contains("webhook is active"),
+        _ => false,
+    }
 }
 
 /// A successful getUpdates: no other instance holds the token (any more).
