@@ -8,9 +8,10 @@ use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::chat::ChatSink;
 use crate::chat::console::ConsoleSink;
-use crate::commands::{Filter, Handler};
+use crate::chat::telegram::TelegramAdapter;
+use crate::chat::{AdapterContext, ChatSink};
+use crate::commands::{Filter, Handler, Lang};
 use crate::config::{Settings, StoreUrl};
 use crate::ptt::client::{ClientOptions, PttClient};
 use crate::relay::edits::EditWorker;
@@ -64,6 +65,7 @@ pub struct Running {
     handler: Arc<Handler>,
     status: Arc<RuntimeStatus>,
     http_addr: std::net::SocketAddr,
+    fatal: tokio::sync::watch::Receiver<Option<String>>,
 }
 
 /// Opens the store that `store.url` names.
@@ -138,7 +140,23 @@ pub async fn start_with_store(
     }
     let client = PttClient::new(options).map_err(|e| StartError::Config(e.to_string()))?;
 
+    let shutdown = CancellationToken::new();
+    let (fatal_tx, fatal_rx) = tokio::sync::watch::channel(None::<String>);
     let mut sinks: Vec<Arc<dyn ChatSink>> = Vec::new();
+    let adapter_ctx = AdapterContext {
+        store: Arc::clone(&store),
+        handler: Arc::clone(&handler),
+        status: Arc::clone(&status),
+        default_lang: Lang::from_setting(&settings.bot.locale),
+        shutdown: shutdown.clone(),
+    };
+    let mut telegram = None;
+    if settings.telegram.token.is_some() {
+        let adapter = TelegramAdapter::new(&settings.telegram, adapter_ctx.clone())
+            .map_err(|e| StartError::Config(e.to_string()))?;
+        sinks.push(adapter.sink());
+        telegram = Some(adapter);
+    }
     let console_filter = if settings.console_enabled() {
         let filter = Filter::parse_str(&settings.console.filter)
             .map_err(|e| StartError::Config(format!("console.filter: {e}")))?;
@@ -152,7 +170,6 @@ pub async fn start_with_store(
     sinks.extend(extras.sinks);
     let router = Arc::new(Router::new(Arc::clone(&store), console_filter));
 
-    let shutdown = CancellationToken::new();
     let grace = Duration::from_secs(settings.shutdown.timeout_secs);
     let mut workers = JoinSet::new();
     let mut wakes = Vec::new();
@@ -237,6 +254,15 @@ pub async fn start_with_store(
         .with_tracker(Arc::clone(&tracker));
         pollers.spawn(poller.run(shutdown.clone()));
     }
+    if let Some(adapter) = telegram {
+        let fatal = fatal_tx.clone();
+        pollers.spawn(async move {
+            if let Err(e) = adapter.run_listener().await {
+                tracing::error!(error = %e, "the Telegram listener stopped");
+                let _ = fatal.send(Some(format!("Telegram: {e}")));
+            }
+        });
+    }
     tracing::info!(
         boards = ?settings.ptt.boards,
         console = settings.console_enabled(),
@@ -251,6 +277,7 @@ pub async fn start_with_store(
         handler,
         status,
         http_addr,
+        fatal: fatal_rx,
     })
 }
 
@@ -273,6 +300,20 @@ impl Running {
     /// Where `/healthz`, `/readyz` and `/metrics` are served.
     pub fn http_addr(&self) -> std::net::SocketAddr {
         self.http_addr
+    }
+
+    /// Resolves with the reason when a part of the service cannot go on
+    /// (e.g. Telegram refuses the token); the caller should stop and exit 2.
+    pub async fn fatal(&self) -> String {
+        let mut rx = self.fatal.clone();
+        loop {
+            if let Some(reason) = rx.borrow_and_update().clone() {
+                return reason;
+            }
+            if rx.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
     }
 
     /// A token cancelled when the service stops.

@@ -110,10 +110,16 @@ fn run(file: Option<PathBuf>) -> Result<(), Failure> {
                 Failure::Runtime(e.to_string())
             }
         })?;
-        wait_for_signal().await;
+        let fatal = tokio::select! {
+            () = wait_for_signal() => None,
+            reason = running.fatal() => Some(reason),
+        };
         tracing::info!("shutting down");
         running.stop().await;
-        Ok(())
+        match fatal {
+            None => Ok(()),
+            Some(reason) => Err(Failure::Usage(reason)),
+        }
     })
 }
 

@@ -3,6 +3,7 @@
 
 pub mod console;
 pub mod pacing;
+pub mod telegram;
 
 use std::time::Duration;
 

@@ -118,6 +118,13 @@ pub struct Texts {
     pub err_too_many_words: &'static str,
     /// `{q}` `{max}`.
     pub err_word_too_long: &'static str,
+    /// `/subscribe @channel` from a private chat: `{channel}` is unknown,
+    /// not a channel, or the bot is not in it.
+    pub channel_not_found: &'static str,
+    /// `{channel}`: the sender does not administer it.
+    pub channel_not_admin: &'static str,
+    /// `{channel}`: the bot may not post there.
+    pub channel_bot_cannot_post: &'static str,
     /// Descriptions for command menus: subscribe, unsubscribe, list, latest,
     /// status, help.
     pub menu: [&'static str; 6],
@@ -170,6 +177,9 @@ pub static ZH_TW: Texts = Texts {
     err_repeated: "{key}: 只能寫一次",
     err_too_many_words: "條件太多（最多 {max} 個）",
     err_word_too_long: "「{q}」太長（每個條件最多 {max} 字）",
+    channel_not_found: "找不到頻道 {channel}：請確認名稱，並先把機器人加為頻道管理員。",
+    channel_not_admin: "你不是頻道 {channel} 的管理員，不能替它訂閱。",
+    channel_bot_cannot_post: "機器人在頻道 {channel} 沒有發文權限：請把它設為可發文的管理員。",
     menu: [
         "訂閱看板新文章",
         "取消訂閱",
@@ -227,6 +237,9 @@ Example: /subscribe Stock kw:台積電 not:\"盤中閒聊\"",
     err_repeated: "{key}: may appear only once",
     err_too_many_words: "too many words (at most {max})",
     err_word_too_long: "\"{q}\" is too long (at most {max} characters a word)",
+    channel_not_found: "Cannot find the channel {channel}: check the name, and add the bot to it as an administrator first.",
+    channel_not_admin: "You do not administer the channel {channel}, so you cannot subscribe it.",
+    channel_bot_cannot_post: "The bot may not post in the channel {channel}: make it an administrator that can post messages.",
     menu: [
         "Subscribe to new posts",
         "Remove subscriptions",

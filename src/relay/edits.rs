@@ -120,10 +120,7 @@ async fn edit(
             status.record_edit(now_secs());
             ("sent", None, store.edit_done(&job).await)
         }
-        SendOutcome::RateLimited { retry_after } => {
-            metrics().rate_limited(platform);
-            ("rate_limited", Some(*retry_after), Ok(()))
-        }
+        SendOutcome::RateLimited { retry_after } => ("rate_limited", Some(*retry_after), Ok(())),
         SendOutcome::Transient(reason) => {
             tracing::debug!(post = %job.digest.id, chat = %job.dest, %reason, "edit failed; will retry");
             ("transient", Some(Duration::from_secs(30)), Ok(()))

@@ -110,10 +110,8 @@ async fn deliver(store: Arc<dyn Store>, sink: Arc<dyn ChatSink>, row: OutboxRow)
     let platform = row.dest.platform.as_str();
     let label = match &outcome {
         SendOutcome::Sent { .. } => "sent",
-        SendOutcome::RateLimited { .. } => {
-            metrics().rate_limited(platform);
-            "rate_limited"
-        }
+        // Adapters count the 429s themselves (ptt_relay_rate_limited_total).
+        SendOutcome::RateLimited { .. } => "rate_limited",
         SendOutcome::Transient(_) => "transient",
         SendOutcome::DestinationGone(_) => "gone",
         SendOutcome::Rejected(_) => "rejected",

@@ -3,6 +3,7 @@
 
 pub mod binary;
 pub mod fake_ptt;
+pub mod fake_telegram;
 pub mod harness;
 pub mod recording;
 pub mod telegram_html;

@@ -1,0 +1,630 @@
+//! Long polling: getMe, the command menu, then a getUpdates loop that hands
+//! each chat's updates, in order, to a task of that chat (so one slow or
+//! paced chat never holds up another, and the loop never waits on a
+//! handler).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use teloxide::payloads::{GetUpdatesSetters, SetMyCommandsSetters};
+use teloxide::prelude::Requester;
+use teloxide::types::{
+    AllowedUpdate, BotCommand, ChatId, ChatMemberKind, ChatMemberUpdated, Message, MessageId,
+    Recipient, Update, UpdateKind,
+};
+use teloxide::{ApiError, RequestError};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::errors::{Failure, TelegramError, classify};
+use super::{Me, Shared};
+use crate::chat::SendOutcome;
+use crate::commands::grammar::ParseError;
+use crate::commands::i18n::fill;
+use crate::commands::{self, Command, Context, Lang, Reply, ReplyKind};
+use crate::dest::{Destination, Platform};
+use crate::digest::telegram::MAX_TEXT_UTF16;
+use crate::store::now_secs;
+
+/// A chat's task ends after this long without updates.
+const CHAT_IDLE: Duration = Duration::from_secs(30);
+/// Updates of one chat waiting for its task; more are dropped (a flood).
+const CHAT_QUEUE: usize = 64;
+/// How often a command reply waits out a 429 before it is given up.
+const REPLY_RETRIES: u32 = 2;
+/// Reads (getChat, getChatMember) wait out a 429 this long at most, once.
+const READ_RETRY_MAX: Duration = Duration::from_secs(30);
+/// An empty getUpdates answer faster than this means the server does not
+/// hold long polls; the next call waits the rest.
+const MIN_EMPTY_POLL: Duration = Duration::from_millis(200);
+/// Command names in the order of `Texts::menu`.
+const MENU: [&str; 6] = [
+    "subscribe",
+    "unsubscribe",
+    "list",
+    "latest",
+    "status",
+    "help",
+];
+
+/// Runs the listener until shutdown.
+pub(super) async fn run(s: Arc<Shared>) -> Result<(), TelegramError> {
+    let Some(me) = get_me(&s).await? else {
+        return Ok(());
+    };
+    tracing::info!(bot = %me.username, "Telegram bot connected");
+    let _ = s.me.set(me.clone());
+    register_commands(&s).await;
+    poll(s, Arc::new(me)).await;
+    Ok(())
+}
+
+/// getMe, retried until it answers; `None` when shut down first.
+async fn get_me(s: &Shared) -> Result<Option<Me>, TelegramError> {
+    let mut wait = s.options.retry_start;
+    loop {
+        let r = tokio::select! {
+            biased;
+            () = s.ctx.shutdown.cancelled() => return Ok(None),
+            r = s.bot.get_me().into_future() => r,
+        };
+        let pause = match r {
+            Ok(me) => {
+                let username = me.user.username.clone().ok_or(TelegramError::NoUsername)?;
+                return Ok(Some(Me {
+                    id: me.user.id,
+                    username,
+                }));
+            }
+            Err(e) => match classify(&e, &s.redactor) {
+                Failure::InvalidToken => return Err(TelegramError::InvalidToken),
+                Failure::RetryAfter(d) => d,
+                f => {
+                    tracing::warn!(error = %f, retry_in = ?wait, "Telegram getMe failed; retrying");
+                    let w = wait;
+                    wait = (wait * 2).min(s.options.retry_max);
+                    w
+                }
+            },
+        };
+        if !sleep_or_stop(s, pause).await {
+            return Ok(None);
+        }
+    }
+}
+
+/// Sleeps; false when shutdown came first.
+async fn sleep_or_stop(s: &Shared, d: Duration) -> bool {
+    tokio::select! {
+        biased;
+        () = s.ctx.shutdown.cancelled() => false,
+        () = tokio::time::sleep(d) => true,
+    }
+}
+
+fn menu(lang: Lang) -> Vec<BotCommand> {
+    MENU.iter()
+        .zip(lang.texts().menu)
+        .map(|(name, description)| BotCommand::new(*name, description))
+        .collect()
+}
+
+/// setMyCommands: the default menu in `bot.locale`, and one each for
+/// Chinese and English users. A failure is logged, not fatal.
+async fn register_commands(s: &Shared) {
+    let menus = [
+        (None, s.ctx.default_lang),
+        (Some("zh"), Lang::ZhTw),
+        (Some("en"), Lang::En),
+    ];
+    for (code, lang) in menus {
+        let mut req = s.bot.set_my_commands(menu(lang));
+        if let Some(c) = code {
+            req = req.language_code(c);
+        }
+        let r = tokio::select! {
+            biased;
+            () = s.ctx.shutdown.cancelled() => return,
+            r = req.into_future() => r,
+        };
+        if let Err(e) = r {
+            let f = classify(&e, &s.redactor);
+            tracing::warn!(error = %f, language = code.unwrap_or("default"), "cannot register the Telegram command menu");
+        }
+    }
+}
+
+/// The getUpdates loop.
+async fn poll(s: Arc<Shared>, me: Arc<Me>) {
+    let timeout = u32::try_from(s.options.poll_timeout.as_secs()).unwrap_or(10);
+    let mut offset: Option<i32> = None;
+    let mut wait = s.options.retry_start;
+    let mut conflict_logged: Option<Instant> = None;
+    let mut chats: HashMap<i64, mpsc::Sender<UpdateKind>> = HashMap::new();
+    loop {
+        let mut req = s.bot.get_updates().timeout(timeout).allowed_updates([
+            AllowedUpdate::Message,
+            AllowedUpdate::ChannelPost,
+            AllowedUpdate::MyChatMember,
+        ]);
+        if let Some(o) = offset {
+            req = req.offset(o);
+        }
+        let asked = Instant::now();
+        let r = tokio::select! {
+            biased;
+            () = s.ctx.shutdown.cancelled() => break,
+            r = req.into_future() => r,
+        };
+        let pause = match r {
+            Ok(updates) if updates.is_empty() && asked.elapsed() < MIN_EMPTY_POLL => {
+                // A server that does not hold long polls: do not spin.
+                clear_conflict(&s);
+                wait = s.options.retry_start;
+                MIN_EMPTY_POLL
+            }
+            Ok(updates) => {
+                clear_conflict(&s);
+                wait = s.options.retry_start;
+                for u in updates {
+                    let next = i32::try_from(u.id.0).unwrap_or(i32::MAX).saturating_add(1);
+                    offset = Some(offset.map_or(next, |o| o.max(next)));
+                    dispatch(&s, &me, &mut chats, u);
+                }
+                chats.retain(|_, tx| !tx.is_closed());
+                continue;
+            }
+            Err(e) if webhook_active(&e) => {
+                tracing::warn!("a webhook is set for this bot; deleting it to use long polling");
+                if let Err(e) = s.bot.delete_webhook().await {
+                    let f = classify(&e, &s.redactor);
+                    tracing::warn!(error = %f, "cannot delete the webhook");
+                }
+                s.options.retry_start
+            }
+            Err(e) => match classify(&e, &s.redactor) {
+                Failure::Conflict => {
+                    s.ctx.status.set_telegram_conflict(Some(now_secs()));
+                    if conflict_logged.is_none_or(|t| t.elapsed() >= s.options.conflict_log_every) {
+                        tracing::error!(
+                            "Telegram answered 409 Conflict on getUpdates: another instance polls with this token"
+                        );
+                        conflict_logged = Some(Instant::now());
+                    }
+                    s.options.retry_start
+                }
+                Failure::RetryAfter(d) => d,
+                f => {
+                    tracing::warn!(error = %f, retry_in = ?wait, "Telegram getUpdates failed; retrying");
+                    let w = wait;
+                    wait = (wait * 2).min(s.options.retry_max);
+                    w
+                }
+            },
+        };
+        if !sleep_or_stop(&s, pause).await {
+            break;
+        }
+    }
+    tracing::debug!("Telegram listener stopped");
+}
+
+/// getUpdates refused because a webhook is set (Telegram says "Conflict:
+/// can't use getUpdates method while webhook is active…", which is not
+/// another instance polling).
+fn webhook_active(e: &RequestError) -> bool {
+    match e {
+        RequestError::Api(ApiError::CantGetUpdates) => true,
+        RequestError::Api(ApiError::Unknown(desc)) => desc.contains("webhook is active"),
+        _ => false,
+    }
+}
+
+/// A successful getUpdates: no other instance holds the token (any more).
+fn clear_conflict(s: &Shared) {
+    if s.ctx.status.telegram_conflict().is_some() {
+        s.ctx.status.set_telegram_conflict(None);
+        tracing::info!("Telegram getUpdates works again (no more 409 Conflict)");
+    }
+}
+
+/// Hands an update to its chat's task, starting one when needed.
+fn dispatch(
+    s: &Arc<Shared>,
+    me: &Arc<Me>,
+    chats: &mut HashMap<i64, mpsc::Sender<UpdateKind>>,
+    u: Update,
+) {
+    let chat = match &u.kind {
+        UpdateKind::Message(m) | UpdateKind::ChannelPost(m) => m.chat.id.0,
+        UpdateKind::MyChatMember(c) => c.chat.id.0,
+        UpdateKind::Error(_) => {
+            tracing::debug!(update = u.id.0, "skipping an update teloxide cannot read");
+            return;
+        }
+        _ => return,
+    };
+    let mut kind = u.kind;
+    if let Some(tx) = chats.get(&chat) {
+        match tx.try_send(kind) {
+            Ok(()) => return,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                tracing::warn!(chat, "too many updates from one chat; dropping one");
+                return;
+            }
+            Err(mpsc::error::TrySendError::Closed(k)) => kind = k,
+        }
+    }
+    let (tx, rx) = mpsc::channel(CHAT_QUEUE);
+    // A fresh channel has room.
+    let _ = tx.try_send(kind);
+    chats.insert(chat, tx);
+    tokio::spawn(chat_task(Arc::clone(s), Arc::clone(me), rx));
+}
+
+/// Handles one chat's updates in order; ends when idle or at shutdown.
+async fn chat_task(s: Arc<Shared>, me: Arc<Me>, mut rx: mpsc::Receiver<UpdateKind>) {
+    loop {
+        let next = tokio::select! {
+            biased;
+            () = s.ctx.shutdown.cancelled() => return,
+            next = tokio::time::timeout(CHAT_IDLE, rx.recv()) => next,
+        };
+        match next {
+            Ok(Some(kind)) => handle_or_stop(&s, &me, kind).await,
+            Ok(None) => return,
+            Err(_) => {
+                // Idle: refuse new updates (the loop starts another task),
+                // but finish those already queued.
+                rx.close();
+                while let Ok(kind) = rx.try_recv() {
+                    handle_or_stop(&s, &me, kind).await;
+                }
+                return;
+            }
+        }
+    }
+}
+
+async fn handle_or_stop(s: &Arc<Shared>, me: &Me, kind: UpdateKind) {
+    tokio::select! {
+        biased;
+        () = s.ctx.shutdown.cancelled() => {}
+        () = handle(s, me, kind) => {}
+    }
+}
+
+async fn handle(s: &Arc<Shared>, me: &Me, kind: UpdateKind) {
+    match kind {
+        UpdateKind::Message(m) => on_message(s, me, m, false).await,
+        UpdateKind::ChannelPost(m) => on_message(s, me, m, true).await,
+        UpdateKind::MyChatMember(c) => on_membership(s, &c).await,
+        _ => {}
+    }
+}
+
+/// The bot was added, removed, blocked or unblocked: resume or pause the
+/// chat's deliveries.
+async fn on_membership(s: &Shared, c: &ChatMemberUpdated) {
+    let chat = c.chat.id.0.to_string();
+    let store = &s.ctx.store;
+    if c.new_chat_member.kind.is_present() {
+        match store.resume_chat(Platform::Telegram, &chat).await {
+            Ok(true) => tracing::info!(chat, "the bot is back in a Telegram chat; resumed"),
+            Ok(false) => tracing::debug!(chat, "the bot joined a Telegram chat"),
+            Err(e) => tracing::error!(chat, error = %e, "cannot resume a Telegram chat"),
+        }
+    } else {
+        let reason = match c.new_chat_member.kind {
+            ChatMemberKind::Banned(_) => "the bot was removed from the chat or blocked",
+            _ => "the bot left the chat",
+        };
+        match store
+            .pause_chat(Platform::Telegram, &chat, reason, now_secs())
+            .await
+        {
+            Ok(()) => tracing::info!(chat, reason, "paused a Telegram chat"),
+            Err(e) => tracing::error!(chat, error = %e, "cannot pause a Telegram chat"),
+        }
+    }
+}
+
+/// Where a message came from: the chat, and its forum topic if any.
+fn destination(m: &Message) -> Destination {
+    Destination {
+        platform: Platform::Telegram,
+        chat: m.chat.id.0.to_string(),
+        thread: if m.is_topic_message {
+            m.thread_id.map(|t| t.0.0.to_string())
+        } else {
+            None
+        },
+    }
+}
+
+/// Whether `/cmd@name …` names this bot.
+fn addressed_to(text: &str, username: &str) -> bool {
+    let head = text.split_whitespace().next().unwrap_or("");
+    head.split_once('@')
+        .is_some_and(|(_, a)| a.eq_ignore_ascii_case(username))
+}
+
+/// The reply language: the user's in a private chat, else `bot.locale`.
+fn language(s: &Shared, m: &Message) -> Lang {
+    if !m.chat.is_private() {
+        return s.ctx.default_lang;
+    }
+    m.from
+        .as_ref()
+        .and_then(|u| u.language_code.as_deref())
+        .and_then(Lang::from_code)
+        .unwrap_or(s.ctx.default_lang)
+}
+
+async fn on_message(s: &Arc<Shared>, me: &Me, m: Message, channel_post: bool) {
+    if let Some(new) = m.migrate_to_chat_id() {
+        s.migrate(m.chat.id.0, new.0).await;
+        return;
+    }
+    let Some(text) = m.text() else { return };
+    // Other bots (but not an anonymous admin, who posts as the group).
+    if m.sender_chat.is_none() && m.from.as_ref().is_some_and(|u| u.is_bot) {
+        return;
+    }
+    let private = m.chat.is_private();
+    if private && let Some((channel, rest)) = channel_target(text) {
+        on_channel_command(s, me, &m, &channel, &rest).await;
+        return;
+    }
+    let parsed = match commands::parse(text, Some(&me.username)) {
+        Ok(None) => return,
+        Ok(Some(c)) => Ok(c),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = &parsed
+        && matches!(e.error, ParseError::UnknownCommand(_))
+        && !private
+        && !addressed_to(text, &me.username)
+    {
+        // Another bot's command in a group: not ours to answer.
+        return;
+    }
+    let dest = destination(&m);
+    let needs_admin = matches!(
+        parsed,
+        Ok(Command::Subscribe { .. } | Command::Unsubscribe(_))
+    );
+    let is_admin = private || channel_post || (needs_admin && is_group_admin(s, &m).await);
+    let ctx = Context {
+        dest: dest.clone(),
+        is_admin,
+        lang: language(s, &m),
+        max_reply_chars: MAX_TEXT_UTF16,
+    };
+    let reply = s.ctx.handler.handle(&ctx, parsed).await;
+    match s.send_reply(&dest, &reply, REPLY_RETRIES).await {
+        SendOutcome::Sent { message_id } => {
+            if channel_post {
+                let mut ids = vec![m.id];
+                ids.extend(message_id.parse().ok().map(MessageId));
+                schedule_cleanup(s, m.chat.id, ids);
+            }
+        }
+        other => tracing::warn!(chat = %dest, outcome = ?other, "cannot answer a Telegram command"),
+    }
+}
+
+/// In a group: the sender is an anonymous admin (posting as the group) or
+/// getChatMember says creator or administrator.
+async fn is_group_admin(s: &Shared, m: &Message) -> bool {
+    if let Some(sc) = &m.sender_chat {
+        return sc.id == m.chat.id;
+    }
+    let Some(user) = &m.from else { return false };
+    let key = m.chat.id.0.to_string();
+    match read(s, &key, || {
+        s.bot.get_chat_member(m.chat.id, user.id).into_future()
+    })
+    .await
+    {
+        Ok(member) => member.kind.is_privileged(),
+        Err(f) => {
+            tracing::warn!(chat = m.chat.id.0, error = %f, "cannot check a Telegram chat member; treating as not an admin");
+            false
+        }
+    }
+}
+
+/// An unpaced read (getChat, getChatMember); a 429 is waited out once.
+async fn read<T, F>(s: &Shared, chat: &str, mut call: impl FnMut() -> F) -> Result<T, Failure>
+where
+    F: Future<Output = Result<T, RequestError>>,
+{
+    match s.checked(chat, call().await) {
+        Err(Failure::RetryAfter(d)) if d <= READ_RETRY_MAX => {
+            if !sleep_or_stop(s, d).await {
+                return Err(Failure::RetryAfter(d));
+            }
+            s.checked(chat, call().await)
+        }
+        r => r,
+    }
+}
+
+/// Deletes a channel's command and the bot's reply after a while, without
+/// holding up the chat's task.
+fn schedule_cleanup(s: &Arc<Shared>, chat: ChatId, ids: Vec<MessageId>) {
+    let s = Arc::clone(s);
+    tokio::spawn(async move {
+        if !sleep_or_stop(&s, s.options.channel_cleanup_after).await {
+            return;
+        }
+        let key = chat.0.to_string();
+        for id in ids {
+            // A 429 holds the chat in the pacer; the second try waits it out.
+            for attempt in 0..2 {
+                let req = s.bot.delete_message(chat, id);
+                match s.paced(&key, req.into_future()).await {
+                    Ok(_) => break,
+                    Err(Failure::RetryAfter(_)) if attempt == 0 => {}
+                    Err(f) => {
+                        tracing::debug!(chat = chat.0, message = id.0, error = %f, "cannot delete a channel message");
+                        break;
+                    }
+                }
+            }
+        }
+    });
+}
+
+/// `/subscribe @channel …` (also `unsubscribe`, `list`, `latest`): the
+/// channel, and the command without it.
+fn channel_target(text: &str) -> Option<(String, String)> {
+    let text = text.trim_start();
+    let (head, args) = text.split_once(char::is_whitespace).unwrap_or((text, ""));
+    let name = head.strip_prefix('/').or_else(|| head.strip_prefix('／'))?;
+    let name = name.split('@').next().unwrap_or("").to_ascii_lowercase();
+    if !matches!(
+        name.as_str(),
+        "subscribe" | "sub" | "unsubscribe" | "unsub" | "list" | "latest"
+    ) {
+        return None;
+    }
+    let args = args.trim_start();
+    let (first, rest) = args.split_once(char::is_whitespace).unwrap_or((args, ""));
+    let channel = first.strip_prefix('@')?;
+    if channel.is_empty()
+        || !channel
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_')
+    {
+        return None;
+    }
+    Some((format!("@{channel}"), format!("{head} {rest}")))
+}
+
+/// A command for a channel, sent from a private chat by its admin.
+async fn on_channel_command(s: &Shared, me: &Me, m: &Message, channel: &str, text: &str) {
+    let parsed = match commands::parse(text, Some(&me.username)) {
+        Ok(None) => return,
+        Ok(Some(c)) => Ok(c),
+        Err(e) => Err(e),
+    };
+    let lang = language(s, m);
+    let t = lang.texts();
+    let subscribing = matches!(parsed, Ok(Command::Subscribe { .. }));
+    let reply = match check_channel(s, me, m, channel, subscribing).await {
+        Ok(id) => {
+            let ctx = Context {
+                dest: Destination::chat(Platform::Telegram, id.to_string()),
+                is_admin: true,
+                lang,
+                max_reply_chars: MAX_TEXT_UTF16,
+            };
+            s.ctx.handler.handle(&ctx, parsed).await
+        }
+        Err(refusal) => Reply {
+            text: fill(refusal(t), &[("channel", channel)]),
+            kind: ReplyKind::Error,
+        },
+    };
+    let dest = destination(m);
+    let outcome = s.send_reply(&dest, &reply, REPLY_RETRIES).await;
+    if !matches!(outcome, SendOutcome::Sent { .. }) {
+        tracing::warn!(chat = %dest, ?outcome, "cannot answer a Telegram command");
+    }
+}
+
+type Refusal = fn(&commands::i18n::Texts) -> &'static str;
+
+/// The channel's id when it is a channel, the sender administers it, and
+/// (when subscribing) the bot may post there.
+async fn check_channel(
+    s: &Shared,
+    me: &Me,
+    m: &Message,
+    channel: &str,
+    must_post: bool,
+) -> Result<i64, Refusal> {
+    let chat = read(s, channel, || {
+        s.bot
+            .get_chat(Recipient::ChannelUsername(channel.to_owned()))
+            .into_future()
+    })
+    .await
+    .map_err(|f| {
+        tracing::debug!(channel, error = %f, "getChat failed");
+        (|t| t.channel_not_found) as Refusal
+    })?;
+    let key = chat.id.0.to_string();
+    if !chat.is_channel() {
+        return Err(|t| t.channel_not_found);
+    }
+    let Some(user) = &m.from else {
+        return Err(|t| t.channel_not_admin);
+    };
+    let sender = read(s, &key, || {
+        s.bot.get_chat_member(chat.id, user.id).into_future()
+    })
+    .await;
+    if !sender.is_ok_and(|member| member.kind.is_privileged()) {
+        return Err(|t| t.channel_not_admin);
+    }
+    if must_post {
+        let can_post = match read(s, &key, || {
+            s.bot.get_chat_member(chat.id, me.id).into_future()
+        })
+        .await
+        {
+            Ok(bot) => match bot.kind {
+                ChatMemberKind::Owner(_) => true,
+                ChatMemberKind::Administrator(a) => a.can_post_messages,
+                _ => false,
+            },
+            Err(_) => false,
+        };
+        if !can_post {
+            return Err(|t| t.channel_bot_cannot_post);
+        }
+    }
+    Ok(chat.id.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn channel_targets_are_split_off() {
+        assert_eq!(
+            channel_target("/subscribe @my_news Stock tag:新聞"),
+            Some(("@my_news".into(), "/subscribe Stock tag:新聞".into()))
+        );
+        assert_eq!(
+            channel_target("/list@ptt_bot @chan"),
+            Some(("@chan".into(), "/list@ptt_bot ".into()))
+        );
+        assert_eq!(channel_target("/subscribe Stock"), None);
+        assert_eq!(channel_target("/help @chan"), None);
+        assert_eq!(channel_target("/subscribe @"), None);
+        assert_eq!(channel_target("/subscribe @a<b"), None);
+    }
+
+    #[test]
+    fn addressing() {
+        assert!(addressed_to("/frob@PTT_bot x", "ptt_bot"));
+        assert!(!addressed_to("/frob x", "ptt_bot"));
+        assert!(!addressed_to("/frob@other", "ptt_bot"));
+    }
+
+    #[test]
+    fn the_menu_has_every_command_in_both_languages() {
+        for lang in [Lang::ZhTw, Lang::En] {
+            let m = menu(lang);
+            assert_eq!(m.len(), 6);
+            assert!(m.iter().all(|c| !c.command.starts_with('/')));
+        }
+        assert_eq!(menu(Lang::ZhTw)[0].description, "訂閱看板新文章");
+    }
+}

@@ -1,0 +1,347 @@
+//! The Telegram adapter (teloxide): a [`ChatSink`] the outbox sends
+//! through, and a long-polling listener that answers commands and follows
+//! the bot's membership of chats.
+//!
+//! Every call that puts something in a chat — deliveries, tally edits,
+//! command replies, deletions — first waits on one shared [`Pacer`], so
+//! Telegram's limits are kept proactively; a 429 is still honoured (the
+//! chat, or every chat, is held for `retry_after`). teloxide's `Throttle`
+//! is not used: it skips edits and keeps a hidden retry queue of its own.
+//!
+//! The bot token is in every request URL; every error text this module logs
+//! or returns goes through a [`Redactor`] first.
+
+mod errors;
+mod listener;
+mod sink;
+
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use secrecy::ExposeSecret;
+use teloxide::Bot;
+use teloxide::types::{LinkPreviewOptions, UserId};
+use tokio::time::Instant;
+
+pub use errors::{Redactor, TelegramError};
+
+use crate::chat::pacing::Pacer;
+use crate::chat::{AdapterContext, ChatSink};
+use crate::config::TelegramSettings;
+use crate::digest::Digest;
+use errors::{Failure, classify};
+
+/// teloxide's HTTP client gives up after this long; a long poll must answer
+/// well before.
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(17);
+/// The longest getUpdates long poll we ask for.
+const MAX_POLL_TIMEOUT: Duration = Duration::from_secs(15);
+/// Two chats rate-limited within this span look like a global limit.
+const GLOBAL_429_SPAN: Duration = Duration::from_secs(2);
+
+/// Timings of the listener; the defaults suit Telegram, tests shorten them.
+#[derive(Debug, Clone)]
+pub struct TelegramOptions {
+    /// The getUpdates long-poll timeout (at most 15 s, under the HTTP
+    /// client's 17 s).
+    pub poll_timeout: Duration,
+    /// How long a command posted in a channel, and the bot's reply to it,
+    /// stay before the bot deletes both.
+    pub channel_cleanup_after: Duration,
+    /// The first wait after a failed getMe or getUpdates; it doubles up to
+    /// `retry_max`.
+    pub retry_start: Duration,
+    /// The longest wait between failed getMe or getUpdates calls.
+    pub retry_max: Duration,
+    /// A 409 Conflict on getUpdates is logged at most this often.
+    pub conflict_log_every: Duration,
+}
+
+impl Default for TelegramOptions {
+    fn default() -> Self {
+        TelegramOptions {
+            poll_timeout: Duration::from_secs(10),
+            channel_cleanup_after: Duration::from_secs(60),
+            retry_start: Duration::from_secs(1),
+            retry_max: Duration::from_secs(60),
+            conflict_log_every: Duration::from_secs(60),
+        }
+    }
+}
+
+/// What a digest's link preview shows (`telegram.link_preview`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LinkPreview {
+    /// The news source, else the post.
+    Source,
+    /// The PTT post.
+    Ptt,
+    /// None.
+    Off,
+}
+
+impl LinkPreview {
+    fn parse(s: &str) -> Result<Self, TelegramError> {
+        match s {
+            "source" => Ok(LinkPreview::Source),
+            "ptt" => Ok(LinkPreview::Ptt),
+            "off" => Ok(LinkPreview::Off),
+            other => Err(TelegramError::LinkPreview(other.to_owned())),
+        }
+    }
+
+    fn options(self, d: &Digest) -> LinkPreviewOptions {
+        let url = match self {
+            LinkPreview::Source => Some(d.source_url.clone().unwrap_or_else(|| d.url.clone())),
+            LinkPreview::Ptt => Some(d.url.clone()),
+            LinkPreview::Off => None,
+        };
+        LinkPreviewOptions {
+            is_disabled: url.is_none(),
+            url,
+            prefer_small_media: false,
+            prefer_large_media: false,
+            show_above_text: false,
+        }
+    }
+}
+
+/// Previews off (command replies).
+fn no_preview() -> LinkPreviewOptions {
+    LinkPreviewOptions {
+        is_disabled: true,
+        url: None,
+        prefer_small_media: false,
+        prefer_large_media: false,
+        show_above_text: false,
+    }
+}
+
+/// The bot as getMe describes it.
+#[derive(Debug, Clone)]
+struct Me {
+    id: UserId,
+    username: String,
+}
+
+/// State shared by the sink and the listener.
+struct Shared {
+    bot: Bot,
+    pacer: Pacer,
+    ctx: AdapterContext,
+    redactor: Redactor,
+    preview: LinkPreview,
+    options: TelegramOptions,
+    me: OnceLock<Me>,
+    recent_429: Mutex<Vec<(Instant, String)>>,
+}
+
+impl Shared {
+    /// Waits for the chat's turn, makes the call, and sorts a failure; a
+    /// 429 holds the chat back (and every chat when several are refused).
+    async fn paced<T>(
+        &self,
+        chat: &str,
+        call: impl Future<Output = Result<T, teloxide::RequestError>>,
+    ) -> Result<T, Failure> {
+        self.pacer.wait(chat).await;
+        self.checked(chat, call.await)
+    }
+
+    /// Sorts a result (of an unpaced call, or after pacing).
+    fn checked<T>(&self, chat: &str, r: Result<T, teloxide::RequestError>) -> Result<T, Failure> {
+        r.map_err(|e| {
+            let f = classify(&e, &self.redactor);
+            if let Failure::RetryAfter(d) = &f {
+                self.rate_limited(chat, *d);
+            }
+            f
+        })
+    }
+
+    /// Telegram does not say whether a 429 is for one chat or for the bot:
+    /// hold the chat, and hold everything when a second chat is refused
+    /// soon after.
+    fn rate_limited(&self, chat: &str, retry_after: Duration) {
+        tracing::warn!(chat, ?retry_after, "Telegram asked us to slow down (429)");
+        crate::telemetry::metrics::metrics().rate_limited("telegram");
+        self.pacer.hold_chat(chat, retry_after);
+        let now = Instant::now();
+        let global = match self.recent_429.lock() {
+            Ok(mut recent) => {
+                recent.retain(|(at, _)| now.duration_since(*at) < GLOBAL_429_SPAN);
+                recent.push((now, chat.to_owned()));
+                recent.iter().any(|(_, c)| c != chat)
+            }
+            Err(_) => false,
+        };
+        if global {
+            self.pacer.hold_all(retry_after);
+        }
+    }
+}
+
+/// The Telegram bot: cheap to clone (one shared state).
+#[derive(Clone)]
+pub struct TelegramAdapter {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for TelegramAdapter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Not derived: teloxide's Bot prints its token.
+        f.debug_struct("TelegramAdapter")
+            .field("api_url", &self.shared.bot.api_url().as_str())
+            .field("preview", &self.shared.preview)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TelegramAdapter {
+    /// Builds the teloxide bot for `telegram.token` and `telegram.api_url`;
+    /// no network yet.
+    pub fn new(settings: &TelegramSettings, ctx: AdapterContext) -> Result<Self, TelegramError> {
+        Self::with_options(settings, ctx, TelegramOptions::default())
+    }
+
+    /// [`new`](Self::new) with other timings (tests).
+    pub fn with_options(
+        settings: &TelegramSettings,
+        ctx: AdapterContext,
+        mut options: TelegramOptions,
+    ) -> Result<Self, TelegramError> {
+        let token = settings.token.as_ref().ok_or(TelegramError::NoToken)?;
+        if token.expose_secret().trim().is_empty() {
+            return Err(TelegramError::NoToken);
+        }
+        let redactor = Redactor::new(token);
+        let api_url = api_url(&settings.api_url)?;
+        let mut client = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(CLIENT_TIMEOUT)
+            .tcp_nodelay(true);
+        if is_loopback(&api_url) {
+            // A local Bot API server or a test fake: never through a proxy.
+            client = client.no_proxy();
+        }
+        let client = client
+            .build()
+            .map_err(|e| TelegramError::Client(redactor.error(&e)))?;
+        let bot = Bot::with_client(token.expose_secret(), client).set_api_url(api_url);
+        options.poll_timeout = options.poll_timeout.min(MAX_POLL_TIMEOUT);
+        Ok(TelegramAdapter {
+            shared: Arc::new(Shared {
+                bot,
+                pacer: Pacer::telegram(),
+                ctx,
+                redactor,
+                preview: LinkPreview::parse(&settings.link_preview)?,
+                options,
+                me: OnceLock::new(),
+                recent_429: Mutex::new(Vec::new()),
+            }),
+        })
+    }
+
+    /// The sink the outbox sends through (every replica runs one).
+    pub fn sink(&self) -> Arc<dyn ChatSink> {
+        Arc::new(sink::TelegramSink::new(Arc::clone(&self.shared)))
+    }
+
+    /// getMe, setMyCommands (Traditional Chinese and English), then long
+    /// polling until the context's shutdown token is cancelled (only the
+    /// leader runs this). Errors only for fatal start-up failures (Telegram
+    /// refuses the token); network trouble is retried.
+    pub async fn run_listener(&self) -> Result<(), TelegramError> {
+        listener::run(Arc::clone(&self.shared)).await
+    }
+
+    /// The bot's username, once the listener has asked getMe.
+    pub fn bot_username(&self) -> Option<String> {
+        self.shared.me.get().map(|m| m.username.clone())
+    }
+}
+
+/// Parses `telegram.api_url`; a trailing `/` is dropped (teloxide appends
+/// `/bot<TOKEN>/<Method>`).
+fn api_url(raw: &str) -> Result<reqwest::Url, TelegramError> {
+    let err = |reason: &str| TelegramError::ApiUrl {
+        url: crate::config::mask_password(raw),
+        reason: reason.to_owned(),
+    };
+    let mut url = reqwest::Url::parse(raw).map_err(|e| err(&e.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") || !url.has_host() {
+        return Err(err("not an http(s) URL"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(err("a query or fragment cannot be used"));
+    }
+    if let Ok(mut segments) = url.path_segments_mut() {
+        segments.pop_if_empty();
+    }
+    Ok(url)
+}
+
+fn is_loopback(url: &reqwest::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_urls_lose_a_trailing_slash() {
+        assert_eq!(
+            api_url("https://api.telegram.org").unwrap().as_str(),
+            "https://api.telegram.org/"
+        );
+        assert_eq!(
+            api_url("http://127.0.0.1:8081/tg/").unwrap().as_str(),
+            "http://127.0.0.1:8081/tg"
+        );
+        assert!(api_url("ftp://x").is_err());
+        assert!(is_loopback(&api_url("http://127.0.0.1:1").unwrap()));
+        assert!(!is_loopback(&api_url("https://api.telegram.org").unwrap()));
+    }
+
+    #[test]
+    fn link_previews_follow_the_setting() {
+        let mut d = crate::digest::Digest {
+            board: "Stock".into(),
+            id: "M.1.A.1".into(),
+            url: "https://www.ptt.cc/bbs/Stock/M.1.A.1.html".into(),
+            title: None,
+            tag: None,
+            is_reply: false,
+            is_forward: false,
+            author: None,
+            posted_at: None,
+            original_title: None,
+            source_url: Some("https://news.example.com/a".into()),
+            published: None,
+            reporter: None,
+            excerpt: None,
+            tally: Default::default(),
+        };
+        let src = LinkPreview::Source.options(&d);
+        assert_eq!(src.url.as_deref(), Some("https://news.example.com/a"));
+        assert!(!src.is_disabled);
+        assert_eq!(
+            LinkPreview::Ptt.options(&d).url.as_deref(),
+            Some(d.url.as_str())
+        );
+        assert!(LinkPreview::Off.options(&d).is_disabled);
+        d.source_url = None;
+        assert_eq!(
+            LinkPreview::Source.options(&d).url.as_deref(),
+            Some(d.url.as_str())
+        );
+        assert!(LinkPreview::parse("always").is_err());
+    }
+}

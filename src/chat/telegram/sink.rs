@@ -1,0 +1,212 @@
+//! Deliveries, tally edits and command replies: one paced attempt each,
+//! classified into a [`SendOutcome`].
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use teloxide::payloads::{EditMessageTextSetters, SendMessageSetters};
+use teloxide::prelude::Requester;
+use teloxide::types::{ChatId, LinkPreviewOptions, Message, MessageId, ParseMode, ThreadId};
+
+use super::errors::Failure;
+use super::{Shared, no_preview};
+use crate::chat::{ChatSink, EditKind, SendOutcome};
+use crate::commands::Reply;
+use crate::dest::{Destination, Platform};
+use crate::digest::Digest;
+use crate::digest::telegram::{MAX_TEXT_UTF16, escape, render, render_with_status};
+use crate::text::truncate_utf16;
+
+/// The line above a digest whose post was deleted on PTT (digests are
+/// always Traditional Chinese: they quote PTT).
+pub const DELETED_MARK: &str = "【PTT 原文已刪除】";
+
+/// The [`ChatSink`] of Telegram.
+pub struct TelegramSink {
+    shared: Arc<Shared>,
+}
+
+impl TelegramSink {
+    pub(super) fn new(shared: Arc<Shared>) -> Self {
+        TelegramSink { shared }
+    }
+}
+
+/// Where a message goes, parsed from a [`Destination`].
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Target {
+    pub chat: ChatId,
+    pub thread: Option<ThreadId>,
+}
+
+impl Target {
+    /// The chat id and topic of a destination; `None` when malformed.
+    pub fn of(dest: &Destination) -> Option<Target> {
+        let chat = ChatId(dest.chat.parse().ok()?);
+        let thread = match &dest.thread {
+            None => None,
+            Some(t) => Some(ThreadId(MessageId(t.parse().ok()?))),
+        };
+        Some(Target { chat, thread })
+    }
+}
+
+impl Shared {
+    /// One paced sendMessage in HTML parse mode.
+    pub(super) async fn send_html(
+        &self,
+        to: Target,
+        html: String,
+        preview: LinkPreviewOptions,
+    ) -> Result<Message, Failure> {
+        let mut req = self
+            .bot
+            .send_message(to.chat, html)
+            .parse_mode(ParseMode::Html)
+            .link_preview_options(preview);
+        if let Some(t) = to.thread {
+            req = req.message_thread_id(t);
+        }
+        self.paced(&to.chat.0.to_string(), async move { req.await })
+            .await
+    }
+
+    /// Sends a command reply (plain text, escaped) into a destination. A
+    /// group that became a supergroup is moved and the reply sent there; a
+    /// 429 is waited out (the pacer holds the chat) up to `retries` times,
+    /// since no outbox row stands behind a reply.
+    pub(super) async fn send_reply(
+        &self,
+        dest: &Destination,
+        reply: &Reply,
+        retries: u32,
+    ) -> SendOutcome {
+        let Some(mut to) = Target::of(dest) else {
+            return SendOutcome::Rejected(format!("malformed Telegram destination {dest}"));
+        };
+        let text = truncate_utf16(reply.text.trim_end(), MAX_TEXT_UTF16);
+        if text.trim().is_empty() {
+            return SendOutcome::Rejected("empty reply".into());
+        }
+        let html = escape(&text);
+        let mut left = retries;
+        let mut migrated = false;
+        loop {
+            match self.send_html(to, html.clone(), no_preview()).await {
+                Ok(m) => return sent(&m),
+                Err(Failure::Migrated(new)) if !migrated => {
+                    self.migrate(to.chat.0, new).await;
+                    to.chat = ChatId(new);
+                    migrated = true;
+                }
+                Err(Failure::RetryAfter(_)) if left > 0 => left -= 1,
+                Err(f) => return self.outcome(dest, f).await,
+            }
+        }
+    }
+
+    /// A failure as the outbox sees it.
+    async fn outcome(&self, dest: &Destination, f: Failure) -> SendOutcome {
+        match f {
+            Failure::RetryAfter(d) => SendOutcome::RateLimited { retry_after: d },
+            Failure::Migrated(new) => {
+                self.migrate(dest.chat.parse().unwrap_or_default(), new)
+                    .await;
+                SendOutcome::Transient(format!(
+                    "the group became supergroup {new}; its rows moved there"
+                ))
+            }
+            Failure::Gone(why) => SendOutcome::DestinationGone(why),
+            Failure::Transient(why) => SendOutcome::Transient(why),
+            Failure::InvalidToken => {
+                SendOutcome::Transient("Telegram refused the bot token (401)".into())
+            }
+            Failure::Conflict => SendOutcome::Transient("409 Conflict".into()),
+            Failure::NotModified => SendOutcome::Rejected("message is not modified".into()),
+            Failure::MessageGone(why) | Failure::Rejected(why) => SendOutcome::Rejected(why),
+        }
+    }
+
+    /// Moves a group's subscriptions, rows and sent messages to the
+    /// supergroup it became.
+    pub(super) async fn migrate(&self, from: i64, to: i64) {
+        if from == 0 || from == to {
+            return;
+        }
+        let (from, to) = (from.to_string(), to.to_string());
+        match self
+            .ctx
+            .store
+            .move_chat(Platform::Telegram, &from, &to)
+            .await
+        {
+            Ok(()) => tracing::info!(from, to, "Telegram group became a supergroup; moved it"),
+            Err(e) => {
+                tracing::error!(from, to, error = %e, "cannot move a Telegram group to its supergroup");
+            }
+        }
+    }
+}
+
+fn sent(m: &Message) -> SendOutcome {
+    SendOutcome::Sent {
+        message_id: m.id.0.to_string(),
+    }
+}
+
+#[async_trait]
+impl ChatSink for TelegramSink {
+    fn platform(&self) -> Platform {
+        Platform::Telegram
+    }
+
+    async fn send(&self, dest: &Destination, digest: &Digest) -> SendOutcome {
+        let s = &self.shared;
+        let Some(to) = Target::of(dest) else {
+            return SendOutcome::Rejected(format!("malformed Telegram destination {dest}"));
+        };
+        match s
+            .send_html(to, render(digest), s.preview.options(digest))
+            .await
+        {
+            Ok(m) => sent(&m),
+            Err(f) => s.outcome(dest, f).await,
+        }
+    }
+
+    async fn edit(
+        &self,
+        dest: &Destination,
+        message_id: &str,
+        digest: &Digest,
+        kind: EditKind,
+    ) -> SendOutcome {
+        let s = &self.shared;
+        let (Some(to), Ok(id)) = (Target::of(dest), message_id.parse::<i32>()) else {
+            return SendOutcome::Rejected(format!(
+                "malformed Telegram message {dest} #{message_id}"
+            ));
+        };
+        let status = match kind {
+            EditKind::Tally => None,
+            EditKind::Deleted => Some(DELETED_MARK),
+        };
+        let req = s
+            .bot
+            .edit_message_text(to.chat, MessageId(id), render_with_status(digest, status))
+            .parse_mode(ParseMode::Html)
+            .link_preview_options(s.preview.options(digest));
+        let unchanged = SendOutcome::Sent {
+            message_id: message_id.to_owned(),
+        };
+        match s.paced(&dest.chat, async move { req.await }).await {
+            Ok(_) | Err(Failure::NotModified) => unchanged,
+            Err(f) => s.outcome(dest, f).await,
+        }
+    }
+
+    async fn answer(&self, dest: &Destination, reply: &Reply) -> SendOutcome {
+        // One attempt, like every sink call.
+        self.shared.send_reply(dest, reply, 0).await
+    }
+}
