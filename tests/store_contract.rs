@@ -1521,6 +1521,46 @@ async fn a_schema_from_a_newer_release_is_refused() {
 }
 
 #[tokio::test]
+async fn sslmode_require_in_the_url_connects_over_tls() {
+    let Some(schema) = pg_schema().await else {
+        return;
+    };
+    let mut admin = schema.conn().await;
+    let ssl: String = sqlx::query_scalar("SHOW ssl")
+        .fetch_one(&mut admin)
+        .await
+        .unwrap();
+    if ssl != "on" {
+        println!("skipped: the test server does not offer TLS");
+        return;
+    }
+    let store = PostgresStore::open(&format!("{}&sslmode=require", schema.url), "tls".into())
+        .await
+        .expect("open over TLS");
+    store.ping().await.unwrap();
+    let plain: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid)
+         WHERE a.application_name = $1 AND a.pid <> pg_backend_pid() AND NOT s.ssl",
+    )
+    .bind(format!("ptt-{}", schema.name))
+    .fetch_one(&mut admin)
+    .await
+    .unwrap();
+    let tls: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid)
+         WHERE a.application_name = $1 AND a.pid <> pg_backend_pid() AND s.ssl",
+    )
+    .bind(format!("ptt-{}", schema.name))
+    .fetch_one(&mut admin)
+    .await
+    .unwrap();
+    assert!(tls >= 1, "the pool's connection uses TLS");
+    assert_eq!(plain, 0);
+    let _ = admin.close().await;
+    store.close().await;
+}
+
+#[tokio::test]
 async fn an_unreachable_server_is_an_open_error_with_the_password_masked() {
     // Needs no server: nothing listens on port 1.
     let url = "postgres://postgres:secret@127.0.0.1:1/x";

@@ -52,8 +52,9 @@ const MAX_CONNECTIONS: u32 = 8;
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long to wait for a dedicated connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Server-side limit on one statement (unless the URL sets its own).
-const STATEMENT_TIMEOUT: &str = "30s";
+/// Server-side limit on one statement of the pool (unless the URL sets its
+/// own in `options`).
+const SET_STATEMENT_TIMEOUT: &str = "SET statement_timeout = '30s'";
 
 /// The URL with its password masked, for messages. Falls back to cutting
 /// the user info by hand when the URL does not parse (where
@@ -94,26 +95,26 @@ fn key_hash(s: &str) -> i32 {
     i32::from_ne_bytes(h.to_ne_bytes())
 }
 
-/// Parses a `postgres://` URL into connect options with our defaults
-/// (application name, statement timeout) unless the URL sets them.
+/// Parses a `postgres://` URL into connect options, naming the
+/// application `ptt-relay` unless the URL names it.
 fn connect_options(url: &str) -> Result<PgConnectOptions> {
     let options = PgConnectOptions::from_str(url).map_err(|e| StoreError::Open {
         location: masked(url),
         reason: e.to_string(),
     })?;
-    let options = if options.get_application_name().is_none() {
+    Ok(if options.get_application_name().is_none() {
         options.application_name("ptt-relay")
     } else {
         options
-    };
-    let sets_timeout = options
-        .get_options()
-        .is_some_and(|o| o.contains("statement_timeout"));
-    Ok(if sets_timeout {
-        options
-    } else {
-        options.options([("statement_timeout", STATEMENT_TIMEOUT)])
     })
+}
+
+/// Whether the URL's startup `options` set a statement timeout (which then
+/// wins over ours).
+fn sets_statement_timeout(options: &PgConnectOptions) -> bool {
+    options
+        .get_options()
+        .is_some_and(|o| o.contains("statement_timeout"))
 }
 
 /// Opens one connection outside any pool, within [`CONNECT_TIMEOUT`].
@@ -164,10 +165,21 @@ impl PostgresStore {
         let migrated = migrate_schema(&mut conn).await;
         let _ = conn.close().await;
         migrated?;
-        let pool = PgPoolOptions::new()
+        let mut pool = PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
             .acquire_timeout(ACQUIRE_TIMEOUT)
-            .idle_timeout(Duration::from_secs(600))
+            .idle_timeout(Duration::from_secs(600));
+        if !sets_statement_timeout(&options) {
+            // A plain SET rather than a startup option: PgBouncer refuses
+            // unknown startup parameters such as `options`.
+            pool = pool.after_connect(|conn, _| {
+                Box::pin(async move {
+                    sqlx::raw_sql(SET_STATEMENT_TIMEOUT).execute(conn).await?;
+                    Ok(())
+                })
+            });
+        }
+        let pool = pool
             .connect_with(options)
             .await
             .map_err(|e| StoreError::Open {
@@ -1529,10 +1541,11 @@ mod tests {
     #[test]
     fn connect_options_keep_the_urls_own_settings() {
         let o = connect_options("postgres://u:p@h/db?options=-c%20statement_timeout%3D5s").unwrap();
-        assert_eq!(o.get_options(), Some("-c statement_timeout=5s"));
-        let o = connect_options("postgres://u:p@h/db").unwrap();
-        assert_eq!(o.get_options(), Some("-c statement_timeout=30s"));
+        assert!(sets_statement_timeout(&o));
         assert_eq!(o.get_application_name(), Some("ptt-relay"));
+        let o = connect_options("postgres://u:p@h/db?application_name=mine").unwrap();
+        assert!(!sets_statement_timeout(&o));
+        assert_eq!(o.get_application_name(), Some("mine"));
     }
 
     #[test]
