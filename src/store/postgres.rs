@@ -16,6 +16,11 @@
 //! Advisory lock keys are two 32-bit integers: a fixed class per purpose
 //! and a hash of the connection's `current_schema()`, so deployments (and
 //! tests) in different schemas of one database do not contend.
+//!
+//! Claims compare `claimed_until` with the caller's `now`: replicas' clocks
+//! must agree to well within [`CLAIM_SECS`] (NTP). Through PgBouncer, use
+//! session pooling (transaction pooling breaks the leadership lock, and
+//! before PgBouncer 1.21 also the prepared statements sqlx caches).
 
 use std::str::FromStr;
 use std::sync::Arc;
