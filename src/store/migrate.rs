@@ -18,6 +18,15 @@ pub const SQLITE: &[Migration] = &[Migration {
     sql: include_str!("sql/sqlite/0001_init.sql"),
 }];
 
+/// PostgreSQL migrations, oldest first. Each must work with the previous
+/// release's queries (additive changes only), because replicas are upgraded
+/// one at a time.
+pub const POSTGRES: &[Migration] = &[Migration {
+    version: 1,
+    name: "init",
+    sql: include_str!("sql/postgres/0001_init.sql"),
+}];
+
 /// The newest version in a list.
 pub fn newest(migrations: &[Migration]) -> i64 {
     migrations.iter().map(|m| m.version).max().unwrap_or(0)

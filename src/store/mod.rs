@@ -2,9 +2,11 @@
 //! recent digests, subscriptions, the delivery outbox and sent messages.
 //!
 //! The poller, the outbox worker and the command handler only see
-//! [`Store`]; SQLite ([`sqlite::SqliteStore`]) is the embedded default.
+//! [`Store`]; SQLite ([`sqlite::SqliteStore`]) is the embedded default,
+//! PostgreSQL ([`postgres::PostgresStore`]) serves several replicas.
 
 pub mod migrate;
+pub mod postgres;
 pub mod sqlite;
 
 use std::time::Duration;

@@ -1,0 +1,1572 @@
+//! The PostgreSQL store, for several replicas sharing one database.
+//!
+//! Behaves as [`SqliteStore`](super::sqlite::SqliteStore) does (same return
+//! values, uniqueness, ordering and pruning), with two additions for
+//! replicas:
+//!
+//! - every replica sends: [`Store::due_rows`] *claims* the rows it returns
+//!   (`claimed_by` = this replica, `claimed_until` = now + [`CLAIM_SECS`]) in
+//!   one transaction with `FOR UPDATE SKIP LOCKED`, and a destination whose
+//!   oldest pending row is claimed by anyone is skipped, so per-destination
+//!   order holds across replicas. A replica that dies leaves claims that
+//!   expire; another replica then takes the rows.
+//! - one replica leads: [`Leadership`] holds a session advisory lock on a
+//!   dedicated connection.
+//!
+//! Advisory lock keys are two 32-bit integers: a fixed class per purpose
+//! and a hash of the connection's `current_schema()`, so deployments (and
+//! tests) in different schemas of one database do not contend.
+//!
+//! Claims compare `claimed_until` with the caller's `now`: replicas' clocks
+//! must agree to well within [`CLAIM_SECS`] (NTP). Through PgBouncer, use
+//! session pooling (transaction pooling breaks the leadership lock, and
+//! before PgBouncer 1.21 also the prepared statements sqlx caches).
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
+use sqlx::{Connection, PgConnection, PgPool, Row};
+
+use super::migrate::{self, Migration};
+use super::{
+    BoardState, EditJob, OutboxRow, Removal, Result, SentMessage, Store, StoreError, Subscription,
+    TrackStart, TrackedPost, now_secs,
+};
+use crate::config::mask_password;
+use crate::dest::{Destination, Platform};
+use crate::digest::Digest;
+use crate::ptt::{PostId, Tally};
+
+/// How long a replica's claim on an outbox row lasts (seconds). A row
+/// claimed by a replica that stopped is taken by another after this.
+pub const CLAIM_SECS: i64 = 60;
+
+/// Advisory lock class serialising migrations (per schema).
+const MIGRATE_LOCK_CLASS: i32 = 0x5054_5201;
+/// Advisory lock class of leadership (per schema).
+const LEADER_LOCK_CLASS: i32 = 0x5054_5202;
+/// Transaction advisory lock class serialising `subscribe` per chat.
+const SUBSCRIBE_LOCK_CLASS: i32 = 0x5054_5203;
+
+/// Pool size.
+const MAX_CONNECTIONS: u32 = 8;
+/// How long to wait for a pooled connection (including connecting).
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long to wait for a dedicated connection.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Server-side limit on one statement of the pool (unless the URL sets its
+/// own in `options`).
+const SET_STATEMENT_TIMEOUT: &str = "SET statement_timeout = '30s'";
+
+/// The URL with its password masked, for messages. Falls back to cutting
+/// the user info by hand when the URL does not parse (where
+/// [`mask_password`] returns it unchanged).
+fn masked(url: &str) -> String {
+    let m = mask_password(url);
+    if m != url {
+        return m;
+    }
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return m;
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) if userinfo.contains(':') => {
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{scheme}://{user}:***@{host}{tail}")
+        }
+        _ => m,
+    }
+}
+
+fn q(doing: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
+    move |e| StoreError::Query {
+        doing,
+        reason: e.to_string(),
+    }
+}
+
+/// A stable 32-bit FNV-1a hash (the second half of advisory lock keys).
+fn key_hash(s: &str) -> i32 {
+    let mut h: u32 = 0x811c_9dc5;
+    for b in s.bytes() {
+        h ^= u32::from(b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    i32::from_ne_bytes(h.to_ne_bytes())
+}
+
+/// Parses a `postgres://` URL into connect options, naming the
+/// application `ptt-relay` unless the URL names it.
+fn connect_options(url: &str) -> Result<PgConnectOptions> {
+    let options = PgConnectOptions::from_str(url).map_err(|e| StoreError::Open {
+        location: masked(url),
+        reason: e.to_string(),
+    })?;
+    Ok(if options.get_application_name().is_none() {
+        options.application_name("ptt-relay")
+    } else {
+        options
+    })
+}
+
+/// Whether the URL's startup `options` set a statement timeout (which then
+/// wins over ours).
+fn sets_statement_timeout(options: &PgConnectOptions) -> bool {
+    options
+        .get_options()
+        .is_some_and(|o| o.contains("statement_timeout"))
+}
+
+/// Opens one connection outside any pool, within [`CONNECT_TIMEOUT`].
+async fn connect_one(url: &str, options: &PgConnectOptions) -> Result<PgConnection> {
+    let open_err = |reason: String| StoreError::Open {
+        location: masked(url),
+        reason,
+    };
+    match tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(options)).await {
+        Ok(Ok(conn)) => Ok(conn),
+        Ok(Err(e)) => Err(open_err(e.to_string())),
+        Err(_) => Err(open_err(format!(
+            "no answer within {} s",
+            CONNECT_TIMEOUT.as_secs()
+        ))),
+    }
+}
+
+/// The hash of the connection's `current_schema()` (see the module doc).
+async fn schema_key(conn: &mut PgConnection) -> Result<i32> {
+    let schema: Option<String> = sqlx::query_scalar("SELECT current_schema()::text")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(q("reading the current schema"))?;
+    Ok(key_hash(schema.as_deref().unwrap_or("")))
+}
+
+/// The PostgreSQL store.
+pub struct PostgresStore {
+    pool: PgPool,
+    replica_id: String,
+    location: String,
+}
+
+impl PostgresStore {
+    /// Connects, migrates (under an advisory lock, so replicas starting
+    /// together do not race) and opens a pool of connections.
+    ///
+    /// `replica_id` names this process in outbox claims and must differ
+    /// between replicas sharing the database (e.g. host name + pid, or a
+    /// random id per start). Errors: [`StoreError::Open`] (password masked)
+    /// when the server cannot be reached or refuses us,
+    /// [`StoreError::TooNew`] when a newer release migrated the schema.
+    pub async fn open(url: &str, replica_id: String) -> Result<Arc<Self>> {
+        let location = masked(url);
+        let options = connect_options(url)?;
+        let mut conn = connect_one(url, &options).await?;
+        let migrated = migrate_schema(&mut conn).await;
+        let _ = conn.close().await;
+        migrated?;
+        let mut pool = PgPoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .idle_timeout(Duration::from_secs(600));
+        if !sets_statement_timeout(&options) {
+            // A plain SET rather than a startup option: PgBouncer refuses
+            // unknown startup parameters such as `options`.
+            pool = pool.after_connect(|conn, _| {
+                Box::pin(async move {
+                    sqlx::raw_sql(SET_STATEMENT_TIMEOUT).execute(conn).await?;
+                    Ok(())
+                })
+            });
+        }
+        let pool = pool
+            .connect_with(options)
+            .await
+            .map_err(|e| StoreError::Open {
+                location: location.clone(),
+                reason: e.to_string(),
+            })?;
+        Ok(Arc::new(PostgresStore {
+            pool,
+            replica_id,
+            location,
+        }))
+    }
+
+    /// This replica's id (as written in outbox claims).
+    pub fn replica_id(&self) -> &str {
+        &self.replica_id
+    }
+
+    /// The server (password masked), for logs.
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+
+    /// Who leads, as last recorded by [`Leadership`] (for followers'
+    /// `/status`); `None` before any replica led.
+    pub async fn leader(&self) -> Result<Option<LeaderInfo>> {
+        let row = sqlx::query("SELECT replica_id, host, since, last_seen FROM leader WHERE id = 1")
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(q("reading the leader"))?;
+        row.map(|r| {
+            Ok(LeaderInfo {
+                replica_id: get(&r, "replica_id")?,
+                host: get(&r, "host")?,
+                since: get(&r, "since")?,
+                last_seen: get(&r, "last_seen")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Gives up this replica's unexpired outbox claims (after its sends
+    /// stopped), so other replicas need not wait for them to expire.
+    pub async fn release_claims(&self) -> Result<u64> {
+        Ok(sqlx::query(
+            "UPDATE outbox SET claimed_by = NULL, claimed_until = NULL
+             WHERE state = 'pending' AND claimed_by = $1",
+        )
+        .bind(&self.replica_id)
+        .execute(&self.pool)
+        .await
+        .map_err(q("releasing outbox claims"))?
+        .rows_affected())
+    }
+}
+
+/// Applies pending migrations while holding the schema's migration lock.
+async fn migrate_schema(conn: &mut PgConnection) -> Result<()> {
+    // Migrations may outlast the pool's statement timeout; the lock wait
+    // ends when the other replica's session does.
+    sqlx::query("SET statement_timeout = 0")
+        .execute(&mut *conn)
+        .await
+        .map_err(q("preparing to migrate"))?;
+    let key = schema_key(conn).await?;
+    sqlx::query("SELECT pg_advisory_lock($1, $2)")
+        .bind(MIGRATE_LOCK_CLASS)
+        .bind(key)
+        .execute(&mut *conn)
+        .await
+        .map_err(q("waiting for the migration lock"))?;
+    let result = migrate_locked(conn).await;
+    let _ = sqlx::query("SELECT pg_advisory_unlock($1, $2)")
+        .bind(MIGRATE_LOCK_CLASS)
+        .bind(key)
+        .execute(&mut *conn)
+        .await;
+    result
+}
+
+async fn migrate_locked(conn: &mut PgConnection) -> Result<()> {
+    sqlx::raw_sql(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+            version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+    )
+    .execute(&mut *conn)
+    .await
+    .map_err(q("creating the migrations table"))?;
+    let current: i64 =
+        sqlx::query_scalar("SELECT COALESCE(MAX(version), 0)::BIGINT FROM schema_migrations")
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(q("reading the schema version"))?;
+    let known = migrate::newest(migrate::POSTGRES);
+    if current > known {
+        return Err(StoreError::TooNew {
+            found: current,
+            known,
+        });
+    }
+    let pending: Vec<&Migration> = migrate::POSTGRES
+        .iter()
+        .filter(|m| m.version > current)
+        .collect();
+    for m in pending {
+        let failed = |e: sqlx::Error| StoreError::Migrate {
+            version: m.version,
+            reason: e.to_string(),
+        };
+        let mut tx = conn.begin().await.map_err(failed)?;
+        sqlx::raw_sql(m.sql)
+            .execute(&mut *tx)
+            .await
+            .map_err(failed)?;
+        sqlx::query(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+        )
+        .bind(m.version)
+        .bind(m.name)
+        .bind(now_secs())
+        .execute(&mut *tx)
+        .await
+        .map_err(failed)?;
+        tx.commit().await.map_err(failed)?;
+        tracing::info!(version = m.version, name = m.name, "store migrated");
+    }
+    Ok(())
+}
+
+/// The replica that leads, as recorded in the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaderInfo {
+    /// Its replica id.
+    pub replica_id: String,
+    /// Its host name.
+    pub host: String,
+    /// When it took the lead (Unix seconds).
+    pub since: i64,
+    /// Its last recorded heartbeat (Unix seconds).
+    pub last_seen: i64,
+}
+
+/// Leadership among replicas: a session advisory lock
+/// (`pg_try_advisory_lock`) held on ONE dedicated connection outside the
+/// pool. The lock lives as long as that session: when the process dies or
+/// the connection breaks, the server releases it and another replica can
+/// take it.
+///
+/// Use: call [`try_acquire`](Self::try_acquire) every few seconds while
+/// following; once it returns `true`, start leader work and call
+/// [`ping`](Self::ping) every `lease_secs / 3`. Any ping error means the
+/// lock may be gone: stop leader work at once, then compete again with
+/// `try_acquire` (which reconnects). [`record`](Self::record) refreshes the
+/// `leader` row followers read with [`PostgresStore::leader`].
+///
+/// **PgBouncer:** in transaction (or statement) pooling mode, session
+/// advisory locks do not work (the lock stays on whichever server
+/// connection ran it, and other clients' transactions share that
+/// connection). Connect this to PostgreSQL directly or through session
+/// pooling; otherwise a lease row with an expiry would be needed instead.
+///
+/// A server only notices a vanished client (network partition) when TCP
+/// keepalives or `idle_session_timeout` fire, so the lock may outlive a
+/// partitioned leader for that long; the partitioned leader's own pings
+/// fail (they time out) and it stops.
+pub struct Leadership {
+    url: String,
+    options: PgConnectOptions,
+    replica_id: String,
+    host: String,
+    conn: Option<PgConnection>,
+    key: i32,
+    held: bool,
+    since: i64,
+    timeout: Duration,
+}
+
+impl Leadership {
+    /// A contender for leadership (connects on the first
+    /// [`try_acquire`](Self::try_acquire)). The store at `url` must have
+    /// been opened (migrated) with [`PostgresStore::open`]. Fails only on a
+    /// malformed URL.
+    pub fn new(url: &str, replica_id: String) -> Result<Self> {
+        Ok(Leadership {
+            url: url.to_owned(),
+            options: connect_options(url)?,
+            replica_id,
+            host: super::sqlite::host_name(),
+            conn: None,
+            key: 0,
+            held: false,
+            since: 0,
+            timeout: Duration::from_secs(5),
+        })
+    }
+
+    /// Sets how long `ping`, `try_acquire` and `record` wait for the server
+    /// before counting as failed (default 5 s).
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Whether this contender holds the lock (as far as it last knew).
+    pub fn is_leader(&self) -> bool {
+        self.held
+    }
+
+    /// This contender's replica id.
+    pub fn replica_id(&self) -> &str {
+        &self.replica_id
+    }
+
+    /// Tries to take the lock (`pg_try_advisory_lock`), reconnecting when
+    /// the dedicated connection is missing or broken. `Ok(true)`: this
+    /// replica leads (and the `leader` row names it); `Ok(false)`: another
+    /// does. When already leading, it checks the connection instead.
+    pub async fn try_acquire(&mut self) -> Result<bool> {
+        if self.held {
+            self.ping().await?;
+            return Ok(true);
+        }
+        if self.conn.is_none() {
+            let mut conn = connect_one(&self.url, &self.options).await?;
+            self.key = self.bounded(schema_key(&mut conn)).await?;
+            self.conn = Some(conn);
+        }
+        let (class, key, timeout) = (LEADER_LOCK_CLASS, self.key, self.timeout);
+        let Some(conn) = self.conn.as_mut() else {
+            return Ok(false);
+        };
+        let attempt = tokio::time::timeout(
+            timeout,
+            sqlx::query_scalar::<_, bool>("SELECT pg_try_advisory_lock($1, $2)")
+                .bind(class)
+                .bind(key)
+                .fetch_one(&mut *conn),
+        )
+        .await;
+        let got = match attempt {
+            Ok(Ok(got)) => got,
+            Ok(Err(e)) => {
+                self.drop_connection();
+                return Err(q("taking the leadership lock")(e));
+            }
+            Err(_) => {
+                self.drop_connection();
+                return Err(timed_out("taking the leadership lock"));
+            }
+        };
+        if got {
+            self.held = true;
+            self.since = now_secs();
+            if let Err(e) = self.record(self.since).await {
+                self.lose();
+                return Err(e);
+            }
+        }
+        Ok(got)
+    }
+
+    /// `SELECT 1` on the lock's connection. Any error means leadership is
+    /// lost (the connection is dropped, which frees the lock if the server
+    /// still held it): stop leader work at once.
+    pub async fn ping(&mut self) -> Result<()> {
+        if !self.held {
+            return Err(StoreError::Query {
+                doing: "pinging the leadership connection",
+                reason: "this replica does not lead".into(),
+            });
+        }
+        let timeout = self.timeout;
+        let Some(conn) = self.conn.as_mut() else {
+            self.held = false;
+            return Err(StoreError::Query {
+                doing: "pinging the leadership connection",
+                reason: "no connection".into(),
+            });
+        };
+        match tokio::time::timeout(timeout, sqlx::query("SELECT 1").execute(&mut *conn)).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => {
+                self.lose();
+                Err(q("pinging the leadership connection")(e))
+            }
+            Err(_) => {
+                self.lose();
+                Err(timed_out("pinging the leadership connection"))
+            }
+        }
+    }
+
+    /// Writes the `leader` row (this replica, host, since, `last_seen` =
+    /// `now`) on the lock's connection; a heartbeat for followers. Does
+    /// nothing unless leading. An error counts as lost leadership.
+    pub async fn record(&mut self, now: i64) -> Result<()> {
+        if !self.held {
+            return Ok(());
+        }
+        let timeout = self.timeout;
+        let Some(conn) = self.conn.as_mut() else {
+            self.held = false;
+            return Ok(());
+        };
+        let write = sqlx::query(
+            "INSERT INTO leader (id, replica_id, host, since, last_seen) VALUES (1, $1, $2, $3, $4)
+             ON CONFLICT (id) DO UPDATE SET replica_id = excluded.replica_id,
+                 host = excluded.host, since = excluded.since, last_seen = excluded.last_seen",
+        )
+        .bind(&self.replica_id)
+        .bind(&self.host)
+        .bind(self.since)
+        .bind(now)
+        .execute(&mut *conn);
+        match tokio::time::timeout(timeout, write).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => {
+                self.lose();
+                Err(q("recording the leader")(e))
+            }
+            Err(_) => {
+                self.lose();
+                Err(timed_out("recording the leader"))
+            }
+        }
+    }
+
+    /// Gives up leadership (unlocks and closes the connection), e.g. on
+    /// shutdown, so another replica takes over without waiting.
+    pub async fn release(&mut self) {
+        self.held = false;
+        if let Some(mut conn) = self.conn.take() {
+            let _ = tokio::time::timeout(self.timeout, async {
+                let _ = sqlx::query("SELECT pg_advisory_unlock($1, $2)")
+                    .bind(LEADER_LOCK_CLASS)
+                    .bind(self.key)
+                    .execute(&mut conn)
+                    .await;
+                let _ = conn.close().await;
+            })
+            .await;
+        }
+    }
+
+    async fn bounded<T>(&self, f: impl Future<Output = Result<T>>) -> Result<T> {
+        tokio::time::timeout(self.timeout, f)
+            .await
+            .unwrap_or_else(|_| Err(timed_out("reading the current schema")))
+    }
+
+    /// Leadership is gone: forget the connection (closing the socket frees
+    /// the lock server-side if the session was still alive).
+    fn lose(&mut self) {
+        self.held = false;
+        self.drop_connection();
+    }
+
+    fn drop_connection(&mut self) {
+        // Dropping a PgConnection closes its socket without a round trip.
+        self.conn = None;
+    }
+}
+
+fn timed_out(doing: &'static str) -> StoreError {
+    StoreError::Query {
+        doing,
+        reason: "the server did not answer in time".into(),
+    }
+}
+
+fn get<'r, T>(row: &'r PgRow, col: &'static str) -> Result<T>
+where
+    T: sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
+{
+    row.try_get(col).map_err(|e| StoreError::Corrupt {
+        what: col,
+        reason: e.to_string(),
+    })
+}
+
+fn dest_of(row: &PgRow) -> Result<Destination> {
+    let platform: String = get(row, "platform")?;
+    let thread: String = get(row, "thread")?;
+    Ok(Destination {
+        platform: Platform::parse(&platform).ok_or_else(|| StoreError::Corrupt {
+            what: "platform",
+            reason: platform.clone(),
+        })?,
+        chat: get(row, "chat")?,
+        thread: (!thread.is_empty()).then_some(thread),
+    })
+}
+
+fn digest_of(json: &str) -> Result<Digest> {
+    serde_json::from_str(json).map_err(|e| StoreError::Corrupt {
+        what: "digest",
+        reason: e.to_string(),
+    })
+}
+
+fn digest_json(digest: &Digest) -> Result<String> {
+    serde_json::to_string(digest).map_err(|e| StoreError::Corrupt {
+        what: "digest",
+        reason: e.to_string(),
+    })
+}
+
+fn tally_json(t: &Tally) -> String {
+    serde_json::to_string(t).unwrap_or_default()
+}
+
+fn tracked_of(row: &PgRow) -> Result<TrackedPost> {
+    let id: String = get(row, "post_id")?;
+    Ok(TrackedPost {
+        board: get(row, "board")?,
+        id: PostId::parse(&id).ok_or_else(|| StoreError::Corrupt {
+            what: "post id",
+            reason: id.clone(),
+        })?,
+        relayed: get(row, "relayed")?,
+        threshold: get::<Option<i64>>(row, "threshold")?
+            .map(|n| n.clamp(0, i64::from(u32::MAX)) as u32),
+        marker: get(row, "marker")?,
+        tally: get::<Option<String>>(row, "tally")?.and_then(|j| serde_json::from_str(&j).ok()),
+        until_at: get(row, "until_at")?,
+        next_check_at: get(row, "next_check_at")?,
+        step_secs: get(row, "step_secs")?,
+        fetch_due: get(row, "fetch_due")?,
+    })
+}
+
+const TRACKED_COLUMNS: &str = "board, post_id, relayed, threshold, marker, tally::text AS tally,
+    until_at, next_check_at, step_secs, fetch_due";
+
+fn subscription_of(row: &PgRow) -> Result<Subscription> {
+    Ok(Subscription {
+        id: get(row, "local_id")?,
+        dest: dest_of(row)?,
+        board: get(row, "board")?,
+        filter: get(row, "filter")?,
+        paused: get(row, "paused")?,
+    })
+}
+
+const SUBSCRIPTION_COLUMNS: &str = "s.platform, s.chat, s.thread, s.local_id, s.board, s.filter,
+    EXISTS (SELECT 1 FROM paused_chats p WHERE p.platform = s.platform AND p.chat = s.chat) AS paused";
+
+fn outbox_row_of(row: &PgRow) -> Result<OutboxRow> {
+    let json: String = get(row, "digest")?;
+    Ok(OutboxRow {
+        id: get(row, "id")?,
+        dest: dest_of(row)?,
+        digest: digest_of(&json)?,
+        attempts: get::<i64>(row, "attempts")?.clamp(0, i64::from(u32::MAX)) as u32,
+        created_at: get(row, "created_at")?,
+    })
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(q("pinging"))?;
+        Ok(())
+    }
+
+    async fn board_state(&self, board: &str) -> Result<BoardState> {
+        let row = sqlx::query("SELECT mark_id, last_ok_at FROM boards WHERE board = $1")
+            .bind(board)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(q("reading a board's mark"))?;
+        Ok(match row {
+            Some(r) => BoardState {
+                mark: get::<Option<String>>(&r, "mark_id")?
+                    .as_deref()
+                    .and_then(PostId::parse),
+                last_ok_at: get(&r, "last_ok_at")?,
+            },
+            None => BoardState::default(),
+        })
+    }
+
+    async fn raise_mark(&self, board: &str, mark: &PostId) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(q("raising a mark"))?;
+        // Create the row first so the row lock below serialises raisers.
+        sqlx::query("INSERT INTO boards (board) VALUES ($1) ON CONFLICT (board) DO NOTHING")
+            .bind(board)
+            .execute(&mut *tx)
+            .await
+            .map_err(q("raising a mark"))?;
+        let current: Option<String> =
+            sqlx::query_scalar("SELECT mark_id FROM boards WHERE board = $1 FOR UPDATE")
+                .bind(board)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(q("raising a mark"))?
+                .flatten();
+        if current
+            .as_deref()
+            .and_then(PostId::parse)
+            .is_some_and(|c| &c >= mark)
+        {
+            // Nothing to change; the possibly inserted empty row is rolled back.
+            return Ok(());
+        }
+        sqlx::query("UPDATE boards SET mark_id = $2 WHERE board = $1")
+            .bind(board)
+            .bind(mark.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(q("raising a mark"))?;
+        tx.commit().await.map_err(q("raising a mark"))?;
+        Ok(())
+    }
+
+    async fn record_poll(&self, board: &str, ok: bool, at: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO boards (board, last_poll_at, last_ok_at)
+             VALUES ($1, $2, CASE WHEN $3 THEN $2 END)
+             ON CONFLICT (board) DO UPDATE SET last_poll_at = $2,
+             last_ok_at = CASE WHEN $3 THEN $2 ELSE boards.last_ok_at END",
+        )
+        .bind(board)
+        .bind(at)
+        .bind(ok)
+        .execute(&self.pool)
+        .await
+        .map_err(q("recording a poll"))?;
+        Ok(())
+    }
+
+    async fn is_seen(&self, board: &str, id: &PostId) -> Result<bool> {
+        sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM seen_posts WHERE board = $1 AND post_id = $2)",
+        )
+        .bind(board)
+        .bind(id.as_str())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(q("checking a seen post"))
+    }
+
+    async fn mark_seen(&self, board: &str, ids: &[PostId], at: i64) -> Result<()> {
+        let ids: Vec<&str> = ids.iter().map(PostId::as_str).collect();
+        sqlx::query(
+            "INSERT INTO seen_posts (board, post_id, seen_at)
+             SELECT $1, id, $3 FROM unnest($2::text[]) AS t(id)
+             ON CONFLICT (board, post_id) DO NOTHING",
+        )
+        .bind(board)
+        .bind(&ids)
+        .bind(at)
+        .execute(&self.pool)
+        .await
+        .map_err(q("marking posts seen"))?;
+        Ok(())
+    }
+
+    async fn accept_post(&self, digest: &Digest, dests: &[Destination], at: i64) -> Result<usize> {
+        let json = digest_json(digest)?;
+        let epoch = PostId::parse(&digest.id).map_or(0, |id| id.epoch());
+        let mut tx = self.pool.begin().await.map_err(q("queueing a post"))?;
+        sqlx::query(
+            "INSERT INTO digests (board, post_id, epoch, digest, seen_at) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (board, post_id) DO UPDATE SET digest = excluded.digest",
+        )
+        .bind(&digest.board)
+        .bind(&digest.id)
+        .bind(epoch)
+        .bind(&json)
+        .bind(at)
+        .execute(&mut *tx)
+        .await
+        .map_err(q("keeping a digest"))?;
+        let mut queued = 0;
+        for d in dests {
+            let r = sqlx::query(
+                "INSERT INTO outbox
+                 (board, post_id, platform, chat, thread, digest, next_attempt_at, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
+                 ON CONFLICT (post_id, platform, chat, thread) DO NOTHING",
+            )
+            .bind(&digest.board)
+            .bind(&digest.id)
+            .bind(d.platform.as_str())
+            .bind(&d.chat)
+            .bind(d.thread_key())
+            .bind(&json)
+            .bind(at)
+            .execute(&mut *tx)
+            .await
+            .map_err(q("queueing a post"))?;
+            queued += r.rows_affected() as usize;
+        }
+        tx.commit().await.map_err(q("queueing a post"))?;
+        Ok(queued)
+    }
+
+    async fn digest(&self, board: &str, id: &PostId) -> Result<Option<Digest>> {
+        let json: Option<String> =
+            sqlx::query_scalar("SELECT digest FROM digests WHERE board = $1 AND post_id = $2")
+                .bind(board)
+                .bind(id.as_str())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(q("reading a digest"))?;
+        json.as_deref().map(digest_of).transpose()
+    }
+
+    async fn latest_digests(&self, boards: &[String], limit: usize) -> Result<Vec<Digest>> {
+        let boards: Vec<String> = boards.iter().map(|b| b.to_ascii_lowercase()).collect();
+        let rows: Vec<String> = sqlx::query_scalar(
+            "SELECT digest FROM digests WHERE lower(board) = ANY($1::text[])
+             ORDER BY epoch DESC, post_id COLLATE \"C\" DESC LIMIT $2",
+        )
+        .bind(&boards)
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(q("reading recent digests"))?;
+        rows.iter().map(|j| digest_of(j)).collect()
+    }
+
+    async fn subscribe(
+        &self,
+        dest: &Destination,
+        board: &str,
+        filter: &str,
+        at: i64,
+    ) -> Result<(i64, bool)> {
+        let mut tx = self.pool.begin().await.map_err(q("subscribing"))?;
+        // Two commands of one chat must not pick the same free id.
+        sqlx::query("SELECT pg_advisory_xact_lock($1, $2)")
+            .bind(SUBSCRIBE_LOCK_CLASS)
+            .bind(key_hash(&format!(
+                "{}\u{0}{}",
+                dest.platform.as_str(),
+                dest.chat
+            )))
+            .execute(&mut *tx)
+            .await
+            .map_err(q("subscribing"))?;
+        let existing: Option<i64> = sqlx::query_scalar(
+            "SELECT local_id FROM subscriptions
+             WHERE platform = $1 AND chat = $2 AND thread = $3 AND board = $4 AND filter = $5",
+        )
+        .bind(dest.platform.as_str())
+        .bind(&dest.chat)
+        .bind(dest.thread_key())
+        .bind(board)
+        .bind(filter)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(q("subscribing"))?;
+        if let Some(id) = existing {
+            return Ok((id, false));
+        }
+        let used: Vec<i64> = sqlx::query_scalar(
+            "SELECT local_id FROM subscriptions WHERE platform = $1 AND chat = $2 ORDER BY local_id",
+        )
+        .bind(dest.platform.as_str())
+        .bind(&dest.chat)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(q("subscribing"))?;
+        let id = smallest_free_id(&used);
+        sqlx::query(
+            "INSERT INTO subscriptions (platform, chat, thread, local_id, board, filter, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(dest.platform.as_str())
+        .bind(&dest.chat)
+        .bind(dest.thread_key())
+        .bind(id)
+        .bind(board)
+        .bind(filter)
+        .bind(at)
+        .execute(&mut *tx)
+        .await
+        .map_err(q("subscribing"))?;
+        tx.commit().await.map_err(q("subscribing"))?;
+        Ok((id, true))
+    }
+
+    async fn unsubscribe(&self, dest: &Destination, what: &Removal) -> Result<usize> {
+        let p = dest.platform.as_str();
+        let r = match what {
+            Removal::Id(id) => sqlx::query(
+                "DELETE FROM subscriptions WHERE platform = $1 AND chat = $2 AND local_id = $3",
+            )
+            .bind(p)
+            .bind(&dest.chat)
+            .bind(*id),
+            Removal::Board(board) => sqlx::query(
+                "DELETE FROM subscriptions WHERE platform = $1 AND chat = $2 AND thread = $3
+                 AND lower(board) = lower($4)",
+            )
+            .bind(p)
+            .bind(&dest.chat)
+            .bind(dest.thread_key())
+            .bind(board.clone()),
+            Removal::All => sqlx::query(
+                "DELETE FROM subscriptions WHERE platform = $1 AND chat = $2 AND thread = $3",
+            )
+            .bind(p)
+            .bind(&dest.chat)
+            .bind(dest.thread_key()),
+        }
+        .execute(&self.pool)
+        .await
+        .map_err(q("unsubscribing"))?;
+        Ok(r.rows_affected() as usize)
+    }
+
+    async fn subscriptions_of(&self, dest: &Destination) -> Result<Vec<Subscription>> {
+        let sql = format!(
+            "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions s
+             WHERE s.platform = $1 AND s.chat = $2 AND s.thread = $3 ORDER BY s.local_id"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(dest.platform.as_str())
+            .bind(&dest.chat)
+            .bind(dest.thread_key())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(q("listing subscriptions"))?;
+        rows.iter().map(subscription_of).collect()
+    }
+
+    async fn count_subscriptions(&self, platform: Platform, chat: &str) -> Result<usize> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM subscriptions WHERE platform = $1 AND chat = $2",
+        )
+        .bind(platform.as_str())
+        .bind(chat)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(q("counting subscriptions"))?;
+        Ok(n as usize)
+    }
+
+    async fn subscriptions_for_board(&self, board: &str) -> Result<Vec<Subscription>> {
+        let sql = format!(
+            "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions s
+             WHERE lower(s.board) = lower($1)
+             ORDER BY s.platform COLLATE \"C\", s.chat COLLATE \"C\", s.local_id"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(board)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(q("reading a board's subscriptions"))?;
+        rows.iter().map(subscription_of).collect()
+    }
+
+    async fn pause_chat(
+        &self,
+        platform: Platform,
+        chat: &str,
+        reason: &str,
+        at: i64,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(q("pausing a chat"))?;
+        sqlx::query(
+            "INSERT INTO paused_chats (platform, chat, reason, paused_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (platform, chat) DO NOTHING",
+        )
+        .bind(platform.as_str())
+        .bind(chat)
+        .bind(reason)
+        .bind(at)
+        .execute(&mut *tx)
+        .await
+        .map_err(q("pausing a chat"))?;
+        // The row that found the chat gone stays queued without an outcome:
+        // drop this replica's claim so a resume need not wait for it.
+        sqlx::query(
+            "UPDATE outbox SET claimed_by = NULL, claimed_until = NULL
+             WHERE state = 'pending' AND platform = $1 AND chat = $2 AND claimed_by = $3",
+        )
+        .bind(platform.as_str())
+        .bind(chat)
+        .bind(&self.replica_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(q("pausing a chat"))?;
+        tx.commit().await.map_err(q("pausing a chat"))?;
+        Ok(())
+    }
+
+    async fn resume_chat(&self, platform: Platform, chat: &str) -> Result<bool> {
+        let r = sqlx::query("DELETE FROM paused_chats WHERE platform = $1 AND chat = $2")
+            .bind(platform.as_str())
+            .bind(chat)
+            .execute(&self.pool)
+            .await
+            .map_err(q("resuming a chat"))?;
+        Ok(r.rows_affected() > 0)
+    }
+
+    async fn set_chat_group(&self, platform: Platform, chat: &str, group: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO chat_groups (platform, chat, grp) VALUES ($1, $2, $3)
+             ON CONFLICT (platform, chat) DO UPDATE SET grp = excluded.grp",
+        )
+        .bind(platform.as_str())
+        .bind(chat)
+        .bind(group)
+        .execute(&self.pool)
+        .await
+        .map_err(q("recording a chat's group"))?;
+        Ok(())
+    }
+
+    async fn chats_in_group(&self, platform: Platform, group: &str) -> Result<Vec<String>> {
+        sqlx::query_scalar(
+            "SELECT chat FROM chat_groups WHERE platform = $1 AND grp = $2
+             ORDER BY chat COLLATE \"C\"",
+        )
+        .bind(platform.as_str())
+        .bind(group)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(q("reading a group's chats"))
+    }
+
+    async fn move_chat(&self, platform: Platform, from: &str, to: &str) -> Result<()> {
+        // SQLite's UPDATE OR IGNORE: rows that would collide with a row
+        // already at the new id stay where they are.
+        const MOVES: [&str; 4] = [
+            "UPDATE subscriptions s SET chat = $1 WHERE s.platform = $2 AND s.chat = $3
+             AND NOT EXISTS (SELECT 1 FROM subscriptions t
+                 WHERE t.platform = s.platform AND t.chat = $1
+                   AND (t.local_id = s.local_id
+                        OR (t.thread = s.thread AND t.board = s.board AND t.filter = s.filter)))",
+            "UPDATE outbox s SET chat = $1 WHERE s.platform = $2 AND s.chat = $3
+             AND NOT EXISTS (SELECT 1 FROM outbox t
+                 WHERE t.post_id = s.post_id AND t.platform = s.platform AND t.chat = $1
+                   AND t.thread = s.thread)",
+            "UPDATE sent_messages s SET chat = $1 WHERE s.platform = $2 AND s.chat = $3
+             AND NOT EXISTS (SELECT 1 FROM sent_messages t
+                 WHERE t.post_id = s.post_id AND t.platform = s.platform AND t.chat = $1
+                   AND t.thread = s.thread)",
+            "UPDATE paused_chats s SET chat = $1 WHERE s.platform = $2 AND s.chat = $3
+             AND NOT EXISTS (SELECT 1 FROM paused_chats t
+                 WHERE t.platform = s.platform AND t.chat = $1)",
+        ];
+        let mut tx = self.pool.begin().await.map_err(q("moving a chat"))?;
+        for sql in MOVES {
+            sqlx::query(sql)
+                .bind(to)
+                .bind(platform.as_str())
+                .bind(from)
+                .execute(&mut *tx)
+                .await
+                .map_err(q("moving a chat"))?;
+        }
+        tx.commit().await.map_err(q("moving a chat"))?;
+        Ok(())
+    }
+
+    async fn due_rows(
+        &self,
+        platform: Platform,
+        now: i64,
+        busy: &[Destination],
+        limit: usize,
+    ) -> Result<Vec<OutboxRow>> {
+        let (busy_chats, busy_threads): (Vec<&str>, Vec<&str>) = busy
+            .iter()
+            .filter(|d| d.platform == platform)
+            .map(|d| (d.chat.as_str(), d.thread_key()))
+            .unzip();
+        // `heads`: each destination's oldest pending row. `pick` locks the
+        // due, unclaimed, unpaused, not busy ones, skipping rows another
+        // replica is claiming right now; its conditions are on `o` so that
+        // PostgreSQL re-checks them on a row changed since our snapshot.
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(q("taking due deliveries"))?;
+        let rows = sqlx::query(
+            "WITH heads AS (
+                 SELECT DISTINCT ON (chat, thread) id FROM outbox
+                 WHERE state = 'pending' AND platform = $1
+                 ORDER BY chat, thread, id
+             ), pick AS (
+                 SELECT o.id FROM outbox o JOIN heads h ON h.id = o.id
+                 WHERE o.state = 'pending'
+                   AND o.next_attempt_at <= $2
+                   AND (o.claimed_until IS NULL OR o.claimed_until <= $2)
+                   AND NOT EXISTS (SELECT 1 FROM paused_chats p
+                                   WHERE p.platform = o.platform AND p.chat = o.chat)
+                   AND NOT EXISTS (SELECT 1 FROM unnest($3::text[], $4::text[]) AS b(chat, thread)
+                                   WHERE b.chat = o.chat AND b.thread = o.thread)
+                 ORDER BY o.id
+                 LIMIT $5
+                 FOR UPDATE OF o SKIP LOCKED
+             )
+             UPDATE outbox SET claimed_by = $6, claimed_until = $2 + $7
+             FROM pick WHERE outbox.id = pick.id
+             RETURNING outbox.id, outbox.platform, outbox.chat, outbox.thread, outbox.digest,
+                       outbox.attempts, outbox.created_at",
+        )
+        .bind(platform.as_str())
+        .bind(now)
+        .bind(&busy_chats)
+        .bind(&busy_threads)
+        .bind(limit as i64)
+        .bind(&self.replica_id)
+        .bind(CLAIM_SECS)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(q("taking due deliveries"))?;
+        let mut out = rows.iter().map(outbox_row_of).collect::<Result<Vec<_>>>()?;
+        tx.commit().await.map_err(q("taking due deliveries"))?;
+        out.sort_by_key(|r| r.id);
+        Ok(out)
+    }
+
+    async fn mark_sent(&self, row: &OutboxRow, message_id: &str, at: i64) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(q("recording a delivery"))?;
+        sqlx::query(
+            "UPDATE outbox SET state = 'sent', done_at = $1, attempts = attempts + 1,
+             claimed_by = NULL, claimed_until = NULL WHERE id = $2",
+        )
+        .bind(at)
+        .bind(row.id)
+        .execute(&mut *tx)
+        .await
+        .map_err(q("recording a delivery"))?;
+        // INSERT OR REPLACE: a new record with fresh edit state.
+        sqlx::query(
+            "INSERT INTO sent_messages
+             (board, post_id, platform, chat, thread, message_id, sent_at, shown)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb)
+             ON CONFLICT (post_id, platform, chat, thread) DO UPDATE SET
+                 board = excluded.board, message_id = excluded.message_id,
+                 sent_at = excluded.sent_at, shown = excluded.shown,
+                 edit_due = FALSE, deleted = FALSE, gone = FALSE",
+        )
+        .bind(&row.digest.board)
+        .bind(&row.digest.id)
+        .bind(row.dest.platform.as_str())
+        .bind(&row.dest.chat)
+        .bind(row.dest.thread_key())
+        .bind(message_id)
+        .bind(at)
+        .bind(tally_json(&row.digest.tally))
+        .execute(&mut *tx)
+        .await
+        .map_err(q("recording a delivery"))?;
+        tx.commit().await.map_err(q("recording a delivery"))?;
+        Ok(())
+    }
+
+    async fn mark_retry(
+        &self,
+        row_id: i64,
+        next_at: i64,
+        error: &str,
+        count_attempt: bool,
+    ) -> Result<()> {
+        // Only our own claim is cleared: if ours expired and another replica
+        // took the row meanwhile, its claim stands.
+        sqlx::query(
+            "UPDATE outbox SET next_attempt_at = $1, last_error = $2,
+             attempts = attempts + CASE WHEN $3 THEN 1 ELSE 0 END,
+             claimed_by = CASE WHEN claimed_by = $5 THEN NULL ELSE claimed_by END,
+             claimed_until = CASE WHEN claimed_by = $5 THEN NULL ELSE claimed_until END
+             WHERE id = $4",
+        )
+        .bind(next_at)
+        .bind(error)
+        .bind(count_attempt)
+        .bind(row_id)
+        .bind(&self.replica_id)
+        .execute(&self.pool)
+        .await
+        .map_err(q("scheduling a retry"))?;
+        Ok(())
+    }
+
+    async fn mark_rejected(&self, row_id: i64, error: &str, at: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE outbox SET state = 'rejected', last_error = $1, done_at = $2,
+             attempts = attempts + 1, claimed_by = NULL, claimed_until = NULL WHERE id = $3",
+        )
+        .bind(error)
+        .bind(at)
+        .bind(row_id)
+        .execute(&self.pool)
+        .await
+        .map_err(q("rejecting a delivery"))?;
+        Ok(())
+    }
+
+    async fn outbox_depth(&self, platform: Option<Platform>) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM outbox WHERE state = 'pending'
+             AND ($1::text IS NULL OR platform = $1)",
+        )
+        .bind(platform.map(Platform::as_str))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(q("measuring the outbox"))?;
+        Ok(n as u64)
+    }
+
+    async fn oldest_pending_at(&self) -> Result<Option<i64>> {
+        sqlx::query_scalar("SELECT MIN(created_at) FROM outbox WHERE state = 'pending'")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(q("measuring the outbox"))
+    }
+
+    async fn next_due_at(&self, platform: Platform) -> Result<Option<i64>> {
+        sqlx::query_scalar(
+            "SELECT MIN(next_attempt_at) FROM outbox WHERE state = 'pending' AND platform = $1",
+        )
+        .bind(platform.as_str())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(q("measuring the outbox"))
+    }
+
+    async fn sent_messages(&self, post_id: &str) -> Result<Vec<SentMessage>> {
+        let rows = sqlx::query(
+            "SELECT platform, chat, thread, message_id FROM sent_messages WHERE post_id = $1",
+        )
+        .bind(post_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(q("reading sent messages"))?;
+        rows.iter()
+            .map(|r| {
+                Ok(SentMessage {
+                    dest: dest_of(r)?,
+                    message_id: get(r, "message_id")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn track(&self, t: &TrackStart<'_>) -> Result<()> {
+        // LEAST ignores NULLs: the smaller threshold, or whichever is set.
+        sqlx::query(
+            "INSERT INTO tracked_posts (board, post_id, relayed, threshold, marker, tally,
+                 started_at, until_at, next_check_at, step_secs)
+             VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $7 + $9, $9)
+             ON CONFLICT (board, post_id) DO UPDATE SET
+                 relayed = tracked_posts.relayed OR excluded.relayed,
+                 threshold = LEAST(tracked_posts.threshold, excluded.threshold),
+                 tally = COALESCE(excluded.tally, tracked_posts.tally)",
+        )
+        .bind(t.board)
+        .bind(t.id.as_str())
+        .bind(t.relayed)
+        .bind(t.threshold.map(i64::from))
+        .bind(t.marker)
+        .bind(t.tally.as_ref().map(tally_json))
+        .bind(t.now)
+        .bind(t.until_at)
+        .bind(t.first_step_secs)
+        .execute(&self.pool)
+        .await
+        .map_err(q("tracking a post"))?;
+        Ok(())
+    }
+
+    async fn tracked_posts(&self, board: &str, now: i64) -> Result<Vec<TrackedPost>> {
+        let sql = format!(
+            "SELECT {TRACKED_COLUMNS} FROM tracked_posts
+             WHERE board = $1 AND NOT deleted AND until_at > $2"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(board)
+            .bind(now)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(q("reading tracked posts"))?;
+        rows.iter().map(tracked_of).collect()
+    }
+
+    async fn set_tracked_marker(
+        &self,
+        board: &str,
+        id: &PostId,
+        marker: &str,
+        fetch_due: bool,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE tracked_posts SET marker = $1, fetch_due = fetch_due OR $2
+             WHERE board = $3 AND post_id = $4",
+        )
+        .bind(marker)
+        .bind(fetch_due)
+        .bind(board)
+        .bind(id.as_str())
+        .execute(&self.pool)
+        .await
+        .map_err(q("recording a push marker"))?;
+        Ok(())
+    }
+
+    async fn due_tally_checks(&self, now: i64, limit: usize) -> Result<Vec<TrackedPost>> {
+        let sql = format!(
+            "SELECT {TRACKED_COLUMNS} FROM tracked_posts
+             WHERE NOT deleted AND until_at > $1
+               AND (fetch_due OR (relayed AND next_check_at <= $1))
+             ORDER BY fetch_due DESC, next_check_at LIMIT $2"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(now)
+            .bind(limit as i64)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(q("reading due tally checks"))?;
+        rows.iter().map(tracked_of).collect()
+    }
+
+    async fn record_tally(
+        &self,
+        post: &TrackedPost,
+        digest: &Digest,
+        next_check_at: i64,
+        step_secs: i64,
+    ) -> Result<u64> {
+        let tally = tally_json(&digest.tally);
+        let json = digest_json(digest)?;
+        let mut tx = self.pool.begin().await.map_err(q("recording a tally"))?;
+        sqlx::query(
+            "UPDATE tracked_posts SET tally = $1::jsonb, fetch_due = FALSE, next_check_at = $2,
+             step_secs = $3 WHERE board = $4 AND post_id = $5",
+        )
+        .bind(&tally)
+        .bind(next_check_at)
+        .bind(step_secs)
+        .bind(&post.board)
+        .bind(post.id.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(q("recording a tally"))?;
+        sqlx::query("UPDATE digests SET digest = $1 WHERE board = $2 AND post_id = $3")
+            .bind(&json)
+            .bind(&post.board)
+            .bind(post.id.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(q("recording a tally"))?;
+        let queued = sqlx::query(
+            "UPDATE sent_messages SET edit_due = TRUE
+             WHERE post_id = $1 AND NOT gone AND NOT deleted
+               AND shown IS DISTINCT FROM $2::jsonb",
+        )
+        .bind(post.id.as_str())
+        .bind(&tally)
+        .execute(&mut *tx)
+        .await
+        .map_err(q("queueing edits"))?
+        .rows_affected();
+        tx.commit().await.map_err(q("recording a tally"))?;
+        Ok(queued)
+    }
+
+    async fn mark_post_deleted(&self, board: &str, id: &PostId) -> Result<u64> {
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(q("marking a post deleted"))?;
+        sqlx::query("UPDATE tracked_posts SET deleted = TRUE WHERE board = $1 AND post_id = $2")
+            .bind(board)
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(q("marking a post deleted"))?;
+        let queued = sqlx::query(
+            "UPDATE sent_messages SET edit_due = TRUE
+             WHERE post_id = $1 AND NOT gone AND NOT deleted",
+        )
+        .bind(id.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(q("marking a post deleted"))?
+        .rows_affected();
+        tx.commit().await.map_err(q("marking a post deleted"))?;
+        Ok(queued)
+    }
+
+    async fn due_edits(
+        &self,
+        platform: Platform,
+        busy: &[Destination],
+        limit: usize,
+    ) -> Result<Vec<EditJob>> {
+        let rows = sqlx::query(
+            "SELECT s.platform, s.chat, s.thread, s.message_id, d.digest,
+                    COALESCE(t.deleted, FALSE) AS post_deleted
+             FROM sent_messages s
+             JOIN digests d ON d.board = s.board AND d.post_id = s.post_id
+             LEFT JOIN tracked_posts t ON t.board = s.board AND t.post_id = s.post_id
+             WHERE s.platform = $1 AND s.edit_due AND NOT s.gone
+             ORDER BY s.sent_at LIMIT $2",
+        )
+        .bind(platform.as_str())
+        .bind((limit + busy.len()) as i64)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(q("reading due edits"))?;
+        let mut out: Vec<EditJob> = Vec::new();
+        for row in &rows {
+            let dest = dest_of(row)?;
+            if busy.contains(&dest) || out.iter().any(|j| j.dest == dest) {
+                continue;
+            }
+            let json: String = get(row, "digest")?;
+            out.push(EditJob {
+                dest,
+                message_id: get(row, "message_id")?,
+                digest: digest_of(&json)?,
+                deleted: get(row, "post_deleted")?,
+            });
+            if out.len() >= limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    async fn edit_done(&self, job: &EditJob) -> Result<()> {
+        sqlx::query(
+            "UPDATE sent_messages SET edit_due = FALSE, shown = $1::jsonb, deleted = deleted OR $2
+             WHERE post_id = $3 AND platform = $4 AND chat = $5 AND thread = $6",
+        )
+        .bind(tally_json(&job.digest.tally))
+        .bind(job.deleted)
+        .bind(&job.digest.id)
+        .bind(job.dest.platform.as_str())
+        .bind(&job.dest.chat)
+        .bind(job.dest.thread_key())
+        .execute(&self.pool)
+        .await
+        .map_err(q("recording an edit"))?;
+        Ok(())
+    }
+
+    async fn edit_gone(&self, job: &EditJob) -> Result<()> {
+        sqlx::query(
+            "UPDATE sent_messages SET edit_due = FALSE, gone = TRUE
+             WHERE post_id = $1 AND platform = $2 AND chat = $3 AND thread = $4",
+        )
+        .bind(&job.digest.id)
+        .bind(job.dest.platform.as_str())
+        .bind(&job.dest.chat)
+        .bind(job.dest.thread_key())
+        .execute(&self.pool)
+        .await
+        .map_err(q("recording an edit"))?;
+        Ok(())
+    }
+
+    async fn untrack_expired(&self, now: i64) -> Result<u64> {
+        Ok(
+            sqlx::query("DELETE FROM tracked_posts WHERE until_at <= $1 OR deleted")
+                .bind(now)
+                .execute(&self.pool)
+                .await
+                .map_err(q("ending tally tracking"))?
+                .rows_affected(),
+        )
+    }
+
+    async fn count_tracked(&self, now: i64) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM tracked_posts WHERE NOT deleted AND until_at > $1",
+        )
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(q("counting tracked posts"))?;
+        Ok(n as u64)
+    }
+
+    async fn prune(&self, now: i64, max_age: Duration, retention: Duration) -> Result<(u64, u64)> {
+        let expire_before = now - max_age.as_secs() as i64;
+        let keep_after = now - retention.as_secs() as i64;
+        let expired = sqlx::query(
+            "UPDATE outbox SET state = 'expired', done_at = $1, claimed_by = NULL,
+             claimed_until = NULL WHERE state = 'pending' AND created_at < $2",
+        )
+        .bind(now)
+        .bind(expire_before)
+        .execute(&self.pool)
+        .await
+        .map_err(q("expiring old deliveries"))?
+        .rows_affected();
+        let mut deleted = 0;
+        for sql in [
+            "DELETE FROM outbox WHERE state <> 'pending' AND done_at < $1",
+            "DELETE FROM seen_posts WHERE seen_at < $1",
+            "DELETE FROM digests WHERE seen_at < $1",
+            "DELETE FROM sent_messages WHERE sent_at < $1",
+        ] {
+            deleted += sqlx::query(sql)
+                .bind(keep_after)
+                .execute(&self.pool)
+                .await
+                .map_err(q("pruning"))?
+                .rows_affected();
+        }
+        Ok((expired, deleted))
+    }
+
+    async fn close(&self) {
+        if let Err(e) = self.release_claims().await {
+            tracing::debug!(error = %e, "cannot release outbox claims");
+        }
+        self.pool.close().await;
+    }
+}
+
+fn smallest_free_id(used: &[i64]) -> i64 {
+    let mut id = 1;
+    for &u in used {
+        if u == id {
+            id += 1;
+        } else if u > id {
+            break;
+        }
+    }
+    id
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_hash_is_stable_and_spreads() {
+        // FNV-1a of "" is the offset basis; the key must never change
+        // between releases (replicas of two versions share the lock).
+        assert_eq!(key_hash(""), 0x811c_9dc5_u32 as i32);
+        assert_eq!(key_hash("public"), key_hash("public"));
+        assert_ne!(key_hash("public"), key_hash("test_a"));
+    }
+
+    #[test]
+    fn smallest_free_id_fills_gaps() {
+        assert_eq!(smallest_free_id(&[]), 1);
+        assert_eq!(smallest_free_id(&[1, 2, 4]), 3);
+        assert_eq!(smallest_free_id(&[2, 3]), 1);
+    }
+
+    #[test]
+    fn connect_options_keep_the_urls_own_settings() {
+        let o = connect_options("postgres://u:p@h/db?options=-c%20statement_timeout%3D5s").unwrap();
+        assert!(sets_statement_timeout(&o));
+        assert_eq!(o.get_application_name(), Some("ptt-relay"));
+        let o = connect_options("postgres://u:p@h/db?application_name=mine").unwrap();
+        assert!(!sets_statement_timeout(&o));
+        assert_eq!(o.get_application_name(), Some("mine"));
+    }
+
+    #[test]
+    fn a_malformed_url_is_an_open_error_without_the_password() {
+        let e = connect_options("postgres://u:secret@h:notaport/db")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(!e.contains("secret"), "{e}");
+        assert!(e.contains("u:***@h:notaport/db"), "{e}");
+    }
+
+    #[test]
+    fn masked_hides_the_password_of_any_url() {
+        assert_eq!(masked("postgres://u:pw@h/db"), "postgres://u:***@h/db");
+        assert_eq!(masked("postgres://u:p@w@h:x/db"), "postgres://u:***@h:x/db");
+        assert_eq!(masked("postgres://h/db"), "postgres://h/db");
+    }
+}
