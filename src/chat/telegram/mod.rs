@@ -127,7 +127,7 @@ struct Me {
 /// State shared by the sink and the listener.
 struct Shared {
     bot: Bot,
-    pacer: Pacer,
+    pacer: Arc<Pacer>,
     ctx: AdapterContext,
     redactor: Redactor,
     preview: LinkPreview,
@@ -232,7 +232,7 @@ impl TelegramAdapter {
         Ok(TelegramAdapter {
             shared: Arc::new(Shared {
                 bot,
-                pacer: Pacer::telegram(),
+                pacer: Arc::new(Pacer::telegram()),
                 ctx,
                 redactor,
                 preview: LinkPreview::parse(&settings.link_preview)?,
@@ -254,6 +254,27 @@ impl TelegramAdapter {
     /// refuses the token); network trouble is retried.
     pub async fn run_listener(&self) -> Result<(), TelegramError> {
         listener::run(Arc::clone(&self.shared)).await
+    }
+
+    /// The same bot and pacer, with listeners stopping at `stop` instead of
+    /// the service's shutdown: one leadership term runs its listener on
+    /// this, while deliveries keep using the long-lived adapter.
+    pub fn with_stop(&self, stop: tokio_util::sync::CancellationToken) -> Self {
+        let s = &self.shared;
+        let mut ctx = s.ctx.clone();
+        ctx.shutdown = stop;
+        TelegramAdapter {
+            shared: Arc::new(Shared {
+                bot: s.bot.clone(),
+                pacer: Arc::clone(&s.pacer),
+                ctx,
+                redactor: s.redactor.clone(),
+                preview: s.preview,
+                options: s.options.clone(),
+                me: OnceLock::new(),
+                recent_429: Mutex::new(Vec::new()),
+            }),
+        }
     }
 
     /// The bot's username, once the listener has asked getMe.
