@@ -126,9 +126,13 @@ impl Listener {
         let handler = Arc::clone(&self.ctx.handler);
         let work = async move { handler.handle(&context, parsed).await };
         tokio::pin!(work);
-        let early = tokio::select! {
-            reply = &mut work => Some(reply),
-            () = tokio::time::sleep(self.defer_after) => None,
+        let early = if self.defer_after.is_zero() {
+            None
+        } else {
+            tokio::select! {
+                reply = &mut work => Some(reply),
+                () = tokio::time::sleep(self.defer_after) => None,
+            }
         };
         self.pace_until(&chat, received + ANSWER_BY).await;
         match early {
