@@ -690,15 +690,21 @@ async fn missing_access_and_unknown_channel_pause_the_subscription_until_the_ser
         "a paused channel is left alone"
     );
 
-    // The server is back (GUILD_CREATE): the kept rows are delivered.
-    h.discord.set_fault(CHANNEL, None);
+    // A command from a paused channel resumes it, and says so; its kept
+    // row is delivered.
     h.discord.set_fault(OTHER, None);
+    let a = h.ask(&member(OTHER), "list", json!([])).await;
+    assert!(a.content.contains("已恢復傳送"), "{a:?}");
+    wait_until("the kept row", || d.messages_in(OTHER).len() == 1).await;
+    assert!(h.subscribed(CHANNEL).await[0].paused);
+
+    // The server is back (GUILD_CREATE): the other kept row is delivered.
+    h.discord.set_fault(CHANNEL, None);
     h.discord.guild_create(GUILD);
-    wait_until("the kept rows", || {
-        d.messages_in(CHANNEL).len() == 1 && d.messages_in(OTHER).len() == 1
-    })
-    .await;
+    wait_until("the kept rows", || d.messages_in(CHANNEL).len() == 1).await;
     assert!(!h.subscribed(CHANNEL).await[0].paused);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(d.messages_in(OTHER).len(), 1, "nothing twice");
     h.stop().await;
 }
 
@@ -797,6 +803,40 @@ async fn a_429_storm_delays_but_loses_nothing_and_sends_nothing_twice() {
     }
     assert_eq!(h.discord.nonce_hits(), 0, "nothing was sent twice");
     assert_eq!(h.running.store().outbox_depth(None).await.unwrap(), 0);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_burst_into_one_channel_is_paced_below_discords_limit_and_kept_in_order() {
+    let h = start(Options::default()).await;
+    let a = h.ask(&manager(CHANNEL), "subscribe", json!([])).await;
+    assert!(a.content.contains("#1"), "{a:?}");
+    h.seeded().await;
+    let titles: Vec<String> = (0..8).map(|i| format!("[新聞] 第{i}則")).collect();
+    let ids = h.ptt.add_posts("Stock", &titles);
+    let d = h.discord.clone();
+    tokio::time::timeout(Duration::from_secs(60), async {
+        while d.messages_in(CHANNEL).len() < ids.len() {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await
+    .expect("the whole burst arrives");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let messages = h.discord.messages_in(CHANNEL);
+    let urls: Vec<&str> = messages
+        .iter()
+        .map(|m| embed_of(&m.body)["url"].as_str().unwrap())
+        .collect();
+    let expected: Vec<String> = ids
+        .iter()
+        .map(|id| format!("https://www.ptt.cc/bbs/Stock/{id}.html"))
+        .collect();
+    assert_eq!(urls, expected);
+    // Our pacer, not Discord, spaced them: one a second at most.
+    let spread = messages.last().unwrap().at - messages[0].at;
+    assert!(spread >= Duration::from_millis(6900), "{spread:?}");
+    assert_eq!(h.discord.rate_limited(), 0, "Discord never had to refuse one");
     h.stop().await;
 }
 
@@ -922,6 +962,16 @@ async fn tally_edits_and_deletions_edit_the_message_and_unknown_messages_are_rej
     assert!(matches!(out, SendOutcome::Rejected(_)), "{out:?}");
     let out = sink.edit(&dest(OTHER), "", &digest, EditKind::Tally).await;
     assert!(matches!(out, SendOutcome::Rejected(_)), "{out:?}");
+    // A command answer sent as a message (rarely used on Discord).
+    let reply = ptt_relay::commands::Reply {
+        text: format!("@everyone {}", "長".repeat(3000)),
+        kind: ptt_relay::commands::ReplyKind::Info,
+    };
+    let out = sink.answer(&dest(THIRD), &reply).await;
+    assert!(matches!(out, SendOutcome::Sent { .. }), "{out:?}");
+    let m = &h.discord.messages_in(THIRD)[0].body;
+    assert_eq!(chars(&m["content"]), 2000);
+    assert_eq!(m["allowed_mentions"]["parse"], json!([]));
     h.discord.set_fault(OTHER, Some(ChannelFault::ServerError));
     let out = sink.send(&dest(OTHER), &digest).await;
     assert!(matches!(out, SendOutcome::Transient(_)), "{out:?}");

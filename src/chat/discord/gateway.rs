@@ -83,14 +83,6 @@ impl Listener {
     async fn on_command(&self, cmd: CommandInteraction) {
         let received = Instant::now();
         let chat = cmd.channel_id.to_string();
-        let store = &self.ctx.store;
-        if let Some(guild) = cmd.guild_id
-            && let Err(e) = store
-                .set_chat_group(Platform::Discord, &chat, &guild.to_string())
-                .await
-        {
-            tracing::error!(error = %e, %chat, "cannot record a channel's Discord server");
-        }
         // DMs are private chats; in a server, Manage Channels (or
         // Administrator) in this channel, as Discord computed it.
         let is_admin = match cmd.guild_id {
@@ -124,7 +116,19 @@ impl Listener {
         tracing::debug!(%chat, subcommand = %name, is_admin, "Discord command");
         let public = answered_publicly(&parsed);
         let handler = Arc::clone(&self.ctx.handler);
-        let work = async move { handler.handle(&context, parsed).await };
+        let store = Arc::clone(&self.ctx.store);
+        let guild = cmd.guild_id;
+        let work = async move {
+            // Which server the channel is in, for GUILD_DELETE/CREATE.
+            if let Some(guild) = guild
+                && let Err(e) = store
+                    .set_chat_group(Platform::Discord, &context.dest.chat, &guild.to_string())
+                    .await
+            {
+                tracing::error!(error = %e, chat = %context.dest, "cannot record a channel's Discord server");
+            }
+            handler.handle(&context, parsed).await
+        };
         tokio::pin!(work);
         let early = if self.defer_after.is_zero() {
             None
