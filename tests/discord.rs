@@ -836,7 +836,11 @@ async fn a_burst_into_one_channel_is_paced_below_discords_limit_and_kept_in_orde
     // Our pacer, not Discord, spaced them: one a second at most.
     let spread = messages.last().unwrap().at - messages[0].at;
     assert!(spread >= Duration::from_millis(6900), "{spread:?}");
-    assert_eq!(h.discord.rate_limited(), 0, "Discord never had to refuse one");
+    assert_eq!(
+        h.discord.rate_limited(),
+        0,
+        "Discord never had to refuse one"
+    );
     h.stop().await;
 }
 
@@ -939,6 +943,17 @@ async fn tally_edits_and_deletions_edit_the_message_and_unknown_messages_are_rej
     let SendOutcome::Sent { message_id } = sink.send(&dest(OTHER), &digest).await else {
         panic!("not sent");
     };
+    // A resend (after a crash) carries the same nonce: Discord answers
+    // with the earlier message instead of posting again.
+    let again = sink.send(&dest(OTHER), &digest).await;
+    assert_eq!(
+        again,
+        SendOutcome::Sent {
+            message_id: message_id.clone()
+        }
+    );
+    assert_eq!(h.discord.messages_in(OTHER).len(), 1);
+    assert_eq!(h.discord.nonce_hits(), 1);
     digest.tally.push = 30;
     digest.tally.net = 27;
     let out = sink
@@ -1062,4 +1077,31 @@ async fn the_token_never_appears_in_logs_or_error_messages() {
     );
     assert!(!logs.contains(TOKEN), "the token leaked into the logs");
     assert!(!logs.contains("SECRET-token-never-logged"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_listener_stops_on_its_own_token_and_can_run_again() {
+    let h = start(Options::default()).await;
+    assert_eq!(h.discord.identifies().len(), 1);
+    // A second run (e.g. after regaining leadership), stopped on its own.
+    let stop = CancellationToken::new();
+    let again = tokio::spawn({
+        let a = Arc::clone(&h.adapter);
+        let stop = stop.clone();
+        async move { a.run_listener_until(stop).await }
+    });
+    let d = h.discord.clone();
+    wait_until("a second IDENTIFY", || d.identifies().len() == 2).await;
+    assert_eq!(h.discord.commands().len(), 2, "registered again");
+    stop.cancel();
+    let result = tokio::time::timeout(Duration::from_secs(15), again)
+        .await
+        .expect("stops")
+        .expect("task");
+    assert!(result.is_ok(), "{result:?}");
+    wait_until("one socket left", || d.open_connections() == 1).await;
+    // The first listener still answers.
+    let a = h.ask(&member(CHANNEL), "help", json!([])).await;
+    assert!(a.content.contains("/subscribe"), "{a:?}");
+    h.stop().await;
 }

@@ -27,6 +27,7 @@ use serenity::all::{Command as SlashCommand, GatewayIntents, GuildId};
 use serenity::builder::CreateAllowedMentions;
 use serenity::client::ClientBuilder;
 use serenity::http::{Http, HttpBuilder, HttpError};
+use tokio_util::sync::CancellationToken;
 
 pub use errors::{DiscordError, Redactor};
 pub use sink::DiscordSink;
@@ -140,8 +141,32 @@ impl DiscordAdapter {
     /// fatal ones (a refused token, a refused registration), token
     /// redacted.
     pub async fn run_listener(&self) -> Result<(), DiscordError> {
+        self.run_listener_until(self.ctx.shutdown.clone()).await
+    }
+
+    /// [`run_listener`](Self::run_listener), stopping when `stop` (or
+    /// `ctx.shutdown`) is cancelled — for a leader that loses its lease
+    /// while the process keeps running. May be called again afterwards.
+    pub async fn run_listener_until(&self, stop: CancellationToken) -> Result<(), DiscordError> {
+        // Cancelled with `ctx.shutdown` (a child) or with `stop`.
+        let either = self.ctx.shutdown.child_token();
+        let link = either.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                () = stop.cancelled() => link.cancel(),
+                () = link.cancelled() => {}
+            }
+        });
+        let stop = either;
+        let result = self.listen(&stop).await;
+        // Ends the helper task above when we return for another reason.
+        stop.cancel();
+        result
+    }
+
+    async fn listen(&self, stop: &CancellationToken) -> Result<(), DiscordError> {
         let Some(app) = self
-            .startup("reading the bot's application", || {
+            .startup(stop, "reading the bot's application", || {
                 self.http.get_current_application_info()
             })
             .await?
@@ -150,7 +175,7 @@ impl DiscordAdapter {
         };
         self.http.set_application_id(app.id);
         let registered = self
-            .startup("registering the /ptt command", || async {
+            .startup(stop, "registering the /ptt command", || async {
                 let commands = vec![commands::ptt_command()];
                 match self.guild_id {
                     Some(g) => g.set_commands(&*self.http, commands).await,
@@ -165,10 +190,10 @@ impl DiscordAdapter {
             Some(g) => tracing::info!(guild = %g, "registered /ptt in one Discord server"),
             None => tracing::info!("registered /ptt globally"),
         }
-        self.run_gateway().await
+        self.run_gateway(stop).await
     }
 
-    async fn run_gateway(&self) -> Result<(), DiscordError> {
+    async fn run_gateway(&self, stop: &CancellationToken) -> Result<(), DiscordError> {
         let listener = Listener {
             http: Arc::clone(&self.http),
             ctx: self.ctx.clone(),
@@ -187,13 +212,13 @@ impl DiscordAdapter {
                 reason: self.redactor.redact(&e.to_string()),
             })?;
         let shards = Arc::clone(&client.shard_manager);
-        let shutdown = self.ctx.shutdown.clone();
+        let shutdown = stop.clone();
         let stopper = tokio::spawn(async move {
             shutdown.cancelled().await;
             shards.shutdown_all().await;
         });
         let stopped = async {
-            self.ctx.shutdown.cancelled().await;
+            stop.cancelled().await;
             tokio::time::sleep(STOP_GRACE).await;
         };
         let result = tokio::select! {
@@ -206,7 +231,7 @@ impl DiscordAdapter {
                 tracing::info!("Discord gateway stopped");
                 Ok(())
             }
-            Err(_) if self.ctx.shutdown.is_cancelled() => Ok(()),
+            Err(_) if stop.is_cancelled() => Ok(()),
             Err(e) => Err(DiscordError::Gateway(self.redactor.redact(&e.to_string()))),
         }
     }
@@ -216,6 +241,7 @@ impl DiscordAdapter {
     /// (`Ok(None)`).
     async fn startup<T, F, Fut>(
         &self,
+        stop: &CancellationToken,
         doing: &'static str,
         call: F,
     ) -> Result<Option<T>, DiscordError>
@@ -230,7 +256,7 @@ impl DiscordAdapter {
                     Ok(v) => return Ok(Some(v)),
                     Err(e) => e,
                 },
-                () = self.ctx.shutdown.cancelled() => return Ok(None),
+                () = stop.cancelled() => return Ok(None),
             };
             let unauthorized = matches!(
                 &err,
@@ -249,7 +275,7 @@ impl DiscordAdapter {
             tracing::warn!(%reason, retry_in = ?wait, "Discord start-up failed while {doing}; will retry");
             tokio::select! {
                 () = tokio::time::sleep(wait) => {}
-                () = self.ctx.shutdown.cancelled() => return Ok(None),
+                () = stop.cancelled() => return Ok(None),
             }
             wait = (wait * 2).min(STARTUP_BACKOFF_MAX);
         }
@@ -265,7 +291,14 @@ fn check_api_url(u: &str) -> Result<String, DiscordError> {
             "discord.api_url must be an http(s) URL".into(),
         ));
     }
-    Ok(u.trim_end_matches('/').to_owned())
+    // serenity appends `/api/v10/…` itself: accept the base with or
+    // without it.
+    let base = u.trim_end_matches('/');
+    let base = base
+        .strip_suffix("/api/v10")
+        .or_else(|| base.strip_suffix("/api"))
+        .unwrap_or(base);
+    Ok(base.to_owned())
 }
 
 /// Whether a URL points at this machine (no HTTP proxy should capture it).
@@ -316,6 +349,14 @@ mod tests {
         let e = check_api_url("ftp://user:hunter2@host").unwrap_err();
         assert!(!e.to_string().contains("hunter2"));
         assert!(check_api_url("not a url").is_err());
+        assert_eq!(
+            check_api_url("http://proxy:3000/api/v10/").unwrap(),
+            "http://proxy:3000"
+        );
+        assert_eq!(
+            check_api_url("http://proxy:3000/api").unwrap(),
+            "http://proxy:3000"
+        );
         assert!(is_loopback("http://127.0.0.1:1"));
         assert!(is_loopback("http://localhost:1"));
         assert!(is_loopback("http://[::1]:1"));
