@@ -43,14 +43,13 @@ cp config/default.toml "$root/app/config/default.toml"
 chroot "$root" useradd --system --uid 10001 --home-dir /data --shell /usr/sbin/nologin ptt-relay
 chown 10001:10001 "$root/data"
 
-in_image() {
-  # The image's environment, as the non-root user, from /app.
-  chroot --userspec=10001:10001 "$root" /usr/bin/env -i \
-    PATH=/usr/local/bin:/usr/bin:/bin HOME=/data \
-    PTT_RELAY__STORE__URL=sqlite:///data/ptt-relay.db \
-    PTT_RELAY__HTTP__LISTEN=0.0.0.0:9187 \
-    "$@"
-}
+# The image's environment, as the non-root user. Each step execs the next,
+# so a background run's $! is ptt-relay itself.
+image=(chroot --userspec=10001:10001 "$root" /usr/bin/env -i
+  PATH=/usr/local/bin:/usr/bin:/bin HOME=/data
+  PTT_RELAY__STORE__URL=sqlite:///data/ptt-relay.db
+  PTT_RELAY__HTTP__LISTEN=0.0.0.0:9187)
+in_image() { "${image[@]}" "$@"; }
 
 echo "== ptt-relay --version"
 in_image /bin/sh -c 'cd /app && ptt-relay --version'
@@ -79,7 +78,7 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 fake_pid=$!
 sleep 1
 set +e
-in_image PTT_RELAY__PTT__BASE_URL="http://127.0.0.1:$port" PTT_RELAY__PTT__BACKFILL=1 \
+"${image[@]}" PTT_RELAY__PTT__BASE_URL="http://127.0.0.1:$port" PTT_RELAY__PTT__BACKFILL=1 \
   PTT_RELAY__HTTP__LISTEN=127.0.0.1:0 \
   /bin/sh -c 'cd /app && exec ptt-relay run' >"$work/run.out" 2>"$work/run.err" &
 run_pid=$!

@@ -13,10 +13,12 @@ use crate::chat::console::ConsoleSink;
 use crate::commands::{Filter, Handler};
 use crate::config::{Settings, StoreUrl};
 use crate::ptt::client::{ClientOptions, PttClient};
+use crate::relay::edits::EditWorker;
 use crate::relay::outbox::OutboxWorker;
 use crate::relay::poller::{Poller, PollerOptions};
 use crate::relay::router::Router;
 use crate::relay::status::RuntimeStatus;
+use crate::relay::tally::{TallyOptions, Tracker};
 use crate::store::sqlite::SqliteStore;
 use crate::store::{Store, StoreError, now_secs};
 
@@ -86,6 +88,9 @@ pub struct Extras {
     /// Replaces the PTT client's request timeout and backoffs (short in
     /// fault tests).
     pub ptt_client: Option<ClientTuning>,
+    /// Replaces the tally tracking window and schedule (seconds instead of
+    /// hours in tests).
+    pub tally: Option<TallyOptions>,
 }
 
 /// Starts the service with the sinks its settings enable.
@@ -151,17 +156,36 @@ pub async fn start_with_store(
     let grace = Duration::from_secs(settings.shutdown.timeout_secs);
     let mut workers = JoinSet::new();
     let mut wakes = Vec::new();
+    let mut edit_wakes = Vec::new();
     for sink in sinks {
         let wake = Arc::new(Notify::new());
         wakes.push(Arc::clone(&wake));
         let worker = OutboxWorker::new(
             Arc::clone(&store),
-            sink,
+            Arc::clone(&sink),
             settings.outbox.concurrency as usize,
             wake,
         );
         workers.spawn(worker.run(shutdown.clone(), grace));
+        let edit_wake = Arc::new(Notify::new());
+        edit_wakes.push(Arc::clone(&edit_wake));
+        let editor = EditWorker::new(Arc::clone(&store), sink, Arc::clone(&status), edit_wake);
+        workers.spawn(editor.run(shutdown.clone()));
     }
+    let tracker = Arc::new(Tracker::new(
+        Arc::clone(&store),
+        client.clone(),
+        Arc::clone(&router),
+        extras.tally.unwrap_or(TallyOptions {
+            window: Duration::from_secs(settings.relay.track_hours * 3600),
+            first_step: Duration::from_secs(settings.relay.track_first_secs),
+            max_step: Duration::from_secs(settings.relay.track_max_step_secs),
+        }),
+        Arc::clone(&status),
+        wakes.clone(),
+        edit_wakes,
+    ));
+    workers.spawn(Arc::clone(&tracker).run(shutdown.clone()));
 
     let max_age = Duration::from_secs(settings.relay.max_delivery_age_hours * 3600);
     let retention = Duration::from_secs(u64::from(settings.store.retention_days) * 86_400);
@@ -209,7 +233,8 @@ pub async fn start_with_store(
             poller_options.clone(),
             wakes.clone(),
             Arc::clone(&status),
-        );
+        )
+        .with_tracker(Arc::clone(&tracker));
         pollers.spawn(poller.run(shutdown.clone()));
     }
     tracing::info!(

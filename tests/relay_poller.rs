@@ -6,44 +6,15 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ptt_relay::app::{self, Extras, Running};
-use ptt_relay::commands::{self, Context, Lang};
+use ptt_relay::app::Running;
 use ptt_relay::config::Settings;
 use ptt_relay::dest::{Destination, Platform};
 use support::fake_ptt::{FakePtt, Fault};
+use support::harness::{self, seeded, settings, wait_for};
 use support::recording::RecordingSink;
 
-fn settings(ptt: &FakePtt, db: &std::path::Path) -> Settings {
-    let mut s = Settings::default();
-    s.ptt.base_url = ptt.base_url.clone();
-    s.ptt.boards = vec!["Stock".into()];
-    s.ptt.poll_interval_secs = 1;
-    s.ptt.requests_per_sec = 200.0;
-    s.store.url = format!("sqlite://{}", db.display());
-    s.console.enabled = Some(false);
-    s.shutdown.timeout_secs = 2;
-    s.http.listen = "127.0.0.1:0".into();
-    s
-}
-
 async fn start(s: &Settings, sink: &RecordingSink) -> Running {
-    support::init_logs();
-    app::start_with(
-        s,
-        Extras {
-            sinks: vec![Arc::new(sink.clone())],
-            ptt_client: Some(Box::new(|o| {
-                o.request_timeout = Duration::from_millis(500);
-                o.connect_timeout = Duration::from_millis(500);
-                o.initial_backoff = Duration::from_millis(10);
-                o.max_backoff = Duration::from_millis(100);
-                o.block_backoff = Duration::from_millis(100);
-                o.max_attempts = 2;
-            })),
-        },
-    )
-    .await
-    .expect("start")
+    harness::start(s, vec![Arc::new(sink.clone())], None).await
 }
 
 fn chat(id: &str) -> Destination {
@@ -51,37 +22,7 @@ fn chat(id: &str) -> Destination {
 }
 
 async fn subscribe(r: &Running, chat_id: &str, words: &str) {
-    let ctx = Context {
-        dest: chat(chat_id),
-        is_admin: true,
-        lang: Lang::En,
-        max_reply_chars: 4096,
-    };
-    let parsed =
-        commands::parse(&format!("/subscribe {words}"), None).map(|c| c.expect("a command"));
-    let reply = r.handler().handle(&ctx, parsed).await;
-    assert!(reply.text.contains("Subscribed"), "{}", reply.text);
-}
-
-async fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
-    for _ in 0..300 {
-        if cond() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("timed out waiting for {what}");
-}
-
-/// Waits until the board is seeded (first poll recorded).
-async fn seeded(r: &Running) {
-    for _ in 0..100 {
-        if r.store().board_state("Stock").await.unwrap().mark.is_some() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("board never seeded");
+    harness::subscribe(r, chat(chat_id), words).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::router::{Router, Target};
 use super::status::RuntimeStatus;
+use super::tally::Tracker;
 use crate::commands::PostView;
 use crate::digest::Digest;
 use crate::ptt::budget::Priority;
@@ -81,6 +82,7 @@ pub struct Poller {
     options: PollerOptions,
     wake: Vec<Arc<Notify>>,
     status: Arc<RuntimeStatus>,
+    tracker: Option<Arc<Tracker>>,
     last_parse_log: Option<Instant>,
 }
 
@@ -103,8 +105,16 @@ impl Poller {
             options,
             wake,
             status,
+            tracker: None,
             last_parse_log: None,
         }
+    }
+
+    /// Keeps tallies live through `tracker`: relayed posts and push:N
+    /// candidates are tracked, and every index page's markers are compared.
+    pub fn with_tracker(mut self, tracker: Arc<Tracker>) -> Self {
+        self.tracker = Some(tracker);
+        self
     }
 
     /// Polls until `shutdown`, backing off after failures.
@@ -208,6 +218,9 @@ impl Poller {
         let page = parse_index(&html);
         self.check_markup(&html, &page)?;
         report.pages = 1;
+        if let Some(tracker) = &self.tracker {
+            tracker.observe_index(&self.board, &page.rows).await?;
+        }
         let board = self.board.as_str().to_owned();
         let state = self.store.board_state(&board).await?;
         let mut rows = relayable(&page);
@@ -297,7 +310,14 @@ impl Poller {
                 .iter()
                 .filter(|t| t.filter.matches_post(view))
                 .collect();
-            if !wanted.is_empty() {
+            // push:N targets need the article only once the marker shows N.
+            let needs_article = wanted.iter().any(|t| {
+                t.filter.push.is_none_or(|n| {
+                    !row.push.is_negative() && i64::from(row.push.bound()) >= i64::from(n)
+                })
+            });
+            let candidate_threshold = wanted.iter().filter_map(|t| t.filter.push).min();
+            if needs_article {
                 match self.fetch_digest(&row, &id).await {
                     Ok(Some(digest)) => {
                         let dests: Vec<_> = wanted
@@ -315,6 +335,26 @@ impl Poller {
                             for w in &self.wake {
                                 w.notify_one();
                             }
+                            if let Some(tracker) = &self.tracker {
+                                tracker
+                                    .track_relayed(board, &id, &row.push.raw, digest.tally)
+                                    .await?;
+                            }
+                        }
+                        // Not hot enough yet for some push:N subscription.
+                        let pending = wanted
+                            .iter()
+                            .filter(|t| t.filter.push.is_some() && !t.filter.matches(&digest))
+                            .filter_map(|t| t.filter.push)
+                            .min();
+                        if let (Some(n), Some(tracker)) = (pending, &self.tracker) {
+                            if dests.is_empty() {
+                                // Keep the digest so a later edit or /latest can use it.
+                                self.store.accept_post(&digest, &[], now_secs()).await?;
+                            }
+                            tracker
+                                .track_candidate(board, &id, &row.push.raw, n, Some(digest.tally))
+                                .await?;
                         }
                     }
                     Ok(None) => {
@@ -322,6 +362,10 @@ impl Poller {
                     }
                     Err(e) => return Err(e),
                 }
+            } else if let (Some(n), Some(tracker)) = (candidate_threshold, &self.tracker) {
+                tracker
+                    .track_candidate(board, &id, &row.push.raw, n, None)
+                    .await?;
             }
             self.store
                 .mark_seen(board, std::slice::from_ref(&id), now_secs())

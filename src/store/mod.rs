@@ -223,6 +223,8 @@ pub trait Store: Send + Sync {
     /// destination, at most once per post × destination. Returns how many
     /// rows were newly queued.
     async fn accept_post(&self, digest: &Digest, dests: &[Destination], at: i64) -> Result<usize>;
+    /// A post's kept digest.
+    async fn digest(&self, board: &str, id: &PostId) -> Result<Option<Digest>>;
     /// The newest digests of these boards, newest first.
     async fn latest_digests(&self, boards: &[String], limit: usize) -> Result<Vec<Digest>>;
 

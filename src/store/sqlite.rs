@@ -468,6 +468,17 @@ impl Store for SqliteStore {
         Ok(queued)
     }
 
+    async fn digest(&self, board: &str, id: &PostId) -> Result<Option<Digest>> {
+        let json: Option<String> =
+            sqlx::query_scalar("SELECT digest FROM digests WHERE board = ? AND post_id = ?")
+                .bind(board)
+                .bind(id.as_str())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(q("reading a digest"))?;
+        json.as_deref().map(digest_of).transpose()
+    }
+
     async fn latest_digests(&self, boards: &[String], limit: usize) -> Result<Vec<Digest>> {
         let boards: Vec<String> = boards.iter().map(|b| b.to_ascii_lowercase()).collect();
         let list = serde_json::to_string(&boards).unwrap_or_else(|_| "[]".into());

@@ -49,6 +49,12 @@ pub enum Fault {
     Cloudflare,
     /// Pages that are not PTT markup at all.
     Garbage,
+    /// The connection closes in the middle of the body.
+    CloseConnection,
+    /// Every page redirects to the over-18 form, which redirects back.
+    Over18Loop,
+    /// The board is gone: 404 for everything.
+    BoardGone,
 }
 
 #[derive(Default)]
@@ -80,6 +86,7 @@ impl FakePtt {
         let inner = Arc::new(Mutex::new(inner));
         let app = Router::new()
             .route("/bbs/{board}/{file}", get(page))
+            .route("/ask/over18", axum::routing::post(over18_form))
             .with_state(Arc::clone(&inner));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -154,6 +161,21 @@ impl FakePtt {
                 user: format!("user{n}"),
                 content: format!("comment {n}"),
             });
+        }
+    }
+
+    /// Adds several push lines at once (no poll sees a state in between).
+    pub fn add_pushes(&self, board: &str, id: &str, tags: &[&'static str]) {
+        let mut inner = self.inner.lock().unwrap();
+        if let Some(p) = find(&mut inner, board, id) {
+            for tag in tags {
+                let n = p.pushes.len();
+                p.pushes.push(FakePush {
+                    tag,
+                    user: format!("user{n}"),
+                    content: format!("comment {n}"),
+                });
+            }
         }
     }
 
@@ -234,6 +256,31 @@ async fn page(
         Some(Fault::Garbage) => {
             return Html("<html><body><h1>Welcome to nginx!</h1></body></html>").into_response();
         }
+        Some(Fault::CloseConnection) => {
+            // Announce more bytes than are sent: the server aborts the
+            // connection mid-body.
+            return Response::builder()
+                .header("content-type", "text/html")
+                .header("content-length", "100000")
+                .body(axum::body::Body::from(
+                    "<html><body><div class=\"r-list-container",
+                ))
+                .unwrap();
+        }
+        Some(Fault::Over18Loop) => {
+            return Response::builder()
+                .status(StatusCode::FOUND)
+                .header("location", format!("/ask/over18?from=/bbs/{board}/{file}"))
+                .body(axum::body::Body::empty())
+                .unwrap();
+        }
+        Some(Fault::BoardGone) => {
+            return (
+                StatusCode::NOT_FOUND,
+                Html("<html><body>404 - Not Found.</body></html>"),
+            )
+                .into_response();
+        }
         Some(Fault::Truncated) => {
             if let Some(Ok(h)) = html {
                 let cut = h.find("<div class=\"r-ent\">").unwrap_or(h.len() / 2);
@@ -255,6 +302,22 @@ async fn page(
         )
             .into_response(),
     }
+}
+
+/// The over-18 form: answered, it redirects back to the page — which (in
+/// the loop fault) redirects to the form again.
+async fn over18_form(State(inner): State<Arc<Mutex<Inner>>>, body: String) -> Response {
+    inner.lock().unwrap().requests.push("/ask/over18".into());
+    let from = body
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("from="))
+        .map(|v| v.replace("%2F", "/"))
+        .unwrap_or_else(|| "/".into());
+    Response::builder()
+        .status(StatusCode::FOUND)
+        .header("location", from)
+        .body(axum::body::Body::empty())
+        .unwrap()
 }
 
 fn render(inner: &Inner, board: &str, file: &str) -> Option<Result<String, StatusCode>> {

@@ -4,6 +4,7 @@
 pub mod binary;
 pub mod fake_discord;
 pub mod fake_ptt;
+pub mod harness;
 pub mod recording;
 pub mod telegram_html;
 

@@ -16,10 +16,20 @@ pub struct Sent {
     pub digest: Digest,
 }
 
-/// Records sends; can be told to fail.
+/// One recorded edit.
+#[derive(Clone, Debug)]
+pub struct Edited {
+    pub dest: Destination,
+    pub message_id: String,
+    pub digest: Digest,
+    pub kind: EditKind,
+}
+
+/// Records sends and edits; can be told to fail.
 #[derive(Clone, Default)]
 pub struct RecordingSink {
     pub sent: Arc<Mutex<Vec<Sent>>>,
+    pub edits: Arc<Mutex<Vec<Edited>>>,
     pub fail_with: Arc<Mutex<Option<SendOutcome>>>,
     pub delay: Arc<Mutex<Duration>>,
 }
@@ -31,6 +41,10 @@ impl RecordingSink {
 
     pub fn sent(&self) -> Vec<Sent> {
         self.sent.lock().unwrap().clone()
+    }
+
+    pub fn edits(&self) -> Vec<Edited> {
+        self.edits.lock().unwrap().clone()
     }
 
     /// Post ids sent to a chat, in order.
@@ -66,9 +80,21 @@ impl ChatSink for RecordingSink {
         }
     }
 
-    async fn edit(&self, _: &Destination, _: &str, _: &Digest, _: EditKind) -> SendOutcome {
+    async fn edit(
+        &self,
+        dest: &Destination,
+        message_id: &str,
+        digest: &Digest,
+        kind: EditKind,
+    ) -> SendOutcome {
+        self.edits.lock().unwrap().push(Edited {
+            dest: dest.clone(),
+            message_id: message_id.to_owned(),
+            digest: digest.clone(),
+            kind,
+        });
         SendOutcome::Sent {
-            message_id: String::new(),
+            message_id: message_id.to_owned(),
         }
     }
 

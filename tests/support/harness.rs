@@ -1,0 +1,90 @@
+//! Starting the real service in-process against the fakes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ptt_relay::app::{self, Extras, Running};
+use ptt_relay::chat::ChatSink;
+use ptt_relay::commands::{self, Context, Lang};
+use ptt_relay::config::Settings;
+use ptt_relay::dest::Destination;
+use ptt_relay::relay::tally::TallyOptions;
+
+use super::fake_ptt::FakePtt;
+
+/// Settings for a test: the fake PTT, a fast poll, a temporary store, no
+/// console, an ephemeral health port.
+pub fn settings(ptt: &FakePtt, db: &std::path::Path) -> Settings {
+    let mut s = Settings::default();
+    s.ptt.base_url = ptt.base_url.clone();
+    s.ptt.boards = vec!["Stock".into()];
+    s.ptt.poll_interval_secs = 1;
+    s.ptt.requests_per_sec = 200.0;
+    s.store.url = format!("sqlite://{}", db.display());
+    s.console.enabled = Some(false);
+    s.shutdown.timeout_secs = 2;
+    s.http.listen = "127.0.0.1:0".into();
+    s
+}
+
+/// Starts the service with these sinks (PTT client tuned for fast faults).
+pub async fn start(
+    s: &Settings,
+    sinks: Vec<Arc<dyn ChatSink>>,
+    tally: Option<TallyOptions>,
+) -> Running {
+    super::init_logs();
+    app::start_with(
+        s,
+        Extras {
+            sinks,
+            ptt_client: Some(Box::new(|o| {
+                o.request_timeout = Duration::from_millis(500);
+                o.connect_timeout = Duration::from_millis(500);
+                o.initial_backoff = Duration::from_millis(10);
+                o.max_backoff = Duration::from_millis(100);
+                o.block_backoff = Duration::from_millis(100);
+                o.max_attempts = 2;
+            })),
+            tally,
+        },
+    )
+    .await
+    .expect("start")
+}
+
+/// Runs `/subscribe WORDS` as an admin of `dest` and checks it worked.
+pub async fn subscribe(r: &Running, dest: Destination, words: &str) {
+    let ctx = Context {
+        dest,
+        is_admin: true,
+        lang: Lang::En,
+        max_reply_chars: 4096,
+    };
+    let parsed =
+        commands::parse(&format!("/subscribe {words}"), None).map(|c| c.expect("a command"));
+    let reply = r.handler().handle(&ctx, parsed).await;
+    assert!(reply.text.contains("Subscribed"), "{}", reply.text);
+}
+
+/// Waits up to 30 s for `cond`.
+pub async fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+    for _ in 0..300 {
+        if cond() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// Waits until the board has been seeded by a first poll.
+pub async fn seeded(r: &Running) {
+    for _ in 0..100 {
+        if r.store().board_state("Stock").await.unwrap().mark.is_some() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("board never seeded");
+}
