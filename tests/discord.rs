@@ -17,6 +17,7 @@ use ptt_relay::dest::{Destination, Platform};
 use ptt_relay::digest::Digest;
 use ptt_relay::ptt::Tally;
 use ptt_relay::relay::status::RuntimeStatus;
+use ptt_relay::relay::tally::TallyOptions;
 use ptt_relay::store::Store;
 use secrecy::SecretString;
 use serde_json::{Value, json};
@@ -76,6 +77,7 @@ fn logs_text() -> String {
 struct Options {
     guild_id: Option<u64>,
     defer_all: bool,
+    tally: Option<TallyOptions>,
 }
 
 struct Harness {
@@ -148,6 +150,7 @@ async fn start(opts: Options) -> Harness {
                 o.block_backoff = Duration::from_millis(100);
                 o.max_attempts = 2;
             })),
+            tally: opts.tally,
         },
     )
     .await
@@ -1103,5 +1106,52 @@ async fn a_listener_stops_on_its_own_token_and_can_run_again() {
     // The first listener still answers.
     let a = h.ask(&member(CHANNEL), "help", json!([])).await;
     assert!(a.content.contains("/subscribe"), "{a:?}");
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_live_tally_edits_the_embed_and_a_deleted_post_is_marked() {
+    let h = start(Options {
+        tally: Some(TallyOptions {
+            window: Duration::from_secs(600),
+            first_step: Duration::from_secs(2),
+            max_step: Duration::from_secs(4),
+        }),
+        ..Options::default()
+    })
+    .await;
+    let a = h.ask(&manager(CHANNEL), "subscribe", json!([])).await;
+    assert!(a.content.contains("#1"), "{a:?}");
+    h.seeded().await;
+    let id = h.ptt.add_post("Stock", "[新聞] 推文會變", "reporter");
+    let d = h.discord.clone();
+    wait_until("the digest", || d.messages_in(CHANNEL).len() == 1).await;
+    let message = h.discord.messages_in(CHANNEL)[0].id.clone();
+    h.ptt.add_pushes("Stock", &id, &["推", "推", "推", "噓"]);
+    wait_until("a tally edit", || !d.edits().is_empty()).await;
+    let (channel, edited, body) = h.discord.edits()[0].clone();
+    assert_eq!(
+        (channel.as_str(), edited.as_str()),
+        (CHANNEL.to_string().as_str(), message.as_str())
+    );
+    let e = embed_of(&body);
+    assert_eq!(field(e, "推噓"), "推 3 · 噓 1 · → 0");
+    assert_eq!(e["color"], ptt_relay::digest::discord::COLOR_POSITIVE);
+    assert_eq!(body["allowed_mentions"]["parse"], json!([]));
+
+    h.ptt.delete_post("Stock", &id);
+    wait_until("the deletion mark", || {
+        d.edits().iter().any(|(_, _, b)| {
+            embed_of(b)["title"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("【已刪除】"))
+        })
+    })
+    .await;
+    assert_eq!(
+        h.discord.messages_in(CHANNEL).len(),
+        1,
+        "edited, not re-sent"
+    );
     h.stop().await;
 }
