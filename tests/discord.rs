@@ -137,8 +137,11 @@ async fn start(opts: Options) -> Harness {
         adapter.set_defer_after(Duration::ZERO);
     }
     let adapter = Arc::new(adapter);
+    // The app gets no token: this test's adapter is the only Discord one.
+    let mut app_settings = s.clone();
+    app_settings.discord.token = None;
     let running = app::start_with_store(
-        &s,
+        &app_settings,
         Arc::clone(&store),
         Extras {
             sinks: vec![adapter.sink()],
