@@ -2,6 +2,7 @@
 //! The poller, the store and the command handler never name a platform.
 
 pub mod console;
+pub mod discord;
 pub mod pacing;
 pub mod telegram;
 

@@ -101,12 +101,24 @@ impl FakePtt {
 
     /// Adds a post with a news template body; returns its id.
     pub fn add_post(&self, board: &str, title: &str, author: &str) -> String {
+        self.add_post_with(board, title, author, |_| {})
+    }
+
+    /// Adds a post, changed (a hostile headline, a long body, …) before
+    /// anyone can fetch it; returns its id.
+    pub fn add_post_with(
+        &self,
+        board: &str,
+        title: &str,
+        author: &str,
+        change: impl FnOnce(&mut FakePost),
+    ) -> String {
         let mut inner = self.inner.lock().unwrap();
         inner.next_epoch += 7;
         let epoch = inner.next_epoch;
         let id = format!("M.{epoch}.A.{:03X}", (epoch * 37) % 4096);
         let n = inner.boards.get(board).map_or(0, Vec::len);
-        let post = FakePost {
+        let mut post = FakePost {
             id: id.clone(),
             title: title.to_owned(),
             author: author.to_owned(),
@@ -116,6 +128,7 @@ impl FakePtt {
             pushes: Vec::new(),
             deleted: false,
         };
+        change(&mut post);
         inner.boards.entry(board.to_owned()).or_default().push(post);
         id
     }

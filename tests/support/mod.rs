@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod binary;
+pub mod fake_discord;
 pub mod fake_ptt;
 pub mod fake_telegram;
 pub mod harness;

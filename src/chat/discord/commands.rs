@@ -1,0 +1,402 @@
+//! The `/ptt` slash command: its definition (subcommands, options,
+//! descriptions in zh-TW and en-US), and the mapping of an interaction's
+//! options onto the platform-neutral [`Command`], validated by the same
+//! parser every platform uses so errors and replies are identical.
+
+use serenity::all::{CommandDataOption, CommandDataOptionValue, CommandOptionType, Permissions};
+use serenity::builder::{CreateCommand, CreateCommandOption};
+use unicode_normalization::UnicodeNormalization;
+
+use crate::commands::grammar::{
+    CommandName, LATEST_MAX, ParseError, parse as parse_text, split_words,
+};
+use crate::commands::i18n::{EN, Texts, ZH_TW};
+use crate::commands::{Command, CommandError, Filter};
+
+/// The one slash command.
+pub const COMMAND_NAME: &str = "ptt";
+
+/// Who sees `/ptt` by default. Discord applies default member permissions
+/// to a whole command, so with one command this also hides `list`,
+/// `latest`, `status` and `help` from members without Manage Channels
+/// until a server admin allows `/ptt` for everyone (Server Settings →
+/// Integrations); the handler checks subscribe/unsubscribe again anyway.
+pub const DEFAULT_MEMBER_PERMISSIONS: Permissions = Permissions::MANAGE_CHANNELS;
+
+/// Descriptions of the command and its options in one language (Discord
+/// allows at most 100 characters each).
+struct OptionTexts {
+    command: &'static str,
+    board: &'static str,
+    tag: &'static str,
+    kw: &'static str,
+    not: &'static str,
+    author: &'static str,
+    push: &'static str,
+    re: &'static str,
+    fw: &'static str,
+    target: &'static str,
+    n: &'static str,
+}
+
+static OPTIONS_ZH_TW: OptionTexts = OptionTexts {
+    command: "PTT 看板新文章摘要",
+    board: "看板（預設為第一個轉播看板）",
+    tag: "標題標籤，例如 新聞；* 表示全部（預設 新聞）",
+    kw: "標題必須包含的字，以空白分隔；含空白的詞請加引號",
+    not: "標題不可包含的字，以空白分隔",
+    author: "作者帳號",
+    push: "淨推文數達到此數才轉播（1–999）",
+    re: "也轉播回文（Re:）",
+    fw: "也轉播轉錄文（Fw:）",
+    target: "訂閱編號、看板名稱或 all",
+    n: "則數（1–20，預設 5）",
+};
+
+static OPTIONS_EN: OptionTexts = OptionTexts {
+    command: "Digests of new PTT posts",
+    board: "Board (default: the first relayed board)",
+    tag: "Title tag, e.g. 新聞; * for any (default 新聞)",
+    kw: "Words the title must contain, space-separated; quote a phrase with spaces",
+    not: "Words the title must not contain, space-separated",
+    author: "Author id",
+    push: "Relay once the net push reaches this (1–999)",
+    re: "Also relay replies (Re:)",
+    fw: "Also relay forwards (Fw:)",
+    target: "Subscription id, board name or all",
+    n: "How many (1–20, default 5)",
+};
+
+/// Discord's locales we describe the command in.
+const LOCALES: [(&str, &Texts, &OptionTexts); 2] = [
+    ("zh-TW", &ZH_TW, &OPTIONS_ZH_TW),
+    ("en-US", &EN, &OPTIONS_EN),
+];
+
+/// The subcommands, in the order of `Texts::menu`.
+const SUBCOMMANDS: [&str; 6] = [
+    "subscribe",
+    "unsubscribe",
+    "list",
+    "latest",
+    "status",
+    "help",
+];
+
+fn option(
+    kind: CommandOptionType,
+    name: &str,
+    describe: fn(&OptionTexts) -> &'static str,
+) -> CreateCommandOption {
+    let mut o = CreateCommandOption::new(kind, name, describe(&OPTIONS_EN));
+    for (locale, _, texts) in LOCALES {
+        o = o.description_localized(locale, describe(texts));
+    }
+    o
+}
+
+fn subcommand(index: usize) -> CreateCommandOption {
+    let name = SUBCOMMANDS[index];
+    let mut sub = CreateCommandOption::new(CommandOptionType::SubCommand, name, EN.menu[index]);
+    for (locale, texts, _) in LOCALES {
+        sub = sub.description_localized(locale, texts.menu[index]);
+    }
+    match name {
+        "subscribe" => sub
+            .add_sub_option(option(CommandOptionType::String, "board", |t| t.board).max_length(64))
+            .add_sub_option(option(CommandOptionType::String, "tag", |t| t.tag).max_length(64))
+            .add_sub_option(option(CommandOptionType::String, "kw", |t| t.kw).max_length(1000))
+            .add_sub_option(option(CommandOptionType::String, "not", |t| t.not).max_length(1000))
+            .add_sub_option(
+                option(CommandOptionType::String, "author", |t| t.author).max_length(64),
+            )
+            .add_sub_option(
+                option(CommandOptionType::Integer, "push", |t| t.push)
+                    .min_int_value(1)
+                    .max_int_value(u64::from(crate::commands::filter::MAX_PUSH)),
+            )
+            .add_sub_option(option(CommandOptionType::Boolean, "re", |t| t.re))
+            .add_sub_option(option(CommandOptionType::Boolean, "fw", |t| t.fw)),
+        "unsubscribe" => sub.add_sub_option(
+            option(CommandOptionType::String, "target", |t| t.target)
+                .required(true)
+                .max_length(64),
+        ),
+        "latest" => sub.add_sub_option(
+            option(CommandOptionType::Integer, "n", |t| t.n)
+                .min_int_value(1)
+                .max_int_value(u64::from(LATEST_MAX)),
+        ),
+        _ => sub,
+    }
+}
+
+/// The definition of `/ptt` sent at start-up.
+pub fn ptt_command() -> CreateCommand {
+    let mut cmd = CreateCommand::new(COMMAND_NAME)
+        .description(OPTIONS_EN.command)
+        .default_member_permissions(DEFAULT_MEMBER_PERMISSIONS)
+        .dm_permission(true);
+    for (locale, _, texts) in LOCALES {
+        cmd = cmd.description_localized(locale, texts.command);
+    }
+    for i in 0..SUBCOMMANDS.len() {
+        cmd = cmd.add_option(subcommand(i));
+    }
+    cmd
+}
+
+/// An option value, as far as `/ptt` cares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OptionValue {
+    /// A string option.
+    Str(String),
+    /// An integer option.
+    Int(i64),
+    /// A boolean option.
+    Bool(bool),
+    /// Any other kind (never registered by us).
+    Other,
+}
+
+/// The subcommand and its options of a `/ptt` interaction; `None` when the
+/// interaction carries no subcommand.
+pub fn subcommand_of(
+    options: &[CommandDataOption],
+) -> Option<(String, Vec<(String, OptionValue)>)> {
+    let first = options.first()?;
+    let CommandDataOptionValue::SubCommand(inner) = &first.value else {
+        return None;
+    };
+    let values = inner
+        .iter()
+        .map(|o| {
+            let v = match &o.value {
+                CommandDataOptionValue::String(s) => OptionValue::Str(s.clone()),
+                CommandDataOptionValue::Integer(n) => OptionValue::Int(*n),
+                CommandDataOptionValue::Boolean(b) => OptionValue::Bool(*b),
+                _ => OptionValue::Other,
+            };
+            (o.name.clone(), v)
+        })
+        .collect();
+    Some((first.name.clone(), values))
+}
+
+fn err(command: CommandName, error: ParseError) -> CommandError {
+    CommandError { command, error }
+}
+
+fn value_text(v: &OptionValue) -> String {
+    match v {
+        OptionValue::Str(s) => s.clone(),
+        OptionValue::Int(n) => n.to_string(),
+        OptionValue::Bool(b) => if *b { "yes" } else { "no" }.to_owned(),
+        OptionValue::Other => String::new(),
+    }
+}
+
+/// Maps a subcommand and its options onto a [`Command`], with the same
+/// validation (and the same errors) as the text commands.
+pub fn to_command(name: &str, options: &[(String, OptionValue)]) -> Result<Command, CommandError> {
+    match name {
+        "subscribe" => subscribe(options),
+        "unsubscribe" => {
+            let target = options
+                .iter()
+                .find(|(k, _)| k == "target")
+                .map(|(_, v)| value_text(v))
+                .unwrap_or_default();
+            let target: String = target.nfkc().collect();
+            let target = target.trim();
+            if target.is_empty() {
+                return Err(err(CommandName::Unsubscribe, ParseError::MissingTarget));
+            }
+            // One word, like `/unsubscribe ID|BOARD|all`.
+            match parse_text(&format!("/unsubscribe {target}"), None)? {
+                Some(cmd) => Ok(cmd),
+                None => Err(err(CommandName::Unsubscribe, ParseError::MissingTarget)),
+            }
+        }
+        "latest" => match options.iter().find(|(k, _)| k == "n") {
+            None => Ok(Command::Latest(crate::commands::grammar::LATEST_DEFAULT)),
+            Some((_, v)) => {
+                let n = value_text(v);
+                match n.parse::<u8>() {
+                    Ok(k) if (1..=LATEST_MAX).contains(&k) => Ok(Command::Latest(k)),
+                    _ => Err(err(CommandName::Latest, ParseError::BadCount(n))),
+                }
+            }
+        },
+        "list" => Ok(Command::List),
+        "status" => Ok(Command::Status),
+        "help" => Ok(Command::Help),
+        other => Err(err(
+            CommandName::Other,
+            ParseError::UnknownCommand(format!("{COMMAND_NAME} {other}")),
+        )),
+    }
+}
+
+fn subscribe(options: &[(String, OptionValue)]) -> Result<Command, CommandError> {
+    let fail = |e: ParseError| err(CommandName::Subscribe, e);
+    let mut board = None;
+    let mut words: Vec<String> = Vec::new();
+    for (key, value) in options {
+        let text: String = value_text(value).nfkc().collect();
+        match key.as_str() {
+            "board" => {
+                let b = text.trim();
+                if !b.is_empty() {
+                    board = Some(b.to_owned());
+                }
+            }
+            "kw" | "not" => {
+                for w in split_words(&text).map_err(fail)? {
+                    words.push(format!("{key}:{w}"));
+                }
+            }
+            "tag" | "author" | "push" | "re" | "fw" => words.push(format!("{key}:{text}")),
+            other => {
+                return Err(fail(ParseError::Filter(
+                    crate::commands::filter::FilterError::UnknownWord(format!("{other}:{text}")),
+                )));
+            }
+        }
+    }
+    let filter = Filter::parse(&words).map_err(|e| fail(e.into()))?;
+    Ok(Command::Subscribe { board, filter })
+}
+
+/// Whether a command may take a while and is best answered publicly: the
+/// guess a deferred answer is made with.
+pub fn answered_publicly(parsed: &Result<Command, CommandError>) -> bool {
+    matches!(
+        parsed,
+        Ok(Command::Subscribe { .. } | Command::Unsubscribe(_))
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::commands::filter::{FilterError, TagFilter};
+    use crate::commands::grammar::Target;
+
+    fn s(k: &str, v: &str) -> (String, OptionValue) {
+        (k.to_owned(), OptionValue::Str(v.to_owned()))
+    }
+
+    #[test]
+    fn subscribe_options_become_the_same_filter_as_the_text_command() {
+        let opts = vec![
+            s("board", "stock"),
+            s("kw", "台積電 \"ADR 漲\""),
+            s("not", "盤中"),
+            ("push".to_owned(), OptionValue::Int(30)),
+            ("re".to_owned(), OptionValue::Bool(true)),
+        ];
+        let Command::Subscribe { board, filter } = to_command("subscribe", &opts).unwrap() else {
+            panic!("not a subscribe");
+        };
+        assert_eq!(board.as_deref(), Some("stock"));
+        let text = crate::commands::parse(
+            "/subscribe stock kw:台積電 kw:\"ADR 漲\" not:盤中 push:30 re:yes",
+            None,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            text,
+            Command::Subscribe {
+                board: Some("stock".into()),
+                filter: filter.clone()
+            }
+        );
+        assert_eq!(filter.tag, TagFilter::Is("新聞".into()));
+    }
+
+    #[test]
+    fn bad_options_get_the_parsers_errors() {
+        let e = to_command("subscribe", &[("push".into(), OptionValue::Int(0))]).unwrap_err();
+        assert_eq!(e.command, CommandName::Subscribe);
+        assert!(matches!(
+            e.error,
+            ParseError::Filter(FilterError::BadValue { key: "push", .. })
+        ));
+        let e = to_command("subscribe", &[s("kw", "\"open")]).unwrap_err();
+        assert_eq!(e.error, ParseError::UnbalancedQuote);
+        let e = to_command("subscribe", &[s("author", "two words")]).unwrap_err();
+        assert!(matches!(e.error, ParseError::Filter(_)));
+        let many = (0..25)
+            .map(|i| format!("w{i}"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let e = to_command("subscribe", &[s("kw", &many)]).unwrap_err();
+        assert_eq!(e.error, ParseError::Filter(FilterError::TooManyWords));
+        let e = to_command("unsubscribe", &[s("target", "../x")]).unwrap_err();
+        assert_eq!(e.error, ParseError::BadTarget("../x".into()));
+        let e = to_command("unsubscribe", &[s("target", "1 2")]).unwrap_err();
+        assert_eq!(e.error, ParseError::UnexpectedWords);
+        let e = to_command("latest", &[("n".into(), OptionValue::Int(21))]).unwrap_err();
+        assert_eq!(e.error, ParseError::BadCount("21".into()));
+        let e = to_command("frob", &[]).unwrap_err();
+        assert!(matches!(e.error, ParseError::UnknownCommand(_)));
+    }
+
+    #[test]
+    fn other_subcommands() {
+        assert_eq!(
+            to_command("unsubscribe", &[s("target", "#3")]).unwrap(),
+            Command::Unsubscribe(Target::Id(3))
+        );
+        assert_eq!(
+            to_command("unsubscribe", &[s("target", "ALL")]).unwrap(),
+            Command::Unsubscribe(Target::All)
+        );
+        assert_eq!(to_command("latest", &[]).unwrap(), Command::Latest(5));
+        assert_eq!(
+            to_command("latest", &[("n".into(), OptionValue::Int(20))]).unwrap(),
+            Command::Latest(20)
+        );
+        assert_eq!(to_command("list", &[]).unwrap(), Command::List);
+        assert_eq!(to_command("status", &[]).unwrap(), Command::Status);
+        assert_eq!(to_command("help", &[]).unwrap(), Command::Help);
+    }
+
+    #[test]
+    fn the_definition_has_six_subcommands_described_in_both_languages() {
+        let v = serde_json::to_value(ptt_command()).unwrap();
+        assert_eq!(v["name"], "ptt");
+        assert_eq!(v["default_member_permissions"], "16");
+        assert_eq!(v["dm_permission"], true);
+        let subs = v["options"].as_array().unwrap();
+        let names: Vec<&str> = subs.iter().map(|o| o["name"].as_str().unwrap()).collect();
+        assert_eq!(names, SUBCOMMANDS);
+        let all = std::iter::once(&v).chain(subs.iter()).chain(
+            subs.iter()
+                .flat_map(|s| s["options"].as_array().into_iter().flatten()),
+        );
+        for item in all {
+            let d = item["description"].as_str().unwrap();
+            assert!(!d.is_empty() && d.chars().count() <= 100, "{d}");
+            for locale in ["zh-TW", "en-US"] {
+                let l = item["description_localizations"][locale].as_str().unwrap();
+                assert!(!l.is_empty() && l.chars().count() <= 100, "{l}");
+            }
+        }
+        let sub = &subs[0]["options"];
+        let opt_names: Vec<&str> = sub
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            opt_names,
+            ["board", "tag", "kw", "not", "author", "push", "re", "fw"]
+        );
+        assert_eq!(subs[1]["options"][0]["required"], true);
+        assert_eq!(subs[3]["options"][0]["max_value"], 20);
+    }
+}

@@ -1,0 +1,259 @@
+//! The gateway side (leader only): slash command interactions, and guild
+//! membership (GUILD_DELETE pauses a server's channels, GUILD_CREATE
+//! resumes them).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serenity::all::{
+    CommandInteraction, Context as SerenityContext, EventHandler, Guild, GuildId, Interaction,
+    Ready, UnavailableGuild,
+};
+use serenity::builder::{
+    CreateInteractionResponse, CreateInteractionResponseFollowup, CreateInteractionResponseMessage,
+    EditInteractionResponse,
+};
+use serenity::http::Http;
+use tokio::time::Instant;
+
+use super::commands::{COMMAND_NAME, answered_publicly, subcommand_of, to_command};
+use super::errors::Redactor;
+use super::sink::{MAX_CONTENT, no_mentions};
+use crate::chat::AdapterContext;
+use crate::chat::pacing::Pacer;
+use crate::commands::grammar::{CommandName, ParseError};
+use crate::commands::{CommandError, Context, Lang, Reply};
+use crate::dest::{Destination, Platform};
+use crate::store::now_secs;
+use crate::text::truncate_chars;
+
+/// Discord drops an interaction not answered within 3 s; the first answer
+/// (the reply or a deferral) goes out by this time after it arrived.
+const ANSWER_BY: Duration = Duration::from_millis(2200);
+
+/// Why a server's channels are paused.
+const REMOVED_REASON: &str = "the bot was removed from the Discord server";
+
+/// Receives gateway events.
+pub(super) struct Listener {
+    pub(super) http: Arc<Http>,
+    pub(super) ctx: AdapterContext,
+    pub(super) pacer: Arc<Pacer>,
+    pub(super) redactor: Redactor,
+    pub(super) defer_after: Duration,
+}
+
+#[serenity::async_trait]
+impl EventHandler for Listener {
+    async fn ready(&self, _: SerenityContext, ready: Ready) {
+        tracing::info!(
+            user = %ready.user.name,
+            guilds = ready.guilds.len(),
+            "Discord gateway ready"
+        );
+    }
+
+    async fn interaction_create(&self, _: SerenityContext, interaction: Interaction) {
+        if let Interaction::Command(cmd) = interaction
+            && cmd.data.name == COMMAND_NAME
+        {
+            self.on_command(cmd).await;
+        }
+    }
+
+    async fn guild_create(&self, _: SerenityContext, guild: Guild, _: Option<bool>) {
+        self.resume_guild(guild.id).await;
+    }
+
+    async fn guild_delete(
+        &self,
+        _: SerenityContext,
+        incomplete: UnavailableGuild,
+        _: Option<Guild>,
+    ) {
+        // `unavailable` is an outage, not a removal: keep delivering (the
+        // sends fail transiently until the server is back).
+        if !incomplete.unavailable {
+            self.pause_guild(incomplete.id).await;
+        }
+    }
+}
+
+impl Listener {
+    async fn on_command(&self, cmd: CommandInteraction) {
+        let received = Instant::now();
+        let chat = cmd.channel_id.to_string();
+        // DMs are private chats; in a server, Manage Channels (or
+        // Administrator) in this channel, as Discord computed it.
+        let is_admin = match cmd.guild_id {
+            None => true,
+            Some(_) => cmd
+                .member
+                .as_ref()
+                .and_then(|m| m.permissions)
+                .is_some_and(|p| p.manage_channels() || p.administrator()),
+        };
+        let lang = Lang::from_code(&cmd.locale).unwrap_or(self.ctx.default_lang);
+        let context = Context {
+            dest: Destination::chat(Platform::Discord, chat.clone()),
+            is_admin,
+            lang,
+            max_reply_chars: MAX_CONTENT,
+        };
+        let (name, parsed) = match subcommand_of(&cmd.data.options) {
+            Some((name, options)) => {
+                let parsed = to_command(&name, &options);
+                (name, parsed)
+            }
+            None => (
+                String::new(),
+                Err(CommandError {
+                    command: CommandName::Other,
+                    error: ParseError::UnknownCommand(COMMAND_NAME.into()),
+                }),
+            ),
+        };
+        tracing::debug!(%chat, subcommand = %name, is_admin, "Discord command");
+        let public = answered_publicly(&parsed);
+        let handler = Arc::clone(&self.ctx.handler);
+        let store = Arc::clone(&self.ctx.store);
+        let guild = cmd.guild_id;
+        let work = async move {
+            // Which server the channel is in, for GUILD_DELETE/CREATE.
+            if let Some(guild) = guild
+                && let Err(e) = store
+                    .set_chat_group(Platform::Discord, &context.dest.chat, &guild.to_string())
+                    .await
+            {
+                tracing::error!(error = %e, chat = %context.dest, "cannot record a channel's Discord server");
+            }
+            handler.handle(&context, parsed).await
+        };
+        tokio::pin!(work);
+        let early = if self.defer_after.is_zero() {
+            None
+        } else {
+            tokio::select! {
+                reply = &mut work => Some(reply),
+                () = tokio::time::sleep(self.defer_after) => None,
+            }
+        };
+        self.pace_until(&chat, received + ANSWER_BY).await;
+        match early {
+            Some(reply) => {
+                let message = CreateInteractionResponseMessage::new()
+                    .content(truncate_chars(&reply.text, MAX_CONTENT))
+                    .ephemeral(reply.ephemeral())
+                    .allowed_mentions(no_mentions());
+                let answer = CreateInteractionResponse::Message(message);
+                if let Err(e) = cmd.create_response(&*self.http, answer).await {
+                    self.log_failure("answering a command", &chat, &e);
+                }
+            }
+            None => {
+                let defer = CreateInteractionResponse::Defer(
+                    CreateInteractionResponseMessage::new()
+                        .ephemeral(!public)
+                        .allowed_mentions(no_mentions()),
+                );
+                if let Err(e) = cmd.create_response(&*self.http, defer).await {
+                    self.log_failure("deferring a command's answer", &chat, &e);
+                }
+                let reply = work.await;
+                self.pacer.wait(&chat).await;
+                self.finish_deferred(&cmd, &chat, &reply, public).await;
+            }
+        }
+    }
+
+    /// Waits for the pacer, but not past `deadline`: the 3-second window
+    /// matters more than smoothness for an interaction's first answer.
+    async fn pace_until(&self, chat: &str, deadline: Instant) {
+        let _ = tokio::time::timeout_at(deadline, self.pacer.wait(chat)).await;
+    }
+
+    /// Replaces a deferred answer with the reply; when the reply should be
+    /// shown differently (private vs public) than guessed, the deferral is
+    /// deleted and the reply sent as a follow-up with the right flag.
+    async fn finish_deferred(
+        &self,
+        cmd: &CommandInteraction,
+        chat: &str,
+        reply: &Reply,
+        public: bool,
+    ) {
+        let text = truncate_chars(&reply.text, MAX_CONTENT);
+        if reply.ephemeral() != public {
+            let edit = EditInteractionResponse::new()
+                .content(text)
+                .allowed_mentions(no_mentions());
+            if let Err(e) = cmd.edit_response(&*self.http, edit).await {
+                self.log_failure("editing a deferred answer", chat, &e);
+            }
+            return;
+        }
+        if let Err(e) = cmd.delete_response(&*self.http).await {
+            self.log_failure("deleting a deferred answer", chat, &e);
+        }
+        let followup = CreateInteractionResponseFollowup::new()
+            .content(text)
+            .ephemeral(reply.ephemeral())
+            .allowed_mentions(no_mentions());
+        if let Err(e) = cmd.create_followup(&*self.http, followup).await {
+            self.log_failure("sending a command's answer", chat, &e);
+        }
+    }
+
+    fn log_failure(&self, doing: &str, chat: &str, err: &serenity::Error) {
+        let error = self.redactor.redact(&err.to_string());
+        tracing::warn!(%chat, %error, "Discord failed while {doing}");
+    }
+
+    async fn pause_guild(&self, guild: GuildId) {
+        let store = &self.ctx.store;
+        let chats = match store
+            .chats_in_group(Platform::Discord, &guild.to_string())
+            .await
+        {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(error = %e, %guild, "cannot read a Discord server's channels");
+                return;
+            }
+        };
+        for chat in &chats {
+            if let Err(e) = store
+                .pause_chat(Platform::Discord, chat, REMOVED_REASON, now_secs())
+                .await
+            {
+                tracing::error!(error = %e, %chat, "cannot pause a channel");
+            }
+        }
+        tracing::info!(%guild, channels = chats.len(), "removed from a Discord server; its channels are paused");
+    }
+
+    async fn resume_guild(&self, guild: GuildId) {
+        let store = &self.ctx.store;
+        let chats = match store
+            .chats_in_group(Platform::Discord, &guild.to_string())
+            .await
+        {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(error = %e, %guild, "cannot read a Discord server's channels");
+                return;
+            }
+        };
+        let mut resumed = 0;
+        for chat in &chats {
+            match store.resume_chat(Platform::Discord, chat).await {
+                Ok(true) => resumed += 1,
+                Ok(false) => {}
+                Err(e) => tracing::error!(error = %e, %chat, "cannot resume a channel"),
+            }
+        }
+        if resumed > 0 {
+            tracing::info!(%guild, channels = resumed, "back in a Discord server; its channels are resumed");
+        }
+    }
+}

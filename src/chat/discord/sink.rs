@@ -1,0 +1,217 @@
+//! The Discord [`ChatSink`]: REST only (every replica runs it). One attempt
+//! per call, paced by our own limiter, classified for the outbox.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serenity::all::{ChannelId, MessageId, Nonce, Timestamp};
+use serenity::builder::{
+    CreateAllowedMentions, CreateEmbed, CreateEmbedFooter, CreateMessage, EditMessage,
+};
+use serenity::http::Http;
+
+use super::errors::{Redactor, Strikes, classify, outcome};
+use crate::chat::pacing::Pacer;
+use crate::chat::{ChatSink, EditKind, SendOutcome};
+use crate::commands::Reply;
+use crate::dest::{Destination, Platform};
+use crate::digest::Digest;
+use crate::digest::discord::{Embed, embed, embed_with_status, nonce};
+use crate::text::truncate_chars;
+
+/// Discord's limit for a message's `content`.
+pub const MAX_CONTENT: usize = 2000;
+/// The status shown in the title of a post deleted on PTT.
+pub const DELETED_STATUS: &str = "【已刪除】";
+
+/// Converts our rendered embed into serenity's builder (the content is
+/// decided by [`crate::digest::discord`], not here).
+pub fn to_create_embed(e: &Embed) -> CreateEmbed {
+    let mut c = CreateEmbed::new()
+        .title(e.title.clone())
+        .url(e.url.clone())
+        .colour(e.color)
+        .footer(CreateEmbedFooter::new(e.footer.text.clone()));
+    if !e.description.is_empty() {
+        c = c.description(e.description.clone());
+    }
+    for f in &e.fields {
+        c = c.field(f.name.clone(), f.value.clone(), f.inline);
+    }
+    if let Some(ts) = e
+        .timestamp
+        .as_deref()
+        .and_then(|t| t.parse::<Timestamp>().ok())
+    {
+        c = c.timestamp(ts);
+    }
+    c
+}
+
+/// `allowed_mentions` that parses nothing.
+pub fn no_mentions() -> CreateAllowedMentions {
+    CreateAllowedMentions::new()
+}
+
+/// A Discord snowflake from its decimal form.
+pub fn snowflake(s: &str) -> Option<u64> {
+    s.parse::<u64>().ok().filter(|n| *n != 0)
+}
+
+/// Sends digests, tally edits and replies through Discord's REST API.
+pub struct DiscordSink {
+    http: Arc<Http>,
+    pacer: Arc<Pacer>,
+    strikes: Strikes,
+    redactor: Redactor,
+}
+
+impl DiscordSink {
+    /// A sink over an HTTP client, sharing the platform's pacer.
+    pub fn new(http: Arc<Http>, pacer: Arc<Pacer>, redactor: Redactor) -> Self {
+        DiscordSink {
+            http,
+            pacer,
+            strikes: Strikes::default(),
+            redactor,
+        }
+    }
+
+    /// The channel a destination posts to (a thread is its own channel).
+    fn channel(dest: &Destination) -> Result<(String, ChannelId), SendOutcome> {
+        let chat = dest.thread.as_deref().unwrap_or(&dest.chat);
+        match snowflake(chat) {
+            Some(id) => Ok((chat.to_owned(), ChannelId::new(id))),
+            None => Err(SendOutcome::Rejected(format!(
+                "not a Discord channel id: {chat:?}"
+            ))),
+        }
+    }
+
+    fn succeeded(&self, chat: &str, message_id: String) -> SendOutcome {
+        self.strikes.clear(chat);
+        SendOutcome::Sent { message_id }
+    }
+
+    fn failed(&self, chat: &str, err: &serenity::Error) -> SendOutcome {
+        let out = outcome(classify(err, &self.redactor), chat, &self.strikes);
+        if let SendOutcome::RateLimited { retry_after } = &out {
+            self.pacer.hold_chat(chat, *retry_after);
+        }
+        out
+    }
+}
+
+#[async_trait]
+impl ChatSink for DiscordSink {
+    fn platform(&self) -> Platform {
+        Platform::Discord
+    }
+
+    async fn send(&self, dest: &Destination, digest: &Digest) -> SendOutcome {
+        let (chat, channel) = match Self::channel(dest) {
+            Ok(c) => c,
+            Err(out) => return out,
+        };
+        let message = CreateMessage::new()
+            .embed(to_create_embed(&embed(digest)))
+            .allowed_mentions(no_mentions())
+            .nonce(Nonce::String(nonce(&digest.id, &dest.to_string())))
+            .enforce_nonce(true);
+        self.pacer.wait(&chat).await;
+        match channel.send_message(&*self.http, message).await {
+            Ok(m) => self.succeeded(&chat, m.id.to_string()),
+            Err(e) => self.failed(&chat, &e),
+        }
+    }
+
+    async fn edit(
+        &self,
+        dest: &Destination,
+        message_id: &str,
+        digest: &Digest,
+        kind: EditKind,
+    ) -> SendOutcome {
+        let (chat, channel) = match Self::channel(dest) {
+            Ok(c) => c,
+            Err(out) => return out,
+        };
+        let Some(mid) = snowflake(message_id) else {
+            return SendOutcome::Rejected(format!("not a Discord message id: {message_id:?}"));
+        };
+        let status = match kind {
+            EditKind::Tally => None,
+            EditKind::Deleted => Some(DELETED_STATUS),
+        };
+        let edit = EditMessage::new()
+            .embed(to_create_embed(&embed_with_status(digest, status)))
+            .allowed_mentions(no_mentions());
+        self.pacer.wait(&chat).await;
+        match channel
+            .edit_message(&*self.http, MessageId::new(mid), edit)
+            .await
+        {
+            Ok(m) => self.succeeded(&chat, m.id.to_string()),
+            Err(e) => self.failed(&chat, &e),
+        }
+    }
+
+    async fn answer(&self, dest: &Destination, reply: &Reply) -> SendOutcome {
+        let (chat, channel) = match Self::channel(dest) {
+            Ok(c) => c,
+            Err(out) => return out,
+        };
+        let message = CreateMessage::new()
+            .content(truncate_chars(&reply.text, MAX_CONTENT))
+            .allowed_mentions(no_mentions());
+        self.pacer.wait(&chat).await;
+        match channel.send_message(&*self.http, message).await {
+            Ok(m) => self.succeeded(&chat, m.id.to_string()),
+            Err(e) => self.failed(&chat, &e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::digest::discord::{Field, Footer};
+
+    #[test]
+    fn our_embed_becomes_the_same_json_through_serenity() {
+        let e = Embed {
+            title: "[新聞] 標題".into(),
+            url: "https://www.ptt.cc/bbs/Stock/M.1.A.1.html".into(),
+            description: "**headline**\n\nexcerpt".into(),
+            fields: vec![Field {
+                name: "推噓".into(),
+                value: "推 1 · 噓 0 · → 0".into(),
+                inline: false,
+            }],
+            footer: Footer {
+                text: "Stock · someid".into(),
+            },
+            timestamp: Some("2026-01-28T13:25:57+08:00".into()),
+            color: 0x2E_CC_71,
+        };
+        let v = serde_json::to_value(to_create_embed(&e)).unwrap();
+        assert_eq!(v["title"], e.title);
+        assert_eq!(v["url"], e.url);
+        assert_eq!(v["description"], e.description);
+        assert_eq!(v["color"], 0x2E_CC_71);
+        assert_eq!(v["footer"]["text"], "Stock · someid");
+        assert_eq!(v["fields"][0]["name"], "推噓");
+        assert_eq!(v["fields"][0]["value"], "推 1 · 噓 0 · → 0");
+        assert_eq!(v["timestamp"], "2026-01-28T13:25:57+08:00");
+        let none = serde_json::to_value(no_mentions()).unwrap();
+        assert_eq!(none["parse"], serde_json::json!([]));
+    }
+
+    #[test]
+    fn ids_must_be_snowflakes() {
+        assert_eq!(snowflake("123"), Some(123));
+        assert_eq!(snowflake("0"), None);
+        assert_eq!(snowflake("-5"), None);
+        assert_eq!(snowflake("stdout"), None);
+    }
+}
