@@ -9,6 +9,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::chat::console::ConsoleSink;
+use crate::chat::discord::DiscordAdapter;
 use crate::chat::telegram::TelegramAdapter;
 use crate::chat::{AdapterContext, ChatSink};
 use crate::commands::{Filter, Handler, Lang};
@@ -20,6 +21,7 @@ use crate::relay::poller::{Poller, PollerOptions};
 use crate::relay::router::Router;
 use crate::relay::status::RuntimeStatus;
 use crate::relay::tally::{TallyOptions, Tracker};
+use crate::store::postgres::{Leadership, PostgresStore};
 use crate::store::sqlite::SqliteStore;
 use crate::store::{Store, StoreError, now_secs};
 
@@ -68,13 +70,50 @@ pub struct Running {
     fatal: tokio::sync::watch::Receiver<Option<String>>,
 }
 
-/// Opens the store that `store.url` names.
-pub async fn open_store(settings: &Settings) -> Result<Arc<dyn Store>, StartError> {
+/// The store, and (on PostgreSQL) what decides which replica leads.
+pub struct Backend {
+    /// The store.
+    pub store: Arc<dyn Store>,
+    /// `None`: this process always leads (SQLite, one process per file).
+    pub election: Option<Election>,
+}
+
+/// PostgreSQL leadership: the lock and the store to read the leader from.
+pub struct Election {
+    /// The advisory lock on its own connection.
+    pub leadership: Leadership,
+    /// The store (for the leader row).
+    pub store: Arc<PostgresStore>,
+}
+
+/// A unique id of this process among replicas: host, pid and a random tag.
+pub fn replica_id() -> String {
+    format!(
+        "{}-{}-{:04x}",
+        crate::store::sqlite::host_name(),
+        std::process::id(),
+        rand::random::<u16>()
+    )
+}
+
+/// Opens the store that `store.url` names (and, for PostgreSQL, prepares
+/// the leadership lock).
+pub async fn open_backend(settings: &Settings) -> Result<Backend, StartError> {
     match StoreUrl::parse(&settings.store.url) {
-        Some(StoreUrl::Sqlite(path)) => Ok(SqliteStore::open(&path).await?),
-        Some(StoreUrl::Postgres(_)) => Err(StartError::Config(
-            "store.url: PostgreSQL is not supported by this release yet".into(),
-        )),
+        Some(StoreUrl::Sqlite(path)) => Ok(Backend {
+            store: SqliteStore::open(&path).await?,
+            election: None,
+        }),
+        Some(StoreUrl::Postgres(url)) => {
+            let id = replica_id();
+            let store = PostgresStore::open(&url, id.clone()).await?;
+            let ping = Duration::from_secs((settings.store.lease_secs / 3).max(1));
+            let leadership = Leadership::new(&url, id)?.with_timeout(ping);
+            Ok(Backend {
+                store: Arc::clone(&store) as Arc<dyn Store>,
+                election: Some(Election { leadership, store }),
+            })
+        }
         None => Err(StartError::Config("store.url is malformed".into())),
     }
 }
@@ -102,19 +141,36 @@ pub async fn start(settings: &Settings) -> Result<Running, StartError> {
 
 /// Starts the service with extras.
 pub async fn start_with(settings: &Settings, extras: Extras) -> Result<Running, StartError> {
-    let store = open_store(settings).await?;
-    start_with_store(settings, store, extras).await
+    let backend = open_backend(settings).await?;
+    start_backend(settings, backend, extras).await
 }
 
-/// Starts the service on an opened store.
+/// Starts the service on an opened store, leading alone.
 pub async fn start_with_store(
     settings: &Settings,
     store: Arc<dyn Store>,
     extras: Extras,
 ) -> Result<Running, StartError> {
+    start_backend(
+        settings,
+        Backend {
+            store,
+            election: None,
+        },
+        extras,
+    )
+    .await
+}
+
+/// Starts the service on an opened backend.
+pub async fn start_backend(
+    settings: &Settings,
+    backend: Backend,
+    extras: Extras,
+) -> Result<Running, StartError> {
+    let Backend { store, election } = backend;
     let boards = settings.boards();
     let status = Arc::new(RuntimeStatus::new("this instance"));
-    status.set_is_leader(true);
     let listener = tokio::net::TcpListener::bind(&settings.http.listen)
         .await
         .map_err(|e| StartError::Listen {
@@ -157,6 +213,13 @@ pub async fn start_with_store(
         sinks.push(adapter.sink());
         telegram = Some(adapter);
     }
+    let mut discord = None;
+    if settings.discord.token.is_some() {
+        let adapter = DiscordAdapter::new(&settings.discord, adapter_ctx.clone())
+            .map_err(|e| StartError::Config(e.to_string()))?;
+        sinks.push(adapter.sink());
+        discord = Some(Arc::new(adapter));
+    }
     let console_filter = if settings.console_enabled() {
         let filter = Filter::parse_str(&settings.console.filter)
             .map_err(|e| StartError::Config(format!("console.filter: {e}")))?;
@@ -173,36 +236,17 @@ pub async fn start_with_store(
     let grace = Duration::from_secs(settings.shutdown.timeout_secs);
     let mut workers = JoinSet::new();
     let mut wakes = Vec::new();
-    let mut edit_wakes = Vec::new();
-    for sink in sinks {
+    for sink in &sinks {
         let wake = Arc::new(Notify::new());
         wakes.push(Arc::clone(&wake));
         let worker = OutboxWorker::new(
             Arc::clone(&store),
-            Arc::clone(&sink),
+            Arc::clone(sink),
             settings.outbox.concurrency as usize,
             wake,
         );
         workers.spawn(worker.run(shutdown.clone(), grace));
-        let edit_wake = Arc::new(Notify::new());
-        edit_wakes.push(Arc::clone(&edit_wake));
-        let editor = EditWorker::new(Arc::clone(&store), sink, Arc::clone(&status), edit_wake);
-        workers.spawn(editor.run(shutdown.clone()));
     }
-    let tracker = Arc::new(Tracker::new(
-        Arc::clone(&store),
-        client.clone(),
-        Arc::clone(&router),
-        extras.tally.unwrap_or(TallyOptions {
-            window: Duration::from_secs(settings.relay.track_hours * 3600),
-            first_step: Duration::from_secs(settings.relay.track_first_secs),
-            max_step: Duration::from_secs(settings.relay.track_max_step_secs),
-        }),
-        Arc::clone(&status),
-        wakes.clone(),
-        edit_wakes,
-    ));
-    workers.spawn(Arc::clone(&tracker).run(shutdown.clone()));
 
     let max_age = Duration::from_secs(settings.relay.max_delivery_age_hours * 3600);
     let retention = Duration::from_secs(u64::from(settings.store.retention_days) * 86_400);
@@ -235,34 +279,31 @@ pub async fn start_with_store(
         shutdown.clone(),
     ));
 
+    let work = Arc::new(LeaderWork {
+        store: Arc::clone(&store),
+        client,
+        router,
+        status: Arc::clone(&status),
+        sinks,
+        outbox_wakes: wakes,
+        poller: PollerOptions {
+            interval: Duration::from_secs(settings.ptt.poll_interval_secs),
+            catchup_pages: settings.ptt.catchup_pages,
+            backfill: settings.ptt.backfill,
+        },
+        boards,
+        tally: extras.tally.unwrap_or(TallyOptions {
+            window: Duration::from_secs(settings.relay.track_hours * 3600),
+            first_step: Duration::from_secs(settings.relay.track_first_secs),
+            max_step: Duration::from_secs(settings.relay.track_max_step_secs),
+        }),
+        telegram,
+        discord,
+        fatal: fatal_tx,
+    });
     let mut pollers = JoinSet::new();
-    let poller_options = PollerOptions {
-        interval: Duration::from_secs(settings.ptt.poll_interval_secs),
-        catchup_pages: settings.ptt.catchup_pages,
-        backfill: settings.ptt.backfill,
-    };
-    for board in boards {
-        let poller = Poller::new(
-            board,
-            client.clone(),
-            Arc::clone(&store),
-            Arc::clone(&router),
-            poller_options.clone(),
-            wakes.clone(),
-            Arc::clone(&status),
-        )
-        .with_tracker(Arc::clone(&tracker));
-        pollers.spawn(poller.run(shutdown.clone()));
-    }
-    if let Some(adapter) = telegram {
-        let fatal = fatal_tx.clone();
-        pollers.spawn(async move {
-            if let Err(e) = adapter.run_listener().await {
-                tracing::error!(error = %e, "the Telegram listener stopped");
-                let _ = fatal.send(Some(format!("Telegram: {e}")));
-            }
-        });
-    }
+    let lease = Duration::from_secs(settings.store.lease_secs);
+    pollers.spawn(supervise(work, election, lease, shutdown.clone()));
     tracing::info!(
         boards = ?settings.ptt.boards,
         console = settings.console_enabled(),
@@ -279,6 +320,160 @@ pub async fn start_with_store(
         http_addr,
         fatal: fatal_rx,
     })
+}
+
+/// What only the leader runs: pollers, the tally tracker, edit workers and
+/// the chat listeners. Every replica runs the outbox workers.
+struct LeaderWork {
+    store: Arc<dyn Store>,
+    client: PttClient,
+    router: Arc<Router>,
+    status: Arc<RuntimeStatus>,
+    sinks: Vec<Arc<dyn ChatSink>>,
+    outbox_wakes: Vec<Arc<Notify>>,
+    poller: PollerOptions,
+    boards: Vec<crate::ptt::Board>,
+    tally: TallyOptions,
+    telegram: Option<TelegramAdapter>,
+    discord: Option<Arc<DiscordAdapter>>,
+    fatal: tokio::sync::watch::Sender<Option<String>>,
+}
+
+impl LeaderWork {
+    /// Starts one leadership term's tasks; they stop when `term` is cancelled.
+    fn spawn(&self, term: &CancellationToken) -> JoinSet<()> {
+        let mut set = JoinSet::new();
+        let mut edit_wakes = Vec::new();
+        for sink in &self.sinks {
+            let wake = Arc::new(Notify::new());
+            edit_wakes.push(Arc::clone(&wake));
+            let editor = EditWorker::new(
+                Arc::clone(&self.store),
+                Arc::clone(sink),
+                Arc::clone(&self.status),
+                wake,
+            );
+            set.spawn(editor.run(term.clone()));
+        }
+        let tracker = Arc::new(Tracker::new(
+            Arc::clone(&self.store),
+            self.client.clone(),
+            Arc::clone(&self.router),
+            self.tally,
+            Arc::clone(&self.status),
+            self.outbox_wakes.clone(),
+            edit_wakes,
+        ));
+        set.spawn(Arc::clone(&tracker).run(term.clone()));
+        for board in &self.boards {
+            let poller = Poller::new(
+                board.clone(),
+                self.client.clone(),
+                Arc::clone(&self.store),
+                Arc::clone(&self.router),
+                self.poller.clone(),
+                self.outbox_wakes.clone(),
+                Arc::clone(&self.status),
+            )
+            .with_tracker(Arc::clone(&tracker));
+            set.spawn(poller.run(term.clone()));
+        }
+        if let Some(adapter) = &self.telegram {
+            let adapter = adapter.with_stop(term.clone());
+            let fatal = self.fatal.clone();
+            set.spawn(async move {
+                if let Err(e) = adapter.run_listener().await {
+                    tracing::error!(error = %e, "the Telegram listener stopped");
+                    let _ = fatal.send(Some(format!("Telegram: {e}")));
+                }
+            });
+        }
+        if let Some(adapter) = &self.discord {
+            let adapter = Arc::clone(adapter);
+            let fatal = self.fatal.clone();
+            let stop = term.clone();
+            set.spawn(async move {
+                if let Err(e) = adapter.run_listener_until(stop).await {
+                    tracing::error!(error = %e, "the Discord gateway stopped");
+                    let _ = fatal.send(Some(format!("Discord: {e}")));
+                }
+            });
+        }
+        set
+    }
+}
+
+/// Runs the leader's work: at once when this process always leads, or for
+/// as long as it holds the PostgreSQL lock. A replica that loses the lock
+/// stops its leader work at once and competes again.
+async fn supervise(
+    work: Arc<LeaderWork>,
+    election: Option<Election>,
+    lease: Duration,
+    shutdown: CancellationToken,
+) {
+    let Some(Election {
+        mut leadership,
+        store,
+    }) = election
+    else {
+        work.status.set_is_leader(true);
+        let mut set = work.spawn(&shutdown.child_token());
+        while set.join_next().await.is_some() {}
+        return;
+    };
+    let beat = (lease / 3).max(Duration::from_secs(1));
+    let me = leadership.replica_id().to_owned();
+    loop {
+        if shutdown.is_cancelled() {
+            break;
+        }
+        match leadership.try_acquire().await {
+            Ok(true) => {
+                tracing::info!(replica = %me, "this replica leads: polling PTT and running the chat listeners");
+                work.status.set_is_leader(true);
+                work.status.set_leader(format!("{me} (this replica)"));
+                if let Err(e) = leadership.record(now_secs()).await {
+                    tracing::warn!(error = %e, "cannot record the leader");
+                }
+                let term = shutdown.child_token();
+                let mut set = work.spawn(&term);
+                loop {
+                    tokio::select! {
+                        () = tokio::time::sleep(beat) => {}
+                        () = shutdown.cancelled() => break,
+                    }
+                    let alive = match leadership.ping().await {
+                        Ok(()) => leadership.record(now_secs()).await,
+                        Err(e) => Err(e),
+                    };
+                    if let Err(e) = alive {
+                        tracing::warn!(replica = %me, error = %e, "lost leadership; stopping leader work");
+                        break;
+                    }
+                }
+                term.cancel();
+                while set.join_next().await.is_some() {}
+                work.status.set_is_leader(false);
+            }
+            Ok(false) => {
+                work.status.set_is_leader(false);
+                if let Ok(Some(leader)) = store.leader().await {
+                    work.status
+                        .set_leader(format!("{} on {}", leader.replica_id, leader.host));
+                }
+            }
+            Err(e) => {
+                work.status.set_is_leader(false);
+                tracing::warn!(replica = %me, error = %e, "cannot compete for leadership");
+            }
+        }
+        tokio::select! {
+            () = tokio::time::sleep(beat) => {}
+            () = shutdown.cancelled() => break,
+        }
+    }
+    leadership.release().await;
 }
 
 impl Running {

@@ -129,7 +129,7 @@ async fn start(opts: Options) -> Harness {
     let dir = tempfile::tempdir().unwrap();
     let mut s = settings(&ptt, &discord, &dir.path().join("db.sqlite"));
     s.discord.guild_id = opts.guild_id;
-    let store = app::open_store(&s).await.expect("store");
+    let store = app::open_backend(&s).await.expect("store").store;
     let shutdown = CancellationToken::new();
     let mut adapter =
         DiscordAdapter::new(&s.discord, context(&s, &store, &shutdown)).expect("adapter");
@@ -1012,7 +1012,7 @@ async fn the_token_never_appears_in_logs_or_error_messages() {
     let ptt = FakePtt::start(&["Stock"]).await;
     let dir = tempfile::tempdir().unwrap();
     let s = settings(&ptt, &discord, &dir.path().join("db.sqlite"));
-    let store = app::open_store(&s).await.unwrap();
+    let store = app::open_backend(&s).await.unwrap().store;
     let shutdown = CancellationToken::new();
     let adapter = DiscordAdapter::new(&s.discord, context(&s, &store, &shutdown)).unwrap();
     assert!(!format!("{adapter:?}").contains(TOKEN));

@@ -29,7 +29,10 @@ fuzz_target!(|data: &[u8]| {
     if !article.body.is_empty() {
         let lines: Vec<&str> = article.body.split('\n').collect();
         assert!(!lines[0].is_empty(), "body starts with a blank line");
-        assert!(!lines[lines.len() - 1].is_empty(), "body ends with a blank line");
+        assert!(
+            !lines[lines.len() - 1].is_empty(),
+            "body ends with a blank line"
+        );
     }
     for edit in &article.edits {
         assert!(edit.starts_with('※'), "{edit:?}");
@@ -38,7 +41,10 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(p.user.trim(), p.user);
         assert_eq!(p.content.trim(), p.content);
     }
-    for v in [&article.author, &article.board, &article.title].into_iter().flatten() {
+    for v in [&article.author, &article.board, &article.title]
+        .into_iter()
+        .flatten()
+    {
         assert!(!v.trim().is_empty() && v.trim() == v, "{v:?}");
     }
 

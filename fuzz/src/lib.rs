@@ -389,7 +389,11 @@ pub fn assert_discord(d: &Digest, status: Option<&str>, nonce_dest: &str) {
     }
     for (e, status) in &embeds {
         let ctx = || format!("status {status:?}, embed {e:#?}");
-        assert!(n(&e.title) <= discord::MAX_TITLE, "title too long: {}", ctx());
+        assert!(
+            n(&e.title) <= discord::MAX_TITLE,
+            "title too long: {}",
+            ctx()
+        );
         assert!(
             n(&e.description) <= discord::MAX_DESCRIPTION,
             "description too long ({}): {}",
@@ -426,7 +430,12 @@ pub fn assert_discord(d: &Digest, status: Option<&str>, nonce_dest: &str) {
                 .map(|f| s(&f["name"]) + s(&f["value"]))
                 .sum::<usize>();
         }
-        assert_eq!(recount, total, "total_chars disagrees with the JSON: {}", ctx());
+        assert_eq!(
+            recount,
+            total,
+            "total_chars disagrees with the JSON: {}",
+            ctx()
+        );
     }
 
     let nonce = discord::nonce(&d.id, nonce_dest);
