@@ -6,6 +6,7 @@ pub mod fake_discord;
 pub mod fake_ptt;
 pub mod fake_telegram;
 pub mod harness;
+pub mod pg;
 pub mod recording;
 pub mod telegram_html;
 
