@@ -208,3 +208,37 @@ async fn healthcheck_fails_when_nothing_listens() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.trim().lines().count(), 1, "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_are_one_object_per_line_on_stderr_with_the_post_and_chat() {
+    let ptt = FakePtt::start(&["Stock"]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut e = env(&ptt, free_port());
+    e.push(("PTT_RELAY__LOG__FORMAT", "json".into()));
+    let relay = Relay::run(dir.path(), &e);
+    wait_until("the first poll", Duration::from_secs(20), || {
+        ptt.index_requests() >= 1
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let id = ptt.add_post("Stock", "[新聞] JSON 日誌", "r");
+    wait_until("the delivery log", Duration::from_secs(20), || {
+        relay.stderr().iter().any(|l| l.contains("delivered"))
+    })
+    .await;
+    let lines = relay.stderr();
+    for line in &lines {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}"));
+        assert!(v["level"].is_string() && v["fields"].is_object(), "{line}");
+    }
+    let delivered = lines
+        .iter()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|v| v["fields"]["message"] == "delivered")
+        .expect("a delivery line");
+    assert_eq!(delivered["fields"]["post"], id);
+    assert_eq!(delivered["fields"]["chat"], "console:stdout");
+    // stdout still carries only the product.
+    assert!(relay.stdout().iter().any(|l| l.contains(&id)));
+}
