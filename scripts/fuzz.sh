@@ -4,7 +4,8 @@
 #   scripts/fuzz.sh [SECONDS]      # default 10 seconds per target
 #
 # Per-target time: FUZZ_SECONDS_<target>=600 (e.g. FUZZ_SECONDS_index=600).
-# Only some targets: FUZZ_TARGETS="index command".
+# Only some targets: FUZZ_TARGETS="index command". Keep libFuzzer's logs:
+# FUZZ_LOG_DIR=dir.
 #
 # Installs cargo-fuzz only when it is missing. The stable toolchain runs
 # libFuzzer through RUSTC_BOOTSTRAP=1; safe Rust needs no sanitizer
@@ -16,7 +17,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 default_seconds="${1:-10}"
-targets=(${FUZZ_TARGETS:-index article news command render_telegram render_discord})
+read -r -a targets <<<"${FUZZ_TARGETS:-index article news command render_telegram render_discord}"
 fixtures=tests/fixtures
 
 export RUSTC_BOOTSTRAP=1
@@ -52,14 +53,26 @@ for t in "${targets[@]}"; do
 done
 
 echo "== build"
-# The lock file is committed: fail rather than change it.
-cargo fetch --locked --manifest-path fuzz/Cargo.toml
+# The lock file is committed: fail rather than change it. After a change of
+# the main crate's dependencies, refresh it from the main lock file:
+#   cp Cargo.lock fuzz/Cargo.lock && cargo metadata --format-version 1 \
+#     --manifest-path fuzz/Cargo.toml >/dev/null
+if ! cargo fetch --locked --manifest-path fuzz/Cargo.toml; then
+  echo "fuzz/Cargo.lock is out of date; see the comment above this line in $0" >&2
+  exit 1
+fi
 build_start=$(date +%s)
 cargo fuzz build "${fuzz_flags[@]}"
 echo "build: $(($(date +%s) - build_start)) s"
 
-logs=$(mktemp -d)
-trap 'rm -rf "$logs"' EXIT
+# libFuzzer's output per target: kept in FUZZ_LOG_DIR when set.
+if [ -n "${FUZZ_LOG_DIR:-}" ]; then
+  logs="$FUZZ_LOG_DIR"
+  mkdir -p "$logs"
+else
+  logs=$(mktemp -d)
+  trap 'rm -rf "$logs"' EXIT
+fi
 failed=()
 summary=()
 for t in "${targets[@]}"; do

@@ -170,7 +170,8 @@ pub fn parse(text: &str, bot_name: Option<&str>) -> Result<Option<Command>, Comm
     };
     match name.as_str() {
         "subscribe" | "sub" => {
-            if words.len() > MAX_WORDS + 1 {
+            // A board, a `tag:` and MAX_WORDS more; Filter::parse decides.
+            if words.len() > MAX_WORDS + 2 {
                 return Err(err(ParseError::Filter(FilterError::TooManyWords)));
             }
             // The first word is a board when it can be a PTT board name;
