@@ -15,9 +15,11 @@ pub const MAX_WORD_CHARS: usize = 64;
 /// Largest `push:` threshold.
 pub const MAX_PUSH: u32 = 999;
 
-/// NFKC, then lower case: full-width `ＡＩ` equals `ai`.
+/// NFKC, then lower case: full-width `ＡＩ` equals `ai`. NFKC again after
+/// lowering, so that normalising twice changes nothing: `T` + U+035A +
+/// U+0344 lowers to a `t` that composes with its diaeresis (`ẗ`).
 pub fn normalize(s: &str) -> String {
-    s.nfkc().collect::<String>().to_lowercase()
+    s.nfkc().collect::<String>().to_lowercase().nfkc().collect()
 }
 
 /// Why filter words were refused.
@@ -393,6 +395,7 @@ mod tests {
             "kw:a＂b",
             "kw:｢x｣",
             "tag:\"[ ] ]\"",
+            "tag:\"{\u{c} sub T\u{35a}\u{344}\u{35b}\"[",
         ] {
             if let Ok(f) = Filter::parse_str(s) {
                 assert_eq!(Filter::parse_str(&f.canonical()), Ok(f), "{s}");
