@@ -21,6 +21,10 @@ use tokio::time::Instant;
 type Keyed = RateLimiter<String, DefaultKeyedStateStore<String>, DefaultClock>;
 type Direct = RateLimiter<NotKeyed, InMemoryState, DefaultClock>;
 
+/// How long a new process waits before its first send (one window of the
+/// platforms' per-second limits).
+pub const RESTART_HOLD: Duration = Duration::from_secs(1);
+
 /// Which chats a limit applies to.
 type Applies = fn(&str) -> bool;
 
@@ -119,6 +123,15 @@ impl Pacer {
         }
     }
 
+    /// Holds every chat back for the platform's window after start-up: a
+    /// process restarted at once (a deploy, a crash) would otherwise add
+    /// its first second of sends to the previous process's last one, and
+    /// the platform counts both against the same limit.
+    pub fn hold_after_start(self) -> Self {
+        self.hold_all(RESTART_HOLD);
+        self
+    }
+
     /// The platform told us to wait (a 429): hold this chat back.
     pub fn hold_chat(&self, chat: &str, retry_after: Duration) {
         if let Ok(mut h) = self.held.lock() {
@@ -166,6 +179,14 @@ mod tests {
             p.wait("-100777").await;
         }
         assert!(start.elapsed() >= Duration::from_millis(2900));
+    }
+
+    #[tokio::test]
+    async fn a_new_process_waits_one_window_before_its_first_send() {
+        let p = Pacer::telegram().hold_after_start();
+        let start = std::time::Instant::now();
+        p.wait("12345").await;
+        assert!(start.elapsed() >= RESTART_HOLD - Duration::from_millis(5));
     }
 
     #[tokio::test]

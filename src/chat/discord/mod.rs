@@ -103,7 +103,7 @@ impl DiscordAdapter {
         };
         let redactor = Redactor::new(&token);
         let http = Arc::new(build_http(&token, api_url.as_deref())?);
-        let pacer = Arc::new(Pacer::discord());
+        let pacer = Arc::new(Pacer::discord().hold_after_start());
         let sink = Arc::new(DiscordSink::new(
             Arc::clone(&http),
             Arc::clone(&pacer),

@@ -232,7 +232,7 @@ impl TelegramAdapter {
         Ok(TelegramAdapter {
             shared: Arc::new(Shared {
                 bot,
-                pacer: Arc::new(Pacer::telegram()),
+                pacer: Arc::new(Pacer::telegram().hold_after_start()),
                 ctx,
                 redactor,
                 preview: LinkPreview::parse(&settings.link_preview)?,
