@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use ptt_relay::app::{self, Extras, Running};
-use ptt_relay::chat::discord::{DiscordAdapter, DiscordError};
+use ptt_relay::chat::discord::{DiscordAdapter, DiscordError, DiscordOptions};
 use ptt_relay::chat::{AdapterContext, EditKind, SendOutcome};
 use ptt_relay::commands::{Handler, Lang};
 use ptt_relay::config::Settings;
@@ -22,7 +22,7 @@ use ptt_relay::store::Store;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use support::fake_discord::{
-    APP_ID, ChannelFault, FakeDiscord, MANAGE_CHANNELS, MEMBER, Origin, wait_until,
+    APP_ID, ChannelFault, CreateFault, FakeDiscord, MANAGE_CHANNELS, MEMBER, Origin, wait_until,
 };
 use support::fake_ptt::FakePtt;
 use tokio::task::JoinHandle;
@@ -78,6 +78,8 @@ struct Options {
     guild_id: Option<u64>,
     defer_all: bool,
     tally: Option<TallyOptions>,
+    /// The REST client's timeout (default: the product's).
+    request_timeout: Option<Duration>,
 }
 
 struct Harness {
@@ -131,8 +133,13 @@ async fn start(opts: Options) -> Harness {
     s.discord.guild_id = opts.guild_id;
     let store = app::open_backend(&s).await.expect("store").store;
     let shutdown = CancellationToken::new();
+    let mut options = DiscordOptions::default();
+    if let Some(t) = opts.request_timeout {
+        options.request_timeout = t;
+    }
     let mut adapter =
-        DiscordAdapter::new(&s.discord, context(&s, &store, &shutdown)).expect("adapter");
+        DiscordAdapter::with_options(&s.discord, context(&s, &store, &shutdown), options)
+            .expect("adapter");
     if opts.defer_all {
         adapter.set_defer_after(Duration::ZERO);
     }
@@ -809,6 +816,122 @@ async fn a_429_storm_delays_but_loses_nothing_and_sends_nothing_twice() {
     }
     assert_eq!(h.discord.nonce_hits(), 0, "nothing was sent twice");
     assert_eq!(h.running.store().outbox_depth(None).await.unwrap(), 0);
+    h.stop().await;
+}
+
+/// Waits (up to 30 s) until every outbox row is delivered.
+async fn outbox_drained(h: &Harness) {
+    for _ in 0..300 {
+        if h.store.outbox_depth(None).await.unwrap() == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the outbox never drained");
+}
+
+fn post_urls(h: &Harness, channel: u64) -> Vec<String> {
+    h.discord
+        .messages_in(channel)
+        .iter()
+        .map(|m| embed_of(&m.body)["url"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn urls_of(ids: &[&String]) -> Vec<String> {
+    ids.iter()
+        .map(|id| format!("https://www.ptt.cc/bbs/Stock/{id}.html"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_create_accepted_then_hung_past_the_timeout_is_retried_without_a_duplicate() {
+    let h = start(Options {
+        request_timeout: Some(Duration::from_secs(1)),
+        ..Default::default()
+    })
+    .await;
+    let a = h.ask(&manager(CHANNEL), "subscribe", json!([])).await;
+    assert!(a.content.contains("#1"), "{a:?}");
+    h.seeded().await;
+    // Discord takes the message, then the answer never comes in time.
+    h.discord
+        .set_create_fault(Some(CreateFault::AcceptThenHang(Duration::from_secs(3))));
+    let first = h.ptt.add_post("Stock", "[新聞] 收下了卻沒回答", "reporter");
+    let d = h.discord.clone();
+    wait_until("the create and one retry to time out", || {
+        d.faulted_creates() >= 2
+    })
+    .await;
+    // The retry carried the same nonce: Discord answered with the first
+    // message instead of posting it again.
+    assert_eq!(post_urls(&h, CHANNEL), urls_of(&[&first]));
+    assert!(h.discord.nonce_hits() >= 1);
+    assert_eq!(
+        h.store.outbox_depth(None).await.unwrap(),
+        1,
+        "the row waits in the outbox"
+    );
+    assert!(!h.listener.is_finished(), "the adapter is still up");
+    // The fault ends: the next retry reads the answer, and later posts
+    // flow again.
+    h.discord.set_create_fault(None);
+    outbox_drained(&h).await;
+    let second = h.ptt.add_post("Stock", "[新聞] 恢復之後", "reporter");
+    wait_until("the post after the fault", || {
+        d.messages_in(CHANNEL).len() >= 2
+    })
+    .await;
+    outbox_drained(&h).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(post_urls(&h, CHANNEL), urls_of(&[&first, &second]));
+    assert_eq!(h.discord.rate_limited(), 0);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn unreadable_answers_to_creates_are_retried_and_never_duplicated_or_lost() {
+    let h = start(Options::default()).await;
+    let a = h.ask(&manager(CHANNEL), "subscribe", json!([])).await;
+    assert!(a.content.contains("#1"), "{a:?}");
+    h.seeded().await;
+    let d = h.discord.clone();
+
+    // Discord posts the message but its answer is cut off: the retry (same
+    // nonce) gets the message back instead of a second one.
+    h.discord.set_create_fault(Some(CreateFault::Truncated));
+    let first = h.ptt.add_post("Stock", "[新聞] 回答被截斷", "reporter");
+    wait_until("two truncated answers", || d.faulted_creates() >= 2).await;
+    assert_eq!(post_urls(&h, CHANNEL), urls_of(&[&first]));
+    assert_eq!(h.store.outbox_depth(None).await.unwrap(), 1);
+    h.discord.set_create_fault(None);
+    outbox_drained(&h).await;
+    assert_eq!(post_urls(&h, CHANNEL), urls_of(&[&first]));
+    // … with its id, so its tally can still be edited.
+    let recorded = h.store.sent_messages(&first).await.unwrap();
+    let ids: Vec<&str> = recorded.iter().map(|m| m.message_id.as_str()).collect();
+    assert_eq!(ids, vec![h.discord.messages_in(CHANNEL)[0].id.as_str()]);
+
+    // Something in front of Discord answers 200 with a web page: nothing
+    // was posted, and the post must not be taken for delivered.
+    let before = h.discord.faulted_creates();
+    h.discord.set_create_fault(Some(CreateFault::NotJson));
+    let second = h
+        .ptt
+        .add_post("Stock", "[新聞] 不是 JSON 的回答", "reporter");
+    wait_until("two web-page answers", || d.faulted_creates() >= before + 2).await;
+    assert_eq!(post_urls(&h, CHANNEL), urls_of(&[&first]));
+    assert_eq!(
+        h.store.outbox_depth(None).await.unwrap(),
+        1,
+        "the post waits in the outbox"
+    );
+    assert!(!h.listener.is_finished(), "the adapter is still up");
+    h.discord.set_create_fault(None);
+    outbox_drained(&h).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(post_urls(&h, CHANNEL), urls_of(&[&first, &second]));
+    assert_eq!(h.discord.rate_limited(), 0);
     h.stop().await;
 }
 

@@ -67,6 +67,7 @@ async fn setup() -> Setup {
         retry_start: Duration::from_millis(100),
         retry_max: Duration::from_secs(1),
         conflict_log_every: Duration::from_secs(60),
+        ..TelegramOptions::default()
     };
     let adapter = TelegramAdapter::with_options(&settings, ctx, options).unwrap();
     let running = app::start_with_store(

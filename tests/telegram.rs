@@ -20,7 +20,7 @@ use ptt_relay::store::Store;
 use ptt_relay::store::sqlite::SqliteStore;
 use secrecy::SecretString;
 use support::fake_ptt::FakePtt;
-use support::fake_telegram::{ChatKind, FakeTelegram};
+use support::fake_telegram::{ChatKind, FakeTelegram, SendFault};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -34,6 +34,7 @@ fn fast_options() -> TelegramOptions {
         retry_start: Duration::from_millis(100),
         retry_max: Duration::from_secs(1),
         conflict_log_every: Duration::from_secs(60),
+        ..TelegramOptions::default()
     }
 }
 
@@ -64,6 +65,13 @@ impl Harness {
     }
 
     async fn start_with(tune: impl FnOnce(&mut Settings)) -> Harness {
+        Self::start_with_options(tune, fast_options()).await
+    }
+
+    async fn start_with_options(
+        tune: impl FnOnce(&mut Settings),
+        options: TelegramOptions,
+    ) -> Harness {
         support::init_logs();
         let ptt = FakePtt::start(&["Stock"]).await;
         let tg = FakeTelegram::start(TOKEN).await;
@@ -86,8 +94,7 @@ impl Harness {
             shutdown: shutdown.clone(),
         };
         let adapter =
-            TelegramAdapter::with_options(&tg_settings(&tg.api_url, TOKEN), ctx, fast_options())
-                .unwrap();
+            TelegramAdapter::with_options(&tg_settings(&tg.api_url, TOKEN), ctx, options).unwrap();
         // The app gets the adapter's sink as an extra; its own settings
         // carry no token, so it starts no Telegram adapter of its own.
         let running = app::start_with_store(
@@ -883,6 +890,128 @@ async fn server_errors_are_transient_and_malformed_destinations_rejected() {
         sink.send(&bad, &hostile_digest()).await,
         SendOutcome::Rejected(_)
     ));
+    h.stop().await;
+}
+
+/// Waits until every outbox row is delivered.
+async fn outbox_drained(h: &Harness) {
+    h.eventually("the outbox to drain", async || {
+        h.store.outbox_depth(None).await.unwrap() == 0
+    })
+    .await;
+}
+
+/// The posts a chat got, by their PTT ids, in order.
+fn posts_in(h: &Harness, chat: i64, ids: &[&String]) -> Vec<String> {
+    h.tg.sent_to(chat)
+        .iter()
+        .filter_map(|m| ids.iter().find(|id| m.text.contains(id.as_str())))
+        .map(|id| (*id).clone())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_send_black_holed_past_the_timeout_is_retried_once_the_fault_ends_without_a_duplicate() {
+    let h = Harness::start_with_options(
+        |_| {},
+        TelegramOptions {
+            request_timeout: Duration::from_secs(3),
+            ..fast_options()
+        },
+    )
+    .await;
+    let chat = 31_001;
+    h.store
+        .subscribe(&tg(chat), "Stock", "tag:新聞", 0)
+        .await
+        .unwrap();
+    // Requests vanish before Telegram sees them; no answer comes in time.
+    h.tg.set_send_fault(Some(SendFault::BlackHole(Duration::from_secs(30))));
+    let polls = h.tg.count("getUpdates");
+    let first = h.ptt.add_post("Stock", "[新聞] 石沉大海", "reporter");
+    h.wait_until("the send and one retry to vanish", || {
+        h.tg.faulted_sends() >= 2
+    })
+    .await;
+    // Long polling went on meanwhile.
+    assert!(h.tg.count("getUpdates") > polls + 1);
+    assert!(!h.listener.as_ref().unwrap().is_finished());
+    assert!(h.tg.sent_to(chat).is_empty());
+    assert_eq!(
+        h.store.outbox_depth(None).await.unwrap(),
+        1,
+        "the post waits in the outbox"
+    );
+    // The fault ends: commands are answered again, the post is delivered
+    // once, and later posts flow.
+    h.tg.set_send_fault(None);
+    let mut n = 0;
+    let listed = ask(&h, 31_002, &mut n, "/list").await;
+    assert!(!listed.is_empty());
+    outbox_drained(&h).await;
+    let second = h.ptt.add_post("Stock", "[新聞] 風平浪靜", "reporter");
+    h.tg.wait_sent(chat, 2, WAIT).await;
+    outbox_drained(&h).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(posts_in(&h, chat, &[&first, &second]), vec![first, second]);
+    assert_eq!(h.tg.sent_to(chat).len(), 2, "nothing was sent twice");
+    assert_no_flood(&h);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn unreadable_answers_to_sends_lose_nothing_and_duplicate_nothing() {
+    let h = Harness::start().await;
+    let chat = 32_001;
+    h.store
+        .subscribe(&tg(chat), "Stock", "tag:新聞", 0)
+        .await
+        .unwrap();
+    let mut ids: Vec<String> = Vec::new();
+
+    // Something in front of Telegram answers 200 with a web page: nothing
+    // was sent, so the post stays queued and is sent once it clears.
+    h.tg.set_send_fault(Some(SendFault::NotJson));
+    ids.push(h.ptt.add_post("Stock", "[新聞] 網頁回答", "reporter"));
+    h.wait_until("two web-page answers", || h.tg.faulted_sends() >= 2)
+        .await;
+    assert!(h.tg.sent_to(chat).is_empty());
+    assert_eq!(h.store.outbox_depth(None).await.unwrap(), 1);
+    h.tg.set_send_fault(None);
+    outbox_drained(&h).await;
+    assert_eq!(h.tg.sent_to(chat).len(), 1);
+
+    // Telegram sent it, but its answer is cut off, or says ok without a
+    // result: "ok" means done, so it is not sent again.
+    for (fault, title) in [
+        (SendFault::Truncated, "[新聞] 回答被截斷"),
+        (SendFault::OkWithoutResult, "[新聞] 只有 ok"),
+    ] {
+        let before = h.tg.faulted_sends();
+        h.tg.set_send_fault(Some(fault));
+        ids.push(h.ptt.add_post("Stock", title, "reporter"));
+        h.wait_until("the faulty answer", || h.tg.faulted_sends() > before)
+            .await;
+        outbox_drained(&h).await;
+        h.tg.set_send_fault(None);
+    }
+    // Delivery goes on as usual afterwards.
+    ids.push(h.ptt.add_post("Stock", "[新聞] 一切如常", "reporter"));
+    h.tg.wait_sent(chat, ids.len(), WAIT).await;
+    outbox_drained(&h).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let want: Vec<&String> = ids.iter().collect();
+    assert_eq!(posts_in(&h, chat, &want), ids, "each post once, in order");
+    assert_eq!(
+        h.tg.sent_to(chat).len(),
+        ids.len(),
+        "nothing was sent twice"
+    );
+    assert!(
+        !h.listener.as_ref().unwrap().is_finished(),
+        "the adapter is up"
+    );
+    assert_no_flood(&h);
     h.stop().await;
 }
 

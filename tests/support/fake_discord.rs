@@ -7,8 +7,10 @@
 //! returns the earlier message), rate-limits like Discord (5 messages per
 //! 5 s per channel, 50 requests a second overall) with Discord's 429 body
 //! and headers, and records everything. Faults can be switched on per
-//! channel (403 Missing Access, 404 Unknown Channel, 500) or as a storm of
-//! 429s. The gateway: HELLO → IDENTIFY → READY (+ GUILD_CREATE per guild),
+//! channel (403 Missing Access, 404 Unknown Channel, 500), as a storm of
+//! 429s, or as a [`CreateFault`] on every message create (an answer held
+//! past the client's timeout, a 200 whose JSON is cut off or is not JSON
+//! at all). The gateway: HELLO → IDENTIFY → READY (+ GUILD_CREATE per guild),
 //! ACKs heartbeats, and sends dispatches a test injects, with increasing
 //! sequence numbers.
 
@@ -73,6 +75,22 @@ pub enum ChannelFault {
     UnknownChannel,
     /// 500
     ServerError,
+}
+
+/// A fault in how every `POST /channels/{id}/messages` is answered while it
+/// is switched on ([`FakeDiscord::set_create_fault`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CreateFault {
+    /// Discord takes the message (it is created and its nonce remembered;
+    /// a repeated nonce is answered with the earlier message as usual) but
+    /// the answer is held this long — longer than the client waits.
+    AcceptThenHang(Duration),
+    /// Discord takes the message but its 200 answer is cut off halfway:
+    /// truncated JSON.
+    Truncated,
+    /// Something in front of Discord answers 200 with an HTML page: not
+    /// JSON, and nothing is created.
+    NotJson,
 }
 
 /// What the user saw as the answer to an interaction.
@@ -161,6 +179,8 @@ struct Inner {
     followups: HashMap<String, Vec<Value>>,
     commands: Vec<(String, Value)>,
     faults: HashMap<String, ChannelFault>,
+    create_fault: Option<CreateFault>,
+    faulted_creates: usize,
     storm_left: usize,
     rate_limited: usize,
     limits: Windows,
@@ -206,6 +226,8 @@ impl FakeDiscord {
             followups: HashMap::new(),
             commands: Vec::new(),
             faults: HashMap::new(),
+            create_fault: None,
+            faulted_creates: 0,
             storm_left: 0,
             rate_limited: 0,
             limits: Windows::default(),
@@ -301,6 +323,16 @@ impl FakeDiscord {
             Some(f) => s.faults.insert(channel.to_string(), f),
             None => s.faults.remove(&channel.to_string()),
         };
+    }
+
+    /// Switches a fault of every message create on (`Some`) or off.
+    pub fn set_create_fault(&self, fault: Option<CreateFault>) {
+        self.lock().create_fault = fault;
+    }
+
+    /// Message creates answered with a [`CreateFault`] so far.
+    pub fn faulted_creates(&self) -> usize {
+        self.lock().faulted_creates
     }
 
     /// The next `n` message creates are answered 429.
@@ -640,23 +672,66 @@ async fn rest(
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let mut s = inner.lock().unwrap();
-    let (mut answer, extra) = route(&mut s, &method, &path, &body, auth.as_deref());
-    if s.echo_auth
-        && answer.0 >= 400
-        && let Some(m) = answer.1["message"].as_str()
-    {
-        answer.1["message"] = json!(format!("{m} ({})", auth.as_deref().unwrap_or("")));
+    let is_create = method == Method::POST
+        && matches!(
+            path.strip_prefix("/api/v10/channels/")
+                .map(|r| r.split('/').collect::<Vec<_>>())
+                .as_deref(),
+            Some([_, "messages"])
+        );
+    // Decided under the lock, answered (perhaps after a wait) without it.
+    let (answer, extra, fault) = {
+        let mut s = inner.lock().unwrap();
+        let fault = s.create_fault.filter(|_| is_create);
+        if fault == Some(CreateFault::NotJson) {
+            s.faulted_creates += 1;
+            s.requests.push(Request {
+                method: method.to_string(),
+                path,
+                body,
+                status: 200,
+                auth,
+                at: Instant::now(),
+            });
+            return (
+                StatusCode::OK,
+                [("content-type", "text/html")],
+                "<html><body>Upstream is warming up</body></html>",
+            )
+                .into_response();
+        }
+        let (mut answer, extra) = route(&mut s, &method, &path, &body, auth.as_deref());
+        if s.echo_auth
+            && answer.0 >= 400
+            && let Some(m) = answer.1["message"].as_str()
+        {
+            answer.1["message"] = json!(format!("{m} ({})", auth.as_deref().unwrap_or("")));
+        }
+        s.requests.push(Request {
+            method: method.to_string(),
+            path,
+            body,
+            status: answer.0,
+            auth,
+            at: Instant::now(),
+        });
+        if fault.is_some() && answer.0 == 200 {
+            s.faulted_creates += 1;
+        }
+        (answer, extra, fault)
+    };
+    match fault {
+        Some(CreateFault::AcceptThenHang(hold)) => {
+            tokio::time::sleep(hold).await;
+            reply(answer, extra)
+        }
+        Some(CreateFault::Truncated) if answer.0 == 200 => {
+            let full = answer.1.to_string();
+            let cut: String = full.chars().take(full.chars().count() / 2).collect();
+            (StatusCode::OK, [("content-type", "application/json")], cut).into_response()
+        }
+        _ => reply(answer, extra),
     }
-    s.requests.push(Request {
-        method: method.to_string(),
-        path,
-        body,
-        status: answer.0,
-        auth,
-        at: Instant::now(),
-    });
-    reply(answer, extra)
 }
 
 type Answered = ((u16, Value), Vec<(&'static str, String)>);

@@ -14,8 +14,9 @@
 //!
 //! Tests inject updates (served by a long-polling getUpdates), configure
 //! administrators and chats, switch faults on (403 blocked, chat not found,
-//! migrate_to_chat_id, 409 on getUpdates, 500s, forced 429s), and read what
-//! the bot sent.
+//! migrate_to_chat_id, 409 on getUpdates, 500s, forced 429s, and a
+//! [`SendFault`] on sendMessage: black-holed, or answered with unreadable
+//! JSON), and read what the bot sent.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -77,6 +78,25 @@ pub enum ChatKind {
 struct FakeChat {
     kind: ChatKind,
     username: Option<String>,
+}
+
+/// A fault in how every sendMessage is answered while it is switched on
+/// ([`FakeTelegram::set_send_fault`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendFault {
+    /// The request is swallowed before Telegram sees it: never processed,
+    /// and answered (with a 502) only after this long — longer than the
+    /// client waits.
+    BlackHole(Duration),
+    /// Something in front of Telegram answers 200 with an HTML page: not
+    /// JSON, and nothing is sent.
+    NotJson,
+    /// Telegram sends the message but its 200 answer is cut off halfway:
+    /// truncated JSON.
+    Truncated,
+    /// Telegram sends the message and answers `{"ok":true}` without
+    /// `result`.
+    OkWithoutResult,
 }
 
 /// A message the bot sent.
@@ -143,6 +163,8 @@ struct Book {
     webhook: bool,
     fail_500: HashMap<String, usize>,
     force_429: HashMap<String, VecDeque<u32>>,
+    send_fault: Option<SendFault>,
+    faulted_sends: usize,
     // Flood control.
     window_all: VecDeque<Instant>,
     window_chat: HashMap<i64, VecDeque<Instant>>,
@@ -293,6 +315,17 @@ impl FakeTelegram {
             .entry(method.to_ascii_lowercase())
             .or_default()
             .push_back(retry_after);
+    }
+
+    /// Switches a fault of every sendMessage on (`Some`) or off.
+    pub fn set_send_fault(&self, fault: Option<SendFault>) {
+        self.state().send_fault = fault;
+    }
+
+    /// sendMessage calls answered with a [`SendFault`] so far (a
+    /// black-holed one counts when it arrives).
+    pub fn faulted_sends(&self) -> usize {
+        self.state().faulted_sends
     }
 
     // ---- updates ----
@@ -628,6 +661,29 @@ async fn api(
     let token_ok = bot
         .strip_prefix("bot")
         .is_some_and(|t| t == inner.state.lock().unwrap().token);
+    let fault = {
+        let mut s = inner.state.lock().unwrap();
+        let f = s.send_fault.filter(|_| token_ok && method == "sendmessage");
+        if f.is_some() {
+            s.faulted_sends += 1;
+        }
+        f
+    };
+    match fault {
+        Some(SendFault::BlackHole(hold)) => {
+            tokio::time::sleep(hold).await;
+            return (StatusCode::BAD_GATEWAY, "<html>502 Bad Gateway</html>").into_response();
+        }
+        Some(SendFault::NotJson) => {
+            return (
+                StatusCode::OK,
+                [("content-type", "text/html")],
+                "<html><body>Upstream is warming up</body></html>",
+            )
+                .into_response();
+        }
+        _ => {}
+    }
     let answer: Answer = if !token_ok {
         Err((401, "Unauthorized".into(), None))
     } else if p.is_null() {
@@ -658,7 +714,15 @@ async fn api(
         code,
         description,
     });
-    reply(code, body)
+    match fault {
+        Some(SendFault::Truncated) if code == 200 => {
+            let full = body.to_string();
+            let cut: String = full.chars().take(full.chars().count() / 2).collect();
+            (StatusCode::OK, [("content-type", "application/json")], cut).into_response()
+        }
+        Some(SendFault::OkWithoutResult) if code == 200 => reply(200, json!({"ok": true})),
+        _ => reply(code, body),
+    }
 }
 
 /// Faults that apply to every method before it runs.

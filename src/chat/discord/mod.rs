@@ -38,7 +38,8 @@ use crate::chat::pacing::Pacer;
 use crate::chat::{AdapterContext, ChatSink};
 use crate::config::DiscordSettings;
 
-/// A REST call that gets no answer in this time fails (transiently).
+/// A REST call that gets no answer in this time fails (transiently): the
+/// default of [`DiscordOptions::request_timeout`].
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
 /// Connecting to Discord (or the proxy).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -48,6 +49,24 @@ const DEFER_AFTER: Duration = Duration::from_millis(1500);
 const STARTUP_BACKOFF_MAX: Duration = Duration::from_secs(60);
 /// After shutdown, how long the gateway gets to close.
 const STOP_GRACE: Duration = Duration::from_secs(5);
+
+/// Timings of the adapter; the defaults suit Discord, tests shorten them.
+#[derive(Debug, Clone)]
+pub struct DiscordOptions {
+    /// A REST call that gets no answer in this time fails as transient
+    /// (default 20 s). A create-message that timed out after Discord took
+    /// it is not posted twice when retried: it carries our nonce with
+    /// `enforce_nonce`.
+    pub request_timeout: Duration,
+}
+
+impl Default for DiscordOptions {
+    fn default() -> Self {
+        DiscordOptions {
+            request_timeout: REQUEST_TIMEOUT,
+        }
+    }
+}
 
 /// The Discord adapter: builds serenity's HTTP client from the settings,
 /// hands out the sink, and runs the gateway.
@@ -61,6 +80,7 @@ pub struct DiscordAdapter {
     redactor: Redactor,
     sink: Arc<DiscordSink>,
     defer_after: Duration,
+    options: DiscordOptions,
 }
 
 impl std::fmt::Debug for DiscordAdapter {
@@ -76,6 +96,15 @@ impl DiscordAdapter {
     /// Builds serenity's Http (`HttpBuilder::new(token)`; with `api_url`:
     /// `.proxy(url).ratelimiter_disabled(true)`) — no network yet.
     pub fn new(settings: &DiscordSettings, ctx: AdapterContext) -> Result<Self, DiscordError> {
+        Self::with_options(settings, ctx, DiscordOptions::default())
+    }
+
+    /// [`new`](Self::new) with other timings (tests).
+    pub fn with_options(
+        settings: &DiscordSettings,
+        ctx: AdapterContext,
+        options: DiscordOptions,
+    ) -> Result<Self, DiscordError> {
         let token = settings
             .token
             .as_ref()
@@ -102,7 +131,7 @@ impl DiscordAdapter {
             Some(g) => Some(GuildId::new(g)),
         };
         let redactor = Redactor::new(&token);
-        let http = Arc::new(build_http(&token, api_url.as_deref())?);
+        let http = Arc::new(build_http(&token, api_url.as_deref(), &options)?);
         let pacer = Arc::new(Pacer::discord().hold_after_start());
         let sink = Arc::new(DiscordSink::new(
             Arc::clone(&http),
@@ -119,6 +148,7 @@ impl DiscordAdapter {
             redactor,
             sink,
             defer_after: DEFER_AFTER,
+            options,
         })
     }
 
@@ -203,7 +233,11 @@ impl DiscordAdapter {
         };
         // The client's own Http only asks for the gateway URL; every other
         // call goes through the shared one above.
-        let http = build_http(self.token.expose_secret(), self.api_url.as_deref())?;
+        let http = build_http(
+            self.token.expose_secret(),
+            self.api_url.as_deref(),
+            &self.options,
+        )?;
         let mut client = ClientBuilder::new_with_http(http, GatewayIntents::GUILDS)
             .event_handler(listener)
             .await
@@ -316,10 +350,14 @@ fn is_loopback(u: &str) -> bool {
 
 /// serenity's HTTP client: timeouts, no mentions parsed by default, and in
 /// `api_url` mode the proxy with serenity's rate limiter off.
-fn build_http(token: &str, api_url: Option<&str>) -> Result<Http, DiscordError> {
+fn build_http(
+    token: &str,
+    api_url: Option<&str>,
+    options: &DiscordOptions,
+) -> Result<Http, DiscordError> {
     let mut client = reqwest::Client::builder()
         .use_rustls_tls()
-        .timeout(REQUEST_TIMEOUT)
+        .timeout(options.request_timeout)
         .connect_timeout(CONNECT_TIMEOUT);
     if api_url.is_some_and(is_loopback) {
         client = client.no_proxy();
@@ -365,11 +403,16 @@ mod tests {
 
     #[test]
     fn the_proxy_is_used_only_with_serenitys_limiter_off() {
-        let http = build_http("abc.def.ghi", Some("http://127.0.0.1:9")).unwrap();
+        let http = build_http(
+            "abc.def.ghi",
+            Some("http://127.0.0.1:9"),
+            &DiscordOptions::default(),
+        )
+        .unwrap();
         assert!(http.ratelimiter.is_none());
         assert_eq!(http.proxy.as_deref(), Some("http://127.0.0.1:9"));
         assert!(http.default_allowed_mentions.is_some());
-        let http = build_http("abc.def.ghi", None).unwrap();
+        let http = build_http("abc.def.ghi", None, &DiscordOptions::default()).unwrap();
         assert!(http.ratelimiter.is_some());
         assert!(http.proxy.is_none());
     }

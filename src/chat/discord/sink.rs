@@ -10,7 +10,7 @@ use serenity::builder::{
 };
 use serenity::http::Http;
 
-use super::errors::{Redactor, Strikes, classify, outcome};
+use super::errors::{Failure, Redactor, Strikes, classify, outcome};
 use crate::chat::pacing::Pacer;
 use crate::chat::{ChatSink, EditKind, SendOutcome};
 use crate::commands::Reply;
@@ -94,7 +94,11 @@ impl DiscordSink {
     }
 
     fn failed(&self, chat: &str, err: &serenity::Error) -> SendOutcome {
-        let out = outcome(classify(err, &self.redactor), chat, &self.strikes);
+        self.failed_with(chat, classify(err, &self.redactor))
+    }
+
+    fn failed_with(&self, chat: &str, failure: Failure) -> SendOutcome {
+        let out = outcome(failure, chat, &self.strikes);
         if let SendOutcome::RateLimited { retry_after } = &out {
             self.pacer.hold_chat(chat, *retry_after);
         }
@@ -121,7 +125,17 @@ impl ChatSink for DiscordSink {
         self.pacer.wait(&chat).await;
         match channel.send_message(&*self.http, message).await {
             Ok(m) => self.succeeded(&chat, m.id.to_string()),
-            Err(e) => self.failed(&chat, &e),
+            Err(e) => match classify(&e, &self.redactor) {
+                // A 2xx whose body cannot be read may come from Discord
+                // (the message exists) or from something in front of it
+                // (it does not). The create carries our nonce with
+                // enforce_nonce, so a retry cannot post it twice, and
+                // answers with the message (and its id) if it exists.
+                Failure::Accepted(r) => {
+                    SendOutcome::Transient(format!("Discord's answer could not be read: {r}"))
+                }
+                f => self.failed_with(&chat, f),
+            },
         }
     }
 

@@ -115,6 +115,9 @@ pub enum Failure {
     Conflict,
     /// Refused for good.
     Rejected(String),
+    /// Telegram answered `"ok":true` but the rest could not be read: the
+    /// call happened (a resend would post the message again).
+    Accepted(String),
 }
 
 impl std::fmt::Display for Failure {
@@ -125,7 +128,8 @@ impl std::fmt::Display for Failure {
             Failure::Gone(t)
             | Failure::Transient(t)
             | Failure::MessageGone(t)
-            | Failure::Rejected(t) => f.write_str(t),
+            | Failure::Rejected(t)
+            | Failure::Accepted(t) => f.write_str(t),
             Failure::NotModified => f.write_str("message is not modified"),
             Failure::InvalidToken => {
                 f.write_str("Telegram refused the bot token (401 Unauthorized)")
@@ -157,12 +161,28 @@ pub fn classify(e: &RequestError, r: &Redactor) -> Failure {
         // token included: redacted).
         RequestError::InvalidJson { source, raw } => {
             let start = crate::text::truncate_chars(&crate::text::collapse_whitespace(raw), 200);
-            Failure::Transient(r.redact(&format!(
+            let text = r.redact(&format!(
                 "Telegram's answer could not be read ({source}): {start}"
-            )))
+            ));
+            if said_ok(raw) {
+                Failure::Accepted(text)
+            } else {
+                Failure::Transient(text)
+            }
         }
         RequestError::Api(api) => classify_api(api, r),
     }
+}
+
+/// Whether an unreadable answer still begins the way Telegram answers a call
+/// it carried out (`{"ok":true` — a cut-off body, or one without `result`).
+fn said_ok(raw: &str) -> bool {
+    let start: String = raw
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .take(10)
+        .collect();
+    start == r#"{"ok":true"#
 }
 
 fn classify_api(api: &ApiError, r: &Redactor) -> Failure {
@@ -310,6 +330,37 @@ mod tests {
                 assert!(!t.contains("ABC-def"), "{t}");
             }
             other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_unreadable_answer_is_accepted_only_when_it_says_ok() {
+        let r = redactor();
+        let invalid = |raw: &str| RequestError::InvalidJson {
+            source: Arc::new(serde_json::from_str::<u8>("x").unwrap_err()),
+            raw: raw.into(),
+        };
+        for raw in [
+            r#"{"ok":true}"#,
+            r#"{"ok":true,"result":{"message_id":10"#,
+            " { \"ok\" : true ,",
+        ] {
+            assert!(
+                matches!(classify(&invalid(raw), &r), Failure::Accepted(_)),
+                "{raw}"
+            );
+        }
+        for raw in [
+            "<html>502 Bad Gateway</html>",
+            "",
+            r#"{"ok":false,"error_code":500"#,
+            r#"{"ok":tru"#,
+            r#"{"okay":true}"#,
+        ] {
+            assert!(
+                matches!(classify(&invalid(raw), &r), Failure::Transient(_)),
+                "{raw}"
+            );
         }
     }
 }

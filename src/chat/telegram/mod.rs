@@ -31,11 +31,14 @@ use crate::config::TelegramSettings;
 use crate::digest::Digest;
 use errors::{Failure, classify};
 
-/// teloxide's HTTP client gives up after this long; a long poll must answer
-/// well before.
+/// teloxide's HTTP client gives up after this long (the default of
+/// [`TelegramOptions::request_timeout`]); a long poll must answer well
+/// before.
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(17);
 /// The longest getUpdates long poll we ask for.
 const MAX_POLL_TIMEOUT: Duration = Duration::from_secs(15);
+/// How much sooner than the HTTP client's timeout a long poll must end.
+const POLL_MARGIN: Duration = Duration::from_secs(2);
 /// Two chats rate-limited within this span look like a global limit.
 const GLOBAL_429_SPAN: Duration = Duration::from_secs(2);
 
@@ -55,6 +58,9 @@ pub struct TelegramOptions {
     pub retry_max: Duration,
     /// A 409 Conflict on getUpdates is logged at most this often.
     pub conflict_log_every: Duration,
+    /// A call that gets no answer in this time fails as transient (17 s,
+    /// teloxide's default). The long poll is shortened to end 2 s before.
+    pub request_timeout: Duration,
 }
 
 impl Default for TelegramOptions {
@@ -65,6 +71,7 @@ impl Default for TelegramOptions {
             retry_start: Duration::from_secs(1),
             retry_max: Duration::from_secs(60),
             conflict_log_every: Duration::from_secs(60),
+            request_timeout: CLIENT_TIMEOUT,
         }
     }
 }
@@ -218,7 +225,7 @@ impl TelegramAdapter {
         let api_url = api_url(&settings.api_url)?;
         let mut client = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
-            .timeout(CLIENT_TIMEOUT)
+            .timeout(options.request_timeout)
             .tcp_nodelay(true);
         if is_loopback(&api_url) {
             // A local Bot API server or a test fake: never through a proxy.
@@ -228,7 +235,10 @@ impl TelegramAdapter {
             .build()
             .map_err(|e| TelegramError::Client(redactor.error(&e)))?;
         let bot = Bot::with_client(token.expose_secret(), client).set_api_url(api_url);
-        options.poll_timeout = options.poll_timeout.min(MAX_POLL_TIMEOUT);
+        options.poll_timeout = options
+            .poll_timeout
+            .min(MAX_POLL_TIMEOUT)
+            .min(options.request_timeout.saturating_sub(POLL_MARGIN));
         Ok(TelegramAdapter {
             shared: Arc::new(Shared {
                 bot,

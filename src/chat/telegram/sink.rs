@@ -124,6 +124,14 @@ impl Shared {
             Failure::Conflict => SendOutcome::Transient("409 Conflict".into()),
             Failure::NotModified => SendOutcome::Rejected("message is not modified".into()),
             Failure::MessageGone(why) | Failure::Rejected(why) => SendOutcome::Rejected(why),
+            Failure::Accepted(why) => {
+                // Resending would post it twice (Telegram has no
+                // idempotency key); without its id it cannot be edited.
+                tracing::warn!(chat = %dest, reason = %why, "Telegram took a message but its answer could not be read");
+                SendOutcome::Sent {
+                    message_id: String::new(),
+                }
+            }
         }
     }
 
@@ -200,7 +208,7 @@ impl ChatSink for TelegramSink {
             message_id: message_id.to_owned(),
         };
         match s.paced(&dest.chat, async move { req.await }).await {
-            Ok(_) | Err(Failure::NotModified) => unchanged,
+            Ok(_) | Err(Failure::NotModified | Failure::Accepted(_)) => unchanged,
             Err(f) => s.outcome(dest, f).await,
         }
     }
