@@ -10,22 +10,27 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 
+use ptt_relay::app::Running;
 use ptt_relay::app::{self, Extras};
 use ptt_relay::chat::AdapterContext;
+use ptt_relay::chat::discord::DiscordAdapter;
 use ptt_relay::chat::telegram::{TelegramAdapter, TelegramOptions};
 use ptt_relay::commands::{Handler, Lang};
-use ptt_relay::config::TelegramSettings;
+use ptt_relay::config::{DiscordSettings, Settings, TelegramSettings};
 use ptt_relay::dest::{Destination, Platform};
 use ptt_relay::relay::status::RuntimeStatus;
 use ptt_relay::store::Store;
 use ptt_relay::store::sqlite::SqliteStore;
 use secrecy::SecretString;
+use support::fake_discord::{self, FakeDiscord};
 use support::fake_ptt::FakePtt;
 use support::fake_telegram::FakeTelegram;
 use support::harness::{self, seeded};
 use tokio_util::sync::CancellationToken;
 
 const TOKEN: &str = "5555:FANOUT-TOKEN";
+const DISCORD_TOKEN: &str = "MTk4NjIyNDgzNDcxOTI1MjQ4.Gx7Qz1.FANOUT-discord-token";
+const GUILD: u64 = 800_000_000_000_000_001;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a measurement (about 40 s): run scripts/fanout.sh"]
@@ -114,4 +119,190 @@ async fn one_post_to_1000_telegram_chats() {
     assert_eq!(tg.answered_429(), 0);
     shutdown.cancel();
     running.stop().await;
+}
+
+/// The service with the real Discord adapter (serenity, `api_url` mode)
+/// against a fake Discord that enforces Discord's limits, and `channels`
+/// subscribed to news posts on the fake PTT's board.
+struct DiscordFanout {
+    ptt: FakePtt,
+    discord: FakeDiscord,
+    running: Running,
+    shutdown: CancellationToken,
+    _dir: tempfile::TempDir,
+}
+
+impl DiscordFanout {
+    async fn start(channels: &[u64]) -> DiscordFanout {
+        let ptt = FakePtt::start(&["Stock"]).await;
+        let discord = FakeDiscord::start(DISCORD_TOKEN, &[GUILD]).await;
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("db");
+        let s: Settings = harness::settings(&ptt, &db);
+        let store: Arc<dyn Store> = SqliteStore::open(&db).await.unwrap();
+        for c in channels {
+            let dest = Destination::chat(Platform::Discord, c.to_string());
+            store
+                .subscribe(&dest, "Stock", "tag:新聞", 0)
+                .await
+                .unwrap();
+        }
+        let status = Arc::new(RuntimeStatus::new("this instance"));
+        let shutdown = CancellationToken::new();
+        let ctx = AdapterContext {
+            store: Arc::clone(&store),
+            handler: Arc::new(Handler::new(
+                Arc::clone(&store),
+                s.boards(),
+                Arc::clone(&status),
+            )),
+            status,
+            default_lang: Lang::ZhTw,
+            shutdown: shutdown.clone(),
+        };
+        let settings = DiscordSettings {
+            token: Some(SecretString::from(DISCORD_TOKEN.to_owned())),
+            api_url: Some(discord.base_url.clone()),
+            guild_id: None,
+        };
+        let adapter = DiscordAdapter::new(&settings, ctx).unwrap();
+        let running = app::start_with_store(
+            &s,
+            store,
+            Extras {
+                sinks: vec![adapter.sink()],
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        seeded(&running).await;
+        DiscordFanout {
+            ptt,
+            discord,
+            running,
+            shutdown,
+            _dir: dir,
+        }
+    }
+
+    /// Messages created for these posts, in the order the fake created
+    /// them.
+    fn delivered(&self, ids: &[String]) -> Vec<(fake_discord::Created, usize)> {
+        self.discord
+            .messages()
+            .into_iter()
+            .filter_map(|m| {
+                let url = m.body["embeds"][0]["url"].as_str().unwrap_or("").to_owned();
+                let post = ids
+                    .iter()
+                    .position(|id| url == format!("https://www.ptt.cc/bbs/Stock/{id}.html"))?;
+                Some((m, post))
+            })
+            .collect()
+    }
+
+    /// Waits (up to `timeout`) until `n` messages for these posts exist,
+    /// then two more seconds for any duplicate to show up.
+    async fn wait_delivered(&self, ids: &[String], n: usize, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        while self.delivered(ids).len() < n && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+
+    async fn stop(self) {
+        self.shutdown.cancel();
+        self.running.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement (about 15 s): run scripts/fanout.sh"]
+async fn one_post_to_200_discord_channels() {
+    let n = 200usize;
+    let channels: Vec<u64> = (0..n as u64).map(|i| 810_000_000_000_100_000 + i).collect();
+    let f = DiscordFanout::start(&channels).await;
+    let ids = vec![f.ptt.add_post("Stock", "[新聞] 兩百個頻道", "reporter")];
+    let posted = Instant::now();
+    f.wait_delivered(&ids, n, Duration::from_secs(120)).await;
+    let sent = f.delivered(&ids);
+    let mut per_channel = std::collections::HashMap::new();
+    for (m, _) in &sent {
+        *per_channel.entry(m.channel.clone()).or_insert(0) += 1;
+    }
+    let first = sent.iter().map(|(m, _)| m.at).min().unwrap();
+    let last = sent.iter().map(|(m, _)| m.at).max().unwrap();
+    let span = last.duration_since(first).as_secs_f64();
+    let rate = (sent.len() - 1) as f64 / span;
+    let limit = f64::from(fake_discord::GLOBAL_LIMIT);
+    println!(
+        "FANOUT discord channels={n} delivered={} distinct={} duplicates={} 429s={} \
+         first_to_last={span:.2}s rate={rate:.1}/s ({:.0}% of {limit:.0}/s) post_to_last={:.2}s",
+        sent.len(),
+        per_channel.len(),
+        sent.len() - per_channel.len(),
+        f.discord.rate_limited(),
+        100.0 * rate / limit,
+        last.duration_since(posted.into_std()).as_secs_f64(),
+    );
+    let mut want: Vec<String> = channels.iter().map(u64::to_string).collect();
+    want.sort();
+    let mut got: Vec<String> = per_channel.keys().cloned().collect();
+    got.sort();
+    assert_eq!(got, want, "lost deliveries");
+    assert_eq!(sent.len(), n, "duplicated deliveries");
+    assert_eq!(f.discord.rate_limited(), 0, "Discord had to refuse some");
+    assert!(
+        rate >= 0.85 * limit,
+        "{rate:.1}/s is under 85% of Discord's {limit:.0}/s"
+    );
+    f.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement (about a minute): run scripts/fanout.sh"]
+async fn fifty_posts_to_one_discord_channel() {
+    let posts = 50usize;
+    let channel: u64 = 810_000_000_000_200_001;
+    let f = DiscordFanout::start(&[channel]).await;
+    let titles: Vec<String> = (0..posts).map(|i| format!("[新聞] 第{i}則")).collect();
+    let ids = f.ptt.add_posts("Stock", &titles);
+    let posted = Instant::now();
+    f.wait_delivered(&ids, posts, Duration::from_secs(180))
+        .await;
+    let sent = f.delivered(&ids);
+    let order: Vec<usize> = sent.iter().map(|(_, post)| *post).collect();
+    let first = sent.iter().map(|(m, _)| m.at).min().unwrap();
+    let last = sent.iter().map(|(m, _)| m.at).max().unwrap();
+    let span = last.duration_since(first).as_secs_f64();
+    let rate = (sent.len() - 1) as f64 / span;
+    // Discord allows 5 per 5 s in a channel: 1/s in the long run.
+    let limit = f64::from(fake_discord::CHANNEL_LIMIT) / fake_discord::CHANNEL_WINDOW.as_secs_f64();
+    let mut distinct = order.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    println!(
+        "FANOUT discord-channel posts={posts} delivered={} distinct={} duplicates={} 429s={} \
+         first_to_last={span:.2}s rate={rate:.2}/s ({:.0}% of {limit:.0}/s) post_to_last={:.2}s",
+        sent.len(),
+        distinct.len(),
+        sent.len() - distinct.len(),
+        f.discord.rate_limited(),
+        100.0 * rate / limit,
+        last.duration_since(posted.into_std()).as_secs_f64(),
+    );
+    assert_eq!(
+        order,
+        (0..posts).collect::<Vec<_>>(),
+        "every post once, in the order posted"
+    );
+    assert!(sent.iter().all(|(m, _)| m.channel == channel.to_string()));
+    assert_eq!(f.discord.rate_limited(), 0, "Discord had to refuse some");
+    assert!(
+        rate >= 0.9 * limit,
+        "{rate:.2}/s is under 90% of Discord's {limit:.0}/s per channel"
+    );
+    f.stop().await;
 }
