@@ -7,6 +7,12 @@
 //! every 1.05 s per channel (Discord allows 5 per 5 s), 45 a second overall
 //! (Discord allows 50). Limits are smooth (burst 1), so no window
 //! of the platform's can see more than its limit.
+//!
+//! A chat's spacing is counted from the moment its message is let go, after
+//! the overall limit: when a burst (one post to hundreds of chats) makes
+//! the overall limit the slower one, a message leaves later than its chat
+//! allowed, and the chat's next message must still wait its full period
+//! after that — else the platform sees two messages closer than its limit.
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
@@ -14,12 +20,10 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use governor::clock::DefaultClock;
-use governor::state::keyed::DefaultKeyedStateStore;
 use governor::state::{InMemoryState, NotKeyed};
 use governor::{Quota, RateLimiter};
 use tokio::time::Instant;
 
-type Keyed = RateLimiter<String, DefaultKeyedStateStore<String>, DefaultClock>;
 type Direct = RateLimiter<NotKeyed, InMemoryState, DefaultClock>;
 
 /// How long a new process waits before its first send (one window of the
@@ -29,10 +33,23 @@ pub const RESTART_HOLD: Duration = Duration::from_secs(1);
 /// Which chats a limit applies to.
 type Applies = fn(&str) -> bool;
 
-/// One limit: `per` between sends, applied to chats the predicate selects.
+/// One limit: `period` between the messages let go to a chat, applied to
+/// chats the predicate selects.
 struct ChatLimit {
-    limiter: Keyed,
+    period: Duration,
     applies: Applies,
+    /// When each chat may have its next message.
+    next: Mutex<HashMap<String, Instant>>,
+}
+
+impl ChatLimit {
+    /// When `chat` may have its next message under this limit.
+    fn ready_at(&self, chat: &str) -> Option<Instant> {
+        if !(self.applies)(chat) {
+            return None;
+        }
+        self.next.lock().ok()?.get(chat).copied()
+    }
 }
 
 /// The limiter set of one platform.
@@ -50,6 +67,11 @@ fn every(period: Duration) -> Quota {
         .allow_burst(NonZeroU32::MIN)
 }
 
+/// A per-chat limit's period, as the tables below read.
+fn per_chat(period: Duration, applies: Applies) -> (Duration, Applies) {
+    (period, applies)
+}
+
 fn is_group(chat: &str) -> bool {
     chat.starts_with('-')
 }
@@ -59,8 +81,8 @@ impl Pacer {
     pub fn telegram() -> Self {
         Pacer::new(
             vec![
-                (every(Duration::from_secs(1)), |_| true),
-                (every(Duration::from_secs(3)), is_group),
+                per_chat(Duration::from_secs(1), |_| true),
+                per_chat(Duration::from_secs(3), is_group),
             ],
             // Telegram allows 30 a second overall; 28 leaves room for the
             // jitter between our pacer and the request's arrival.
@@ -75,7 +97,7 @@ impl Pacer {
             // bucket's first message: at exactly 1 a second, a first message
             // that arrived late and a sixth that arrived early share one
             // bucket. 1.05 s leaves a quarter of a second for that jitter.
-            vec![(every(Duration::from_millis(1050)), |_| true)],
+            vec![per_chat(Duration::from_millis(1050), |_| true)],
             every(Duration::from_micros(1_000_000 / 45 + 1)),
         )
     }
@@ -85,13 +107,14 @@ impl Pacer {
         Pacer::new(Vec::new(), every(Duration::from_nanos(1)))
     }
 
-    fn new(per_chat: Vec<(Quota, Applies)>, global: Quota) -> Self {
+    fn new(per_chat: Vec<(Duration, Applies)>, global: Quota) -> Self {
         Pacer {
             per_chat: per_chat
                 .into_iter()
-                .map(|(q, applies)| ChatLimit {
-                    limiter: RateLimiter::keyed(q),
+                .map(|(period, applies)| ChatLimit {
+                    period,
                     applies,
+                    next: Mutex::new(HashMap::new()),
                 })
                 .collect(),
             global: RateLimiter::direct(global),
@@ -103,29 +126,53 @@ impl Pacer {
 
     /// Waits until a message to `chat` may go out, and counts it.
     pub async fn wait(&self, chat: &str) {
-        let hold = {
-            let chat_hold = self.held.lock().ok().and_then(|h| h.get(chat).copied());
-            let all_hold = self.held_all.lock().ok().and_then(|h| *h);
-            chat_hold.max(all_hold)
-        };
-        if let Some(until) = hold
-            && until > Instant::now()
-        {
-            tokio::time::sleep_until(until).await;
-        }
-        let key = chat.to_owned();
-        for limit in &self.per_chat {
-            if (limit.applies)(chat) {
-                limit.limiter.until_key_ready(&key).await;
+        loop {
+            let hold = {
+                let chat_hold = self.held.lock().ok().and_then(|h| h.get(chat).copied());
+                let all_hold = self.held_all.lock().ok().and_then(|h| *h);
+                let limits = self.per_chat.iter().filter_map(|l| l.ready_at(chat)).max();
+                chat_hold.max(all_hold).max(limits)
+            };
+            if let Some(until) = hold
+                && until > Instant::now()
+            {
+                tokio::time::sleep_until(until).await;
+            }
+            self.global.until_ready().await;
+            // The overall wait may have been long, and another message to
+            // this chat (a reply, an edit) may have gone meanwhile.
+            if self.let_go(chat) {
+                break;
             }
         }
-        self.global.until_ready().await;
         let n = self
             .calls
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if n % 10_000 == 9_999 {
             self.forget_idle();
         }
+    }
+
+    /// Takes the chat's turn when every limit of the chat allows a message
+    /// now, counting its next period from now.
+    fn let_go(&self, chat: &str) -> bool {
+        let now = Instant::now();
+        let mut maps: Vec<_> = self
+            .per_chat
+            .iter()
+            .filter(|l| (l.applies)(chat))
+            .filter_map(|l| Some((l.period, l.next.lock().ok()?)))
+            .collect();
+        if maps
+            .iter()
+            .any(|(_, m)| m.get(chat).is_some_and(|t| *t > now))
+        {
+            return false;
+        }
+        for (period, m) in &mut maps {
+            m.insert(chat.to_owned(), now + *period);
+        }
+        true
     }
 
     /// Holds every chat back for the platform's window after start-up: a
@@ -156,11 +203,13 @@ impl Pacer {
 
     /// Drops state of chats that have been quiet (keeps memory flat).
     fn forget_idle(&self) {
+        let now = Instant::now();
         for limit in &self.per_chat {
-            limit.limiter.retain_recent();
+            if let Ok(mut m) = limit.next.lock() {
+                m.retain(|_, next| *next > now);
+            }
         }
         if let Ok(mut h) = self.held.lock() {
-            let now = Instant::now();
             h.retain(|_, until| *until > now);
         }
     }
@@ -184,6 +233,24 @@ mod tests {
             p.wait("-100777").await;
         }
         assert!(start.elapsed() >= Duration::from_millis(2900));
+    }
+
+    #[tokio::test]
+    async fn a_chats_period_counts_from_when_its_message_left_after_the_overall_limit() {
+        // The overall limit is the slower one here, as in a fan-out burst:
+        // chat `a`'s second message leaves at 1.6 s instead of the 1.0 s
+        // its chat allowed; its third must still wait a second after that.
+        let p = Pacer::new(
+            vec![per_chat(Duration::from_secs(1), |_| true)],
+            every(Duration::from_millis(400)),
+        );
+        for chat in ["a", "b", "c", "d", "a"] {
+            p.wait(chat).await;
+        }
+        let left = std::time::Instant::now();
+        p.wait("a").await;
+        let gap = left.elapsed();
+        assert!(gap >= Duration::from_millis(980), "{gap:?}");
     }
 
     #[tokio::test]
