@@ -340,6 +340,11 @@ impl FakeDiscord {
         self.lock().storm_left = n;
     }
 
+    /// How many 429s of the current storm are still to come.
+    pub fn storm_left(&self) -> usize {
+        self.lock().storm_left
+    }
+
     /// Error messages echo the Authorization header (a careless proxy):
     /// whatever logs or returns them must redact the token.
     pub fn echo_auth_in_errors(&self, on: bool) {
