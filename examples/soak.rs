@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 
 use ptt_relay::commands::{Filter, PostView};
 use rand::rngs::StdRng;
-use rand::seq::IndexedRandom;
+use rand::seq::{IndexedRandom, SliceRandom};
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 
@@ -767,15 +767,21 @@ const FAULTS: [FaultKind; 10] = [
     FaultKind::Discord500,
 ];
 
-/// Every 15–35 s, one random fault for 2–6 s.
+/// Every 15–35 s, one fault for 2–6 s: every kind once per round, in a
+/// random order, so a ten-minute run sees each kind at least once.
 async fn fault_loop(soak: Arc<Soak>, stop: Arc<AtomicBool>, seed: u64) {
     let mut rng = StdRng::seed_from_u64(seed);
+    let mut round: Vec<FaultKind> = Vec::new();
     while !stop.load(Ordering::Relaxed) {
         sleep_unless_stopped(&stop, rng.random_range(15_000..35_000)).await;
         if stop.load(Ordering::Relaxed) {
             break;
         }
-        let kind = *FAULTS.choose(&mut rng).unwrap_or(&FaultKind::Ptt500);
+        if round.is_empty() {
+            round = FAULTS.to_vec();
+            round.shuffle(&mut rng);
+        }
+        let Some(kind) = round.pop() else { continue };
         let channels: Vec<u64> = (0..5)
             .map(|_| 810_000_000_000_000_000 + rng.random_range(0..PER_PLATFORM as u64))
             .collect();
