@@ -9,5 +9,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 minutes="${1:-10}"
-cargo build --locked --release --bin ptt-relay --example soak
+# Two builds: built together, the binary would get the example's
+# dev-dependency features (tokio's test-util, axum's ws) and not be the
+# binary that ships.
+cargo build --locked --release --bin ptt-relay
+cargo build --locked --release --example soak
 exec target/release/examples/soak --binary target/release/ptt-relay --minutes "$minutes" --out target/soak
