@@ -10,13 +10,11 @@ use std::time::{Duration, Instant};
 
 use ptt_relay::app::{self, Extras, Running};
 use ptt_relay::chat::discord::{DiscordAdapter, DiscordError, DiscordOptions};
-use ptt_relay::chat::{AdapterContext, EditKind, SendOutcome};
-use ptt_relay::commands::{Handler, Lang};
+use ptt_relay::chat::{EditKind, SendOutcome};
 use ptt_relay::config::Settings;
 use ptt_relay::dest::{Destination, Platform};
 use ptt_relay::digest::Digest;
 use ptt_relay::ptt::Tally;
-use ptt_relay::relay::status::RuntimeStatus;
 use ptt_relay::relay::tally::TallyOptions;
 use ptt_relay::store::Store;
 use secrecy::SecretString;
@@ -25,6 +23,7 @@ use support::fake_discord::{
     APP_ID, ChannelFault, CreateFault, FakeDiscord, MANAGE_CHANNELS, MEMBER, Origin, wait_until,
 };
 use support::fake_ptt::FakePtt;
+use support::harness::adapter_context;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -108,21 +107,6 @@ fn settings(ptt: &FakePtt, discord: &FakeDiscord, db: &std::path::Path) -> Setti
     s
 }
 
-fn context(s: &Settings, store: &Arc<dyn Store>, shutdown: &CancellationToken) -> AdapterContext {
-    let status = Arc::new(RuntimeStatus::new("this instance"));
-    AdapterContext {
-        store: Arc::clone(store),
-        handler: Arc::new(Handler::new(
-            Arc::clone(store),
-            s.boards(),
-            Arc::clone(&status),
-        )),
-        status,
-        default_lang: Lang::ZhTw,
-        shutdown: shutdown.clone(),
-    }
-}
-
 async fn start(opts: Options) -> Harness {
     init_logs();
     let ptt = FakePtt::start(&["Stock"]).await;
@@ -138,7 +122,7 @@ async fn start(opts: Options) -> Harness {
         options.request_timeout = t;
     }
     let mut adapter =
-        DiscordAdapter::with_options(&s.discord, context(&s, &store, &shutdown), options)
+        DiscordAdapter::with_options(&s.discord, adapter_context(&s, &store, &shutdown), options)
             .expect("adapter");
     if opts.defer_all {
         adapter.set_defer_after(Duration::ZERO);
@@ -1137,7 +1121,7 @@ async fn the_token_never_appears_in_logs_or_error_messages() {
     let s = settings(&ptt, &discord, &dir.path().join("db.sqlite"));
     let store = app::open_backend(&s).await.unwrap().store;
     let shutdown = CancellationToken::new();
-    let adapter = DiscordAdapter::new(&s.discord, context(&s, &store, &shutdown)).unwrap();
+    let adapter = DiscordAdapter::new(&s.discord, adapter_context(&s, &store, &shutdown)).unwrap();
     assert!(!format!("{adapter:?}").contains(TOKEN));
 
     // A refused token is fatal at start-up, and says so without the token.
@@ -1171,7 +1155,7 @@ async fn the_token_never_appears_in_logs_or_error_messages() {
     // Nothing listening at all.
     let mut closed = s.discord.clone();
     closed.api_url = Some("http://127.0.0.1:9".into());
-    let offline = DiscordAdapter::new(&closed, context(&s, &store, &shutdown)).unwrap();
+    let offline = DiscordAdapter::new(&closed, adapter_context(&s, &store, &shutdown)).unwrap();
     let out = offline
         .sink()
         .send(&dest(CHANNEL), &hostile_digest(10))

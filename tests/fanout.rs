@@ -12,13 +12,10 @@ use tokio::time::Instant;
 
 use ptt_relay::app::Running;
 use ptt_relay::app::{self, Extras};
-use ptt_relay::chat::AdapterContext;
 use ptt_relay::chat::discord::DiscordAdapter;
 use ptt_relay::chat::telegram::{TelegramAdapter, TelegramOptions};
-use ptt_relay::commands::{Handler, Lang};
 use ptt_relay::config::{DiscordSettings, Settings, TelegramSettings};
 use ptt_relay::dest::{Destination, Platform};
-use ptt_relay::relay::status::RuntimeStatus;
 use ptt_relay::store::Store;
 use ptt_relay::store::sqlite::SqliteStore;
 use secrecy::SecretString;
@@ -49,19 +46,8 @@ async fn one_post_to_1000_telegram_chats() {
             .await
             .unwrap();
     }
-    let status = Arc::new(RuntimeStatus::new("this instance"));
     let shutdown = CancellationToken::new();
-    let ctx = AdapterContext {
-        store: Arc::clone(&store),
-        handler: Arc::new(Handler::new(
-            Arc::clone(&store),
-            s.boards(),
-            Arc::clone(&status),
-        )),
-        status,
-        default_lang: Lang::ZhTw,
-        shutdown: shutdown.clone(),
-    };
+    let ctx = harness::adapter_context(&s, &store, &shutdown);
     let settings = TelegramSettings {
         token: Some(SecretString::from(TOKEN.to_owned())),
         api_url: tg.api_url.clone(),
@@ -147,19 +133,8 @@ impl DiscordFanout {
                 .await
                 .unwrap();
         }
-        let status = Arc::new(RuntimeStatus::new("this instance"));
         let shutdown = CancellationToken::new();
-        let ctx = AdapterContext {
-            store: Arc::clone(&store),
-            handler: Arc::new(Handler::new(
-                Arc::clone(&store),
-                s.boards(),
-                Arc::clone(&status),
-            )),
-            status,
-            default_lang: Lang::ZhTw,
-            shutdown: shutdown.clone(),
-        };
+        let ctx = harness::adapter_context(&s, &store, &shutdown);
         let settings = DiscordSettings {
             token: Some(SecretString::from(DISCORD_TOKEN.to_owned())),
             api_url: Some(discord.base_url.clone()),

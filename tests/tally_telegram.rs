@@ -9,12 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ptt_relay::app::{self, Extras, Running};
-use ptt_relay::chat::AdapterContext;
 use ptt_relay::chat::telegram::{TelegramAdapter, TelegramOptions};
-use ptt_relay::commands::{Handler, Lang};
 use ptt_relay::config::TelegramSettings;
 use ptt_relay::dest::{Destination, Platform};
-use ptt_relay::relay::status::RuntimeStatus;
 use ptt_relay::relay::tally::TallyOptions;
 use ptt_relay::store::Store;
 use ptt_relay::store::sqlite::SqliteStore;
@@ -43,19 +40,8 @@ async fn setup() -> Setup {
     let db = dir.path().join("db");
     let s = harness::settings(&ptt, &db);
     let store: Arc<dyn Store> = SqliteStore::open(&db).await.unwrap();
-    let status = Arc::new(RuntimeStatus::new("this instance"));
     let shutdown = CancellationToken::new();
-    let ctx = AdapterContext {
-        store: Arc::clone(&store),
-        handler: Arc::new(Handler::new(
-            Arc::clone(&store),
-            s.boards(),
-            Arc::clone(&status),
-        )),
-        status,
-        default_lang: Lang::ZhTw,
-        shutdown: shutdown.clone(),
-    };
+    let ctx = harness::adapter_context(&s, &store, &shutdown);
     let settings = TelegramSettings {
         token: Some(SecretString::from(TOKEN.to_owned())),
         api_url: tg.api_url.clone(),

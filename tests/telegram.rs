@@ -80,19 +80,9 @@ impl Harness {
         let mut s = support::harness::settings(&ptt, &db);
         tune(&mut s);
         let store: Arc<dyn Store> = SqliteStore::open(&db).await.unwrap();
-        let status = Arc::new(RuntimeStatus::new("this instance"));
         let shutdown = CancellationToken::new();
-        let ctx = AdapterContext {
-            store: Arc::clone(&store),
-            handler: Arc::new(Handler::new(
-                Arc::clone(&store),
-                s.boards(),
-                Arc::clone(&status),
-            )),
-            status: Arc::clone(&status),
-            default_lang: Lang::ZhTw,
-            shutdown: shutdown.clone(),
-        };
+        let ctx = support::harness::adapter_context(&s, &store, &shutdown);
+        let status = Arc::clone(&ctx.status);
         let adapter =
             TelegramAdapter::with_options(&tg_settings(&tg.api_url, TOKEN), ctx, options).unwrap();
         // The app gets the adapter's sink as an extra; its own settings

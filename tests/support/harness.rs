@@ -4,11 +4,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ptt_relay::app::{self, Extras, Running};
-use ptt_relay::chat::ChatSink;
-use ptt_relay::commands::{self, Context, Lang};
+use ptt_relay::chat::{AdapterContext, ChatSink};
+use ptt_relay::commands::{self, Context, Handler, Lang};
 use ptt_relay::config::Settings;
 use ptt_relay::dest::Destination;
+use ptt_relay::relay::status::RuntimeStatus;
 use ptt_relay::relay::tally::TallyOptions;
+use ptt_relay::store::Store;
+use tokio_util::sync::CancellationToken;
 
 use super::fake_ptt::FakePtt;
 
@@ -87,4 +90,25 @@ pub async fn seeded(r: &Running) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     panic!("board never seeded");
+}
+
+/// The context a chat adapter started by a test gets: `store`, the boards
+/// of `s`, zh-TW by default and a fresh runtime status.
+pub fn adapter_context(
+    s: &Settings,
+    store: &Arc<dyn Store>,
+    shutdown: &CancellationToken,
+) -> AdapterContext {
+    let status = Arc::new(RuntimeStatus::new("this instance"));
+    AdapterContext {
+        store: Arc::clone(store),
+        handler: Arc::new(Handler::new(
+            Arc::clone(store),
+            s.boards(),
+            Arc::clone(&status),
+        )),
+        status,
+        default_lang: Lang::ZhTw,
+        shutdown: shutdown.clone(),
+    }
 }
