@@ -93,15 +93,7 @@ struct Harness {
 }
 
 fn settings(ptt: &FakePtt, discord: &FakeDiscord, db: &std::path::Path) -> Settings {
-    let mut s = Settings::default();
-    s.ptt.base_url = ptt.base_url.clone();
-    s.ptt.boards = vec!["Stock".into()];
-    s.ptt.poll_interval_secs = 1;
-    s.ptt.requests_per_sec = 200.0;
-    s.store.url = format!("sqlite://{}", db.display());
-    s.console.enabled = Some(false);
-    s.shutdown.timeout_secs = 2;
-    s.http.listen = "127.0.0.1:0".into();
+    let mut s = support::harness::settings(ptt, db);
     s.discord.token = Some(SecretString::from(TOKEN));
     s.discord.api_url = Some(discord.base_url.clone());
     s

@@ -12,6 +12,7 @@ use tokio::time::Instant;
 
 use ptt_relay::app::Running;
 use ptt_relay::app::{self, Extras};
+use ptt_relay::chat::ChatSink;
 use ptt_relay::chat::discord::DiscordAdapter;
 use ptt_relay::chat::telegram::{TelegramAdapter, TelegramOptions};
 use ptt_relay::config::{DiscordSettings, Settings, TelegramSettings};
@@ -29,6 +30,41 @@ const TOKEN: &str = "5555:FANOUT-TOKEN";
 const DISCORD_TOKEN: &str = "MTk4NjIyNDgzNDcxOTI1MjQ4.Gx7Qz1.FANOUT-discord-token";
 const GUILD: u64 = 800_000_000_000_000_001;
 
+/// A store at `db` where each of `chats` on `platform` subscribes to the
+/// news posts of Stock.
+async fn subscribed(
+    db: &std::path::Path,
+    platform: Platform,
+    chats: impl IntoIterator<Item = u64>,
+) -> Arc<dyn Store> {
+    let store: Arc<dyn Store> = SqliteStore::open(db).await.unwrap();
+    for c in chats {
+        let dest = Destination::chat(platform, c.to_string());
+        store
+            .subscribe(&dest, "Stock", "tag:新聞", 0)
+            .await
+            .unwrap();
+    }
+    store
+}
+
+/// The service over `store` delivering through one chat adapter's `sink`,
+/// with the board seeded (only posts made from now on are relayed).
+async fn start_seeded(s: &Settings, store: Arc<dyn Store>, sink: Arc<dyn ChatSink>) -> Running {
+    let running = app::start_with_store(
+        s,
+        store,
+        Extras {
+            sinks: vec![sink],
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    seeded(&running).await;
+    running
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a measurement (about 40 s): run scripts/fanout.sh"]
 async fn one_post_to_1000_telegram_chats() {
@@ -38,14 +74,12 @@ async fn one_post_to_1000_telegram_chats() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("db");
     let s = harness::settings(&ptt, &db);
-    let store: Arc<dyn Store> = SqliteStore::open(&db).await.unwrap();
-    for i in 0..chats {
-        let dest = Destination::chat(Platform::Telegram, (100_000 + i).to_string());
-        store
-            .subscribe(&dest, "Stock", "tag:新聞", 0)
-            .await
-            .unwrap();
-    }
+    let store = subscribed(
+        &db,
+        Platform::Telegram,
+        (0..chats).map(|i| 100_000 + i as u64),
+    )
+    .await;
     let shutdown = CancellationToken::new();
     let ctx = harness::adapter_context(&s, &store, &shutdown);
     let settings = TelegramSettings {
@@ -55,17 +89,7 @@ async fn one_post_to_1000_telegram_chats() {
     };
     let adapter =
         TelegramAdapter::with_options(&settings, ctx, TelegramOptions::default()).unwrap();
-    let running = app::start_with_store(
-        &s,
-        store,
-        Extras {
-            sinks: vec![adapter.sink()],
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
-    seeded(&running).await;
+    let running = start_seeded(&s, store, adapter.sink()).await;
     let id = ptt.add_post("Stock", "[新聞] 一千個聊天室", "reporter");
     let posted = Instant::now();
     let deadline = posted + Duration::from_secs(180);
@@ -125,14 +149,7 @@ impl DiscordFanout {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("db");
         let s: Settings = harness::settings(&ptt, &db);
-        let store: Arc<dyn Store> = SqliteStore::open(&db).await.unwrap();
-        for c in channels {
-            let dest = Destination::chat(Platform::Discord, c.to_string());
-            store
-                .subscribe(&dest, "Stock", "tag:新聞", 0)
-                .await
-                .unwrap();
-        }
+        let store = subscribed(&db, Platform::Discord, channels.iter().copied()).await;
         let shutdown = CancellationToken::new();
         let ctx = harness::adapter_context(&s, &store, &shutdown);
         let settings = DiscordSettings {
@@ -141,17 +158,7 @@ impl DiscordFanout {
             guild_id: None,
         };
         let adapter = DiscordAdapter::new(&settings, ctx).unwrap();
-        let running = app::start_with_store(
-            &s,
-            store,
-            Extras {
-                sinks: vec![adapter.sink()],
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-        seeded(&running).await;
+        let running = start_seeded(&s, store, adapter.sink()).await;
         DiscordFanout {
             ptt,
             discord,
