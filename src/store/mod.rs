@@ -17,6 +17,9 @@ use crate::dest::{Destination, Platform};
 use crate::digest::Digest;
 use crate::ptt::{PostId, Tally};
 
+/// Seconds since the Unix epoch (see [`crate::clock`]).
+pub use crate::clock::now_secs;
+
 /// A store failure, with what was being done.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -343,9 +346,4 @@ pub trait Store: Send + Sync {
 
     /// Releases whatever the process holds (the SQLite lease).
     async fn close(&self);
-}
-
-/// Seconds since the Unix epoch.
-pub fn now_secs() -> i64 {
-    chrono::Utc::now().timestamp()
 }
