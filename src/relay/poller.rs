@@ -3,10 +3,10 @@
 //! the articles some target could want, and queues their digests.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use rand::Rng;
 use tokio::sync::Notify;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::router::{Router, Target};
@@ -16,6 +16,7 @@ use crate::commands::PostView;
 use crate::digest::Digest;
 use crate::ptt::budget::Priority;
 use crate::ptt::client::{FetchError, PttClient};
+use crate::ptt::jitter;
 use crate::ptt::{Board, IndexPage, IndexRow, PostId, parse_article, parse_index};
 use crate::store::{Store, StoreError, now_secs};
 use crate::telemetry::metrics::metrics;
@@ -172,7 +173,7 @@ impl Poller {
             base.saturating_mul(1 << failures.min(10))
                 .min(MAX_BACKOFF.max(base))
         };
-        wait.mul_f64(rand::rng().random_range(0.9..1.1))
+        wait.mul_f64(jitter::factor(0.9, 1.1))
     }
 
     fn report_failure(&mut self, e: &PollError) {
