@@ -3,9 +3,13 @@
 //! [`PttClient`] fetches board index pages and articles as text; parsing
 //! happens elsewhere. It is the only way the service talks to PTT, so it owns
 //! the politeness rules: every HTTP request (redirect hops and the over-18
-//! form included) first takes a token from the shared [`RequestBudget`];
-//! `Retry-After` and Cloudflare blocks pause the whole budget; transient
-//! faults are retried with exponential backoff and jitter.
+//! form included) first takes a token from the shared [`RequestBudget`].
+//! Only a page bearing Cloudflare's own challenge or block markers is a
+//! block, which pauses the whole budget (30 s doubling to 10 min). Any other
+//! 5xx, 429 or error page is an ordinary transient fault: retried with
+//! exponential backoff and jitter, honouring `Retry-After`, and never paused
+//! longer than `max_transient_pause` (the poll interval), so that news flows
+//! again as soon as PTT answers.
 //!
 //! Errors name the path that was fetched and nothing else: no full URLs (the
 //! base URL is the operator's), no headers, no reqwest debug output.
@@ -71,6 +75,11 @@ pub struct ClientOptions {
     /// Cap on any retry delay, honoured `Retry-After` and block pause
     /// (default 10 min).
     pub max_backoff: Duration,
+    /// Cap on any pause for a transient fault (a 5xx, 429 or plain error
+    /// page): each retry delay, an honoured `Retry-After` and the budget
+    /// pause after a 429. The service sets it to `ptt.poll_interval_secs`
+    /// (default 60 s). Cloudflare blocks are not capped by it.
+    pub max_transient_pause: Duration,
     /// How long the whole budget pauses after the first Cloudflare block;
     /// it doubles with each consecutive block up to `max_backoff` and resets
     /// after a successful fetch (default 30 s).
@@ -88,6 +97,7 @@ impl ClientOptions {
             max_attempts: 4,
             initial_backoff: Duration::from_secs(1),
             max_backoff: Duration::from_secs(600),
+            max_transient_pause: Duration::from_secs(60),
             block_backoff: Duration::from_secs(30),
         }
     }
@@ -103,6 +113,7 @@ impl std::fmt::Debug for ClientOptions {
             .field("max_attempts", &self.max_attempts)
             .field("initial_backoff", &self.initial_backoff)
             .field("max_backoff", &self.max_backoff)
+            .field("max_transient_pause", &self.max_transient_pause)
             .field("block_backoff", &self.block_backoff)
             .finish()
     }
@@ -174,12 +185,12 @@ pub enum FetchError {
         /// What was fetched.
         path: String,
     },
-    /// A 403/429/503 whose (non-empty) body is not PTT's markup (a
-    /// Cloudflare challenge or block page). An empty body is judged by its
-    /// status alone (a 429/503 is retried). Not retried here; every PTT request is paused for
-    /// `backoff`, so callers just carry on later.
+    /// An error answer bearing Cloudflare's own challenge or block markers
+    /// (the `cf-mitigated` header, `challenge-platform`, "Just a moment...",
+    /// "Attention Required! | Cloudflare"). Not retried here; every PTT
+    /// request is paused for `backoff`, so callers just carry on later.
     #[error(
-        "blocked fetching {path}: HTTP {status} with a page that is not PTT's (Cloudflare?); PTT requests paused for {}s",
+        "blocked by Cloudflare fetching {path} (HTTP {status}); PTT requests paused for {}s",
         .backoff.as_secs()
     )]
     Blocked {
@@ -305,6 +316,7 @@ struct Inner {
     max_attempts: u32,
     initial_backoff: Duration,
     max_backoff: Duration,
+    max_transient_pause: Duration,
     block_backoff: Duration,
     /// The pause applied at the next Cloudflare block.
     next_block: Mutex<Duration>,
@@ -356,6 +368,7 @@ impl PttClient {
                 max_attempts: options.max_attempts.max(1),
                 initial_backoff: options.initial_backoff,
                 max_backoff: options.max_backoff,
+                max_transient_pause: options.max_transient_pause.min(options.max_backoff),
                 block_backoff: options.block_backoff.min(options.max_backoff),
                 next_block: Mutex::new(options.block_backoff.min(options.max_backoff)),
             }),
@@ -643,18 +656,18 @@ impl PttClient {
             return Ok(response.body);
         }
         let inner = &*self.inner;
-        let body = response.body.as_str();
-        let retry_after =
-            retry_after(response.header("retry-after")).map(|d| d.min(inner.max_backoff));
+        let retry_after = retry_after(response.header("retry-after"));
 
-        if matches!(code, 403 | 429 | 503) && !body.trim().is_empty() && !is_ptt_markup(body) {
-            let backoff = self.next_block_pause().max(retry_after.unwrap_or_default());
+        if is_cloudflare_block(&response) {
+            let backoff = self
+                .next_block_pause()
+                .max(retry_after.unwrap_or_default().min(inner.max_backoff));
             inner.budget.hold_off(Instant::now() + backoff);
             tracing::warn!(
                 path = %label,
                 status = code,
                 pause_secs = backoff.as_secs(),
-                "PTT answered with a non-PTT page (Cloudflare?); pausing all PTT requests"
+                "Cloudflare blocked a PTT request; pausing all PTT requests"
             );
             return Err(Failure::Final(FetchError::Blocked {
                 status: code,
@@ -673,9 +686,11 @@ impl PttClient {
         };
         if code == 429 || (500..600).contains(&code) {
             // A 429 means we are too fast as a whole, and a Retry-After is
-            // PTT telling everyone to wait: both pause the whole budget.
+            // PTT telling everyone to wait: both pause the whole budget, but
+            // never longer than one poll interval, so that a short outage
+            // does not silence the relay for longer than it lasted.
             let pause = match retry_after {
-                Some(d) => Some(d),
+                Some(d) => Some(d.min(inner.max_transient_pause)),
                 None if code == 429 => Some(self.backoff(attempt)),
                 None => None,
             };
@@ -691,15 +706,16 @@ impl PttClient {
     }
 
     /// The delay before retry number `attempt` (1-based): `initial_backoff`
-    /// doubled per retry, capped at `max_backoff`, then scaled by a random
-    /// factor in [0.5, 1] so that retries do not march in step.
+    /// doubled per retry, capped at `max_transient_pause` (itself at most
+    /// `max_backoff`), then scaled by a random factor in [0.5, 1] so that
+    /// retries do not march in step.
     fn backoff(&self, attempt: u32) -> Duration {
         let inner = &*self.inner;
         let factor = 2u32.saturating_pow(attempt.saturating_sub(1));
         let full = inner
             .initial_backoff
             .saturating_mul(factor)
-            .min(inner.max_backoff);
+            .min(inner.max_transient_pause);
         full.mul_f64(jitter::factor(0.5, 1.0))
     }
 
@@ -813,23 +829,19 @@ fn retry_after(value: Option<&str>) -> Option<Duration> {
     Some(Duration::from_secs(u64::try_from(secs).unwrap_or(0)))
 }
 
-/// Whether a body is one of PTT's own pages rather than a Cloudflare
-/// challenge or block page. PTT's pages all carry the site name in their
-/// `<title>`; Cloudflare's pages may name the domain (`www.ptt.cc needs to
-/// review the security of your connection`), so the domain alone counts only
-/// when no challenge markers are present. (Real PTT pages load Cloudflare's
-/// analytics beacon, so the word "cloudflare" alone proves nothing.)
-fn is_ptt_markup(body: &str) -> bool {
-    const CHALLENGE_MARKERS: [&str; 6] = [
-        "<title>Just a moment",
+/// Whether an error answer is Cloudflare's challenge or block page: it has
+/// the `cf-mitigated` header, or its body carries one of Cloudflare's own
+/// markers. Nothing else counts: a plain 503 page (nginx's, PTT's, or
+/// Cloudflare's "origin is down" pages such as 521/522) is an ordinary
+/// outage, and real PTT pages load Cloudflare's analytics beacon, so the
+/// word "cloudflare" alone proves nothing.
+fn is_cloudflare_block(response: &RawResponse) -> bool {
+    const MARKERS: [&str; 3] = [
+        "challenge-platform",
+        "Just a moment...",
         "Attention Required! | Cloudflare",
-        "cf-error-details",
-        "cf-browser-verification",
-        "_cf_chl_opt",
-        "challenges.cloudflare.com",
     ];
-    body.contains("批踢踢實業坊")
-        || (body.contains("ptt.cc") && !CHALLENGE_MARKERS.iter().any(|m| body.contains(m)))
+    response.header("cf-mitigated").is_some() || MARKERS.iter().any(|m| response.body.contains(m))
 }
 
 #[cfg(test)]
@@ -962,6 +974,89 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn a_plain_503_page_is_retried_not_blocked() {
+        let plain =
+            "<html><head><title>503 Service Unavailable</title></head><body>nginx</body></html>";
+        let t = Scripted::new(vec![
+            answer(503, &[], plain),
+            answer(503, &[], plain),
+            answer(200, &[], "<title>批踢踢實業坊</title>"),
+        ]);
+        let c = scripted_client(&t);
+        let start = Instant::now();
+        c.get("/bbs/Stock/index.html", Priority::Index)
+            .await
+            .unwrap();
+        assert_eq!(t.asked.lock().unwrap().len(), 3);
+        assert!(
+            c.budget().held_until().is_none(),
+            "a plain 503 paused the budget"
+        );
+        // Two retries: at most 1 s and 2 s.
+        assert!(
+            start.elapsed() <= Duration::from_secs(3),
+            "{:?}",
+            start.elapsed()
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retry_after_is_honoured_up_to_the_transient_cap() {
+        let t = Scripted::new(vec![
+            answer(503, &[("retry-after", "3600")], ""),
+            answer(429, &[("retry-after", "5")], ""),
+            answer(200, &[], "<title>批踢踢實業坊</title>"),
+        ]);
+        let mut o = ClientOptions::new(Url::parse("https://www.ptt.cc").unwrap());
+        o.requests_per_sec = 100.0;
+        o.max_transient_pause = Duration::from_secs(10);
+        let c = PttClient::with_transport(o, Arc::clone(&t) as Arc<dyn Transport>).unwrap();
+        let start = Instant::now();
+        c.get("/bbs/Stock/index.html", Priority::Index)
+            .await
+            .unwrap();
+        let took = start.elapsed();
+        // 10 s (an hour asked, capped) then the 5 s asked.
+        assert!(
+            took >= Duration::from_secs(15) && took < Duration::from_secs(16),
+            "{took:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_cloudflare_challenge_pauses_everything_and_doubles() {
+        let challenge = "<title>Just a moment...</title>";
+        let t = Scripted::new(vec![
+            answer(403, &[("cf-mitigated", "challenge")], challenge),
+            answer(403, &[("cf-mitigated", "challenge")], challenge),
+            answer(200, &[], "<title>批踢踢實業坊</title>"),
+        ]);
+        let c = scripted_client(&t);
+        let e = c
+            .get("/bbs/Stock/index.html", Priority::Index)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(e, FetchError::Blocked { backoff, .. } if backoff == Duration::from_secs(30)),
+            "{e}"
+        );
+        let start = Instant::now();
+        let e = c
+            .get("/bbs/Stock/index.html", Priority::Index)
+            .await
+            .unwrap_err();
+        assert!(start.elapsed() >= Duration::from_secs(30));
+        assert!(
+            matches!(e, FetchError::Blocked { backoff, .. } if backoff == Duration::from_secs(60)),
+            "{e}"
+        );
+        c.get("/bbs/Stock/index.html", Priority::Index)
+            .await
+            .unwrap();
+        assert!(start.elapsed() >= Duration::from_secs(90));
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn too_large_and_not_found_are_final() {
         let t = Scripted::new(vec![
             Err(TransportError::TooLarge {
@@ -1034,17 +1129,45 @@ mod tests {
 
     #[test]
     fn recognises_ptt_and_cloudflare_pages() {
-        assert!(is_ptt_markup(
-            "<title>看板 Stock 文章列表 - 批踢踢實業坊</title>"
-        ));
-        assert!(is_ptt_markup("<a href=\"https://www.ptt.cc/bbs/\">"));
-        assert!(!is_ptt_markup(
-            "<title>Just a moment...</title> www.ptt.cc needs to review the security"
-        ));
-        assert!(!is_ptt_markup(
-            "<title>Attention Required! | Cloudflare</title> You are unable to access ptt.cc"
-        ));
-        assert!(!is_ptt_markup("<html>error</html>"));
+        let page = |headers: &[(&str, &str)], body: &str| RawResponse {
+            status: 503,
+            headers: headers
+                .iter()
+                .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+                .collect(),
+            body: body.to_owned(),
+        };
+        for blocked in [
+            page(
+                &[],
+                "<title>Just a moment...</title> www.ptt.cc needs to review the security",
+            ),
+            page(
+                &[],
+                "<title>Attention Required! | Cloudflare</title> You are unable to access ptt.cc",
+            ),
+            page(
+                &[],
+                "<script src=\"/cdn-cgi/challenge-platform/h/b/orchestrate/chl_page/v1\">",
+            ),
+            page(&[("cf-mitigated", "challenge")], ""),
+        ] {
+            assert!(is_cloudflare_block(&blocked), "{blocked:?}");
+        }
+        for plain in [
+            page(&[], ""),
+            page(
+                &[],
+                "<html><head><title>503 Service Unavailable</title></head><body><center><h1>503 Service Unavailable</h1></center><hr><center>nginx</center></body></html>",
+            ),
+            page(&[], "<title>看板 Stock 文章列表 - 批踢踢實業坊</title>"),
+            page(
+                &[("server", "cloudflare")],
+                "<title>www.ptt.cc | 522: Connection timed out</title><div id=\"cf-error-details\">",
+            ),
+        ] {
+            assert!(!is_cloudflare_block(&plain), "{plain:?}");
+        }
     }
 
     #[test]
