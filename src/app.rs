@@ -191,6 +191,8 @@ pub async fn start_backend(
         .map_err(|e| StartError::Config(format!("ptt.base_url: {e}")))?;
     let mut options = ClientOptions::new(base_url);
     options.requests_per_sec = settings.ptt.requests_per_sec;
+    // A transient fault never silences the relay for longer than a poll.
+    options.max_transient_pause = Duration::from_secs(settings.ptt.poll_interval_secs);
     if let Some(tune) = &extras.ptt_client {
         tune(&mut options);
     }

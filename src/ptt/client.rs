@@ -3,17 +3,23 @@
 //! [`PttClient`] fetches board index pages and articles as text; parsing
 //! happens elsewhere. It is the only way the service talks to PTT, so it owns
 //! the politeness rules: every HTTP request (redirect hops and the over-18
-//! form included) first takes a token from the shared [`RequestBudget`];
-//! `Retry-After` and Cloudflare blocks pause the whole budget; transient
-//! faults are retried with exponential backoff and jitter.
+//! form included) first takes a token from the shared [`RequestBudget`].
+//! Only a page bearing Cloudflare's own challenge or block markers is a
+//! block, which pauses the whole budget (30 s doubling to 10 min). Any other
+//! 5xx, 429 or error page is an ordinary transient fault: retried with
+//! exponential backoff and jitter, honouring `Retry-After`, and never paused
+//! longer than `max_transient_pause` (the poll interval), so that news flows
+//! again as soon as PTT answers.
 //!
 //! Errors name the path that was fetched and nothing else: no full URLs (the
 //! base URL is the operator's), no headers, no reqwest debug output.
+//!
+//! The bytes travel through a [`Transport`] (reqwest by default); every
+//! judgement about what came back is made here, above that seam.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use reqwest::{StatusCode, header, redirect};
 use tokio::time::Instant;
 use url::Url;
 
@@ -21,6 +27,10 @@ use crate::telemetry::metrics::metrics;
 
 use super::budget::{InvalidRate, Priority, RequestBudget};
 use super::ids::{Board, PostId};
+use super::jitter;
+use super::transport::{
+    Method, RawRequest, RawResponse, ReqwestTransport, Transport, TransportError,
+};
 
 /// The `User-Agent` sent with every request, so PTT's operators can tell
 /// who is knocking and where to complain.
@@ -65,6 +75,11 @@ pub struct ClientOptions {
     /// Cap on any retry delay, honoured `Retry-After` and block pause
     /// (default 10 min).
     pub max_backoff: Duration,
+    /// Cap on any pause for a transient fault (a 5xx, 429 or plain error
+    /// page): each retry delay, an honoured `Retry-After` and the budget
+    /// pause after a 429. The service sets it to `ptt.poll_interval_secs`
+    /// (default 60 s). Cloudflare blocks are not capped by it.
+    pub max_transient_pause: Duration,
     /// How long the whole budget pauses after the first Cloudflare block;
     /// it doubles with each consecutive block up to `max_backoff` and resets
     /// after a successful fetch (default 30 s).
@@ -82,6 +97,7 @@ impl ClientOptions {
             max_attempts: 4,
             initial_backoff: Duration::from_secs(1),
             max_backoff: Duration::from_secs(600),
+            max_transient_pause: Duration::from_secs(60),
             block_backoff: Duration::from_secs(30),
         }
     }
@@ -97,6 +113,7 @@ impl std::fmt::Debug for ClientOptions {
             .field("max_attempts", &self.max_attempts)
             .field("initial_backoff", &self.initial_backoff)
             .field("max_backoff", &self.max_backoff)
+            .field("max_transient_pause", &self.max_transient_pause)
             .field("block_backoff", &self.block_backoff)
             .finish()
     }
@@ -168,12 +185,12 @@ pub enum FetchError {
         /// What was fetched.
         path: String,
     },
-    /// A 403/429/503 whose (non-empty) body is not PTT's markup (a
-    /// Cloudflare challenge or block page). An empty body is judged by its
-    /// status alone (a 429/503 is retried). Not retried here; every PTT request is paused for
-    /// `backoff`, so callers just carry on later.
+    /// An error answer bearing Cloudflare's own challenge or block markers
+    /// (the `cf-mitigated` header, `challenge-platform`, "Just a moment...",
+    /// "Attention Required! | Cloudflare"). Not retried here; every PTT
+    /// request is paused for `backoff`, so callers just carry on later.
     #[error(
-        "blocked fetching {path}: HTTP {status} with a page that is not PTT's (Cloudflare?); PTT requests paused for {}s",
+        "blocked by Cloudflare fetching {path} (HTTP {status}); PTT requests paused for {}s",
         .backoff.as_secs()
     )]
     Blocked {
@@ -292,12 +309,14 @@ impl std::fmt::Debug for PttClient {
 }
 
 struct Inner {
-    http: reqwest::Client,
+    transport: Arc<dyn Transport>,
     base: Url,
+    request_timeout: Duration,
     budget: RequestBudget,
     max_attempts: u32,
     initial_backoff: Duration,
     max_backoff: Duration,
+    max_transient_pause: Duration,
     block_backoff: Duration,
     /// The pause applied at the next Cloudflare block.
     next_block: Mutex<Duration>,
@@ -318,33 +337,38 @@ impl PttClient {
         options: ClientOptions,
         builder: reqwest::ClientBuilder,
     ) -> Result<Self, BuildError> {
+        check_base(&options.base_url)?;
+        let transport =
+            ReqwestTransport::new(builder, options.connect_timeout, options.request_timeout)
+                .map_err(|e| BuildError::Http {
+                    reason: e.to_string(),
+                })?;
+        Self::with_transport(options, Arc::new(transport))
+    }
+
+    /// A client that sends its requests through `transport` instead of
+    /// reqwest (a deterministic simulation's fake network). Everything but
+    /// the bytes on the wire (budget, retries, back-off, `Retry-After`,
+    /// redirects, the over-18 gate, telling Cloudflare's pages from PTT's,
+    /// and the `request_timeout` around each request) still happens here.
+    /// `connect_timeout` is the transport's business.
+    pub fn with_transport(
+        options: ClientOptions,
+        transport: Arc<dyn Transport>,
+    ) -> Result<Self, BuildError> {
         let budget = RequestBudget::new(options.requests_per_sec)?;
         let base = options.base_url;
-        if !matches!(base.scheme(), "http" | "https") || base.host_str().is_none() {
-            return Err(BuildError::InvalidBaseUrl {
-                scheme: base.scheme().to_owned(),
-            });
-        }
-        let mut headers = header::HeaderMap::new();
-        headers.insert(header::COOKIE, header::HeaderValue::from_static("over18=1"));
-        let http = builder
-            .user_agent(USER_AGENT)
-            .default_headers(headers)
-            .connect_timeout(options.connect_timeout)
-            .timeout(options.request_timeout)
-            .redirect(redirect::Policy::none())
-            .build()
-            .map_err(|e| BuildError::Http {
-                reason: root_cause(&e),
-            })?;
+        check_base(&base)?;
         Ok(PttClient {
             inner: Arc::new(Inner {
-                http,
+                transport,
                 base,
+                request_timeout: options.request_timeout,
                 budget,
                 max_attempts: options.max_attempts.max(1),
                 initial_backoff: options.initial_backoff,
                 max_backoff: options.max_backoff,
+                max_transient_pause: options.max_transient_pause.min(options.max_backoff),
                 block_backoff: options.block_backoff.min(options.max_backoff),
                 next_block: Mutex::new(options.block_backoff.min(options.max_backoff)),
             }),
@@ -498,32 +522,23 @@ impl PttClient {
         loop {
             inner.budget.acquire(priority).await;
             let sent = Instant::now();
-            let response = inner.http.get(url.clone()).send().await;
-            let seconds = sent.elapsed().as_secs_f64();
-            let response = match response {
-                Ok(r) => {
-                    metrics().ptt_request(r.status().as_str(), seconds);
-                    r
-                }
-                Err(e) => {
-                    metrics().ptt_request("error", seconds);
-                    return Err(transport_failure(e, label));
-                }
-            };
-            let status = response.status();
+            let response = self
+                .send(self.request(Method::Get, url.clone(), Vec::new()), label)
+                .await?;
+            let status = response.status;
             tracing::debug!(
                 path = %label,
                 url_path = url.path(),
-                status = status.as_u16(),
+                status,
                 elapsed_ms = u64::try_from(sent.elapsed().as_millis()).unwrap_or(u64::MAX),
                 "PTT response"
             );
 
-            if status.is_redirection() {
+            if (300..400).contains(&status) {
                 let Some(target) = location(&url, &response) else {
                     return Err(Failure::Final(FetchError::Redirect {
                         path: label.to_owned(),
-                        reason: format!("HTTP {} without a usable Location", status.as_u16()),
+                        reason: format!("HTTP {status} without a usable Location"),
                     }));
                 };
                 // Same host, any scheme or port: an http → https upgrade is
@@ -565,9 +580,43 @@ impl PttClient {
                 continue;
             }
 
-            let retry_after = retry_after(response.headers());
-            let body = read_body(response, label).await?;
-            return self.judge(status, body, retry_after, label, attempt);
+            return self.judge(response, label, attempt);
+        }
+    }
+
+    /// A request with the headers every PTT request carries: the user
+    /// agent and the over-18 cookie.
+    fn request(&self, method: Method, url: Url, form: Vec<(String, String)>) -> RawRequest {
+        RawRequest {
+            method,
+            url,
+            headers: vec![
+                ("user-agent".to_owned(), USER_AGENT.to_owned()),
+                ("cookie".to_owned(), "over18=1".to_owned()),
+            ],
+            form,
+            max_body_bytes: MAX_BODY_BYTES,
+        }
+    }
+
+    /// Sends one request through the transport within `request_timeout`,
+    /// counting it in the metrics.
+    async fn send(&self, request: RawRequest, label: &str) -> Result<RawResponse, Failure> {
+        let inner = &*self.inner;
+        let sent = Instant::now();
+        let result = tokio::time::timeout(inner.request_timeout, inner.transport.send(request))
+            .await
+            .unwrap_or(Err(TransportError::Timeout));
+        let seconds = sent.elapsed().as_secs_f64();
+        match result {
+            Ok(response) => {
+                metrics().ptt_request(&response.status.to_string(), seconds);
+                Ok(response)
+            }
+            Err(e) => {
+                metrics().ptt_request("error", seconds);
+                Err(transport_failure(e, label))
+            }
         }
     }
 
@@ -587,47 +636,38 @@ impl PttClient {
         url.set_query(None);
         url.set_fragment(None);
         inner.budget.acquire(priority).await;
-        let response = inner
-            .http
-            .post(url)
-            .form(&[("from", from), ("yes", "yes")])
-            .send()
-            .await
-            .map_err(|e| transport_failure(e, &form_label))?;
-        let status = response.status();
-        if status.is_success() || status.is_redirection() {
+        let form = vec![
+            ("from".to_owned(), from.to_owned()),
+            ("yes".to_owned(), "yes".to_owned()),
+        ];
+        let response = self
+            .send(self.request(Method::Post, url, form), &form_label)
+            .await?;
+        if (200..400).contains(&response.status) {
             return Ok(());
         }
-        let retry_after = retry_after(response.headers());
-        let body = read_body(response, &form_label).await?;
-        self.judge(status, body, retry_after, &form_label, attempt)
-            .map(drop)
+        self.judge(response, &form_label, attempt).map(drop)
     }
 
     /// Turns a final (non-redirect) response into the body or a failure.
-    fn judge(
-        &self,
-        status: StatusCode,
-        body: String,
-        retry_after: Option<Duration>,
-        label: &str,
-        attempt: u32,
-    ) -> Result<String, Failure> {
-        if status.is_success() {
-            return Ok(body);
+    fn judge(&self, response: RawResponse, label: &str, attempt: u32) -> Result<String, Failure> {
+        let code = response.status;
+        if (200..300).contains(&code) {
+            return Ok(response.body);
         }
         let inner = &*self.inner;
-        let code = status.as_u16();
-        let retry_after = retry_after.map(|d| d.min(inner.max_backoff));
+        let retry_after = retry_after(response.header("retry-after"));
 
-        if matches!(code, 403 | 429 | 503) && !body.trim().is_empty() && !is_ptt_markup(&body) {
-            let backoff = self.next_block_pause().max(retry_after.unwrap_or_default());
+        if is_cloudflare_block(&response) {
+            let backoff = self
+                .next_block_pause()
+                .max(retry_after.unwrap_or_default().min(inner.max_backoff));
             inner.budget.hold_off(Instant::now() + backoff);
             tracing::warn!(
                 path = %label,
                 status = code,
                 pause_secs = backoff.as_secs(),
-                "PTT answered with a non-PTT page (Cloudflare?); pausing all PTT requests"
+                "Cloudflare blocked a PTT request; pausing all PTT requests"
             );
             return Err(Failure::Final(FetchError::Blocked {
                 status: code,
@@ -644,11 +684,13 @@ impl PttClient {
             status: code,
             path: label.to_owned(),
         };
-        if code == 429 || status.is_server_error() {
+        if code == 429 || (500..600).contains(&code) {
             // A 429 means we are too fast as a whole, and a Retry-After is
-            // PTT telling everyone to wait: both pause the whole budget.
+            // PTT telling everyone to wait: both pause the whole budget, but
+            // never longer than one poll interval, so that a short outage
+            // does not silence the relay for longer than it lasted.
             let pause = match retry_after {
-                Some(d) => Some(d),
+                Some(d) => Some(d.min(inner.max_transient_pause)),
                 None if code == 429 => Some(self.backoff(attempt)),
                 None => None,
             };
@@ -664,17 +706,17 @@ impl PttClient {
     }
 
     /// The delay before retry number `attempt` (1-based): `initial_backoff`
-    /// doubled per retry, capped at `max_backoff`, then scaled by a random
-    /// factor in [0.5, 1] so that retries do not march in step.
+    /// doubled per retry, capped at `max_transient_pause` (itself at most
+    /// `max_backoff`), then scaled by a random factor in [0.5, 1] so that
+    /// retries do not march in step.
     fn backoff(&self, attempt: u32) -> Duration {
         let inner = &*self.inner;
         let factor = 2u32.saturating_pow(attempt.saturating_sub(1));
         let full = inner
             .initial_backoff
             .saturating_mul(factor)
-            .min(inner.max_backoff);
-        let jitter: f64 = rand::Rng::random_range(&mut rand::rng(), 0.5..=1.0);
-        full.mul_f64(jitter)
+            .min(inner.max_transient_pause);
+        full.mul_f64(jitter::factor(0.5, 1.0))
     }
 
     /// The pause for this Cloudflare block; the next one will be twice as
@@ -700,57 +742,19 @@ impl PttClient {
     }
 }
 
-/// Reads the body, refusing anything over [`MAX_BODY_BYTES`]. PTT serves
-/// UTF-8; stray invalid bytes become U+FFFD rather than an error.
-async fn read_body(mut response: reqwest::Response, label: &str) -> Result<String, Failure> {
-    let too_large = || {
-        Failure::Final(FetchError::TooLarge {
-            path: label.to_owned(),
-            limit: MAX_BODY_BYTES,
-        })
-    };
-    if response
-        .content_length()
-        .is_some_and(|n| n > MAX_BODY_BYTES as u64)
-    {
-        return Err(too_large());
-    }
-    let mut bytes = Vec::new();
-    while let Some(chunk) = response
-        .chunk()
-        .await
-        .map_err(|e| transport_failure(e, label))?
-    {
-        if bytes.len() + chunk.len() > MAX_BODY_BYTES {
-            return Err(too_large());
-        }
-        bytes.extend_from_slice(&chunk);
-    }
-    Ok(match String::from_utf8(bytes) {
-        Ok(text) => text,
-        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
-    })
-}
-
-/// Classifies a reqwest error. Everything but a malformed request is worth
-/// another attempt.
-fn transport_failure(error: reqwest::Error, label: &str) -> Failure {
+/// Turns a transport error into a retry or a final error.
+fn transport_failure(error: TransportError, label: &str) -> Failure {
     let path = label.to_owned();
-    if error.is_builder() {
-        return Failure::Final(FetchError::InvalidPath { path });
-    }
-    let error = if error.is_timeout() {
-        FetchError::Timeout { path }
-    } else if error.is_connect() {
-        FetchError::Connect {
-            path,
-            reason: root_cause(&error),
+    let error = match error {
+        TransportError::Invalid { .. } => {
+            return Failure::Final(FetchError::InvalidPath { path });
         }
-    } else {
-        FetchError::Network {
-            path,
-            reason: root_cause(&error),
+        TransportError::TooLarge { limit } => {
+            return Failure::Final(FetchError::TooLarge { path, limit });
         }
+        TransportError::Timeout => FetchError::Timeout { path },
+        TransportError::Connect { reason } => FetchError::Connect { path, reason },
+        TransportError::BodyCut { reason } => FetchError::Network { path, reason },
     };
     Failure::Retry {
         error,
@@ -758,15 +762,14 @@ fn transport_failure(error: reqwest::Error, label: &str) -> Failure {
     }
 }
 
-/// The innermost cause of an error, on one line. reqwest's own message names
-/// the URL; the innermost cause (`Connection refused (os error 111)`) is
-/// what an operator needs.
-fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut cause = error;
-    while let Some(source) = cause.source() {
-        cause = source;
+/// Whether a base URL can be used: http(s) with a host.
+fn check_base(base: &Url) -> Result<(), BuildError> {
+    if !matches!(base.scheme(), "http" | "https") || base.host_str().is_none() {
+        return Err(BuildError::InvalidBaseUrl {
+            scheme: base.scheme().to_owned(),
+        });
     }
-    one_line(&cause.to_string(), 200)
+    Ok(())
 }
 
 /// A path as shown in errors and logs: control characters escaped, at most
@@ -810,14 +813,14 @@ fn path_and_query(url: &Url) -> String {
 }
 
 /// The redirect target, resolved against the URL that was fetched.
-fn location(current: &Url, response: &reqwest::Response) -> Option<Url> {
-    let value = response.headers().get(header::LOCATION)?.to_str().ok()?;
+fn location(current: &Url, response: &RawResponse) -> Option<Url> {
+    let value = response.header("location")?;
     current.join(value.trim()).ok()
 }
 
-/// `Retry-After` as delay-seconds or an HTTP date.
-fn retry_after(headers: &header::HeaderMap) -> Option<Duration> {
-    let value = headers.get(header::RETRY_AFTER)?.to_str().ok()?.trim();
+/// A `Retry-After` value as delay-seconds or an HTTP date.
+fn retry_after(value: Option<&str>) -> Option<Duration> {
+    let value = value?.trim();
     if let Ok(secs) = value.parse::<u64>() {
         return Some(Duration::from_secs(secs));
     }
@@ -826,23 +829,19 @@ fn retry_after(headers: &header::HeaderMap) -> Option<Duration> {
     Some(Duration::from_secs(u64::try_from(secs).unwrap_or(0)))
 }
 
-/// Whether a body is one of PTT's own pages rather than a Cloudflare
-/// challenge or block page. PTT's pages all carry the site name in their
-/// `<title>`; Cloudflare's pages may name the domain (`www.ptt.cc needs to
-/// review the security of your connection`), so the domain alone counts only
-/// when no challenge markers are present. (Real PTT pages load Cloudflare's
-/// analytics beacon, so the word "cloudflare" alone proves nothing.)
-fn is_ptt_markup(body: &str) -> bool {
-    const CHALLENGE_MARKERS: [&str; 6] = [
-        "<title>Just a moment",
+/// Whether an error answer is Cloudflare's challenge or block page: it has
+/// the `cf-mitigated` header, or its body carries one of Cloudflare's own
+/// markers. Nothing else counts: a plain 503 page (nginx's, PTT's, or
+/// Cloudflare's "origin is down" pages such as 521/522) is an ordinary
+/// outage, and real PTT pages load Cloudflare's analytics beacon, so the
+/// word "cloudflare" alone proves nothing.
+fn is_cloudflare_block(response: &RawResponse) -> bool {
+    const MARKERS: [&str; 3] = [
+        "challenge-platform",
+        "Just a moment...",
         "Attention Required! | Cloudflare",
-        "cf-error-details",
-        "cf-browser-verification",
-        "_cf_chl_opt",
-        "challenges.cloudflare.com",
     ];
-    body.contains("批踢踢實業坊")
-        || (body.contains("ptt.cc") && !CHALLENGE_MARKERS.iter().any(|m| body.contains(m)))
+    response.header("cf-mitigated").is_some() || MARKERS.iter().any(|m| response.body.contains(m))
 }
 
 #[cfg(test)]
@@ -855,6 +854,228 @@ mod tests {
             reqwest::Client::builder().no_proxy(),
         )
         .unwrap()
+    }
+
+    /// A transport answering from a script, recording what was asked.
+    struct Scripted {
+        answers: Mutex<std::collections::VecDeque<Result<RawResponse, TransportError>>>,
+        asked: Mutex<Vec<RawRequest>>,
+    }
+
+    impl Scripted {
+        fn new(answers: Vec<Result<RawResponse, TransportError>>) -> Arc<Self> {
+            Arc::new(Scripted {
+                answers: Mutex::new(answers.into()),
+                asked: Mutex::new(Vec::new()),
+            })
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl Transport for Scripted {
+        async fn send(&self, request: RawRequest) -> Result<RawResponse, TransportError> {
+            self.asked.lock().unwrap().push(request);
+            let next = self.answers.lock().unwrap().pop_front();
+            match next {
+                Some(answer) => answer,
+                // Nothing scripted: hang, so the client's timeout decides.
+                None => std::future::pending().await,
+            }
+        }
+    }
+
+    fn answer(
+        status: u16,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> Result<RawResponse, TransportError> {
+        Ok(RawResponse {
+            status,
+            headers: headers
+                .iter()
+                .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+                .collect(),
+            body: body.to_owned(),
+        })
+    }
+
+    fn scripted_client(t: &Arc<Scripted>) -> PttClient {
+        let mut o = ClientOptions::new(Url::parse("https://www.ptt.cc").unwrap());
+        o.requests_per_sec = 100.0;
+        PttClient::with_transport(o, Arc::clone(t) as Arc<dyn Transport>).unwrap()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_scripted_transport_drives_retries_redirects_and_the_over18_gate() {
+        let t = Scripted::new(vec![
+            answer(500, &[], ""),
+            Err(TransportError::BodyCut {
+                reason: "reset".into(),
+            }),
+            answer(
+                302,
+                &[(
+                    "location",
+                    "/ask/over18?from=%2Fbbs%2FGossiping%2Findex.html",
+                )],
+                "",
+            ),
+            answer(200, &[], ""),
+            answer(200, &[], "<title>批踢踢實業坊</title>"),
+        ]);
+        let c = scripted_client(&t);
+        let body = c
+            .get("/bbs/Gossiping/index.html", Priority::Index)
+            .await
+            .unwrap();
+        assert!(body.contains("批踢踢"));
+        let asked = t.asked.lock().unwrap().clone();
+        let paths: Vec<_> = asked
+            .iter()
+            .map(|r| (r.method, r.url.path().to_owned()))
+            .collect();
+        assert_eq!(
+            paths,
+            vec![
+                (Method::Get, "/bbs/Gossiping/index.html".to_owned()),
+                (Method::Get, "/bbs/Gossiping/index.html".to_owned()),
+                (Method::Get, "/bbs/Gossiping/index.html".to_owned()),
+                (Method::Post, "/ask/over18".to_owned()),
+                (Method::Get, "/bbs/Gossiping/index.html".to_owned()),
+            ]
+        );
+        assert_eq!(asked[0].header("Cookie"), Some("over18=1"));
+        assert_eq!(asked[0].header("user-agent"), Some(USER_AGENT));
+        assert!(
+            asked[3]
+                .form
+                .contains(&("from".to_owned(), "/bbs/Gossiping/index.html".to_owned()))
+        );
+        assert!(
+            asked[3]
+                .form
+                .contains(&("yes".to_owned(), "yes".to_owned()))
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_hanging_transport_times_out_on_the_clock() {
+        let t = Scripted::new(Vec::new());
+        let c = scripted_client(&t);
+        let start = Instant::now();
+        let err = c
+            .get("/bbs/Stock/index.html", Priority::Index)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, FetchError::Timeout { .. }), "{err}");
+        // Four attempts of 20 s each, with back-off between them.
+        assert_eq!(t.asked.lock().unwrap().len(), 4);
+        assert!(start.elapsed() >= Duration::from_secs(80));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_plain_503_page_is_retried_not_blocked() {
+        let plain =
+            "<html><head><title>503 Service Unavailable</title></head><body>nginx</body></html>";
+        let t = Scripted::new(vec![
+            answer(503, &[], plain),
+            answer(503, &[], plain),
+            answer(200, &[], "<title>批踢踢實業坊</title>"),
+        ]);
+        let c = scripted_client(&t);
+        let start = Instant::now();
+        c.get("/bbs/Stock/index.html", Priority::Index)
+            .await
+            .unwrap();
+        assert_eq!(t.asked.lock().unwrap().len(), 3);
+        assert!(
+            c.budget().held_until().is_none(),
+            "a plain 503 paused the budget"
+        );
+        // Two retries: at most 1 s and 2 s.
+        assert!(
+            start.elapsed() <= Duration::from_secs(3),
+            "{:?}",
+            start.elapsed()
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retry_after_is_honoured_up_to_the_transient_cap() {
+        let t = Scripted::new(vec![
+            answer(503, &[("retry-after", "3600")], ""),
+            answer(429, &[("retry-after", "5")], ""),
+            answer(200, &[], "<title>批踢踢實業坊</title>"),
+        ]);
+        let mut o = ClientOptions::new(Url::parse("https://www.ptt.cc").unwrap());
+        o.requests_per_sec = 100.0;
+        o.max_transient_pause = Duration::from_secs(10);
+        let c = PttClient::with_transport(o, Arc::clone(&t) as Arc<dyn Transport>).unwrap();
+        let start = Instant::now();
+        c.get("/bbs/Stock/index.html", Priority::Index)
+            .await
+            .unwrap();
+        let took = start.elapsed();
+        // 10 s (an hour asked, capped) then the 5 s asked.
+        assert!(
+            took >= Duration::from_secs(15) && took < Duration::from_secs(16),
+            "{took:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_cloudflare_challenge_pauses_everything_and_doubles() {
+        let challenge = "<title>Just a moment...</title>";
+        let t = Scripted::new(vec![
+            answer(403, &[("cf-mitigated", "challenge")], challenge),
+            answer(403, &[("cf-mitigated", "challenge")], challenge),
+            answer(200, &[], "<title>批踢踢實業坊</title>"),
+        ]);
+        let c = scripted_client(&t);
+        let e = c
+            .get("/bbs/Stock/index.html", Priority::Index)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(e, FetchError::Blocked { backoff, .. } if backoff == Duration::from_secs(30)),
+            "{e}"
+        );
+        let start = Instant::now();
+        let e = c
+            .get("/bbs/Stock/index.html", Priority::Index)
+            .await
+            .unwrap_err();
+        assert!(start.elapsed() >= Duration::from_secs(30));
+        assert!(
+            matches!(e, FetchError::Blocked { backoff, .. } if backoff == Duration::from_secs(60)),
+            "{e}"
+        );
+        c.get("/bbs/Stock/index.html", Priority::Index)
+            .await
+            .unwrap();
+        assert!(start.elapsed() >= Duration::from_secs(90));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn too_large_and_not_found_are_final() {
+        let t = Scripted::new(vec![
+            Err(TransportError::TooLarge {
+                limit: MAX_BODY_BYTES,
+            }),
+            answer(404, &[], "<html>404</html>"),
+        ]);
+        let c = scripted_client(&t);
+        let e = c
+            .get("/bbs/Stock/index.html", Priority::Index)
+            .await
+            .unwrap_err();
+        assert!(matches!(e, FetchError::TooLarge { .. }), "{e}");
+        let e = c
+            .get("/bbs/Stock/index.html", Priority::Index)
+            .await
+            .unwrap_err();
+        assert!(matches!(e, FetchError::NotFound { .. }), "{e}");
+        assert_eq!(t.asked.lock().unwrap().len(), 2);
     }
 
     #[test]
@@ -908,34 +1129,56 @@ mod tests {
 
     #[test]
     fn recognises_ptt_and_cloudflare_pages() {
-        assert!(is_ptt_markup(
-            "<title>看板 Stock 文章列表 - 批踢踢實業坊</title>"
-        ));
-        assert!(is_ptt_markup("<a href=\"https://www.ptt.cc/bbs/\">"));
-        assert!(!is_ptt_markup(
-            "<title>Just a moment...</title> www.ptt.cc needs to review the security"
-        ));
-        assert!(!is_ptt_markup(
-            "<title>Attention Required! | Cloudflare</title> You are unable to access ptt.cc"
-        ));
-        assert!(!is_ptt_markup("<html>error</html>"));
+        let page = |headers: &[(&str, &str)], body: &str| RawResponse {
+            status: 503,
+            headers: headers
+                .iter()
+                .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+                .collect(),
+            body: body.to_owned(),
+        };
+        for blocked in [
+            page(
+                &[],
+                "<title>Just a moment...</title> www.ptt.cc needs to review the security",
+            ),
+            page(
+                &[],
+                "<title>Attention Required! | Cloudflare</title> You are unable to access ptt.cc",
+            ),
+            page(
+                &[],
+                "<script src=\"/cdn-cgi/challenge-platform/h/b/orchestrate/chl_page/v1\">",
+            ),
+            page(&[("cf-mitigated", "challenge")], ""),
+        ] {
+            assert!(is_cloudflare_block(&blocked), "{blocked:?}");
+        }
+        for plain in [
+            page(&[], ""),
+            page(
+                &[],
+                "<html><head><title>503 Service Unavailable</title></head><body><center><h1>503 Service Unavailable</h1></center><hr><center>nginx</center></body></html>",
+            ),
+            page(&[], "<title>看板 Stock 文章列表 - 批踢踢實業坊</title>"),
+            page(
+                &[("server", "cloudflare")],
+                "<title>www.ptt.cc | 522: Connection timed out</title><div id=\"cf-error-details\">",
+            ),
+        ] {
+            assert!(!is_cloudflare_block(&plain), "{plain:?}");
+        }
     }
 
     #[test]
     fn retry_after_reads_seconds_and_dates() {
-        let mut h = header::HeaderMap::new();
-        h.insert(header::RETRY_AFTER, header::HeaderValue::from_static("7"));
-        assert_eq!(retry_after(&h), Some(Duration::from_secs(7)));
-        h.insert(
-            header::RETRY_AFTER,
-            header::HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
+        assert_eq!(retry_after(Some("7")), Some(Duration::from_secs(7)));
+        assert_eq!(
+            retry_after(Some("Wed, 21 Oct 2015 07:28:00 GMT")),
+            Some(Duration::ZERO)
         );
-        assert_eq!(retry_after(&h), Some(Duration::ZERO));
-        h.insert(
-            header::RETRY_AFTER,
-            header::HeaderValue::from_static("soon"),
-        );
-        assert_eq!(retry_after(&h), None);
+        assert_eq!(retry_after(Some("soon")), None);
+        assert_eq!(retry_after(None), None);
     }
 
     #[test]

@@ -6,9 +6,11 @@ pub mod budget;
 pub mod client;
 pub mod ids;
 pub mod index;
+pub mod jitter;
 pub mod news;
 pub mod time;
 pub mod title;
+pub mod transport;
 
 pub use article::{Article, Push, PushKind, Tally, parse_article};
 pub use ids::{Board, PostId};

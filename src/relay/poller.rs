@@ -3,10 +3,10 @@
 //! the articles some target could want, and queues their digests.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use rand::Rng;
 use tokio::sync::Notify;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::router::{Router, Target};
@@ -16,6 +16,7 @@ use crate::commands::PostView;
 use crate::digest::Digest;
 use crate::ptt::budget::Priority;
 use crate::ptt::client::{FetchError, PttClient};
+use crate::ptt::jitter;
 use crate::ptt::{Board, IndexPage, IndexRow, PostId, parse_article, parse_index};
 use crate::store::{Store, StoreError, now_secs};
 use crate::telemetry::metrics::metrics;
@@ -23,8 +24,6 @@ use crate::telemetry::metrics::metrics;
 /// The sentinel mark of a board that was empty when first seen, so that its
 /// first post counts as new.
 const EMPTY_BOARD_MARK: &str = "M.0.A.0";
-/// Longest wait between polls after repeated failures.
-const MAX_BACKOFF: Duration = Duration::from_secs(600);
 /// Parse failures are logged at most this often per board.
 const PARSE_LOG_EVERY: Duration = Duration::from_secs(3600);
 
@@ -117,9 +116,11 @@ impl Poller {
         self
     }
 
-    /// Polls until `shutdown`, backing off after failures.
+    /// Polls until `shutdown`, one poll an interval (jittered), failed or
+    /// not: a failed poll is not followed by a longer wait, so that once PTT
+    /// answers again news flows within one interval. (The PTT client's
+    /// budget already pauses every request during a Cloudflare block.)
     pub async fn run(mut self, shutdown: CancellationToken) {
-        let mut failures: u32 = 0;
         loop {
             let result = tokio::select! {
                 r = self.poll_once() => r,
@@ -132,7 +133,6 @@ impl Poller {
             match result {
                 Ok(report) => {
                     metrics().poll(board, "ok");
-                    failures = 0;
                     if report.new_posts > 0 {
                         tracing::debug!(board = %self.board, ?report, "polled");
                     }
@@ -144,7 +144,6 @@ impl Poller {
                         PollError::Store(_) => "store_error",
                     };
                     metrics().poll(board, outcome);
-                    failures = failures.saturating_add(1);
                     self.report_failure(&e);
                 }
             }
@@ -155,7 +154,7 @@ impl Poller {
             {
                 tracing::error!(board = %self.board, error = %e, "cannot record a poll");
             }
-            let wait = self.next_wait(failures);
+            let wait = self.next_wait();
             tokio::select! {
                 () = tokio::time::sleep(wait) => {}
                 () = shutdown.cancelled() => break,
@@ -164,15 +163,9 @@ impl Poller {
         tracing::debug!(board = %self.board, "poller stopped");
     }
 
-    fn next_wait(&self, failures: u32) -> Duration {
-        let base = self.options.interval;
-        let wait = if failures == 0 {
-            base
-        } else {
-            base.saturating_mul(1 << failures.min(10))
-                .min(MAX_BACKOFF.max(base))
-        };
-        wait.mul_f64(rand::rng().random_range(0.9..1.1))
+    /// The wait before the next poll: the interval ±10%.
+    fn next_wait(&self) -> Duration {
+        self.options.interval.mul_f64(jitter::factor(0.9, 1.1))
     }
 
     fn report_failure(&mut self, e: &PollError) {

@@ -12,20 +12,34 @@ pub struct Migration {
 }
 
 /// SQLite migrations, oldest first.
-pub const SQLITE: &[Migration] = &[Migration {
-    version: 1,
-    name: "init",
-    sql: include_str!("sql/sqlite/0001_init.sql"),
-}];
+pub const SQLITE: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "init",
+        sql: include_str!("sql/sqlite/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "pending_posts",
+        sql: include_str!("sql/sqlite/0002_pending_posts.sql"),
+    },
+];
 
 /// PostgreSQL migrations, oldest first. Each must work with the previous
 /// release's queries (additive changes only), because replicas are upgraded
 /// one at a time.
-pub const POSTGRES: &[Migration] = &[Migration {
-    version: 1,
-    name: "init",
-    sql: include_str!("sql/postgres/0001_init.sql"),
-}];
+pub const POSTGRES: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "init",
+        sql: include_str!("sql/postgres/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "pending_posts",
+        sql: include_str!("sql/postgres/0002_pending_posts.sql"),
+    },
+];
 
 /// The newest version in a list.
 pub fn newest(migrations: &[Migration]) -> i64 {

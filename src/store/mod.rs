@@ -206,6 +206,32 @@ pub struct BoardState {
     pub last_ok_at: Option<i64>,
 }
 
+/// A post found on a board's index whose handling is not finished: its
+/// article could not be read yet (or was not tried before PTT went away).
+/// It holds the board's mark back and is retried until it is relayed, gone,
+/// or given up on after `relay.max_delivery_age_hours`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingPost {
+    /// Its board.
+    pub board: String,
+    /// Its id.
+    pub id: PostId,
+    /// The title on the index row.
+    pub title: String,
+    /// The author on the index row.
+    pub author: String,
+    /// The push marker on the index row.
+    pub marker: String,
+    /// When it was first found (Unix seconds).
+    pub first_seen_at: i64,
+    /// Failed attempts to read it so far.
+    pub attempts: u32,
+    /// When to try again (Unix seconds).
+    pub next_attempt_at: i64,
+    /// Why the last attempt failed (empty before the first).
+    pub last_error: String,
+}
+
 /// Persistent state. Every method is one short transaction.
 #[async_trait]
 pub trait Store: Send + Sync {
@@ -223,6 +249,14 @@ pub trait Store: Send + Sync {
     async fn is_seen(&self, board: &str, id: &PostId) -> Result<bool>;
     /// Records posts as seen.
     async fn mark_seen(&self, board: &str, ids: &[PostId], at: i64) -> Result<()>;
+
+    /// Records a pending post, or replaces the record of the same post.
+    async fn put_pending(&self, post: &PendingPost) -> Result<()>;
+    /// A board's pending posts, oldest id first.
+    async fn pending_posts(&self, board: &str) -> Result<Vec<PendingPost>>;
+    /// Forgets a pending post (relayed, gone or given up on); a post that is
+    /// not pending is no error.
+    async fn remove_pending(&self, board: &str, id: &PostId) -> Result<()>;
 
     /// Keeps a post's digest (for `/latest`) and queues it for every
     /// destination, at most once per post × destination. Returns how many

@@ -32,8 +32,8 @@ use sqlx::{Connection, PgConnection, PgPool, Row};
 
 use super::migrate::{self, Migration};
 use super::{
-    BoardState, EditJob, OutboxRow, Removal, Result, SentMessage, Store, StoreError, Subscription,
-    TrackStart, TrackedPost, now_secs,
+    BoardState, EditJob, OutboxRow, PendingPost, Removal, Result, SentMessage, Store, StoreError,
+    Subscription, TrackStart, TrackedPost, now_secs,
 };
 use crate::config::mask_password;
 use crate::dest::{Destination, Platform};
@@ -743,6 +743,76 @@ impl Store for PostgresStore {
         .execute(&self.pool)
         .await
         .map_err(q("marking posts seen"))?;
+        Ok(())
+    }
+
+    async fn put_pending(&self, post: &PendingPost) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO pending_posts (board, post_id, epoch, title, author, marker,
+                 first_seen_at, attempts, next_attempt_at, last_error)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+             ON CONFLICT (board, post_id) DO UPDATE SET title = excluded.title,
+                 author = excluded.author, marker = excluded.marker,
+                 first_seen_at = excluded.first_seen_at, attempts = excluded.attempts,
+                 next_attempt_at = excluded.next_attempt_at, last_error = excluded.last_error",
+        )
+        .bind(&post.board)
+        .bind(post.id.as_str())
+        .bind(post.id.epoch())
+        .bind(&post.title)
+        .bind(&post.author)
+        .bind(&post.marker)
+        .bind(post.first_seen_at)
+        .bind(i64::from(post.attempts))
+        .bind(post.next_attempt_at)
+        .bind(&post.last_error)
+        .execute(&self.pool)
+        .await
+        .map_err(q("recording a pending post"))?;
+        Ok(())
+    }
+
+    async fn pending_posts(&self, board: &str) -> Result<Vec<PendingPost>> {
+        let rows = sqlx::query(
+            "SELECT board, post_id, title, author, marker, first_seen_at, attempts,
+                 next_attempt_at, last_error
+             FROM pending_posts WHERE board = $1 ORDER BY epoch, post_id COLLATE \"C\"",
+        )
+        .bind(board)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(q("reading pending posts"))?;
+        let mut posts = rows
+            .iter()
+            .map(|r| {
+                let id: String = get(r, "post_id")?;
+                Ok(PendingPost {
+                    board: get(r, "board")?,
+                    id: PostId::parse(&id).ok_or_else(|| StoreError::Corrupt {
+                        what: "pending post id",
+                        reason: id.clone(),
+                    })?,
+                    title: get(r, "title")?,
+                    author: get(r, "author")?,
+                    marker: get(r, "marker")?,
+                    first_seen_at: get(r, "first_seen_at")?,
+                    attempts: get::<i64>(r, "attempts")?.clamp(0, i64::from(u32::MAX)) as u32,
+                    next_attempt_at: get(r, "next_attempt_at")?,
+                    last_error: get(r, "last_error")?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        posts.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(posts)
+    }
+
+    async fn remove_pending(&self, board: &str, id: &PostId) -> Result<()> {
+        sqlx::query("DELETE FROM pending_posts WHERE board = $1 AND post_id = $2")
+            .bind(board)
+            .bind(id.as_str())
+            .execute(&self.pool)
+            .await
+            .map_err(q("forgetting a pending post"))?;
         Ok(())
     }
 

@@ -12,8 +12,8 @@ use tokio::task::JoinHandle;
 
 use super::migrate::{self, Migration};
 use super::{
-    BoardState, EditJob, OutboxRow, Removal, Result, SentMessage, Store, StoreError, Subscription,
-    TrackStart, TrackedPost, now_secs,
+    BoardState, EditJob, OutboxRow, PendingPost, Removal, Result, SentMessage, Store, StoreError,
+    Subscription, TrackStart, TrackedPost, now_secs,
 };
 use crate::dest::{Destination, Platform};
 use crate::digest::Digest;
@@ -418,6 +418,76 @@ impl Store for SqliteStore {
             .map_err(q("marking posts seen"))?;
         }
         tx.commit().await.map_err(q("marking posts seen"))?;
+        Ok(())
+    }
+
+    async fn put_pending(&self, post: &PendingPost) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO pending_posts (board, post_id, epoch, title, author, marker,
+                 first_seen_at, attempts, next_attempt_at, last_error)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT (board, post_id) DO UPDATE SET title = excluded.title,
+                 author = excluded.author, marker = excluded.marker,
+                 first_seen_at = excluded.first_seen_at, attempts = excluded.attempts,
+                 next_attempt_at = excluded.next_attempt_at, last_error = excluded.last_error",
+        )
+        .bind(&post.board)
+        .bind(post.id.as_str())
+        .bind(post.id.epoch())
+        .bind(&post.title)
+        .bind(&post.author)
+        .bind(&post.marker)
+        .bind(post.first_seen_at)
+        .bind(i64::from(post.attempts))
+        .bind(post.next_attempt_at)
+        .bind(&post.last_error)
+        .execute(&self.pool)
+        .await
+        .map_err(q("recording a pending post"))?;
+        Ok(())
+    }
+
+    async fn pending_posts(&self, board: &str) -> Result<Vec<PendingPost>> {
+        let rows = sqlx::query(
+            "SELECT board, post_id, title, author, marker, first_seen_at, attempts,
+                 next_attempt_at, last_error
+             FROM pending_posts WHERE board = ? ORDER BY epoch, post_id",
+        )
+        .bind(board)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(q("reading pending posts"))?;
+        let mut posts = rows
+            .iter()
+            .map(|r| {
+                let id: String = r.get("post_id");
+                Ok(PendingPost {
+                    board: r.get("board"),
+                    id: PostId::parse(&id).ok_or_else(|| StoreError::Corrupt {
+                        what: "pending post id",
+                        reason: id.clone(),
+                    })?,
+                    title: r.get("title"),
+                    author: r.get("author"),
+                    marker: r.get("marker"),
+                    first_seen_at: r.get("first_seen_at"),
+                    attempts: r.get::<i64, _>("attempts").clamp(0, i64::from(u32::MAX)) as u32,
+                    next_attempt_at: r.get("next_attempt_at"),
+                    last_error: r.get("last_error"),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        posts.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(posts)
+    }
+
+    async fn remove_pending(&self, board: &str, id: &PostId) -> Result<()> {
+        sqlx::query("DELETE FROM pending_posts WHERE board = ? AND post_id = ?")
+            .bind(board)
+            .bind(id.as_str())
+            .execute(&self.pool)
+            .await
+            .map_err(q("forgetting a pending post"))?;
         Ok(())
     }
 

@@ -41,6 +41,8 @@ pub struct FakePost {
 pub enum Fault {
     /// 5xx or 429 with an empty body.
     Status(u16),
+    /// 5xx or 429 with a plain error page (nginx's), not Cloudflare's.
+    PlainError(u16),
     /// Never answers (until the client gives up).
     Hang,
     /// Index pages cut in the middle of the row list.
@@ -57,13 +59,26 @@ pub enum Fault {
     BoardGone,
 }
 
+/// A fault for the next few requests (of one path, or of any page).
+struct Scripted {
+    path: Option<String>,
+    fault: Fault,
+    left: usize,
+}
+
 #[derive(Default)]
 struct Inner {
     boards: HashMap<String, Vec<FakePost>>,
     pinned: HashMap<String, Vec<FakePost>>,
     fault: Option<Fault>,
+    scripted: Vec<Scripted>,
     requests: Vec<String>,
     next_epoch: i64,
+    aged: i64,
+}
+
+fn now_secs() -> i64 {
+    chrono::Utc::now().timestamp()
 }
 
 /// A running fake PTT.
@@ -76,8 +91,9 @@ pub struct FakePtt {
 impl FakePtt {
     /// Starts the fake with the given (empty) boards.
     pub async fn start(boards: &[&str]) -> FakePtt {
+        // Posts are dated like PTT's: created now (a few seconds apart).
         let mut inner = Inner {
-            next_epoch: 1_769_500_000,
+            next_epoch: now_secs(),
             ..Default::default()
         };
         for b in boards {
@@ -114,9 +130,30 @@ impl FakePtt {
         change: impl FnOnce(&mut FakePost),
     ) -> String {
         let mut inner = self.inner.lock().unwrap();
-        inner.next_epoch += 7;
+        inner.next_epoch = (inner.next_epoch + 7).max(now_secs());
         let epoch = inner.next_epoch;
         let id = format!("M.{epoch}.A.{:03X}", (epoch * 37) % 4096);
+        Self::push_post(&mut inner, board, id, title, author, change)
+    }
+
+    /// Adds a post created `age` ago (older posts first, as PTT lists
+    /// them); returns its id.
+    pub fn add_post_aged(&self, board: &str, title: &str, author: &str, age: Duration) -> String {
+        let mut inner = self.inner.lock().unwrap();
+        inner.aged += 1;
+        let epoch = now_secs() - age.as_secs() as i64 + inner.aged;
+        let id = format!("M.{epoch}.A.{:03X}", inner.aged % 4096);
+        Self::push_post(&mut inner, board, id, title, author, |_| {})
+    }
+
+    fn push_post(
+        inner: &mut Inner,
+        board: &str,
+        id: String,
+        title: &str,
+        author: &str,
+        change: impl FnOnce(&mut FakePost),
+    ) -> String {
         let n = inner.boards.get(board).map_or(0, Vec::len);
         let mut post = FakePost {
             id: id.clone(),
@@ -192,6 +229,42 @@ impl FakePtt {
         self.inner.lock().unwrap().fault = fault;
     }
 
+    /// The next `times` requests for exactly `path` (e.g.
+    /// `/bbs/Stock/index1.html`) meet `fault`; others are answered as usual.
+    pub fn fault_path(&self, path: &str, fault: Fault, times: usize) {
+        self.inner.lock().unwrap().scripted.push(Scripted {
+            path: Some(path.to_owned()),
+            fault,
+            left: times,
+        });
+    }
+
+    /// The next `times` page requests, whatever their path, meet `fault`.
+    pub fn fault_next(&self, fault: Fault, times: usize) {
+        self.inner.lock().unwrap().scripted.push(Scripted {
+            path: None,
+            fault,
+            left: times,
+        });
+    }
+
+    /// Scripted faults ([`fault_path`](Self::fault_path),
+    /// [`fault_next`](Self::fault_next)) not yet served.
+    pub fn scripted_faults_left(&self) -> usize {
+        self.inner
+            .lock()
+            .unwrap()
+            .scripted
+            .iter()
+            .map(|s| s.left)
+            .sum()
+    }
+
+    /// Ends every scripted fault.
+    pub fn clear_scripted_faults(&self) {
+        self.inner.lock().unwrap().scripted.clear();
+    }
+
     /// Paths requested so far.
     pub fn requests(&self) -> Vec<String> {
         self.inner.lock().unwrap().requests.clone()
@@ -234,14 +307,35 @@ async fn page(
 ) -> Response {
     let (fault, html) = {
         let mut inner = inner.lock().unwrap();
-        inner.requests.push(format!("/bbs/{board}/{file}"));
-        let fault = inner.fault.clone();
+        let path = format!("/bbs/{board}/{file}");
+        inner.requests.push(path.clone());
+        let scripted = inner
+            .scripted
+            .iter_mut()
+            .find(|s| s.left > 0 && s.path.as_ref().is_none_or(|p| *p == path))
+            .map(|s| {
+                s.left -= 1;
+                s.fault.clone()
+            });
+        inner.scripted.retain(|s| s.left > 0);
+        let fault = scripted.or_else(|| inner.fault.clone());
         let html = render(&inner, &board, &file);
         (fault, html)
     };
     match fault {
         Some(Fault::Status(code)) => {
             return StatusCode::from_u16(code).unwrap().into_response();
+        }
+        Some(Fault::PlainError(code)) => {
+            let status = StatusCode::from_u16(code).unwrap();
+            let reason = status.canonical_reason().unwrap_or("Error");
+            return (
+                status,
+                Html(format!(
+                    "<html>\r\n<head><title>{code} {reason}</title></head>\r\n<body>\r\n<center><h1>{code} {reason}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+                )),
+            )
+                .into_response();
         }
         Some(Fault::Hang) => {
             tokio::time::sleep(Duration::from_secs(3600)).await;
@@ -283,7 +377,11 @@ async fn page(
         }
         Some(Fault::Truncated) => {
             if let Some(Ok(h)) = html {
-                let cut = h.find("<div class=\"r-ent\">").unwrap_or(h.len() / 2);
+                // Index pages end before the first row; articles halfway.
+                let mut cut = h.find("<div class=\"r-ent\">").unwrap_or(h.len() / 2);
+                while !h.is_char_boundary(cut) {
+                    cut -= 1;
+                }
                 return Html(h[..cut].to_owned()).into_response();
             }
         }
