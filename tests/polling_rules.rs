@@ -323,6 +323,44 @@ async fn after_six_plain_503s_a_new_post_arrives_within_an_interval_and_2s() {
     r.stop().await;
 }
 
+/// Kind 5, article side: while PTT answers the index but fails an
+/// article with plain 503s, the post is retried every poll, not on a
+/// growing back-off; once the article is served it is relayed within one
+/// interval plus 2 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_article_outage_delays_its_post_by_at_most_an_interval_after_it_ends() {
+    let ptt = FakePtt::start(&["Stock"]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let sink = RecordingSink::new();
+    let r = start(&settings(&ptt, &dir.path().join("db.sqlite")), &sink).await;
+    harness::subscribe(&r, chat("100"), "Stock").await;
+    seeded(&r).await;
+
+    let post = ptt.add_post("Stock", "[新聞] 文章頁暫時壞了", "r");
+    // Two attempts a poll: about five polls of failures.
+    ptt.fault_path(
+        &format!("/bbs/Stock/{post}.html"),
+        Fault::PlainError(503),
+        10,
+    );
+    wait_until("the outage to end", Duration::from_secs(120), || {
+        ptt.scripted_faults_left() == 0
+    })
+    .await;
+    let recovered = Instant::now();
+    wait_until("the post", Duration::from_secs(60), || {
+        !sink.ids_for("100").is_empty()
+    })
+    .await;
+    let took = recovered.elapsed();
+    assert!(
+        took <= Duration::from_secs(3),
+        "relayed {took:?} after PTT served the article again"
+    );
+    assert_eq!(sink.ids_for("100"), vec![post]);
+    r.stop().await;
+}
+
 // ------------------------------------------------------------ same second
 
 const CASE: &str = concat!(

@@ -497,8 +497,10 @@ impl Poller {
 
     /// Handles posts in order: relayed (or not wanted) and gone ones are
     /// finished; one whose article could not be read is kept pending with
-    /// its next retry, or given up on past `max_age`. Once PTT itself seems
-    /// down, the rest are kept pending untried, due at the next poll.
+    /// its next retry (the next poll when PTT as a whole failed, a growing
+    /// back-off when its own page did), or given up on past `max_age`. Once
+    /// PTT itself seems down, the rest are kept pending untried, due at the
+    /// next poll.
     async fn work_through(
         &self,
         work: Vec<Work>,
@@ -517,6 +519,10 @@ impl Poller {
             } else {
                 Some(self.handle(&row, &id, &targets, report).await?)
             };
+            // An outage of PTT as a whole is no fault of this post: it is
+            // tried again at the next poll, so that it follows as soon as
+            // PTT answers. Only a failure of its own page backs off.
+            let mut backs_off = false;
             let (reason, error) = match outcome {
                 Some(Outcome::Done) => {
                     self.finish(&id, pending.is_some()).await?;
@@ -533,6 +539,7 @@ impl Poller {
                     ptt_down: down,
                 }) => {
                     ptt_down |= down;
+                    backs_off = !down;
                     (Some(reason), error)
                 }
                 None => (None, String::new()),
@@ -556,7 +563,7 @@ impl Poller {
                 self.finish(&id, pending.is_some()).await?;
                 continue;
             }
-            let next_attempt_at = if reason.is_some() {
+            let next_attempt_at = if backs_off {
                 now + self.retry_delay(attempts)
             } else {
                 now
