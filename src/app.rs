@@ -292,6 +292,7 @@ pub async fn start_backend(
             interval: Duration::from_secs(settings.ptt.poll_interval_secs),
             catchup_pages: settings.ptt.catchup_pages,
             backfill: settings.ptt.backfill,
+            max_age: Duration::from_secs(settings.relay.max_delivery_age_hours * 3600),
         },
         boards,
         tally: extras.tally.unwrap_or(TallyOptions {

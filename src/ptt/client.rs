@@ -84,6 +84,11 @@ pub struct ClientOptions {
     /// it doubles with each consecutive block up to `max_backoff` and resets
     /// after a successful fetch (default 30 s).
     pub block_backoff: Duration,
+    /// Sends the requests instead of reqwest when set (a simulation's fake
+    /// network; see [`PttClient::with_transport`]). `None` by default. Lets
+    /// a caller that only tunes options (the app's test hook) swap the
+    /// network without another constructor.
+    pub transport: Option<Arc<dyn Transport>>,
 }
 
 impl ClientOptions {
@@ -99,6 +104,7 @@ impl ClientOptions {
             max_backoff: Duration::from_secs(600),
             max_transient_pause: Duration::from_secs(60),
             block_backoff: Duration::from_secs(30),
+            transport: None,
         }
     }
 }
@@ -115,6 +121,7 @@ impl std::fmt::Debug for ClientOptions {
             .field("max_backoff", &self.max_backoff)
             .field("max_transient_pause", &self.max_transient_pause)
             .field("block_backoff", &self.block_backoff)
+            .field("transport", &self.transport.as_ref().map(|_| "custom"))
             .finish()
     }
 }
@@ -323,10 +330,14 @@ struct Inner {
 }
 
 impl PttClient {
-    /// A client for `options`, using the system's proxy settings
-    /// (`HTTPS_PROXY` etc.), as operators may need.
+    /// A client for `options`: through `options.transport` when set, else
+    /// over reqwest using the system's proxy settings (`HTTPS_PROXY` etc.),
+    /// as operators may need.
     pub fn new(options: ClientOptions) -> Result<Self, BuildError> {
-        Self::with_builder(options, reqwest::Client::builder())
+        match options.transport.clone() {
+            Some(transport) => Self::with_transport(options, transport),
+            None => Self::with_builder(options, reqwest::Client::builder()),
+        }
     }
 
     /// A client built on top of `builder`, for settings this module does not
@@ -956,6 +967,18 @@ mod tests {
                 .form
                 .contains(&("yes".to_owned(), "yes".to_owned()))
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_transport_in_the_options_replaces_reqwest() {
+        let t = Scripted::new(vec![answer(200, &[], "<title>批踢踢實業坊</title>")]);
+        let mut o = ClientOptions::new(Url::parse("https://www.ptt.cc").unwrap());
+        o.transport = Some(Arc::clone(&t) as Arc<dyn Transport>);
+        let c = PttClient::new(o).unwrap();
+        c.get("/bbs/Stock/index.html", Priority::Index)
+            .await
+            .unwrap();
+        assert_eq!(t.asked.lock().unwrap().len(), 1);
     }
 
     #[tokio::test(start_paused = true)]

@@ -1,7 +1,10 @@
-//! One task per board: polls its index page, finds new posts above the
-//! high-water mark (walking back through `‹ 上頁` after downtime), fetches
-//! the articles some target could want, and queues their digests.
+//! One task per board: polls its index page, finds new posts at or above
+//! the high-water mark (walking back through `‹ 上頁` after downtime),
+//! fetches the articles some target could want, and queues their digests.
+//! A post whose article cannot be read yet stays pending in the store,
+//! holds the mark back and is retried with back-off.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,13 +20,15 @@ use crate::digest::Digest;
 use crate::ptt::budget::Priority;
 use crate::ptt::client::{FetchError, PttClient};
 use crate::ptt::jitter;
-use crate::ptt::{Board, IndexPage, IndexRow, PostId, parse_article, parse_index};
-use crate::store::{Store, StoreError, now_secs};
+use crate::ptt::{
+    Board, IndexPage, IndexRow, PostId, PushMarker, page_is_complete, parse_article, parse_index,
+};
+use crate::store::{PendingPost, Store, StoreError, now_secs};
 use crate::telemetry::metrics::metrics;
 
-/// The sentinel mark of a board that was empty when first seen, so that its
-/// first post counts as new.
-const EMPTY_BOARD_MARK: &str = "M.0.A.0";
+/// Longest wait between retries of a pending post (unless the poll interval
+/// is longer).
+const PENDING_RETRY_CAP: Duration = Duration::from_secs(1800);
 /// Parse failures are logged at most this often per board.
 const PARSE_LOG_EVERY: Duration = Duration::from_secs(3600);
 
@@ -36,6 +41,9 @@ pub struct PollerOptions {
     pub catchup_pages: u32,
     /// Posts relayed when the board is first seen.
     pub backfill: u32,
+    /// How long a post whose article cannot be read is retried before it is
+    /// given up on (`relay.max_delivery_age_hours`).
+    pub max_age: Duration,
 }
 
 /// Why a poll failed.
@@ -44,6 +52,14 @@ pub enum PollError {
     /// Fetching a page failed.
     #[error(transparent)]
     Fetch(#[from] FetchError),
+    /// An index page was cut off before its end.
+    #[error("index page {page} of {board} was cut off before its end")]
+    Incomplete {
+        /// The board.
+        board: String,
+        /// The page.
+        page: String,
+    },
     /// The index page has no rows we can read.
     #[error("index page of {board} yields no posts (PTT markup changed?)")]
     Markup {
@@ -83,6 +99,9 @@ pub struct Poller {
     status: Arc<RuntimeStatus>,
     tracker: Option<Arc<Tracker>>,
     last_parse_log: Option<Instant>,
+    /// The newest row of the last complete walk: the index is known down
+    /// to here. `None` after a start, where the stored mark is used.
+    walked: Option<PostId>,
 }
 
 impl Poller {
@@ -106,6 +125,7 @@ impl Poller {
             status,
             tracker: None,
             last_parse_log: None,
+            walked: None,
         }
     }
 
@@ -140,7 +160,7 @@ impl Poller {
                 Err(e) => {
                     let outcome = match &e {
                         PollError::Markup { .. } => "markup",
-                        PollError::Fetch(_) => "fetch_error",
+                        PollError::Fetch(_) | PollError::Incomplete { .. } => "fetch_error",
                         PollError::Store(_) => "store_error",
                     };
                     metrics().poll(board, outcome);
@@ -185,10 +205,24 @@ impl Poller {
         }
     }
 
-    fn check_markup(&self, html: &str, page: &IndexPage) -> Result<(), PollError> {
-        let empty_board = page.has_list && page.rows.is_empty();
-        if empty_board || page.rows.iter().any(|r| r.id.is_some()) {
-            return Ok(());
+    /// Reads an index page (`page` names it in errors): a page cut off
+    /// before its end, or one whose rows yield neither ids nor recognisable
+    /// deleted rows (and is not the empty-board form), is a failure.
+    fn read_page(&self, html: &str, page: &str) -> Result<IndexPage, PollError> {
+        if !page_is_complete(html) {
+            return Err(PollError::Incomplete {
+                board: self.board.to_string(),
+                page: page.to_owned(),
+            });
+        }
+        let parsed = parse_index(html);
+        let empty_board = parsed.has_list && parsed.rows.is_empty();
+        let readable = parsed
+            .rows
+            .iter()
+            .any(|r| r.id.is_some() || is_deleted_row(r));
+        if empty_board || readable {
+            return Ok(parsed);
         }
         let mut end = html.len().min(200);
         while !html.is_char_boundary(end) {
@@ -200,189 +234,476 @@ impl Poller {
         })
     }
 
-    /// One poll: reads the index (and catch-up pages), then relays what is
-    /// new, oldest first. The mark only rises past posts fully handled.
+    /// One poll: reads the index (and catch-up pages), retries pending posts
+    /// that are due, then relays what is new, oldest first.
+    ///
+    /// A row is new when it is not seen, not pending, and its epoch is at
+    /// least the mark's: the hex part of an id never decides. The walk goes
+    /// back while the oldest linked row of the last page read may hide newer
+    /// posts on older pages (it lies above the walked range). The mark only
+    /// moves over finished work: not at all when a catch-up page failed (the
+    /// next poll walks again), and never past a pending post.
     pub async fn poll_once(&mut self) -> Result<PollReport, PollError> {
         let mut report = PollReport::default();
+        let board = self.board.as_str().to_owned();
         let html = self
             .client
             .fetch_index(&self.board, None, Priority::Index)
             .await?;
-        let page = parse_index(&html);
-        self.check_markup(&html, &page)?;
+        let page = self.read_page(&html, "index.html")?;
         report.pages = 1;
         if let Some(tracker) = &self.tracker {
             tracker.observe_index(&self.board, &page.rows).await?;
         }
-        let board = self.board.as_str().to_owned();
         let state = self.store.board_state(&board).await?;
-        let mut rows = relayable(&page);
-
         let Some(mark) = state.mark else {
-            report.seeded = true;
-            let newest = rows.iter().filter_map(|r| r.id.clone()).max();
-            let keep = (self.options.backfill as usize).min(rows.len());
-            let backfill: Vec<IndexRow> = rows.split_off(rows.len() - keep);
-            let seen: Vec<PostId> = rows.iter().filter_map(|r| r.id.clone()).collect();
-            self.store.mark_seen(&board, &seen, now_secs()).await?;
-            tracing::info!(board = %board, posts = page.rows.len(), backfill = backfill.len(), "board seeded");
-            self.relay_rows(backfill, &mut report).await?;
-            let mark = newest.unwrap_or_else(|| {
-                PostId::parse(EMPTY_BOARD_MARK).expect("the sentinel is a valid id")
-            });
-            self.store.raise_mark(&board, &mark).await?;
+            self.seed(&page, &mut report).await?;
             return Ok(report);
         };
+        // How far down the index is known to have been walked: the mark
+        // after a start (it never passes unfinished work), the newest row of
+        // the last complete walk afterwards.
+        let floor = match &self.walked {
+            Some(w) if w.epoch() >= mark.epoch() => w.clone(),
+            _ => mark.clone(),
+        };
+        let pending = self.store.pending_posts(&board).await?;
+        let pending_ids: HashSet<PostId> = pending.iter().map(|p| p.id.clone()).collect();
 
-        // Walk back while the oldest linked row is still above the mark.
-        let mut prev = page.prev_page.clone();
-        let mut oldest = rows.iter().filter_map(|r| r.id.clone()).min();
-        while oldest.as_ref().is_some_and(|o| *o > mark)
-            && report.pages <= self.options.catchup_pages
-        {
-            let Some(href) = prev.take() else { break };
-            let html = match self
+        let mut pages = vec![page];
+        let mut walk_complete = true;
+        loop {
+            let last = pages.last().expect("at least the first page");
+            let rows = relayable(last);
+            let go_on = if rows.is_empty() {
+                // A catch-up page of deleted rows only says nothing about
+                // what lies below it; the first page without any says there
+                // is nothing new.
+                pages.len() > 1
+            } else {
+                self.hides_older(&rows, &floor, &pending_ids).await?
+            };
+            if !go_on || report.pages > self.options.catchup_pages {
+                break;
+            }
+            let Some(href) = last.prev_page.clone() else {
+                break;
+            };
+            let older = match self
                 .client
                 .fetch_index(&self.board, Some(&href), Priority::Catchup)
                 .await
             {
-                Ok(h) => h,
+                Ok(html) => self.read_page(&html, &href),
+                Err(e) => Err(e.into()),
+            };
+            match older {
+                Ok(older) => {
+                    report.pages += 1;
+                    pages.push(older);
+                }
+                Err(PollError::Store(e)) => return Err(e.into()),
                 Err(e) => {
-                    tracing::warn!(board = %board, page = %href, error = %e, "catch-up page failed");
+                    tracing::warn!(board = %board, page = %href, error = %e, "catch-up page failed; the mark stays, and the next poll walks again");
+                    walk_complete = false;
                     break;
                 }
-            };
-            let older = parse_index(&html);
-            report.pages += 1;
-            let mut older_rows = relayable(&older);
-            oldest = older_rows.iter().filter_map(|r| r.id.clone()).min();
-            older_rows.append(&mut rows);
-            rows = older_rows;
-            prev = older.prev_page;
-        }
-
-        let mut fresh: Vec<IndexRow> = rows
-            .into_iter()
-            .filter(|r| r.id.as_ref().is_some_and(|id| *id > mark))
-            .collect();
-        fresh.sort_by(|a, b| a.id.cmp(&b.id));
-        fresh.dedup_by(|a, b| a.id == b.id);
-        let mut unseen = Vec::with_capacity(fresh.len());
-        for row in fresh {
-            if let Some(id) = &row.id
-                && !self.store.is_seen(&board, id).await?
-            {
-                unseen.push(row);
             }
         }
-        self.relay_rows(unseen, &mut report).await?;
+
+        // Every linked row read, oldest first (page order within a second).
+        let mut found: Vec<IndexRow> = Vec::new();
+        let mut ids = HashSet::new();
+        for page in pages.iter().rev() {
+            for row in relayable(page) {
+                if row.id.as_ref().is_some_and(|id| ids.insert(id.clone())) {
+                    found.push(row);
+                }
+            }
+        }
+        found.sort_by_key(|r| r.id.as_ref().map_or(0, PostId::epoch));
+        let newest = found.iter().filter_map(|r| r.id.clone()).max();
+        let oldest_epoch = found
+            .iter()
+            .filter_map(|r| r.id.as_ref())
+            .map(PostId::epoch)
+            .min();
+        let listed: HashSet<&PostId> = pages
+            .iter()
+            .flat_map(|p| p.rows.iter().filter_map(|r| r.id.as_ref()))
+            .collect();
+
+        let now = now_secs();
+        let mut work = Vec::new();
+        for post in pending {
+            // Its place is inside what was read, yet its row is gone: it
+            // was deleted (its row no longer links it) or moved away.
+            if !listed.contains(&post.id) && oldest_epoch.is_some_and(|e| e < post.id.epoch()) {
+                tracing::info!(board = %board, post = %post.id, "post deleted before it could be read; skipped");
+                self.finish(&post.id, true).await?;
+                continue;
+            }
+            let expired = now - post.first_seen_at >= self.max_age_secs();
+            if post.next_attempt_at <= now || expired {
+                let row = found
+                    .iter()
+                    .find(|r| r.id.as_ref() == Some(&post.id))
+                    .cloned()
+                    .unwrap_or_else(|| row_of(&post));
+                work.push(Work {
+                    row,
+                    id: post.id.clone(),
+                    pending: Some(post),
+                });
+            }
+        }
+        for row in found {
+            let Some(id) = row.id.clone() else { continue };
+            if id.epoch() < mark.epoch()
+                || pending_ids.contains(&id)
+                || self.store.is_seen(&board, &id).await?
+            {
+                continue;
+            }
+            report.new_posts += 1;
+            metrics().posts_seen(&board, 1);
+            work.push(Work {
+                row,
+                id,
+                pending: None,
+            });
+        }
+        self.work_through(work, &mut report).await?;
+
+        if walk_complete && let Some(newest) = newest {
+            if newest.epoch() >= floor.epoch() {
+                self.walked = Some(newest.clone());
+            }
+            self.raise_mark_held(&newest).await?;
+        }
         Ok(report)
     }
 
-    /// Relays rows oldest first; each handled row is marked seen and raises
-    /// the mark, so a failure leaves the rest for the next poll.
-    async fn relay_rows(
+    /// Whether the page whose linked rows are `rows` may hide newer posts on
+    /// older pages: its oldest row lies above `floor`, or in the floor's
+    /// second and some row of that second is neither seen nor pending.
+    async fn hides_older(
         &self,
-        rows: Vec<IndexRow>,
-        report: &mut PollReport,
-    ) -> Result<(), PollError> {
-        if rows.is_empty() {
-            return Ok(());
+        rows: &[IndexRow],
+        floor: &PostId,
+        pending: &HashSet<PostId>,
+    ) -> Result<bool, PollError> {
+        let Some(oldest) = rows
+            .iter()
+            .filter_map(|r| r.id.as_ref())
+            .map(PostId::epoch)
+            .min()
+        else {
+            return Ok(false);
+        };
+        if oldest != floor.epoch() {
+            return Ok(oldest > floor.epoch());
         }
-        let board = self.board.as_str();
-        let targets = self.router.targets(board).await?;
-        for row in rows {
-            let Some(id) = row.id.clone() else { continue };
-            report.new_posts += 1;
-            metrics().posts_seen(board, 1);
-            let view = PostView {
-                title: &row.title,
-                author: Some(&row.author),
-            };
-            let wanted: Vec<&Target> = targets
-                .iter()
-                .filter(|t| t.filter.matches_post(view))
-                .collect();
-            // push:N targets need the article only once the marker shows N.
-            let needs_article = wanted.iter().any(|t| {
-                t.filter.push.is_none_or(|n| {
-                    !row.push.is_negative() && i64::from(row.push.bound()) >= i64::from(n)
-                })
-            });
-            let candidate_threshold = wanted.iter().filter_map(|t| t.filter.push).min();
-            if needs_article {
-                match self.fetch_digest(&row, &id).await {
-                    Ok(Some(digest)) => {
-                        let dests: Vec<_> = wanted
-                            .iter()
-                            .filter(|t| t.filter.matches(&digest))
-                            .map(|t| t.dest.clone())
-                            .collect();
-                        if !dests.is_empty() {
-                            let queued =
-                                self.store.accept_post(&digest, &dests, now_secs()).await?;
-                            report.relayed += 1;
-                            metrics().post_relayed(board);
-                            report.queued += queued;
-                            tracing::info!(board, post = %id, title = %digest.display_title(), destinations = dests.len(), "relaying post");
-                            for w in &self.wake {
-                                w.notify_one();
-                            }
-                            if let Some(tracker) = &self.tracker {
-                                tracker
-                                    .track_relayed(board, &id, &row.push.raw, digest.tally)
-                                    .await?;
-                            }
-                        }
-                        // Not hot enough yet for some push:N subscription.
-                        let pending = wanted
-                            .iter()
-                            .filter(|t| t.filter.push.is_some() && !t.filter.matches(&digest))
-                            .filter_map(|t| t.filter.push)
-                            .min();
-                        if let (Some(n), Some(tracker)) = (pending, &self.tracker) {
-                            if dests.is_empty() {
-                                // Keep the digest so a later edit or /latest can use it.
-                                self.store.accept_post(&digest, &[], now_secs()).await?;
-                            }
-                            tracker
-                                .track_candidate(board, &id, &row.push.raw, n, Some(digest.tally))
-                                .await?;
-                        }
-                    }
-                    Ok(None) => {
-                        tracing::info!(board, post = %id, "post gone before it could be read; skipped");
-                    }
-                    Err(e) => return Err(e),
-                }
-            } else if let (Some(n), Some(tracker)) = (candidate_threshold, &self.tracker) {
-                tracker
-                    .track_candidate(board, &id, &row.push.raw, n, None)
-                    .await?;
+        for id in rows.iter().filter_map(|r| r.id.as_ref()) {
+            if id.epoch() == oldest
+                && !pending.contains(id)
+                && !self.store.is_seen(self.board.as_str(), id).await?
+            {
+                return Ok(true);
             }
-            self.store
-                .mark_seen(board, std::slice::from_ref(&id), now_secs())
-                .await?;
-            self.store.raise_mark(board, &id).await?;
+        }
+        Ok(false)
+    }
+
+    /// The first successful poll of a board: records what the page shows
+    /// as seen and relays nothing but the newest `backfill` posts. A page
+    /// without any linked row seeds the mark at the current time, so that
+    /// nothing older is ever relayed and the next post is.
+    async fn seed(&mut self, page: &IndexPage, report: &mut PollReport) -> Result<(), PollError> {
+        report.seeded = true;
+        let board = self.board.as_str().to_owned();
+        let mut rows = relayable(page);
+        let Some(newest) = rows.iter().filter_map(|r| r.id.clone()).max() else {
+            let mark =
+                PostId::parse(&format!("M.{}.A.0", now_secs())).expect("a time is a valid post id");
+            self.store.raise_mark(&board, &mark).await?;
+            tracing::info!(board = %board, mark = %mark, "board seeded at the current time (no linked post on its first page)");
+            self.walked = Some(mark);
+            return Ok(());
+        };
+        let keep = (self.options.backfill as usize).min(rows.len());
+        let backfill: Vec<IndexRow> = rows.split_off(rows.len() - keep);
+        let seen: Vec<PostId> = rows.iter().filter_map(|r| r.id.clone()).collect();
+        self.store.mark_seen(&board, &seen, now_secs()).await?;
+        tracing::info!(board = %board, posts = page.rows.len(), backfill = backfill.len(), "board seeded");
+        let work = backfill
+            .into_iter()
+            .filter_map(|row| {
+                let id = row.id.clone()?;
+                report.new_posts += 1;
+                metrics().posts_seen(&board, 1);
+                Some(Work {
+                    row,
+                    id,
+                    pending: None,
+                })
+            })
+            .collect();
+        self.work_through(work, report).await?;
+        self.raise_mark_held(&newest).await?;
+        self.walked = Some(newest);
+        Ok(())
+    }
+
+    /// Raises the mark to `to`, but never past the oldest pending post.
+    async fn raise_mark_held(&self, to: &PostId) -> Result<(), PollError> {
+        let board = self.board.as_str();
+        let held = self.store.pending_posts(board).await?.into_iter().next();
+        let mark = match held {
+            Some(p) if p.id < *to => p.id,
+            _ => to.clone(),
+        };
+        self.store.raise_mark(board, &mark).await?;
+        Ok(())
+    }
+
+    fn max_age_secs(&self) -> i64 {
+        i64::try_from(self.options.max_age.as_secs()).unwrap_or(i64::MAX)
+    }
+
+    /// The wait before retry number `attempts` of a pending post: the poll
+    /// interval, doubled per failure, at most 30 minutes (or one interval
+    /// when that is longer).
+    fn retry_delay(&self, attempts: u32) -> i64 {
+        let interval = self.options.interval.as_secs().max(1);
+        let cap = PENDING_RETRY_CAP.as_secs().max(interval);
+        let delay = interval
+            .saturating_mul(1 << attempts.saturating_sub(1).min(20))
+            .min(cap);
+        i64::try_from(delay).unwrap_or(i64::MAX)
+    }
+
+    /// A post is finished with: seen, and no longer pending.
+    async fn finish(&self, id: &PostId, was_pending: bool) -> Result<(), PollError> {
+        let board = self.board.as_str();
+        self.store
+            .mark_seen(board, std::slice::from_ref(id), now_secs())
+            .await?;
+        if was_pending {
+            self.store.remove_pending(board, id).await?;
         }
         Ok(())
     }
 
-    /// The digest of a row's article; `None` when the post is gone.
-    async fn fetch_digest(&self, row: &IndexRow, id: &PostId) -> Result<Option<Digest>, PollError> {
+    /// Handles posts in order: relayed (or not wanted) and gone ones are
+    /// finished; one whose article could not be read is kept pending with
+    /// its next retry (the next poll when PTT as a whole failed, a growing
+    /// back-off when its own page did), or given up on past `max_age`. Once
+    /// PTT itself seems down, the rest are kept pending untried, due at the
+    /// next poll.
+    async fn work_through(
+        &self,
+        work: Vec<Work>,
+        report: &mut PollReport,
+    ) -> Result<(), PollError> {
+        if work.is_empty() {
+            return Ok(());
+        }
+        let board = self.board.as_str();
+        let targets = self.router.targets(board).await?;
+        let mut ptt_down = false;
+        for Work { row, id, pending } in work {
+            let now = now_secs();
+            let outcome = if ptt_down {
+                None
+            } else {
+                Some(self.handle(&row, &id, &targets, report).await?)
+            };
+            // An outage of PTT as a whole is no fault of this post: it is
+            // tried again at the next poll, so that it follows as soon as
+            // PTT answers. Only a failure of its own page backs off.
+            let mut backs_off = false;
+            let (reason, error) = match outcome {
+                Some(Outcome::Done) => {
+                    self.finish(&id, pending.is_some()).await?;
+                    continue;
+                }
+                Some(Outcome::Gone) => {
+                    tracing::info!(board, post = %id, "post gone before it could be read; skipped");
+                    self.finish(&id, pending.is_some()).await?;
+                    continue;
+                }
+                Some(Outcome::Failed {
+                    reason,
+                    error,
+                    ptt_down: down,
+                }) => {
+                    ptt_down |= down;
+                    backs_off = !down;
+                    (Some(reason), error)
+                }
+                None => (None, String::new()),
+            };
+            let first_seen_at = pending.as_ref().map_or(now, |p| p.first_seen_at);
+            let attempts = pending.as_ref().map_or(0, |p| p.attempts) + u32::from(reason.is_some());
+            if let Some(reason) = reason
+                && now - first_seen_at >= self.max_age_secs()
+            {
+                metrics().post_abandoned(board, reason);
+                tracing::error!(
+                    board,
+                    post = %id,
+                    title = %row.title,
+                    reason,
+                    attempts,
+                    error = %error,
+                    "giving up on a post: its article could not be read for {} hours",
+                    self.options.max_age.as_secs() / 3600
+                );
+                self.finish(&id, pending.is_some()).await?;
+                continue;
+            }
+            let next_attempt_at = if backs_off {
+                now + self.retry_delay(attempts)
+            } else {
+                now
+            };
+            if reason.is_some() {
+                tracing::warn!(board, post = %id, attempts, error = %error, retry_in_secs = next_attempt_at - now, "article could not be read; the post stays pending");
+            }
+            let last_error = if error.is_empty() {
+                pending
+                    .as_ref()
+                    .map(|p| p.last_error.clone())
+                    .unwrap_or_default()
+            } else {
+                error
+            };
+            self.store
+                .put_pending(&PendingPost {
+                    board: board.to_owned(),
+                    id: id.clone(),
+                    title: row.title.clone(),
+                    author: row.author.clone(),
+                    marker: row.push.raw.clone(),
+                    first_seen_at,
+                    attempts,
+                    next_attempt_at,
+                    last_error,
+                })
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Relays one post to the targets that want it, fetching its article
+    /// only when some target could want it.
+    async fn handle(
+        &self,
+        row: &IndexRow,
+        id: &PostId,
+        targets: &[Target],
+        report: &mut PollReport,
+    ) -> Result<Outcome, PollError> {
+        let board = self.board.as_str();
+        let view = PostView {
+            title: &row.title,
+            author: Some(&row.author),
+        };
+        let wanted: Vec<&Target> = targets
+            .iter()
+            .filter(|t| t.filter.matches_post(view))
+            .collect();
+        // push:N targets need the article only once the marker shows N.
+        let needs_article = wanted.iter().any(|t| {
+            t.filter.push.is_none_or(|n| {
+                !row.push.is_negative() && i64::from(row.push.bound()) >= i64::from(n)
+            })
+        });
+        let candidate_threshold = wanted.iter().filter_map(|t| t.filter.push).min();
+        if !needs_article {
+            if let (Some(n), Some(tracker)) = (candidate_threshold, &self.tracker) {
+                tracker
+                    .track_candidate(board, id, &row.push.raw, n, None)
+                    .await?;
+            }
+            return Ok(Outcome::Done);
+        }
+        let digest = match self.fetch_digest(row, id).await {
+            Ok(digest) => digest,
+            Err(outcome) => return Ok(outcome),
+        };
+        let dests: Vec<_> = wanted
+            .iter()
+            .filter(|t| t.filter.matches(&digest))
+            .map(|t| t.dest.clone())
+            .collect();
+        if !dests.is_empty() {
+            let queued = self.store.accept_post(&digest, &dests, now_secs()).await?;
+            report.relayed += 1;
+            metrics().post_relayed(board);
+            report.queued += queued;
+            tracing::info!(board, post = %id, title = %digest.display_title(), destinations = dests.len(), "relaying post");
+            for w in &self.wake {
+                w.notify_one();
+            }
+            if let Some(tracker) = &self.tracker {
+                tracker
+                    .track_relayed(board, id, &row.push.raw, digest.tally)
+                    .await?;
+            }
+        }
+        // Not hot enough yet for some push:N subscription.
+        let pending = wanted
+            .iter()
+            .filter(|t| t.filter.push.is_some() && !t.filter.matches(&digest))
+            .filter_map(|t| t.filter.push)
+            .min();
+        if let (Some(n), Some(tracker)) = (pending, &self.tracker) {
+            if dests.is_empty() {
+                // Keep the digest so a later edit or /latest can use it.
+                self.store.accept_post(&digest, &[], now_secs()).await?;
+            }
+            tracker
+                .track_candidate(board, id, &row.push.raw, n, Some(digest.tally))
+                .await?;
+        }
+        Ok(Outcome::Done)
+    }
+
+    /// The digest of a row's article, or why there is none: gone (a 404),
+    /// or a failure to retry (any other fetch error, a page cut off, a 200
+    /// answer without article markup).
+    async fn fetch_digest(&self, row: &IndexRow, id: &PostId) -> Result<Digest, Outcome> {
         let html = match self
             .client
             .fetch_article(&self.board, id, Priority::Article)
             .await
         {
             Ok(h) => h,
-            Err(FetchError::NotFound { .. }) => return Ok(None),
-            Err(e) => return Err(e.into()),
+            Err(FetchError::NotFound { .. }) => return Err(Outcome::Gone),
+            Err(e) => {
+                return Err(Outcome::Failed {
+                    reason: "fetch_failed",
+                    ptt_down: ptt_seems_down(&e),
+                    error: e.to_string(),
+                });
+            }
         };
+        if !page_is_complete(&html) {
+            return Err(Outcome::Failed {
+                reason: "truncated",
+                error: "article page cut off before its end".into(),
+                ptt_down: false,
+            });
+        }
         let Some(article) = parse_article(&html) else {
             metrics().parse_failure(self.board.as_str(), "article");
-            tracing::warn!(board = %self.board, post = %id, "article page has no article content; skipped");
-            return Ok(None);
+            return Err(Outcome::Failed {
+                reason: "not_an_article",
+                error: "the answer holds no article content".into(),
+                ptt_down: false,
+            });
         };
         let mut digest = Digest::from_article(&article, &self.board, id);
         // The index row is authoritative for what the board shows.
@@ -396,8 +717,73 @@ impl Poller {
         if digest.author.is_none() && !row.author.is_empty() && row.author != "-" {
             digest.author = Some(row.author.clone());
         }
-        Ok(Some(digest))
+        Ok(digest)
     }
+}
+
+/// A post to handle in this poll.
+struct Work {
+    row: IndexRow,
+    id: PostId,
+    /// Its record when it was already pending.
+    pending: Option<PendingPost>,
+}
+
+/// How handling one post ended.
+enum Outcome {
+    /// Relayed, or wanted by no target: finished.
+    Done,
+    /// The article is gone (404): finished.
+    Gone,
+    /// The article could not be read; try again later.
+    Failed {
+        /// A short label for the metric (`fetch_failed`, `truncated`,
+        /// `not_an_article`).
+        reason: &'static str,
+        /// The error, for the logs and the pending record.
+        error: String,
+        /// PTT itself seems unreachable: do not try the rest now.
+        ptt_down: bool,
+    },
+}
+
+/// Whether a failed fetch says PTT as a whole is unreachable or refusing
+/// (so fetching the next article now would fail the same way).
+fn ptt_seems_down(e: &FetchError) -> bool {
+    matches!(
+        e,
+        FetchError::Timeout { .. }
+            | FetchError::Connect { .. }
+            | FetchError::Network { .. }
+            | FetchError::Blocked { .. }
+    ) || e.status().is_some_and(|s| s >= 500 || s == 429 || s == 408)
+}
+
+/// A pending post's index row, rebuilt from its record.
+fn row_of(post: &PendingPost) -> IndexRow {
+    let info = crate::ptt::TitleInfo::parse(&post.title);
+    IndexRow {
+        id: Some(post.id.clone()),
+        href: None,
+        title: post.title.clone(),
+        tag: info.tag,
+        is_reply: info.is_reply,
+        is_forward: info.is_forward,
+        author: post.author.clone(),
+        date: String::new(),
+        push: PushMarker {
+            raw: post.marker.clone(),
+        },
+        mark: String::new(),
+        deleted: false,
+        pinned: false,
+    }
+}
+
+/// A deleted row as PTT shows it: no link, and a title saying so
+/// (`(本文已被刪除) [author]`, `(已被xxx刪除) <reason>`).
+fn is_deleted_row(row: &IndexRow) -> bool {
+    row.deleted && row.title.contains("刪除")
 }
 
 /// Rows that may be relayed: linked, not deleted, not pinned.

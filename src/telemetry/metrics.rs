@@ -1,7 +1,8 @@
 //! The Prometheus metrics of DESIGN.md, exactly these names:
 //! `ptt_relay_polls_total{board,outcome}`, `ptt_relay_ptt_requests_total{status}`,
 //! `ptt_relay_ptt_request_duration_seconds`, `ptt_relay_posts_seen_total{board}`,
-//! `ptt_relay_posts_relayed_total{board}`, `ptt_relay_deliveries_total{platform,outcome}`,
+//! `ptt_relay_posts_relayed_total{board}`, `ptt_relay_posts_abandoned_total{board,reason}`,
+//! `ptt_relay_deliveries_total{platform,outcome}`,
 //! `ptt_relay_rate_limited_total{platform}`, `ptt_relay_outbox_depth`,
 //! `ptt_relay_outbox_oldest_seconds`, `ptt_relay_tracked_posts`,
 //! `ptt_relay_edits_total{platform,outcome}`,
@@ -36,6 +37,9 @@ pub struct Metrics {
     pub posts_seen: Family<Labels, Counter>,
     /// Posts queued for at least one destination, by board.
     pub posts_relayed: Family<Labels, Counter>,
+    /// Posts given up on (article unreadable past the delivery age), by
+    /// board and the last failure's kind.
+    pub posts_abandoned: Family<Labels, Counter>,
     /// Delivery attempts by platform and outcome.
     pub deliveries: Family<Labels, Counter>,
     /// Rate-limited answers by platform.
@@ -65,6 +69,7 @@ impl Metrics {
             ptt_request_duration: Histogram::new([0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0]),
             posts_seen: Family::default(),
             posts_relayed: Family::default(),
+            posts_abandoned: Family::default(),
             deliveries: Family::default(),
             rate_limited: Family::default(),
             outbox_depth: Gauge::default(),
@@ -97,6 +102,11 @@ impl Metrics {
             "posts_relayed",
             "Posts queued for at least one destination, by board",
             m.posts_relayed.clone(),
+        );
+        registry.register(
+            "posts_abandoned",
+            "Posts given up on because their article could not be read in time, by board and reason",
+            m.posts_abandoned.clone(),
         );
         registry.register(
             "deliveries",
@@ -178,6 +188,16 @@ impl Metrics {
             .inc();
     }
 
+    /// Counts a post given up on.
+    pub fn post_abandoned(&self, board: &str, reason: &'static str) {
+        self.posts_abandoned
+            .get_or_create(&vec![
+                ("board", board.to_owned()),
+                ("reason", reason.to_owned()),
+            ])
+            .inc();
+    }
+
     /// Counts a delivery attempt.
     pub fn delivery(&self, platform: &str, outcome: &'static str) {
         self.deliveries
@@ -234,6 +254,7 @@ mod tests {
         m.ptt_request("200", 0.1);
         m.posts_seen("Stock", 1);
         m.post_relayed("Stock");
+        m.post_abandoned("Stock", "fetch_failed");
         m.delivery("telegram", "sent");
         m.rate_limited("telegram");
         m.edit("telegram", "sent");
@@ -245,6 +266,7 @@ mod tests {
             "ptt_relay_ptt_request_duration_seconds_bucket",
             "ptt_relay_posts_seen_total{",
             "ptt_relay_posts_relayed_total{",
+            "ptt_relay_posts_abandoned_total{board=\"Stock\",reason=\"fetch_failed\"}",
             "ptt_relay_deliveries_total{",
             "ptt_relay_rate_limited_total{",
             "ptt_relay_outbox_depth ",
