@@ -5,7 +5,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use rand::Rng;
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -156,6 +155,6 @@ fn backoff(attempts: u32) -> Duration {
     let base = BACKOFF_START
         .saturating_mul(1u32 << attempts.min(12))
         .min(BACKOFF_MAX);
-    base.mul_f64(rand::rng().random_range(0.5..=1.0))
+    base.mul_f64(crate::clock::random_range(0.5..=1.0))
         .max(BACKOFF_START)
 }
