@@ -35,19 +35,19 @@ use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 
 // The fakes shared with the integration tests, file by file: the example
-// uses only a part of them (and `tests/support/mod.rs` also brings in
+// uses only a part of them (and `tests/it/support/mod.rs` also brings in
 // helpers that need the test harness's environment).
 #[allow(dead_code)]
-#[path = "../tests/support/fake_discord.rs"]
+#[path = "../tests/it/support/fake_discord.rs"]
 mod fake_discord;
 #[allow(dead_code)]
-#[path = "../tests/support/fake_ptt.rs"]
+#[path = "../tests/it/support/fake_ptt.rs"]
 mod fake_ptt;
 #[allow(dead_code)]
-#[path = "../tests/support/fake_telegram.rs"]
+#[path = "../tests/it/support/fake_telegram.rs"]
 mod fake_telegram;
 #[allow(dead_code)]
-#[path = "../tests/support/telegram_html.rs"]
+#[path = "../tests/it/support/telegram_html.rs"]
 mod telegram_html;
 
 use fake_discord::{ChannelFault, FakeDiscord, MANAGE_CHANNELS, MEMBER, Origin};

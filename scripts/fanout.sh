@@ -6,5 +6,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # libtest prints "test NAME ... " before a test's own output, so a FANOUT
 # line starts mid-line: keep it from its first word.
-cargo test --locked --release --test fanout -- --ignored --nocapture --test-threads 1 2>&1 \
+cargo test --locked --release --test it fanout:: -- --ignored --nocapture --test-threads 1 2>&1 \
   | grep -oE 'FANOUT.*|test result.*|panicked.*'

@@ -5,7 +5,7 @@
 //! subscribed chat, and repeats are at most the sends in flight at the kill.
 //! Needs PostgreSQL: `PTT_RELAY_TEST_PG_URL` (skipped, saying so, when unset).
 
-mod support;
+use crate::support;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};

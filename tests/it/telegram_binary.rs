@@ -2,7 +2,7 @@
 //! binary builds the Telegram adapter from its settings and talks to the
 //! fake Bot API; the fake PTT supplies posts.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 //! numbers within one tracking step; ten changes make one edit; an
 //! unchanged tally makes none; a deleted post is marked once.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 use std::time::Duration;

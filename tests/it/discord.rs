@@ -2,7 +2,7 @@
 //! gateway) against an in-process fake Discord, the real app (poller,
 //! outbox, store) against the fake PTT.
 
-mod support;
+use crate::support;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};

@@ -3,7 +3,7 @@
 //! PTT. Commands arrive as injected updates; assertions are on what the
 //! fake Bot API received.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 use std::time::Duration;

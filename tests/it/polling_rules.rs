@@ -2,7 +2,7 @@
 //! 12, kinds 1–5): the real service against the fake PTT (or, for the
 //! same-second case, the real binary against the case's static pages).
 
-mod support;
+use crate::support;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -1,7 +1,7 @@
 //! The real poller and outbox against a fake PTT on 127.0.0.1 and a
 //! recording sink.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! `ptt-relay run` as a user runs it: the real binary, no tokens (console
 //! sink), against the fake PTT.
 
-mod support;
+use crate::support;
 
 use std::collections::HashMap;
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! What an operator sees: `/healthz`, `/readyz`, `/metrics` and
 //! `ptt-relay healthcheck`, on the real binary against the fake PTT.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

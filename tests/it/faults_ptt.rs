@@ -2,7 +2,7 @@
 //! loses nothing already accepted, sends nothing twice, and recovers on its
 //! own when the fault ends.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 use std::time::Duration;

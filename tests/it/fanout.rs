@@ -4,7 +4,7 @@
 //! because they take minutes). They do assert zero lost, zero duplicated
 //! and zero 429s; the rates are printed.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 use std::time::Duration;

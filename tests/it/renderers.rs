@@ -1,8 +1,8 @@
 //! The digest renderers (Telegram HTML, Discord embed, console text) on the
 //! fixture pages and on hand-made hostile digests, plus the tests of the
-//! Telegram HTML validator in `tests/support/telegram_html.rs`.
+//! Telegram HTML validator in `tests/it/support/telegram_html.rs`.
 
-mod support;
+use crate::support;
 
 use chrono::{DateTime, FixedOffset};
 use ptt_relay::digest::{Digest, discord, telegram, text};

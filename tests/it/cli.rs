@@ -7,7 +7,7 @@
 //! `config/default.toml` is not read unless a test puts one there) with an
 //! empty environment apart from `PATH` (no `PTT_RELAY__*`, no `RUST_LOG`).
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;

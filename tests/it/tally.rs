@@ -1,7 +1,7 @@
 //! Live tallies and push:N subscriptions, with the real poller, tracker and
 //! edit worker against the fake PTT (pushes added while the test runs).
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -4,7 +4,7 @@
 //! tests run in parallel). Then PostgreSQL-only tests: replicas sharing an
 //! outbox, leadership, concurrent migrations, refusal of a newer schema.
 
-mod support;
+use crate::support;
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};

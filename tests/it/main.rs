@@ -1,0 +1,28 @@
+//! The integration tests: one binary (linked once), a module per area, the
+//! fakes of PTT, Telegram and Discord and the harness in `support/`.
+
+mod support;
+
+mod article_parser;
+mod cli;
+mod commands;
+mod corpus_articles;
+mod corpus_index;
+mod discord;
+mod failover_binary;
+mod fanout;
+mod faults_ptt;
+mod index_parser;
+mod ops_binary;
+mod polling_rules;
+mod prop_article;
+mod prop_index;
+mod ptt_client;
+mod relay_poller;
+mod renderers;
+mod run_binary;
+mod store_contract;
+mod tally;
+mod tally_telegram;
+mod telegram;
+mod telegram_binary;
