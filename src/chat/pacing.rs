@@ -15,16 +15,10 @@
 //! after that — else the platform sees two messages closer than its limit.
 
 use std::collections::HashMap;
-use std::num::NonZeroU32;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use governor::clock::DefaultClock;
-use governor::state::{InMemoryState, NotKeyed};
-use governor::{Quota, RateLimiter};
 use tokio::time::Instant;
-
-type Direct = RateLimiter<NotKeyed, InMemoryState, DefaultClock>;
 
 /// How long a new process waits before its first send (one window of the
 /// platforms' per-second limits).
@@ -55,16 +49,13 @@ impl ChatLimit {
 /// The limiter set of one platform.
 pub struct Pacer {
     per_chat: Vec<ChatLimit>,
-    global: Direct,
+    /// The overall limit: one message every `global_period`.
+    global_period: Duration,
+    /// When the next message of any chat may go.
+    global_next: Mutex<Option<Instant>>,
     held: Mutex<HashMap<String, Instant>>,
     held_all: Mutex<Option<Instant>>,
     calls: std::sync::atomic::AtomicU64,
-}
-
-fn every(period: Duration) -> Quota {
-    Quota::with_period(period)
-        .expect("a positive period")
-        .allow_burst(NonZeroU32::MIN)
 }
 
 /// A per-chat limit's period, as the tables below read.
@@ -86,7 +77,7 @@ impl Pacer {
             ],
             // Telegram allows 30 a second overall; 28 leaves room for the
             // jitter between our pacer and the request's arrival.
-            every(Duration::from_micros(1_000_000 / 28 + 1)),
+            Duration::from_micros(1_000_000 / 28 + 1),
         )
     }
 
@@ -98,16 +89,16 @@ impl Pacer {
             // that arrived late and a sixth that arrived early share one
             // bucket. 1.05 s leaves a quarter of a second for that jitter.
             vec![per_chat(Duration::from_millis(1050), |_| true)],
-            every(Duration::from_micros(1_000_000 / 45 + 1)),
+            Duration::from_micros(1_000_000 / 45 + 1),
         )
     }
 
     /// No limits (the console, tests).
     pub fn unlimited() -> Self {
-        Pacer::new(Vec::new(), every(Duration::from_nanos(1)))
+        Pacer::new(Vec::new(), Duration::from_nanos(1))
     }
 
-    fn new(per_chat: Vec<(Duration, Applies)>, global: Quota) -> Self {
+    fn new(per_chat: Vec<(Duration, Applies)>, global: Duration) -> Self {
         Pacer {
             per_chat: per_chat
                 .into_iter()
@@ -117,7 +108,8 @@ impl Pacer {
                     next: Mutex::new(HashMap::new()),
                 })
                 .collect(),
-            global: RateLimiter::direct(global),
+            global_period: global,
+            global_next: Mutex::new(None),
             held: Mutex::new(HashMap::new()),
             held_all: Mutex::new(None),
             calls: std::sync::atomic::AtomicU64::new(0),
@@ -138,9 +130,14 @@ impl Pacer {
             {
                 tokio::time::sleep_until(until).await;
             }
-            self.global.until_ready().await;
-            // The overall wait may have been long, and another message to
-            // this chat (a reply, an edit) may have gone meanwhile.
+            // The overall limit last: its wait may have been long, and
+            // another message to this chat (a reply, an edit) may have gone
+            // meanwhile, so the chat's limits are checked again.
+            if let Some(next) = self.global_next.lock().ok().and_then(|n| *n)
+                && next > Instant::now()
+            {
+                tokio::time::sleep_until(next).await;
+            }
             if self.let_go(chat) {
                 break;
             }
@@ -169,6 +166,13 @@ impl Pacer {
         {
             return false;
         }
+        let Ok(mut global) = self.global_next.lock() else {
+            return false;
+        };
+        if global.is_some_and(|t| t > now) {
+            return false;
+        }
+        *global = Some(now + self.global_period);
         for (period, m) in &mut maps {
             m.insert(chat.to_owned(), now + *period);
         }
@@ -242,7 +246,7 @@ mod tests {
         // its chat allowed; its third must still wait a second after that.
         let p = Pacer::new(
             vec![per_chat(Duration::from_secs(1), |_| true)],
-            every(Duration::from_millis(400)),
+            Duration::from_millis(400),
         );
         for chat in ["a", "b", "c", "d", "a"] {
             p.wait(chat).await;
