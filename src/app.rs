@@ -16,7 +16,7 @@ use crate::commands::{Filter, Handler, Lang};
 use crate::config::{Settings, StoreUrl};
 use crate::ptt::client::{ClientOptions, PttClient};
 use crate::relay::edits::EditWorker;
-use crate::relay::outbox::OutboxWorker;
+use crate::relay::outbox::{self, OutboxWorker};
 use crate::relay::poller::{Poller, PollerOptions};
 use crate::relay::router::Router;
 use crate::relay::status::RuntimeStatus;
@@ -132,6 +132,10 @@ pub struct Extras {
     /// Replaces the tally tracking window and schedule (seconds instead of
     /// hours in tests).
     pub tally: Option<TallyOptions>,
+    /// The command handler, when a chat adapter was built outside (tests):
+    /// the adapter and the service then share one handler, as they do when
+    /// the service builds its adapters.
+    pub handler: Option<Arc<Handler>>,
 }
 
 /// Starts the service with the sinks its settings enable.
@@ -169,6 +173,8 @@ pub async fn start_backend(
     extras: Extras,
 ) -> Result<Running, StartError> {
     let Backend { store, election } = backend;
+    // Other processes queue rows too (PostgreSQL replicas).
+    let replicas = election.is_some();
     let boards = settings.boards();
     let status = Arc::new(RuntimeStatus::new("this instance"));
     let listener = tokio::net::TcpListener::bind(&settings.http.listen)
@@ -181,11 +187,13 @@ pub async fn start_backend(
         addr: settings.http.listen.clone(),
         reason: e.to_string(),
     })?;
-    let handler = Arc::new(Handler::new(
-        Arc::clone(&store),
-        boards.clone(),
-        Arc::clone(&status),
-    ));
+    let handler = extras.handler.clone().unwrap_or_else(|| {
+        Arc::new(Handler::new(
+            Arc::clone(&store),
+            boards.clone(),
+            Arc::clone(&status),
+        ))
+    });
 
     let base_url = url::Url::parse(&settings.ptt.base_url)
         .map_err(|e| StartError::Config(format!("ptt.base_url: {e}")))?;
@@ -246,7 +254,13 @@ pub async fn start_backend(
             Arc::clone(sink),
             settings.outbox.concurrency as usize,
             wake,
-        );
+        )
+        .woken_by(handler.outbox_kick())
+        .idle_wait(if replicas {
+            outbox::IDLE_REPLICA
+        } else {
+            outbox::IDLE_ALONE
+        });
         workers.spawn(worker.run(shutdown.clone(), grace));
     }
 

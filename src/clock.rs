@@ -23,6 +23,8 @@ struct Virtual {
     base_secs: i64,
     start: tokio::time::Instant,
     rng: StdRng,
+    /// Set by [`hold_still`]: the Unix seconds to report meanwhile.
+    held: Option<i64>,
 }
 
 thread_local! {
@@ -32,6 +34,9 @@ thread_local! {
 /// Seconds since the Unix epoch (virtual under [`simulate`]).
 pub fn now_secs() -> i64 {
     VIRTUAL.with(|v| match &*v.borrow() {
+        Some(Virtual {
+            held: Some(secs), ..
+        }) => *secs,
         Some(sim) => {
             let elapsed = tokio::time::Instant::now().saturating_duration_since(sim.start);
             sim.base_secs
@@ -76,9 +81,29 @@ pub fn simulate(base_secs: i64, seed: u64) -> SimulationGuard {
             base_secs,
             start: tokio::time::Instant::now(),
             rng: StdRng::seed_from_u64(seed),
+            held: None,
         });
     });
     SimulationGuard(())
+}
+
+/// Runs `f` with this thread's virtual Unix time held at its current value
+/// (a no-op outside [`simulate`]). A simulation uses it while it drives
+/// something on another runtime synchronously, e.g. a store whose
+/// connections live on a real-time runtime: `tokio::time::Instant` there is
+/// not the simulation's.
+pub fn hold_still<R>(f: impl FnOnce() -> R) -> R {
+    let now = now_secs();
+    let previous = VIRTUAL.with(|v| v.borrow_mut().as_mut().map(|sim| sim.held.replace(now)));
+    let out = f();
+    if let Some(previous) = previous {
+        VIRTUAL.with(|v| {
+            if let Some(sim) = v.borrow_mut().as_mut() {
+                sim.held = previous;
+            }
+        });
+    }
+    out
 }
 
 #[cfg(test)]

@@ -69,6 +69,7 @@ pub struct Handler {
     store: Arc<dyn Store>,
     boards: Vec<Board>,
     status: Arc<RuntimeStatus>,
+    outbox_kick: Arc<tokio::sync::Notify>,
 }
 
 impl Handler {
@@ -78,7 +79,20 @@ impl Handler {
             store,
             boards,
             status,
+            outbox_kick: Arc::new(tokio::sync::Notify::new()),
         }
+    }
+
+    /// Notified when a paused destination is resumed, so the outbox
+    /// workers look for its waiting rows at once.
+    pub fn outbox_kick(&self) -> Arc<tokio::sync::Notify> {
+        Arc::clone(&self.outbox_kick)
+    }
+
+    /// Tells the outbox workers that a destination was resumed (by a
+    /// command here, or by a membership change an adapter saw).
+    pub fn destination_resumed(&self) {
+        self.outbox_kick.notify_waiters();
     }
 
     /// The polled boards.
@@ -101,6 +115,9 @@ impl Handler {
                 false
             }
         };
+        if resumed {
+            self.destination_resumed();
+        }
         // The "resumed" line goes before the reply: leave room for it.
         let room;
         let ctx = if resumed {

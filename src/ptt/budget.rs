@@ -190,8 +190,11 @@ impl RequestBudget {
                         inner.changed.notify_waiters();
                         return;
                     }
+                    // At least the timer's resolution: a wait that rounds to
+                    // nothing would find the bucket unchanged on a clock that
+                    // has not moved (a paused one) and spin.
                     let missing = (1.0 - state.tokens) / inner.rate;
-                    Some(now + Duration::from_secs_f64(missing))
+                    Some(now + Duration::from_secs_f64(missing).max(Duration::from_millis(1)))
                 }
             };
 

@@ -20,6 +20,9 @@ use crate::telemetry::metrics::metrics;
 
 /// Edits in flight per platform.
 const CONCURRENCY: usize = 4;
+/// The longest sleep between reads of the store when nothing wakes the
+/// worker (edits are queued by this process, which wakes it).
+const IDLE: Duration = Duration::from_secs(30);
 
 /// Edits one platform's messages.
 pub struct EditWorker {
@@ -78,6 +81,14 @@ impl EditWorker {
                     Err(e) => tracing::error!(%platform, error = %e, "cannot read due edits"),
                 }
             }
+            // Edits are queued in this process, which wakes the worker; a
+            // resting destination's turn is known.
+            let nap = resting
+                .iter()
+                .map(|(_, until)| until.saturating_duration_since(tokio::time::Instant::now()))
+                .min()
+                .unwrap_or(IDLE)
+                .min(IDLE);
             tokio::select! {
                 Some(done) = inflight.join_next() => match done {
                     Ok((dest, rest)) => {
@@ -89,7 +100,7 @@ impl EditWorker {
                     Err(_) => flying.clear(),
                 },
                 () = self.wake.notified() => {}
-                () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                () = tokio::time::sleep(nap) => {}
                 () = shutdown.cancelled() => {}
             }
         }

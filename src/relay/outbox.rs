@@ -18,8 +18,14 @@ use crate::telemetry::metrics::metrics;
 const BACKOFF_START: Duration = Duration::from_secs(1);
 /// Longest transient backoff.
 const BACKOFF_MAX: Duration = Duration::from_secs(600);
-/// How often the worker looks at the store when nothing wakes it.
-const IDLE_TICK: Duration = Duration::from_secs(1);
+/// How long a worker of a process that runs alone sleeps when nothing is
+/// due and nothing wakes it. Such a process queues every row itself and
+/// wakes its workers, and a retry's time is read from the store, so the
+/// store is only read to be safe.
+pub const IDLE_ALONE: Duration = Duration::from_secs(30);
+/// The same for a replica: other processes queue rows too, so it looks
+/// once a second.
+pub const IDLE_REPLICA: Duration = Duration::from_secs(1);
 
 /// Delivers one platform's rows.
 pub struct OutboxWorker {
@@ -27,10 +33,14 @@ pub struct OutboxWorker {
     sink: Arc<dyn ChatSink>,
     concurrency: usize,
     wake: Arc<Notify>,
+    /// Woken (all workers at once) when a paused destination resumes.
+    kick: Arc<Notify>,
+    idle: Duration,
 }
 
 impl OutboxWorker {
-    /// A worker; notify `wake` when rows are queued.
+    /// A worker; notify `wake` when rows are queued. It sleeps at most
+    /// [`IDLE_ALONE`] between reads of the store; see [`Self::idle_wait`].
     pub fn new(
         store: Arc<dyn Store>,
         sink: Arc<dyn ChatSink>,
@@ -42,7 +52,23 @@ impl OutboxWorker {
             sink,
             concurrency: concurrency.max(1),
             wake,
+            kick: Arc::new(Notify::new()),
+            idle: IDLE_ALONE,
         }
+    }
+
+    /// Also wake up on `kick` (notified to all workers when a paused
+    /// destination resumes).
+    pub fn woken_by(mut self, kick: Arc<Notify>) -> Self {
+        self.kick = kick;
+        self
+    }
+
+    /// The longest sleep between reads of the store when nothing is due
+    /// ([`IDLE_REPLICA`] where other processes queue rows too).
+    pub fn idle_wait(mut self, idle: Duration) -> Self {
+        self.idle = idle;
+        self
     }
 
     /// Runs until `shutdown`; then takes no more rows and gives in-flight
@@ -58,9 +84,20 @@ impl OutboxWorker {
         tokio::pin!(deadline);
         loop {
             let stopping = shutdown.is_cancelled();
+            let mut nap = self.idle;
             if !stopping && inflight.len() < self.concurrency {
                 let free = self.concurrency - inflight.len();
                 match self.store.due_rows(platform, now_secs(), &busy, free).await {
+                    Ok(rows) if rows.is_empty() => {
+                        // Sleep until the next retry is due, if sooner; a
+                        // row due already waits for its destination's send
+                        // in flight (whose end wakes the worker too).
+                        let now = now_secs();
+                        if let Ok(Some(at)) = self.store.next_due_at(platform).await {
+                            let wait = Duration::from_secs(at.saturating_sub(now).max(1) as u64);
+                            nap = nap.min(wait);
+                        }
+                    }
                     Ok(rows) => {
                         for row in rows {
                             busy.push(row.dest.clone());
@@ -85,7 +122,8 @@ impl OutboxWorker {
                     }
                 }
                 () = self.wake.notified(), if !stopping => {}
-                () = tokio::time::sleep(IDLE_TICK), if !stopping => {}
+                () = self.kick.notified(), if !stopping => {}
+                () = tokio::time::sleep(nap), if !stopping => {}
                 () = shutdown.cancelled(), if !stopping => {}
                 () = &mut deadline => {
                     let left = inflight.len();

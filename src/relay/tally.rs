@@ -17,7 +17,7 @@ use super::status::RuntimeStatus;
 use crate::digest::Digest;
 use crate::ptt::budget::Priority;
 use crate::ptt::client::{FetchError, PttClient};
-use crate::ptt::{Board, IndexRow, PostId, PushMarker, Tally, parse_article};
+use crate::ptt::{Board, IndexRow, PostId, PushMarker, Tally, page_is_complete, parse_article};
 use crate::store::{Store, StoreError, TrackStart, TrackedPost, now_secs};
 
 /// Tracking settings.
@@ -199,6 +199,8 @@ impl Tracker {
                     Vec::new()
                 }
             };
+            // A full batch: more may be due at once.
+            let more = due.len() >= 8;
             for post in due {
                 if shutdown.is_cancelled() {
                     break;
@@ -208,8 +210,18 @@ impl Tracker {
                     () = shutdown.cancelled() => break,
                 }
             }
+            // Marker changes wake the tracker; scheduled checks are at least
+            // one first step apart, so looking that often (at most every
+            // 30 s, at least every second) keeps them on time.
+            let nap = if more {
+                Duration::ZERO
+            } else {
+                self.options
+                    .first_step
+                    .clamp(Duration::from_secs(1), Duration::from_secs(30))
+            };
             tokio::select! {
-                () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                () = tokio::time::sleep(nap) => {}
                 () = self.wake_self.notified() => {}
                 () = shutdown.cancelled() => break,
             }
@@ -223,10 +235,11 @@ impl Tracker {
             tracing::warn!(board = %post.board, post = %post.id, error = %e, "tally re-check failed");
             // Try again at the next step; a marker change asks again sooner.
             let step = post.step_secs.max(1);
-            if let Some(tally) = post.tally
-                && let Ok(Some(mut d)) = self.store.digest(&post.board, &post.id).await
-            {
-                d.tally = tally;
+            // The stored digest carries the latest tally; `post.tally` is
+            // the snapshot taken when this check was queued, which another
+            // check may have overtaken since: writing it back would roll
+            // every message back to older numbers.
+            if let Ok(Some(d)) = self.store.digest(&post.board, &post.id).await {
                 let _ = self
                     .store
                     .record_tally(post, &d, now_secs() + step, step)
@@ -257,6 +270,11 @@ impl Tracker {
             }
             Err(e) => return Err(e.into()),
         };
+        // A page cut off in transit parses, with fewer push lines: counted,
+        // it would roll every message back to smaller numbers.
+        if !page_is_complete(&html) {
+            return Err(CheckError::Incomplete);
+        }
         let article = parse_article(&html).ok_or(CheckError::NotAnArticle)?;
         let tally = article.tally();
         let mut digest = match self.store.digest(&post.board, &post.id).await? {
@@ -331,6 +349,8 @@ enum CheckError {
     Store(#[from] StoreError),
     #[error("the page has no article content")]
     NotAnArticle,
+    #[error("the page was cut off")]
+    Incomplete,
     #[error("{0:?} is not a board name")]
     Board(String),
 }

@@ -324,7 +324,10 @@ pub trait Store: Send + Sync {
     async fn outbox_depth(&self, platform: Option<Platform>) -> Result<u64>;
     /// The queue time of the oldest pending row.
     async fn oldest_pending_at(&self) -> Result<Option<i64>>;
-    /// When the next pending row of a platform is due (for sleeping).
+    /// When the next row of a platform that a worker could take is due
+    /// (for sleeping): the earliest retry time among each destination's
+    /// oldest pending row, leaving out paused destinations (Unix seconds;
+    /// `None` when there is nothing to take).
     async fn next_due_at(&self, platform: Platform) -> Result<Option<i64>>;
 
     /// Messages sent for a post.

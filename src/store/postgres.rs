@@ -1277,7 +1277,15 @@ impl Store for PostgresStore {
 
     async fn next_due_at(&self, platform: Platform) -> Result<Option<i64>> {
         sqlx::query_scalar(
-            "SELECT MIN(next_attempt_at) FROM outbox WHERE state = 'pending' AND platform = $1",
+            "WITH heads AS (
+                 SELECT DISTINCT ON (chat, thread) id FROM outbox
+                 WHERE state = 'pending' AND platform = $1
+                 ORDER BY chat, thread, id
+             )
+             SELECT MIN(GREATEST(o.next_attempt_at, COALESCE(o.claimed_until, 0)))
+             FROM outbox o JOIN heads h ON h.id = o.id
+             WHERE NOT EXISTS (SELECT 1 FROM paused_chats p
+                               WHERE p.platform = o.platform AND p.chat = o.chat)",
         )
         .bind(platform.as_str())
         .fetch_one(&self.pool)

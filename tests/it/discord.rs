@@ -113,9 +113,9 @@ async fn start(opts: Options) -> Harness {
     if let Some(t) = opts.request_timeout {
         options.request_timeout = t;
     }
-    let mut adapter =
-        DiscordAdapter::with_options(&s.discord, adapter_context(&s, &store, &shutdown), options)
-            .expect("adapter");
+    let ctx = adapter_context(&s, &store, &shutdown);
+    let handler = Arc::clone(&ctx.handler);
+    let mut adapter = DiscordAdapter::with_options(&s.discord, ctx, options).expect("adapter");
     if opts.defer_all {
         adapter.set_defer_after(Duration::ZERO);
     }
@@ -137,6 +137,7 @@ async fn start(opts: Options) -> Harness {
                 o.max_attempts = 2;
             })),
             tally: opts.tally,
+            handler: Some(handler),
         },
     )
     .await

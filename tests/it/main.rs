@@ -21,6 +21,8 @@ mod ptt_client;
 mod relay_poller;
 mod renderers;
 mod run_binary;
+mod sim;
+mod simulation;
 mod store_contract;
 mod tally;
 mod tally_telegram;

@@ -296,6 +296,7 @@ async fn after_six_plain_503s_a_new_post_arrives_within_an_interval_and_2s() {
                 o.max_attempts = 2;
             })),
             tally: None,
+            handler: None,
         },
     )
     .await

@@ -697,7 +697,17 @@ async fn delivery_outcomes_and_outbox_measures(s: &dyn Store) {
     s.mark_retry(r1[0].id, 140, "rate limited", false)
         .await
         .unwrap();
-    assert_eq!(s.next_due_at(Platform::Telegram).await.unwrap(), Some(110));
+    // The next row a worker can take is this retry at 140: the rows queued
+    // at 110 and 120 wait behind it (same destination), so they do not
+    // make the worker wake before then.
+    assert_eq!(s.next_due_at(Platform::Telegram).await.unwrap(), Some(140));
+    // A paused destination's rows are nothing to wake up for.
+    s.pause_chat(Platform::Telegram, "a", "blocked", 131)
+        .await
+        .unwrap();
+    assert_eq!(s.next_due_at(Platform::Telegram).await.unwrap(), None);
+    assert!(s.resume_chat(Platform::Telegram, "a").await.unwrap());
+    assert_eq!(s.next_due_at(Platform::Telegram).await.unwrap(), Some(140));
     assert!(
         s.due_rows(Platform::Telegram, 139, &[], 5)
             .await

@@ -55,6 +55,7 @@ async fn setup() -> Setup {
         conflict_log_every: Duration::from_secs(60),
         ..TelegramOptions::default()
     };
+    let handler = Some(Arc::clone(&ctx.handler));
     let adapter = TelegramAdapter::with_options(&settings, ctx, options).unwrap();
     let running = app::start_with_store(
         &s,
@@ -66,6 +67,7 @@ async fn setup() -> Setup {
                 first_step: Duration::from_secs(2),
                 max_step: Duration::from_secs(4),
             }),
+            handler,
             ..Default::default()
         },
     )

@@ -83,6 +83,7 @@ impl Harness {
         let shutdown = CancellationToken::new();
         let ctx = support::harness::adapter_context(&s, &store, &shutdown);
         let status = Arc::clone(&ctx.status);
+        let handler = Arc::clone(&ctx.handler);
         let adapter =
             TelegramAdapter::with_options(&tg_settings(&tg.api_url, TOKEN), ctx, options).unwrap();
         // The app gets the adapter's sink as an extra; its own settings
@@ -101,6 +102,7 @@ impl Harness {
                     o.max_attempts = 2;
                 })),
                 tally: None,
+                handler: Some(handler),
             },
         )
         .await

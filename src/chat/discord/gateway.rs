@@ -253,6 +253,7 @@ impl Listener {
             }
         }
         if resumed > 0 {
+            self.ctx.handler.destination_resumed();
             tracing::info!(%guild, channels = resumed, "back in a Discord server; its channels are resumed");
         }
     }

@@ -311,7 +311,10 @@ async fn on_membership(s: &Shared, c: &ChatMemberUpdated) {
     let store = &s.ctx.store;
     if c.new_chat_member.kind.is_present() {
         match store.resume_chat(Platform::Telegram, &chat).await {
-            Ok(true) => tracing::info!(chat, "the bot is back in a Telegram chat; resumed"),
+            Ok(true) => {
+                tracing::info!(chat, "the bot is back in a Telegram chat; resumed");
+                s.ctx.handler.destination_resumed();
+            }
             Ok(false) => tracing::debug!(chat, "the bot joined a Telegram chat"),
             Err(e) => tracing::error!(chat, error = %e, "cannot resume a Telegram chat"),
         }

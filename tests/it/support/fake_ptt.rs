@@ -453,7 +453,8 @@ fn render(inner: &Inner, board: &str, file: &str) -> Option<Result<String, Statu
     Some(Ok(article_html(board, post)))
 }
 
-fn marker(p: &FakePost) -> String {
+/// The index row's push marker (`爆`, `X1`, a number or nothing).
+pub fn marker(p: &FakePost) -> String {
     let net: i64 = p
         .pushes
         .iter()
@@ -494,7 +495,8 @@ fn row_html(board: &str, p: &FakePost) -> String {
     )
 }
 
-fn index_html(board: &str, rows: &[FakePost], pinned: &[FakePost], n: usize) -> String {
+/// An index page `n` of `board` with these rows (oldest first) and pinned rows.
+pub fn index_html(board: &str, rows: &[FakePost], pinned: &[FakePost], n: usize) -> String {
     let prev = if n > 1 {
         format!(
             "<a class=\"btn wide\" href=\"/bbs/{board}/index{}.html\">&lsaquo; 上頁</a>",
@@ -518,7 +520,8 @@ fn index_html(board: &str, rows: &[FakePost], pinned: &[FakePost], n: usize) -> 
     )
 }
 
-fn article_html(board: &str, p: &FakePost) -> String {
+/// The article page of `p`.
+pub fn article_html(board: &str, p: &FakePost) -> String {
     let epoch: i64 =
         p.id.split('.')
             .nth(1)

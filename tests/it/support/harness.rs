@@ -50,6 +50,7 @@ pub async fn start(
                 o.max_attempts = 2;
             })),
             tally,
+            handler: None,
         },
     )
     .await
