@@ -267,6 +267,13 @@ pub fn latency_after_faults(o: &Outcome) -> Vec<String> {
         {
             continue; // another fault began before this one was over for it
         }
+        if o.outages.iter().any(|g| {
+            g.fault == Fault::Cloudflare
+                && g.start < limit
+                && g.end + Duration::from_secs(600) > p.appeared
+        }) {
+            continue; // a block's pause (up to 10 minutes) outlasts it
+        }
         let took = m.at.duration_since(p.appeared).as_secs_f64();
         if took > bound {
             v.push(format!(
