@@ -97,7 +97,11 @@ mod tests {
             "Re: 【新聞】台積電",
             "Fw:［ 新聞］x",
         ] {
-            assert_eq!(TitleInfo::parse(title).tag.as_deref(), Some("新聞"), "{title}");
+            assert_eq!(
+                TitleInfo::parse(title).tag.as_deref(),
+                Some("新聞"),
+                "{title}"
+            );
         }
         let t = TitleInfo::parse("Re: 【新聞】台積電");
         assert!(t.is_reply && !t.is_forward);
