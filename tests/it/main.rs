@@ -21,6 +21,7 @@ mod ptt_client;
 mod relay_poller;
 mod renderers;
 mod run_binary;
+mod source_links;
 mod store_contract;
 mod tally;
 mod tally_telegram;
