@@ -2,6 +2,7 @@
 //! chat platform and the console.
 
 pub mod discord;
+pub mod links;
 pub mod telegram;
 pub mod text;
 

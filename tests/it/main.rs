@@ -4,6 +4,7 @@
 mod support;
 
 mod article_parser;
+mod cases;
 mod cli;
 mod commands;
 mod corpus_articles;
@@ -17,6 +18,7 @@ mod ops_binary;
 mod polling_rules;
 mod prop_article;
 mod prop_index;
+mod prop_renderers;
 mod ptt_client;
 mod relay_poller;
 mod renderers;
