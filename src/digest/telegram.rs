@@ -79,7 +79,7 @@ fn link_text(href: &str) -> String {
     }
     url::Url::parse(href)
         .ok()
-        .and_then(|u| u.host_str().map(|h| links::readable_host(h)))
+        .and_then(|u| u.host_str().map(links::readable_host))
         .unwrap_or_else(|| "原文".to_owned())
 }
 
