@@ -6,6 +6,11 @@
 //!   replaced by 40 and by 1,500 generated ones.
 //! - `render`: `Digest::from_article`, the Telegram and Discord renderings,
 //!   and `extract_news` on the fixture article's body.
+//! - `links`: link extraction (`ptt::links`, issue 13) on hostile 原文連結
+//!   lines of 10 kB and 100 kB: `http://[` repeated with no whitespace (one
+//!   word that never parses), the same with spaces (many words), and one
+//!   address followed by closing brackets (`trim_end`). Linear scanning
+//!   shows as a ×10 time for ×10 input.
 //!
 //! Throughput is reported in bytes of input (MB/s); pages per second is
 //! 1 / (time per iteration), since each iteration parses one page.
@@ -15,6 +20,7 @@ use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use ptt_relay::digest::{Digest, discord, telegram};
+use ptt_relay::ptt::links::first_link;
 use ptt_relay::ptt::{PushKind, extract_news, parse_article, parse_index};
 
 const INDEX_HTML: &str = include_str!("../tests/fixtures/index_Stock_newest.html");
@@ -175,12 +181,58 @@ fn bench_render(c: &mut Criterion) {
     group.finish();
 }
 
+/// A hostile 原文連結 line of about `bytes` bytes, by kind.
+fn hostile_line(kind: &str, bytes: usize) -> String {
+    let unit = match kind {
+        "brackets" => "http://[",
+        "brackets_spaced" => "http://[ ",
+        "closing" => ")",
+        other => panic!("unknown kind {other}"),
+    };
+    let head = if kind == "closing" {
+        "https://a.example/x"
+    } else {
+        ""
+    };
+    let mut line = head.to_owned();
+    while line.len() < bytes {
+        line.push_str(unit);
+    }
+    line
+}
+
+fn bench_links(c: &mut Criterion) {
+    let mut group = c.benchmark_group("links");
+    for kind in ["brackets", "brackets_spaced", "closing"] {
+        for bytes in [10_000usize, 100_000] {
+            let line = hostile_line(kind, bytes);
+            let body = format!("原文連結：{line}\n原文內容：\n內容\n");
+            // Checked outside the timed loop: what each input yields.
+            let want = (kind == "closing").then(|| "https://a.example/x".to_owned());
+            assert_eq!(first_link(&line).map(|f| f.url), want);
+            assert_eq!(extract_news(&body).source_url, want);
+            group.throughput(Throughput::Bytes(line.len() as u64));
+            group.bench_with_input(
+                BenchmarkId::new(format!("first_link/{kind}"), bytes),
+                line.as_str(),
+                |b, line| b.iter(|| first_link(black_box(line))),
+            );
+            group.bench_with_input(
+                BenchmarkId::new(format!("extract_news/{kind}"), bytes),
+                body.as_str(),
+                |b, body| b.iter(|| extract_news(black_box(body))),
+            );
+        }
+    }
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3))
         .sample_size(30);
-    targets = bench_index, bench_article, bench_render
+    targets = bench_index, bench_article, bench_render, bench_links
 }
 criterion_main!(benches);

@@ -17,7 +17,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 default_seconds="${1:-10}"
-read -r -a targets <<<"${FUZZ_TARGETS:-index article news command render_telegram render_discord}"
+read -r -a targets <<<"${FUZZ_TARGETS:-index article news links command render_telegram render_discord}"
 fixtures=tests/fixtures
 
 export RUSTC_BOOTSTRAP=1
@@ -31,7 +31,7 @@ fi
 
 max_len() {
   case "$1" in
-    index | article) echo 65536 ;;
+    index | article | links) echo 65536 ;;
     news) echo 16384 ;;
     command) echo 4096 ;;
     *) echo 4096 ;;

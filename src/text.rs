@@ -24,6 +24,52 @@ pub fn truncate_utf16(s: &str, max: usize) -> String {
     truncate_by(s, max, char::len_utf16)
 }
 
+/// [`truncate_chars`] that never cuts a link: when the cut would fall in a
+/// word holding `http://` or `https://`, the text is cut before that link
+/// instead (a chat would show the start of a cut address as a dead link).
+pub fn truncate_chars_keeping_links(s: &str, max: usize) -> String {
+    truncate_keeping_links(s, max, |_| 1)
+}
+
+/// [`truncate_utf16`] that never cuts a link (see
+/// [`truncate_chars_keeping_links`]).
+pub fn truncate_utf16_keeping_links(s: &str, max: usize) -> String {
+    truncate_keeping_links(s, max, char::len_utf16)
+}
+
+fn truncate_keeping_links(s: &str, max: usize, width: impl Fn(char) -> usize) -> String {
+    let cut = truncate_by(s, max, &width);
+    if cut == s {
+        return cut;
+    }
+    let Some(kept) = cut.strip_suffix(ELLIPSIS) else {
+        return cut;
+    };
+    // The word the cut ends in, and whether a link starts in it: a whole
+    // link followed by more of the word is cut too, so the `…` never runs
+    // on from an address either.
+    let word_start = kept
+        .char_indices()
+        .rev()
+        .find(|&(_, c)| is_link_separator(c))
+        .map_or(0, |(i, c)| i + c.len_utf8());
+    // The whole word in `s`, so a link cut inside its scheme counts too.
+    let rest = s.get(word_start..).unwrap_or_default();
+    let word = rest.split(is_link_separator).next().unwrap_or_default();
+    match crate::ptt::links::scheme_start(word) {
+        Some(at) if word_start + at < kept.len() => {
+            let mut out = kept[..word_start + at].trim_end().to_owned();
+            out.push(ELLIPSIS);
+            out
+        }
+        _ => cut,
+    }
+}
+
+fn is_link_separator(c: char) -> bool {
+    crate::ptt::links::is_separator(c)
+}
+
 fn truncate_by(s: &str, max: usize, width: impl Fn(char) -> usize) -> String {
     let total: usize = s.chars().map(&width).sum();
     if total <= max {
@@ -75,6 +121,30 @@ mod tests {
         // An emoji is two UTF-16 units and is never split.
         assert_eq!(truncate_utf16("ab😀cd", 4), "ab…");
         assert_eq!(utf16_len("ab😀"), 4);
+    }
+
+    #[test]
+    fn a_cut_never_falls_inside_a_link() {
+        let s = "見 https://a.example/abcdef 後面";
+        assert_eq!(truncate_chars_keeping_links(s, 10), "見…");
+        assert_eq!(truncate_chars_keeping_links(s, 30), s);
+        assert_eq!(
+            truncate_chars_keeping_links(s, 28),
+            "見 https://a.example/abcdef …"
+        );
+        assert_eq!(
+            truncate_chars_keeping_links("(https://a.example/x)y", 10),
+            "(…"
+        );
+        assert_eq!(
+            truncate_utf16_keeping_links("😀 http://a.example/😀", 8),
+            "😀…"
+        );
+        assert_eq!(truncate_chars_keeping_links("https://a.example/", 5), "…");
+        assert_eq!(
+            truncate_chars_keeping_links("plain words here", 8),
+            "plain w…"
+        );
     }
 
     #[test]

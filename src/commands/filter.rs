@@ -5,6 +5,7 @@ use unicode_normalization::UnicodeNormalization;
 
 use crate::digest::Digest;
 use crate::ptt::TitleInfo;
+use crate::ptt::title::is_tag_bracket;
 
 /// The default tag of a subscription.
 pub const DEFAULT_TAG: &str = "新聞";
@@ -148,8 +149,8 @@ impl Filter {
                     if std::mem::replace(&mut tag_seen, true) {
                         return Err(FilterError::Repeated("tag"));
                     }
-                    // `[ 新聞 ]` is the tag `新聞`, as a title's tag is read.
-                    let v = value.trim_matches(|c: char| c == '[' || c == ']' || c.is_whitespace());
+                    // `[ 新聞 ]` and `【新聞】` are the tag `新聞`, as a title's tag is read.
+                    let v = value.trim_matches(|c: char| is_tag_bracket(c) || c.is_whitespace());
                     if unquotable || v.is_empty() {
                         return Err(bad("tag"));
                     }
@@ -323,6 +324,18 @@ mod tests {
         assert!(!f.matches_post(post("Re: [新聞] 台積電法說")));
         assert!(!f.matches_post(post("Fw: [新聞] 台積電法說")));
         assert_eq!(f.canonical(), "tag:新聞");
+    }
+
+    #[test]
+    fn a_tag_in_any_bracket_form_meets_the_tag_filter() {
+        let f = Filter::parse(&[]).unwrap();
+        assert!(f.matches_post(post("【新聞】台積電董事會核准資本預算")));
+        assert!(f.matches_post(post("［ 新聞 ］台積電")));
+        assert!(!f.matches_post(post("Re: 【新聞】台積電")));
+        assert_eq!(
+            Filter::parse_str("tag:【新聞】").unwrap(),
+            Filter::parse_str("tag:新聞").unwrap()
+        );
     }
 
     #[test]

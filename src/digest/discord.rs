@@ -2,15 +2,20 @@
 //! `POST /channels/{id}/messages`.
 //!
 //! Limits respected: title 256, description 4096, field value 1024, footer
-//! 2048, 6000 characters in all; the excerpt is cut first. PTT text is
+//! 2048, 6000 characters in all; the excerpt is cut first. A link is never
+//! cut (DESIGN.md, "Messages"): the source address goes in the 原文連結
+//! field when it fits in 1024 characters, else in the description (the
+//! excerpt making room), else it is left out while the embed still links to
+//! the post; a cut in PTT text falls before a link written there. PTT text is
 //! escaped for Discord markdown, and `allowed_mentions` parses nothing, so a
 //! title can never ping anyone.
 
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::Digest;
-use crate::text::{strip_controls, truncate_chars};
+use super::{Digest, links};
+use crate::ptt::links::scheme_start;
+use crate::text::{strip_controls, truncate_chars, truncate_chars_keeping_links};
 
 /// Discord's limit for the characters of all embeds of a message.
 pub const MAX_EMBED_TOTAL: usize = 6000;
@@ -84,8 +89,9 @@ impl Embed {
 
 /// Escapes Discord markdown so PTT text shows as written: emphasis, code,
 /// spoilers, masked links and `<…>` mentions are neutralised, and quote,
-/// heading and list markers at the start of a line. Bare URLs are left
-/// alone so they stay clickable.
+/// heading and list markers at the start of a line. A link (from `http://`
+/// or `https://` to the end of its word) is left alone so it stays
+/// clickable and whole.
 pub fn escape_markdown(s: &str) -> String {
     let clean = strip_controls(s);
     let mut out = String::with_capacity(clean.len() + 8);
@@ -94,12 +100,11 @@ pub fn escape_markdown(s: &str) -> String {
         if i > 0 {
             out.push(' ');
         }
-        if word.starts_with("http://") || word.starts_with("https://") {
-            out.push_str(word);
-            line_start = false;
-            continue;
-        }
-        for c in word.chars() {
+        let (text, link) = match scheme_start(word) {
+            Some(at) => word.split_at(at),
+            None => (word, ""),
+        };
+        for c in text.chars() {
             let escape = matches!(c, '\\' | '*' | '_' | '~' | '`' | '|' | '[' | ']' | '<')
                 || (line_start && matches!(c, '>' | '#' | '-' | '+'));
             if escape {
@@ -108,13 +113,18 @@ pub fn escape_markdown(s: &str) -> String {
             out.push(c);
             line_start = false;
         }
+        if !link.is_empty() {
+            out.push_str(link);
+            line_start = false;
+        }
     }
     out
 }
 
-/// Escaped and cut to `max` characters without leaving a dangling `\`.
+/// Escaped and cut to `max` characters without leaving a dangling `\` or a
+/// cut link.
 fn escaped_within(s: &str, max: usize) -> String {
-    let mut text = truncate_chars(s, max);
+    let mut text = truncate_chars_keeping_links(s, max);
     loop {
         let escaped = escape_markdown(&text);
         if escaped.chars().count() <= max {
@@ -124,7 +134,7 @@ fn escaped_within(s: &str, max: usize) -> String {
             .chars()
             .count()
             .saturating_sub(escaped.chars().count() - max + 1);
-        text = truncate_chars(&text, keep);
+        text = truncate_chars_keeping_links(&text, keep);
         if keep == 0 {
             return String::new();
         }
@@ -138,12 +148,18 @@ pub fn embed_with_status(d: &Digest, status: Option<&str>) -> Embed {
         Some(s) => format!("{s} {}", d.display_title()),
         None => d.display_title().to_owned(),
     };
-    let title = truncate_chars(&strip_controls(&title), MAX_TITLE);
+    let title = truncate_chars_keeping_links(&strip_controls(&title), MAX_TITLE);
+    let source = d.source_url.as_deref().and_then(links::href);
+    // A source address too long for a field goes to the description.
+    let (field_source, description_source) = match source {
+        Some(u) if u.chars().count() <= MAX_FIELD_VALUE => (Some(u), None),
+        other => (None, other.map(|u| format!("{SOURCE_LABEL}：{u}"))),
+    };
     let mut fields = Vec::new();
-    if let Some(u) = &d.source_url {
+    if let Some(u) = field_source {
         fields.push(Field {
-            name: "原文連結".into(),
-            value: truncate_chars(u, MAX_FIELD_VALUE),
+            name: SOURCE_LABEL.into(),
+            value: u,
             inline: false,
         });
     }
@@ -177,21 +193,63 @@ pub fn embed_with_status(d: &Digest, status: Option<&str>) -> Embed {
         .as_deref()
         .map(|t| format!("**{}**", escaped_within(t, 500)))
         .unwrap_or_default();
-    let room = MAX_EMBED_TOTAL
-        .saturating_sub(embed.total_chars() + headline.chars().count() + 2)
-        .min(MAX_DESCRIPTION.saturating_sub(headline.chars().count() + 2));
+    let mut parts = vec![headline];
+    // The source line, whole, when the description and the embed have room
+    // for it next to the headline; else it is left out.
+    if let Some(line) = description_source {
+        let with_line = [parts[0].as_str(), &line];
+        if fits(&embed, &with_line, 0) {
+            parts.push(line);
+        }
+    }
+    let excerpt_room = room_for_one_more(&embed, &parts);
     let excerpt = d
         .excerpt
         .as_deref()
-        .filter(|e| !e.trim().is_empty() && room > 1)
-        .map(|e| escaped_within(e, room))
+        .filter(|e| !e.trim().is_empty() && excerpt_room > 1)
+        .map(|e| escaped_within(e, excerpt_room))
         .unwrap_or_default();
-    embed.description = [headline, excerpt]
-        .into_iter()
+    parts.push(excerpt);
+    embed.description = join_parts(&parts);
+    embed
+}
+
+/// The name of the source link's field, and its label in the description.
+const SOURCE_LABEL: &str = "原文連結";
+
+/// The separator of the description's parts.
+const PART_SEPARATOR: &str = "\n\n";
+
+/// The description made of the non-empty `parts`.
+fn join_parts<S: AsRef<str>>(parts: &[S]) -> String {
+    parts
+        .iter()
+        .map(AsRef::as_ref)
         .filter(|s| !s.is_empty())
         .collect::<Vec<_>>()
-        .join("\n\n");
-    embed
+        .join(PART_SEPARATOR)
+}
+
+/// Whether a description of `parts`, plus `extra` more characters, stays
+/// within the description's and the embed's limits (the embed's description
+/// still empty).
+fn fits<S: AsRef<str>>(embed: &Embed, parts: &[S], extra: usize) -> bool {
+    let len = join_parts(parts).chars().count() + extra;
+    len <= MAX_DESCRIPTION && embed.total_chars() + len <= MAX_EMBED_TOTAL
+}
+
+/// How many characters one more part after `parts` may have.
+fn room_for_one_more<S: AsRef<str>>(embed: &Embed, parts: &[S]) -> usize {
+    let used = join_parts(parts).chars().count();
+    let separator = if used == 0 {
+        0
+    } else {
+        PART_SEPARATOR.chars().count()
+    };
+    let used = used + separator;
+    MAX_DESCRIPTION
+        .saturating_sub(used)
+        .min(MAX_EMBED_TOTAL.saturating_sub(embed.total_chars() + used))
 }
 
 /// The embed of a digest.

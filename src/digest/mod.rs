@@ -2,6 +2,7 @@
 //! chat platform and the console.
 
 pub mod discord;
+pub mod links;
 pub mod telegram;
 pub mod text;
 
@@ -52,7 +53,7 @@ impl Digest {
     pub fn from_article(article: &Article, board: &Board, id: &PostId) -> Digest {
         let title = article.title.clone().filter(|t| !t.trim().is_empty());
         let info = title.as_deref().map(TitleInfo::parse).unwrap_or_default();
-        let news = ptt::extract_news(&article.body);
+        let news = ptt::extract_news_linked(&article.body, &article.links);
         Digest {
             board: board.as_str().to_owned(),
             id: id.as_str().to_owned(),

@@ -3,10 +3,20 @@
 //! Every PTT-supplied string is escaped (`&`, `<`, `>`, and `"` in
 //! attributes); the message never exceeds Telegram's 4096 UTF-16 code units
 //! after entity parsing: the excerpt is cut first, at a character boundary,
-//! with `…`.
+//! with `…`. A link is never cut (DESIGN.md, "Messages"): the source link's
+//! `href` is the whole address, percent-encoded, and its text the readable
+//! address (or its host when that is long); a cut in PTT text falls before a
+//! link written there, never inside it.
 
-use super::Digest;
-use crate::text::{strip_controls, truncate_chars, truncate_utf16, utf16_len};
+use super::{Digest, links};
+use crate::text::{
+    strip_controls, truncate_chars, truncate_chars_keeping_links, truncate_utf16_keeping_links,
+    utf16_len,
+};
+
+/// The longest readable source address shown as the link's text, in
+/// characters; a longer one shows its host (the `href` is whole either way).
+pub const MAX_LINK_TEXT: usize = 120;
 
 /// Telegram's limit for a message text, after entity parsing.
 pub const MAX_TEXT_UTF16: usize = 4096;
@@ -60,6 +70,19 @@ pub fn visible_utf16_len(html: &str) -> usize {
     len
 }
 
+/// The text of a source link: the readable address, or its host when the
+/// address is longer than [`MAX_LINK_TEXT`] (never a cut address).
+fn link_text(href: &str) -> String {
+    let text = strip_controls(&links::readable(href));
+    if text.chars().count() <= MAX_LINK_TEXT {
+        return text;
+    }
+    url::Url::parse(href)
+        .ok()
+        .and_then(|u| u.host_str().map(links::readable_host))
+        .unwrap_or_else(|| "原文".to_owned())
+}
+
 /// The message text for a digest.
 pub fn render(d: &Digest) -> String {
     render_with_status(d, None)
@@ -68,18 +91,18 @@ pub fn render(d: &Digest) -> String {
 /// The message text, with an optional status line (e.g. that the post was
 /// deleted on PTT) above the rest.
 pub fn render_with_status(d: &Digest, status: Option<&str>) -> String {
-    let title = truncate_chars(&strip_controls(d.display_title()), 300);
+    let title = truncate_chars_keeping_links(&strip_controls(d.display_title()), 300);
     let mut head = String::new();
     if let Some(s) = status {
         head.push_str(&format!("<b>{}</b>\n", escape(s)));
     }
     head.push_str(&format!("<b>{}</b>\n", link(&d.url, &title)));
     if let Some(t) = &d.original_title {
-        let t = truncate_chars(&strip_controls(t), 500);
+        let t = truncate_chars_keeping_links(&strip_controls(t), 500);
         head.push_str(&format!("原文標題：{}\n", escape(&t)));
     }
-    if let Some(u) = &d.source_url {
-        head.push_str(&format!("原文連結：{}\n", link(u, &truncate_chars(u, 120))));
+    if let Some(href) = d.source_url.as_deref().and_then(links::href) {
+        head.push_str(&format!("原文連結：{}\n", link(&href, &link_text(&href))));
     }
     head.push_str(&format!("{}\n", d.tally_line(" ")));
     let byline = strip_controls(&d.byline());
@@ -94,7 +117,7 @@ pub fn render_with_status(d: &Digest, status: Option<&str>) -> String {
         let used = visible_utf16_len(&out) + utf16_len("\n\n");
         let room = MAX_TEXT_UTF16.saturating_sub(used);
         if room > 1 && !excerpt.trim().is_empty() {
-            let cut = truncate_utf16(&excerpt, room);
+            let cut = truncate_utf16_keeping_links(&excerpt, room);
             out.push_str(&format!("\n\n<blockquote>{}</blockquote>", escape(&cut)));
         }
     }

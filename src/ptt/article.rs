@@ -12,6 +12,7 @@ use chrono::{DateTime, FixedOffset};
 use scraper::{ElementRef, Html, Node, Selector};
 
 use super::ids::{Board, PostId};
+use super::links::{self, PageLink};
 use super::time::parse_asctime;
 
 /// The kind of a push line.
@@ -105,6 +106,10 @@ pub struct Article {
     pub body: String,
     /// Push lines in page order.
     pub pushes: Vec<Push>,
+    /// The `<a>` elements of the body whose `href` is an http(s) address, in
+    /// page order: PTT links each address it finds in the text, and its
+    /// `href` is where a link really ends.
+    pub links: Vec<PageLink>,
     /// `※ 編輯:` lines, trimmed, in page order.
     pub edits: Vec<String>,
 }
@@ -154,6 +159,8 @@ pub fn board_and_id_from_url(url: &str) -> Option<(Board, PostId)> {
 ///   push lines (an edit on PTT can append lines after them).
 /// - `pushes`: each `div.push` with a 推/噓/→ tag, in page order; other
 ///   `div.push` elements (PTT's warning boxes) are skipped.
+/// - `links`: the `<a href="http…">` elements met while reading `body`,
+///   with their direct text.
 pub fn parse_article(html: &str) -> Option<Article> {
     let doc = Html::parse_document(html);
     let main = doc.select(&MAIN_CONTENT).next()?;
@@ -161,7 +168,7 @@ pub fn parse_article(html: &str) -> Option<Article> {
     let mut article = Article::default();
     read_metalines(main, &mut article);
 
-    let raw = walk_main_content(main, &mut article.pushes);
+    let raw = walk_main_content(main, &mut article.pushes, &mut article.links);
     split_body(&raw, &mut article);
 
     if article.title.is_none() {
@@ -292,7 +299,11 @@ const BLOCK_ELEMENTS: &[&str] = &[
 /// A block element (`div`, `p`, …) starts and ends a line, unless the text
 /// around it already breaks the line there: PTT puts each image preview
 /// between two line breaks of the text, and that must not add a blank line.
-fn walk_main_content(main: ElementRef<'_>, pushes: &mut Vec<Push>) -> String {
+fn walk_main_content(
+    main: ElementRef<'_>,
+    pushes: &mut Vec<Push>,
+    page_links: &mut Vec<PageLink>,
+) -> String {
     let mut out = Text::default();
     let mut stack = vec![Step::Open(*main)];
     while let Some(step) = stack.pop() {
@@ -318,6 +329,21 @@ fn walk_main_content(main: ElementRef<'_>, pushes: &mut Vec<Push>) -> String {
         if name == "br" {
             out.push("\n");
             continue;
+        }
+        if name == "a"
+            && let Some(href) = el.attr("href")
+            && links::scheme_start(href.trim()) == Some(0)
+        {
+            // Only the direct text of the `<a>` (PTT writes one text node):
+            // each node is read once however the page nests its elements.
+            let text = node
+                .children()
+                .filter_map(|c| c.value().as_text().map(|t| &**t))
+                .collect();
+            page_links.push(PageLink {
+                href: href.to_owned(),
+                text,
+            });
         }
         if name == "div" {
             let has = |class| el.classes().any(|c| c == class);

@@ -7,6 +7,7 @@ pub mod client;
 pub mod ids;
 pub mod index;
 pub mod jitter;
+pub mod links;
 pub mod news;
 pub mod time;
 pub mod title;
@@ -15,7 +16,8 @@ pub mod transport;
 pub use article::{Article, Push, PushKind, Tally, parse_article};
 pub use ids::{Board, PostId};
 pub use index::{IndexPage, IndexRow, PushMarker, parse_index};
-pub use news::{NewsFields, extract_news};
+pub use links::PageLink;
+pub use news::{NewsFields, extract_news, extract_news_linked};
 pub use title::TitleInfo;
 
 /// The host every user-facing link points at, whatever `ptt.base_url` says.

@@ -1,12 +1,18 @@
 //! The fields of a news post, from the Stock board's template (原文標題,
 //! 原文連結, 發布時間, 記者署名, 原文內容, 心得/評論) and its older variants.
 
+use super::links::{self, PageLink};
+
 /// What the news template of a post says. Missing sections are `None`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct NewsFields {
     /// 原文標題, a title wrapped over lines joined.
     pub original_title: Option<String>,
-    /// The first http(s) URL of the 原文連結 section (it parses as a URL).
+    /// The first http(s) URL of the 原文連結 section: the `href` where PTT
+    /// linked it, else the text as PTT's linker reads it, trimmed (see
+    /// [`links`](super::links)); it parses as a URL, is serialised by the
+    /// `url` crate (ASCII, percent-encoded) and has at most
+    /// [`MAX_SOURCE_URL_CHARS`] characters.
     pub source_url: Option<String>,
     /// 發布時間, as written.
     pub published: Option<String>,
@@ -17,6 +23,10 @@ pub struct NewsFields {
     /// 心得/評論, whitespace collapsed, at most 300 characters, cut with `…`.
     pub comment: Option<String>,
 }
+
+/// The longest [`NewsFields::source_url`], in characters: a longer one is
+/// `None` (DESIGN.md, "Bounds").
+pub const MAX_SOURCE_URL_CHARS: usize = 2048;
 
 /// The most characters [`NewsFields::excerpt`] and [`NewsFields::comment`]
 /// hold, the closing `…` of a cut text included.
@@ -43,20 +53,28 @@ pub const EXCERPT_MAX_CHARS: usize = 300;
 ///   trimmed. Wrapped lines are joined with one space, or with nothing when
 ///   the break falls between two CJK characters (Chinese text has no spaces
 ///   between words; Hangul is not joined this way).
-/// - `source_url`: the first `http://`/`https://` text of the 原文連結
-///   section that parses as a URL, cut at whitespace or a full-width/CJK
-///   character, as serialised by the `url` crate.
+/// - `source_url`: the first link of the 原文連結 section, read as
+///   [`links`](super::links) says (to whitespace, CJK included, without
+///   trailing punctuation or an unmatched closing bracket), or the `href` of
+///   PTT's `<a>` around it; `None` over [`MAX_SOURCE_URL_CHARS`].
 /// - `excerpt`, `comment`: the whole section with every run of whitespace
 ///   (full-width space `\u{3000}` included) collapsed to one space, at most
 ///   [`EXCERPT_MAX_CHARS`] characters, cut with `…`.
 /// - Empty values are `None`.
 pub fn extract_news(body: &str) -> NewsFields {
+    extract_news_linked(body, &[])
+}
+
+/// [`extract_news`], with the links PTT wrote into the body (as in
+/// [`Article::links`](super::Article::links)): a `source_url` PTT linked is
+/// read from its `href`.
+pub fn extract_news_linked(body: &str, page_links: &[PageLink]) -> NewsFields {
     let mut fields = NewsFields::default();
     for section in sections(body) {
         let lines = &section.lines;
         match section.field {
             Field::Title => set_once(&mut fields.original_title, || first_paragraph(lines)),
-            Field::Url => set_once(&mut fields.source_url, || first_url(lines)),
+            Field::Url => set_once(&mut fields.source_url, || source_url(lines, page_links)),
             Field::Published => set_once(&mut fields.published, || first_paragraph(lines)),
             Field::Reporter => set_once(&mut fields.reporter, || first_paragraph(lines)),
             Field::Content => set_once(&mut fields.excerpt, || collapsed(lines)),
@@ -219,7 +237,7 @@ fn is_hangul(c: char) -> bool {
     matches!(c, '\u{1100}'..='\u{11FF}' | '\u{3130}'..='\u{318F}' | '\u{AC00}'..='\u{D7AF}')
 }
 
-/// East Asian wide and full-width characters (a URL ends at one).
+/// East Asian wide and full-width characters.
 fn is_wide(c: char) -> bool {
     matches!(c,
         '\u{1100}'..='\u{115F}'
@@ -237,28 +255,24 @@ fn is_wide(c: char) -> bool {
     )
 }
 
-/// The first text starting `http://` or `https://` (any case) that parses as
-/// an http(s) URL with a host.
-fn first_url(lines: &[&str]) -> Option<String> {
-    lines.iter().find_map(|line| {
-        line.char_indices()
-            .filter(|&(_, c)| c == 'h' || c == 'H')
-            .find_map(|(i, _)| parse_url_at(line.get(i..)?))
-    })
-}
-
-fn parse_url_at(s: &str) -> Option<String> {
-    let head = s.get(..8).or_else(|| s.get(..7))?.to_ascii_lowercase();
-    if !(head.starts_with("http://") || head.starts_with("https://")) {
-        return None;
-    }
-    let end = s
-        .char_indices()
-        .find(|&(_, c)| c.is_whitespace() || c.is_control() || is_wide(c))
-        .map_or(s.len(), |(i, _)| i);
-    let url = url::Url::parse(s.get(..end)?).ok()?;
-    let web = matches!(url.scheme(), "http" | "https");
-    (web && url.host_str().is_some_and(|h| !h.is_empty())).then(|| url.to_string())
+/// The source link of a 原文連結 section: its first link in text
+/// ([`links::first_link`]); when PTT linked that text (a [`PageLink`] whose
+/// text the found link starts with), the `href` of PTT's link instead. A link
+/// over [`MAX_SOURCE_URL_CHARS`] is `None` (DESIGN.md, "Bounds").
+///
+/// Only the one found link is looked up among the page's links, so the
+/// whole is linear in the section's and the links' length.
+fn source_url(lines: &[&str], page_links: &[PageLink]) -> Option<String> {
+    let found = lines.iter().find_map(|line| links::first_link(line))?;
+    let url = page_links
+        .iter()
+        .filter(|l| {
+            let text = l.text.trim();
+            links::scheme_start(text) == Some(0) && found.raw.starts_with(text)
+        })
+        .find_map(|l| links::link_from_href(&l.href))
+        .unwrap_or(found.url);
+    (url.chars().count() <= MAX_SOURCE_URL_CHARS).then_some(url)
 }
 
 /// All lines, whitespace collapsed, cut to [`EXCERPT_MAX_CHARS`].
@@ -354,10 +368,14 @@ mod tests {
         assert_eq!(f.source_url.as_deref(), Some("https://own.example.com/x"));
     }
 
+    fn first_url(lines: &[&str]) -> Option<String> {
+        source_url(lines, &[])
+    }
+
     #[test]
-    fn urls_stop_at_whitespace_and_full_width_text_and_must_parse() {
+    fn urls_run_to_whitespace_lose_trailing_punctuation_and_must_parse() {
         assert_eq!(
-            first_url(&["見https://tinyurl.com/abc。謝謝"]),
+            first_url(&["見https://tinyurl.com/abc。 謝謝"]),
             Some("https://tinyurl.com/abc".to_owned())
         );
         assert_eq!(
@@ -369,6 +387,39 @@ mod tests {
             None
         );
         assert_eq!(first_url(&["h", "ht", "http", "https:/"]), None);
+    }
+
+    #[test]
+    fn the_href_of_ptts_link_wins_over_its_text() {
+        let page = [PageLink {
+            href: "https://a.example/x?a=1&b=2".into(),
+            text: "https://a.example/x?a=1&b=2".into(),
+        }];
+        assert_eq!(
+            source_url(&["(https://a.example/x?a=1&b=2)"], &page),
+            Some("https://a.example/x?a=1&b=2".to_owned())
+        );
+        // A link elsewhere on the page with other text is not this one.
+        let other = [PageLink {
+            href: "https://other.example/".into(),
+            text: "https://other.example/".into(),
+        }];
+        assert_eq!(
+            source_url(&["https://a.example/y"], &other),
+            Some("https://a.example/y".to_owned())
+        );
+    }
+
+    #[test]
+    fn a_source_url_over_the_bound_is_none() {
+        let at = format!(
+            "https://a.example/{}",
+            "a".repeat(MAX_SOURCE_URL_CHARS - 18)
+        );
+        assert_eq!(at.len(), MAX_SOURCE_URL_CHARS);
+        assert_eq!(first_url(&[&at]), Some(at.clone()));
+        let over = format!("{at}b");
+        assert_eq!(first_url(&[&over]), None);
     }
 
     #[test]

@@ -14,7 +14,9 @@ pub struct TitleInfo {
 
 impl TitleInfo {
     /// Reads the prefixes of a title. Several prefixes may stack
-    /// (`Re: Fw: [新聞] …`); brackets may be half- or full-width (`［新聞］`).
+    /// (`Re: Fw: [新聞] …`); the tag's brackets are any pair of
+    /// [`TAG_BRACKETS`] (`[新聞]`, `［新聞］`, `【新聞】`), spaces inside them
+    /// trimmed (DESIGN.md, "Digest JSON", `tag`).
     pub fn parse(title: &str) -> Self {
         let mut info = TitleInfo::default();
         let mut rest = title.trim_start();
@@ -29,10 +31,12 @@ impl TitleInfo {
                 break;
             }
         }
-        let (open, close) = match rest.chars().next() {
-            Some('[') => ('[', ']'),
-            Some('［') => ('［', '］'),
-            _ => return info,
+        let Some(&(open, close)) = rest
+            .chars()
+            .next()
+            .and_then(|c| TAG_BRACKETS.iter().find(|(o, _)| *o == c))
+        else {
+            return info;
         };
         let inner = &rest[open.len_utf8()..];
         if let Some(end) = inner.find(close) {
@@ -43,6 +47,15 @@ impl TitleInfo {
         }
         info
     }
+}
+
+/// The bracket pairs a title's leading tag is written in: ASCII `[]`,
+/// full-width `［］` and lenticular `【】`.
+pub const TAG_BRACKETS: &[(char, char)] = &[('[', ']'), ('［', '］'), ('【', '】')];
+
+/// Whether `c` is one of the [`TAG_BRACKETS`], opening or closing.
+pub fn is_tag_bracket(c: char) -> bool {
+    TAG_BRACKETS.iter().any(|&(o, cl)| c == o || c == cl)
 }
 
 fn strip_prefix_ci<'a>(s: &'a str, prefixes: &[&str]) -> Option<&'a str> {
@@ -72,5 +85,29 @@ mod tests {
         assert_eq!(t.tag.as_deref(), Some("新聞"));
         assert_eq!(TitleInfo::parse("沒有標籤").tag, None);
         assert_eq!(TitleInfo::parse("[ unclosed").tag, None);
+    }
+
+    #[test]
+    fn every_bracket_form_gives_the_same_trimmed_tag() {
+        for title in [
+            "[新聞] 台積電",
+            "［新聞］台積電",
+            "【新聞】台積電董事會核准資本預算",
+            "【 新聞 】 台積電",
+            "Re: 【新聞】台積電",
+            "Fw:［ 新聞］x",
+        ] {
+            assert_eq!(
+                TitleInfo::parse(title).tag.as_deref(),
+                Some("新聞"),
+                "{title}"
+            );
+        }
+        let t = TitleInfo::parse("Re: 【新聞】台積電");
+        assert!(t.is_reply && !t.is_forward);
+        // A bracket only closes its own kind.
+        assert_eq!(TitleInfo::parse("【新聞] x").tag, None);
+        assert_eq!(TitleInfo::parse("[新聞】 x").tag, None);
+        assert_eq!(TitleInfo::parse("【】 x").tag, None);
     }
 }

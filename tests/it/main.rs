@@ -4,6 +4,7 @@
 mod support;
 
 mod article_parser;
+mod cases;
 mod cli;
 mod commands;
 mod corpus_articles;
@@ -17,12 +18,14 @@ mod ops_binary;
 mod polling_rules;
 mod prop_article;
 mod prop_index;
+mod prop_renderers;
 mod ptt_client;
 mod relay_poller;
 mod renderers;
 mod run_binary;
 mod sim;
 mod simulation;
+mod source_links;
 mod store_contract;
 mod tally;
 mod tally_telegram;

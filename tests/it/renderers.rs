@@ -271,7 +271,11 @@ fn telegram_keeps_href_attributes_intact_with_quotes_in_urls_and_titles() {
     let html = telegram::render(&d);
     let parsed = telegram_html::parse(&html).unwrap_or_else(|e| panic!("{e}\n{html}"));
     let hrefs: Vec<&str> = parsed.links.iter().map(|l| l.href.as_str()).collect();
-    assert_eq!(hrefs, vec![POST_URL, source], "{html}");
+    // The source href is the whole address, percent-encoded where an href
+    // needs it (issue 13): no quote or bracket is left to end the attribute.
+    let encoded = "https://news.example.com/a?q=%22x%22&y=%3Cb%3E%27%20onclick=%22alert(1)";
+    assert_eq!(url::Url::parse(source).unwrap().as_str(), encoded);
+    assert_eq!(hrefs, vec![POST_URL, encoded], "{html}");
     assert_eq!(parsed.links[0].text, "[新聞] \"引號\" <a href=\"x\">");
     assert!(!html.contains("onclick=\""), "{html}");
 }

@@ -566,7 +566,8 @@ async fn a_hostile_title_and_a_10000_character_excerpt_are_delivered_escaped_wit
     assert!(m.visible.contains("<b>粗體</b> & @everyone </a><script>"));
     assert!(m.visible.contains("…"));
     assert_eq!(m.links[0].href, d.url);
-    assert_eq!(m.links[1].href, "https://news.example.com/a?x=1&y=\"2\"");
+    // Whole, percent-encoded where an href needs it (issue 13).
+    assert_eq!(m.links[1].href, "https://news.example.com/a?x=1&y=%222%22");
     assert!(h.tg.errors().is_empty(), "{:?}", h.tg.errors());
     h.stop().await;
 }
