@@ -629,9 +629,7 @@ async fn due_rows_takes_each_destinations_oldest_due_row(s: &dyn Store) {
     let a_row = rows.iter().find(|r| r.dest == a).unwrap().id;
     for r in &rows {
         let at = if r.id == a_row { 500 } else { 150 };
-        s.mark_retry(r.id, at, "later", r.id == a_row)
-            .await
-            .unwrap();
+        s.mark_retry(r, at, "later", r.id == a_row).await.unwrap();
     }
     let rows = s.due_rows(Platform::Telegram, 200, &[], 10).await.unwrap();
     assert_eq!(rows.len(), 3);
@@ -658,7 +656,7 @@ async fn due_rows_takes_each_destinations_oldest_due_row(s: &dyn Store) {
 /// Gives rows back without counting an attempt (due again at 150).
 async fn release(s: &dyn Store, rows: &[OutboxRow]) {
     for r in rows {
-        s.mark_retry(r.id, 150, "test", false).await.unwrap();
+        s.mark_retry(r, 150, "test", false).await.unwrap();
     }
 }
 
@@ -694,7 +692,7 @@ async fn delivery_outcomes_and_outbox_measures(s: &dyn Store) {
     // Rate limited: not counted as an attempt; transient: counted.
     let r1 = s.due_rows(Platform::Telegram, 130, &[], 5).await.unwrap();
     assert_eq!(ids(&r1), ["M.1.A.1>telegram:a"]);
-    s.mark_retry(r1[0].id, 140, "rate limited", false)
+    s.mark_retry(&r1[0], 140, "rate limited", false)
         .await
         .unwrap();
     assert_eq!(s.next_due_at(Platform::Telegram).await.unwrap(), Some(110));
@@ -706,7 +704,7 @@ async fn delivery_outcomes_and_outbox_measures(s: &dyn Store) {
     );
     let r1 = s.due_rows(Platform::Telegram, 140, &[], 5).await.unwrap();
     assert_eq!(r1[0].attempts, 0);
-    s.mark_retry(r1[0].id, 150, "timeout", true).await.unwrap();
+    s.mark_retry(&r1[0], 150, "timeout", true).await.unwrap();
     let r1 = s.due_rows(Platform::Telegram, 150, &[], 5).await.unwrap();
     assert_eq!(r1[0].attempts, 1);
 
@@ -726,7 +724,7 @@ async fn delivery_outcomes_and_outbox_measures(s: &dyn Store) {
     assert_eq!(ids(&r2), ["M.2.A.1>telegram:a"]);
 
     // Rejected: finished without a message; the next row comes.
-    s.mark_rejected(r2[0].id, "400 Bad Request", 153)
+    s.mark_rejected(&r2[0], "400 Bad Request", 153)
         .await
         .unwrap();
     assert!(s.sent_messages("M.2.A.1").await.unwrap().is_empty());
@@ -1280,9 +1278,7 @@ async fn a_claim_holds_its_destination_until_it_expires() {
     // claim holds; other destinations are free.
     let other = b.due_rows(Platform::Telegram, 1000, &[], 10).await.unwrap();
     assert_eq!(ids(&other), ["M.1.A.1>telegram:y"]);
-    b.mark_retry(other[0].id, 5000, "later", false)
-        .await
-        .unwrap();
+    b.mark_retry(&other[0], 5000, "later", false).await.unwrap();
     assert!(
         a.due_rows(Platform::Telegram, 1000 + CLAIM_SECS - 1, &[], 10)
             .await
@@ -1297,8 +1293,11 @@ async fn a_claim_holds_its_destination_until_it_expires() {
         .unwrap();
     assert_eq!(ids(&retaken), ["M.1.A.1>telegram:x"]);
     assert_eq!(retaken[0].id, taken[0].id);
-    // A late outcome from a does not free b's claim.
-    a.mark_retry(taken[0].id, 1000, "late", true).await.unwrap();
+    // A late outcome from a does not free b's claim: it is refused.
+    assert!(matches!(
+        a.mark_retry(&taken[0], 1000, "late", true).await,
+        Err(StoreError::ClaimLost { .. })
+    ));
     assert!(
         a.due_rows(Platform::Telegram, 1000 + CLAIM_SECS + 1, &[], 10)
             .await
