@@ -188,7 +188,7 @@ impl Overall {
         }
     }
 
-    /// Waits for this replica's next overall slot and takes it.
+    /// Waits until this replica may let a message go, and takes the turn.
     async fn until_ready(&self) {
         loop {
             let now = Instant::now();
@@ -203,18 +203,22 @@ impl Overall {
                     continue;
                 }
             }
-            let slot = {
+            // Spaced from when the previous message was actually let go
+            // (not from its planned slot): a late wake-up must not let the
+            // next ones catch up in a burst.
+            let until = {
                 let Ok(mut next) = self.next.lock() else {
                     return;
                 };
-                let slot = next.map_or(now, |n| n.max(now));
-                *next = Some(slot + self.spacing());
-                slot
+                match *next {
+                    Some(n) if n > now => n,
+                    _ => {
+                        *next = Some(now + self.spacing());
+                        return;
+                    }
+                }
             };
-            if slot > now {
-                tokio::time::sleep_until(slot).await;
-            }
-            return;
+            tokio::time::sleep_until(until).await;
         }
     }
 }

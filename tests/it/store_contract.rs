@@ -104,6 +104,7 @@ contract!(
     a_deleted_post_is_marked_once,
     prune_expires_and_deletes_but_keeps_marks,
     pending_posts_are_kept_replaced_and_removed,
+    claims_are_fenced_by_their_token,
 );
 
 fn pid(s: &str) -> PostId {
@@ -651,6 +652,76 @@ async fn due_rows_takes_each_destinations_oldest_due_row(s: &dyn Store) {
     );
     let discord = s.due_rows(Platform::Discord, 502, &[], 10).await.unwrap();
     assert_eq!(ids(&discord), ["M.1.A.1>discord:e"]);
+}
+
+/// Issue 12, kind 6: a sender whose claim expired while it waited (in the
+/// pacer, or a long `retry_after`) and was taken by another sender cannot
+/// record an outcome or renew: it gets `ClaimLost` and nothing changes.
+async fn claims_are_fenced_by_their_token(s: &dyn Store) {
+    let x = tg("x");
+    s.accept_post(
+        &digest("Stock", "M.1.A.1", "one"),
+        std::slice::from_ref(&x),
+        100,
+    )
+    .await
+    .unwrap();
+    let first = s.due_rows(Platform::Telegram, 1000, &[], 5).await.unwrap();
+    assert_eq!(ids(&first), ["M.1.A.1>telegram:x"]);
+    assert!(!first[0].claim.is_empty());
+    // Claimed: nobody is handed it again until the claim expires; a renewal
+    // with the token extends it.
+    assert!(
+        s.due_rows(Platform::Telegram, 1000 + CLAIM_SECS - 1, &[], 5)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    s.renew_claim(&first[0], 1030).await.unwrap();
+    assert!(
+        s.due_rows(Platform::Telegram, 1030 + CLAIM_SECS - 1, &[], 5)
+            .await
+            .unwrap()
+            .is_empty(),
+        "the renewal extended the claim"
+    );
+    // The claim expires; the row is handed out again with a new token.
+    let second = s
+        .due_rows(Platform::Telegram, 1030 + CLAIM_SECS, &[], 5)
+        .await
+        .unwrap();
+    assert_eq!(second.len(), 1);
+    assert_eq!(second[0].id, first[0].id);
+    assert_ne!(second[0].claim, first[0].claim);
+    // The first sender's late outcomes and renewals are refused.
+    let lost = |r: std::result::Result<(), StoreError>| matches!(r, Err(StoreError::ClaimLost { row }) if row == first[0].id);
+    assert!(lost(s.mark_sent(&first[0], "stale", 1100).await));
+    assert!(lost(s.mark_retry(&first[0], 1100, "stale", true).await));
+    assert!(lost(s.mark_rejected(&first[0], "stale", 1100).await));
+    assert!(lost(s.renew_claim(&first[0], 1100).await));
+    assert!(s.sent_messages("M.1.A.1").await.unwrap().is_empty());
+    assert_eq!(s.outbox_depth(None).await.unwrap(), 1);
+    assert!(
+        s.due_rows(Platform::Telegram, 1101, &[], 5)
+            .await
+            .unwrap()
+            .is_empty(),
+        "the second claim stands"
+    );
+    // The holder's outcome lands, once.
+    s.mark_sent(&second[0], "m-2", 1102).await.unwrap();
+    assert_eq!(
+        s.sent_messages("M.1.A.1").await.unwrap(),
+        [SentMessage {
+            dest: x.clone(),
+            message_id: "m-2".into()
+        }]
+    );
+    assert_eq!(s.outbox_depth(None).await.unwrap(), 0);
+    assert!(matches!(
+        s.mark_sent(&second[0], "again", 1103).await,
+        Err(StoreError::ClaimLost { .. })
+    ));
 }
 
 /// Gives rows back without counting an attempt (due again at 150).
