@@ -1,4 +1,14 @@
 //! The embedded SQLite store (WAL mode, busy timeout, one process per file).
+//!
+//! One process per file is kept by a lease row (pid, host, expiry),
+//! renewed every 5 s. A renewal that finds the row no longer names this
+//! process means it was stalled past the expiry and another process took
+//! the store over: [`SqliteStore::lease_lost`] resolves and the app stops
+//! polling and sending at once and exits 1 (DESIGN.md, Store). Until a
+//! renewal notices, [`SqliteStore::lease_valid`] (the monotonic time since
+//! the last renewal) keeps a stalled process from starting a send. Outbox
+//! claims are fenced as on PostgreSQL (see [`Store::due_rows`]); taking the
+//! lease voids the previous holder's claims.
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
