@@ -444,6 +444,7 @@ impl Pacer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
 
     #[tokio::test]
     async fn a_chat_gets_one_message_a_second_and_groups_one_every_three() {
@@ -496,5 +497,47 @@ mod tests {
         }
         p.wait("1").await;
         assert!(start.elapsed() >= Duration::from_millis(600));
+    }
+
+    /// Sends let go at these times: the most in any one-second window.
+    fn busiest_second(at: &[Instant]) -> usize {
+        let mut best = 0;
+        let mut first = 0;
+        for last in 0..at.len() {
+            while at[last].duration_since(at[first]) >= Duration::from_secs(1) {
+                first += 1;
+            }
+            best = best.max(last - first + 1);
+        }
+        best
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn three_replicas_each_take_a_third_of_every_second() {
+        let share = Share::replica();
+        let p = Pacer::telegram().shared_by(Arc::clone(&share));
+        let start = Instant::now();
+        share.beat(start, 3);
+        let beats = {
+            let share = Arc::clone(&share);
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(Share::BEAT).await;
+                    share.beat(Instant::now(), 3);
+                }
+            })
+        };
+        let mut at = Vec::new();
+        for chat in 0..40 {
+            p.wait(&chat.to_string()).await;
+            at.push(Instant::now());
+        }
+        beats.abort();
+        // A replica that joins holds first, then lets ⌊30 / 3⌋ = 10 go in
+        // any second: three of them stay within Telegram's 30.
+        assert!(at[0].duration_since(start) >= Share::JOIN_HOLD);
+        assert_eq!(busiest_second(&at), 10);
+        let span = at[39].duration_since(at[0]).as_secs_f64();
+        assert!(39.0 / span >= 9.0, "{:.1}/s", 39.0 / span);
     }
 }
