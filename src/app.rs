@@ -10,13 +10,14 @@ use tokio_util::sync::CancellationToken;
 
 use crate::chat::console::ConsoleSink;
 use crate::chat::discord::DiscordAdapter;
+use crate::chat::pacing::Share;
 use crate::chat::telegram::TelegramAdapter;
 use crate::chat::{AdapterContext, ChatSink};
 use crate::commands::{Filter, Handler, Lang};
 use crate::config::{Settings, StoreUrl};
 use crate::ptt::client::{ClientOptions, PttClient};
 use crate::relay::edits::EditWorker;
-use crate::relay::outbox::{self, OutboxWorker};
+use crate::relay::outbox::{self, OutboxWorker, SendGate};
 use crate::relay::poller::{Poller, PollerOptions};
 use crate::relay::router::Router;
 use crate::relay::status::RuntimeStatus;
@@ -68,6 +69,7 @@ pub struct Running {
     status: Arc<RuntimeStatus>,
     http_addr: std::net::SocketAddr,
     fatal: tokio::sync::watch::Receiver<Option<String>>,
+    lost: tokio::sync::watch::Receiver<Option<String>>,
 }
 
 /// The store, and (on PostgreSQL) what decides which replica leads.
@@ -76,6 +78,9 @@ pub struct Backend {
     pub store: Arc<dyn Store>,
     /// `None`: this process always leads (SQLite, one process per file).
     pub election: Option<Election>,
+    /// The SQLite store whose lease this process holds: sends start only
+    /// while the lease surely holds, and losing it stops the process.
+    pub lease: Option<Arc<SqliteStore>>,
 }
 
 /// PostgreSQL leadership: the lock and the store to read the leader from.
@@ -100,10 +105,14 @@ pub fn replica_id() -> String {
 /// the leadership lock).
 pub async fn open_backend(settings: &Settings) -> Result<Backend, StartError> {
     match StoreUrl::parse(&settings.store.url) {
-        Some(StoreUrl::Sqlite(path)) => Ok(Backend {
-            store: SqliteStore::open(&path).await?,
-            election: None,
-        }),
+        Some(StoreUrl::Sqlite(path)) => {
+            let store = SqliteStore::open(&path).await?;
+            Ok(Backend {
+                store: Arc::clone(&store) as Arc<dyn Store>,
+                election: None,
+                lease: Some(store),
+            })
+        }
         Some(StoreUrl::Postgres(url)) => {
             let id = replica_id();
             let store = PostgresStore::open(&url, id.clone()).await?;
@@ -112,6 +121,7 @@ pub async fn open_backend(settings: &Settings) -> Result<Backend, StartError> {
             Ok(Backend {
                 store: Arc::clone(&store) as Arc<dyn Store>,
                 election: Some(Election { leadership, store }),
+                lease: None,
             })
         }
         None => Err(StartError::Config("store.url is malformed".into())),
@@ -160,6 +170,7 @@ pub async fn start_with_store(
         Backend {
             store,
             election: None,
+            lease: None,
         },
         extras,
     )
@@ -172,7 +183,11 @@ pub async fn start_backend(
     backend: Backend,
     extras: Extras,
 ) -> Result<Running, StartError> {
-    let Backend { store, election } = backend;
+    let Backend {
+        store,
+        election,
+        lease,
+    } = backend;
     // Other processes queue rows too (PostgreSQL replicas).
     let replicas = election.is_some();
     let boards = settings.boards();
@@ -208,6 +223,14 @@ pub async fn start_backend(
 
     let shutdown = CancellationToken::new();
     let (fatal_tx, fatal_rx) = tokio::sync::watch::channel(None::<String>);
+    let (lost_tx, lost_rx) = tokio::sync::watch::channel(None::<String>);
+    // Replicas share the platforms' overall limits; one process has them
+    // to itself.
+    let share = if election.is_some() {
+        Share::replica()
+    } else {
+        Share::alone()
+    };
     let mut sinks: Vec<Arc<dyn ChatSink>> = Vec::new();
     let adapter_ctx = AdapterContext {
         store: Arc::clone(&store),
@@ -215,6 +238,7 @@ pub async fn start_backend(
         status: Arc::clone(&status),
         default_lang: Lang::from_setting(&settings.bot.locale),
         shutdown: shutdown.clone(),
+        share: Arc::clone(&share),
     };
     let mut telegram = None;
     if settings.telegram.token.is_some() {
@@ -249,7 +273,7 @@ pub async fn start_backend(
     for sink in &sinks {
         let wake = Arc::new(Notify::new());
         wakes.push(Arc::clone(&wake));
-        let worker = OutboxWorker::new(
+        let mut worker = OutboxWorker::new(
             Arc::clone(&store),
             Arc::clone(sink),
             settings.outbox.concurrency as usize,
@@ -261,7 +285,30 @@ pub async fn start_backend(
         } else {
             outbox::IDLE_ALONE
         });
+        if let Some(lease) = &lease {
+            worker = worker.with_gate(Arc::new(LeaseGate(Arc::clone(lease))));
+        }
         workers.spawn(worker.run(shutdown.clone(), grace));
+    }
+    if let Some(lease) = lease {
+        // A lost lease stops polling and sending at once; the caller exits 1.
+        let stop = shutdown.clone();
+        workers.spawn(async move {
+            tokio::select! {
+                why = lease.lease_lost() => {
+                    stop.cancel();
+                    let _ = lost_tx.send(Some(why));
+                }
+                () = stop.cancelled() => {}
+            }
+        });
+    }
+    if election.is_some() {
+        workers.spawn(beat(
+            Arc::clone(&store),
+            Arc::clone(&share),
+            shutdown.clone(),
+        ));
     }
 
     let max_age = Duration::from_secs(settings.relay.max_delivery_age_hours * 3600);
@@ -336,7 +383,39 @@ pub async fn start_backend(
         status,
         http_addr,
         fatal: fatal_rx,
+        lost: lost_rx,
     })
+}
+
+/// Sends start only while this process surely holds the SQLite lease.
+struct LeaseGate(Arc<SqliteStore>);
+
+impl SendGate for LeaseGate {
+    fn may_send(&self) -> bool {
+        self.0.lease_valid()
+    }
+}
+
+/// A replica's heartbeat: every [`Share::BEAT`] it records itself in the
+/// store and learns how many replicas share the platforms' overall limits;
+/// on the way out it leaves the list (at `close`).
+async fn beat(store: Arc<dyn Store>, share: Arc<Share>, shutdown: CancellationToken) {
+    loop {
+        let began = tokio::time::Instant::now();
+        match store.replica_heartbeat(now_secs(), Share::LIVE_SECS).await {
+            Ok(n) => {
+                if n != share.replicas() {
+                    tracing::info!(replicas = n, "replicas sharing the platforms' limits");
+                }
+                share.beat(began, n);
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot record this replica's heartbeat"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(Share::BEAT) => {}
+            () = shutdown.cancelled() => break,
+        }
+    }
 }
 
 /// What only the leader runs: pollers, the tally tracker, edit workers and
@@ -518,6 +597,21 @@ impl Running {
     /// (e.g. Telegram refuses the token); the caller should stop and exit 2.
     pub async fn fatal(&self) -> String {
         let mut rx = self.fatal.clone();
+        loop {
+            if let Some(reason) = rx.borrow_and_update().clone() {
+                return reason;
+            }
+            if rx.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+
+    /// Resolves with the reason when this process lost the store to another
+    /// (a SQLite lease taken over while the process was stalled): polling
+    /// and sending have already stopped; the caller should stop and exit 1.
+    pub async fn lost_store(&self) -> String {
+        let mut rx = self.lost.clone();
         loop {
             if let Some(reason) = rx.borrow_and_update().clone() {
                 return reason;

@@ -112,13 +112,14 @@ fn run(file: Option<PathBuf>) -> Result<(), Failure> {
         })?;
         let fatal = tokio::select! {
             () = wait_for_signal() => None,
-            reason = running.fatal() => Some(reason),
+            reason = running.fatal() => Some(Failure::Usage(reason)),
+            reason = running.lost_store() => Some(Failure::Runtime(reason)),
         };
         tracing::info!("shutting down");
         running.stop().await;
         match fatal {
             None => Ok(()),
-            Some(reason) => Err(Failure::Usage(reason)),
+            Some(failure) => Err(failure),
         }
     })
 }

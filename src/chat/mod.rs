@@ -55,6 +55,16 @@ pub trait ChatSink: Send + Sync {
     /// Sends a digest to a destination.
     async fn send(&self, dest: &Destination, digest: &Digest) -> SendOutcome;
 
+    /// Waits until the platform's pacing lets a message to `dest` go, and
+    /// keeps that turn for the next call to `dest` (within two seconds), so
+    /// that [`send`](Self::send) goes out at once. The outbox waits here
+    /// before a delivery, then checks its claim on the row still holds for
+    /// a whole send, and only then sends. Platforms without pacing return
+    /// at once.
+    async fn wait_turn(&self, dest: &Destination) {
+        let _ = dest;
+    }
+
     /// Edits a message sent earlier to show the digest's current state.
     async fn edit(
         &self,
@@ -84,4 +94,7 @@ pub struct AdapterContext {
     pub default_lang: crate::commands::Lang,
     /// Cancelled when the service stops.
     pub shutdown: tokio_util::sync::CancellationToken,
+    /// How many replicas share the platforms' overall limits
+    /// ([`pacing::Share::alone`] for one process).
+    pub share: std::sync::Arc<pacing::Share>,
 }

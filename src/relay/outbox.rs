@@ -1,6 +1,14 @@
-//! The outbox worker of one platform: takes each destination's oldest due
-//! row, keeps up to `concurrency` sends in flight (one per destination),
-//! and records the outcome. Only the outbox retries.
+//! The outbox worker of one platform: takes (claims) each destination's
+//! oldest due row, keeps up to `concurrency` sends in flight (one per
+//! destination), and records the outcome. Only the outbox retries.
+//!
+//! Claims are fenced (DESIGN.md, Delivery): an outcome lands only with the
+//! claim token the row was taken with. A delivery waits for its pacing turn
+//! while holding its claim, so before it sends it makes sure the claim holds
+//! for a whole send ([`SEND_LIMIT`] plus a margin), renewing it if not; a
+//! claim found lost means another sender has the row, and this one does not
+//! send. Claim ages are measured on the monotonic clock from before the
+//! claim was taken, so a process stalled past its claim finds it out.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,9 +17,11 @@ use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use tokio::time::Instant;
+
 use crate::chat::{ChatSink, SendOutcome};
 use crate::dest::Destination;
-use crate::store::{OutboxRow, Store, now_secs};
+use crate::store::{CLAIM_SECS, OutboxRow, Store, StoreError, now_secs};
 use crate::telemetry::metrics::metrics;
 
 /// First transient backoff.
@@ -26,6 +36,31 @@ pub const IDLE_ALONE: Duration = Duration::from_secs(30);
 /// The same for a replica: other processes queue rows too, so it looks
 /// once a second.
 pub const IDLE_REPLICA: Duration = Duration::from_secs(1);
+/// The longest one send may take once started; a send still unanswered
+/// then is dropped and retried as transient (a lost answer). Longer than
+/// the adapters' own request timeouts (Telegram 17 s). A claim (60 s) or
+/// SQLite's store lease must hold this long when a send starts.
+pub const SEND_LIMIT: Duration = Duration::from_secs(20);
+/// Room left on a claim after a whole send: the replicas' clocks (NTP) and
+/// the store's one-second resolution.
+const CLAIM_MARGIN: Duration = Duration::from_secs(10);
+
+/// Whether this process may still start a send: on SQLite, while its lease
+/// on the store surely holds (see `SqliteStore::lease_valid`).
+pub trait SendGate: Send + Sync {
+    /// `true` while a send may start now.
+    fn may_send(&self) -> bool;
+}
+
+/// A gate that is always open (PostgreSQL replicas: the fenced claims
+/// decide).
+pub struct AlwaysOpen;
+
+impl SendGate for AlwaysOpen {
+    fn may_send(&self) -> bool {
+        true
+    }
+}
 
 /// Delivers one platform's rows.
 pub struct OutboxWorker {
@@ -36,6 +71,7 @@ pub struct OutboxWorker {
     /// Woken (all workers at once) when a paused destination resumes.
     kick: Arc<Notify>,
     idle: Duration,
+    gate: Arc<dyn SendGate>,
 }
 
 impl OutboxWorker {
@@ -54,6 +90,7 @@ impl OutboxWorker {
             wake,
             kick: Arc::new(Notify::new()),
             idle: IDLE_ALONE,
+            gate: Arc::new(AlwaysOpen),
         }
     }
 
@@ -71,6 +108,12 @@ impl OutboxWorker {
         self
     }
 
+    /// Sends only while `gate` allows (checked just before each send).
+    pub fn with_gate(mut self, gate: Arc<dyn SendGate>) -> Self {
+        self.gate = gate;
+        self
+    }
+
     /// Runs until `shutdown`; then takes no more rows and gives in-flight
     /// sends up to `grace` to finish. What is left stays in the outbox.
     pub async fn run(self, shutdown: CancellationToken, grace: Duration) {
@@ -85,8 +128,13 @@ impl OutboxWorker {
         loop {
             let stopping = shutdown.is_cancelled();
             let mut nap = self.idle;
-            if !stopping && inflight.len() < self.concurrency {
+            let open = self.gate.may_send();
+            if !open {
+                nap = Duration::from_secs(1); // look again soon
+            }
+            if !stopping && inflight.len() < self.concurrency && open {
                 let free = self.concurrency - inflight.len();
+                let since = Instant::now();
                 match self.store.due_rows(platform, now_secs(), &busy, free).await {
                     Ok(rows) if rows.is_empty() => {
                         // Sleep until the next retry is due, if sooner; a
@@ -103,7 +151,9 @@ impl OutboxWorker {
                             busy.push(row.dest.clone());
                             let store = Arc::clone(&self.store);
                             let sink = Arc::clone(&self.sink);
-                            inflight.spawn(async move { deliver(store, sink, row).await });
+                            let gate = Arc::clone(&self.gate);
+                            let claimed = Claimed { row, since };
+                            inflight.spawn(deliver(store, sink, gate, claimed));
                         }
                     }
                     Err(e) => tracing::error!(%platform, error = %e, "cannot read the outbox"),
@@ -139,12 +189,63 @@ impl OutboxWorker {
     }
 }
 
+/// A claimed row, with when (on this process's monotonic clock) its claim
+/// was last taken or renewed: the claim holds until `CLAIM_SECS` after
+/// that, whatever the wall clock does.
+struct Claimed {
+    row: OutboxRow,
+    since: Instant,
+}
+
+/// Whether a claim taken at `since` still holds for a whole send started
+/// now (with room for the store's and the replicas' clocks).
+fn holds_for_a_send(since: Instant) -> bool {
+    since.elapsed() + SEND_LIMIT + CLAIM_MARGIN <= Duration::from_secs(CLAIM_SECS as u64)
+}
+
 /// One send attempt and its bookkeeping. Returns the destination so the
 /// worker can take its next row.
-async fn deliver(store: Arc<dyn Store>, sink: Arc<dyn ChatSink>, row: OutboxRow) -> Destination {
-    let outcome = sink.send(&row.dest, &row.digest).await;
-    let now = now_secs();
+///
+/// The row is claimed (fenced, see [`Store::due_rows`]). The sink first
+/// waits for the destination's pacing turn, which can be long (a 429's
+/// `retry_after`, a burst to many chats); if the claim would not hold for a
+/// whole send after that wait, it is renewed; a claim lost meanwhile (this
+/// process stalled and another sender took the row) means no send at all.
+/// The send itself is cut off after [`SEND_LIMIT`], so it never outlives
+/// the claim.
+async fn deliver(
+    store: Arc<dyn Store>,
+    sink: Arc<dyn ChatSink>,
+    gate: Arc<dyn SendGate>,
+    claimed: Claimed,
+) -> Destination {
+    let Claimed { row, mut since } = claimed;
     let platform = row.dest.platform.as_str();
+    sink.wait_turn(&row.dest).await;
+    if !holds_for_a_send(since) {
+        let began = Instant::now();
+        match store.renew_claim(&row, now_secs()).await {
+            Ok(()) => since = began,
+            Err(e) => {
+                claim_lost(&row, &e, "before sending");
+                return row.dest;
+            }
+        }
+    }
+    if !holds_for_a_send(since) || !gate.may_send() {
+        // The renewal itself was slow (or the process stalled), or this
+        // process may no longer send: try again later, without a send.
+        tracing::warn!(post = %row.digest.id, chat = %row.dest, "no time left on the claim (or the store lease) for a send; not sending");
+        let _ = store
+            .mark_retry(&row, now_secs(), "claim too short for a send", false)
+            .await;
+        return row.dest;
+    }
+    let outcome = match tokio::time::timeout(SEND_LIMIT, sink.send(&row.dest, &row.digest)).await {
+        Ok(outcome) => outcome,
+        Err(_) => SendOutcome::Transient(format!("no answer within {SEND_LIMIT:?}")),
+    };
+    let now = now_secs();
     let label = match &outcome {
         SendOutcome::Sent { .. } => "sent",
         // Adapters count the 429s themselves (ptt_relay_rate_limited_total).
@@ -162,13 +263,13 @@ async fn deliver(store: Arc<dyn Store>, sink: Arc<dyn ChatSink>, row: OutboxRow)
         SendOutcome::RateLimited { retry_after } => {
             let at = now + retry_after.as_secs().max(1) as i64;
             tracing::debug!(post = %row.digest.id, chat = %row.dest, ?retry_after, "rate limited");
-            store.mark_retry(row.id, at, "rate limited", false).await
+            store.mark_retry(&row, at, "rate limited", false).await
         }
         SendOutcome::Transient(reason) => {
             let wait = backoff(row.attempts);
             tracing::warn!(post = %row.digest.id, chat = %row.dest, %reason, retry_in = ?wait, "delivery failed; will retry");
             store
-                .mark_retry(row.id, now + wait.as_secs() as i64, reason, true)
+                .mark_retry(&row, now + wait.as_secs() as i64, reason, true)
                 .await
         }
         SendOutcome::DestinationGone(reason) => {
@@ -179,13 +280,29 @@ async fn deliver(store: Arc<dyn Store>, sink: Arc<dyn ChatSink>, row: OutboxRow)
         }
         SendOutcome::Rejected(reason) => {
             tracing::warn!(post = %row.digest.id, chat = %row.dest, %reason, "delivery rejected");
-            store.mark_rejected(row.id, reason, now).await
+            store.mark_rejected(&row, reason, now).await
         }
     };
-    if let Err(e) = result {
-        tracing::error!(post = %row.digest.id, chat = %row.dest, error = %e, "cannot record a delivery outcome");
+    match result {
+        Err(e @ StoreError::ClaimLost { .. }) => claim_lost(&row, &e, "after sending"),
+        Err(e) => {
+            tracing::error!(post = %row.digest.id, chat = %row.dest, error = %e, "cannot record a delivery outcome");
+        }
+        Ok(()) => {}
     }
     row.dest
+}
+
+/// Logs and counts (`ptt_relay_deliveries_total{outcome="claim_lost"}`) a
+/// claim found lost; any other store error is logged as such.
+fn claim_lost(row: &OutboxRow, e: &StoreError, when: &'static str) {
+    let platform = row.dest.platform.as_str();
+    if matches!(e, StoreError::ClaimLost { .. }) {
+        metrics().delivery(platform, "claim_lost");
+        tracing::warn!(post = %row.digest.id, chat = %row.dest, when, "the claim on this delivery was lost (another sender took it); leaving it to that sender");
+    } else {
+        tracing::error!(post = %row.digest.id, chat = %row.dest, error = %e, when, "cannot renew the claim on a delivery; not sending");
+    }
 }
 
 /// 1 s doubling to 10 min, with jitter (×0.5–1.0).

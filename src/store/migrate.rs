@@ -23,6 +23,11 @@ pub const SQLITE: &[Migration] = &[
         name: "pending_posts",
         sql: include_str!("sql/sqlite/0002_pending_posts.sql"),
     },
+    Migration {
+        version: 3,
+        name: "fenced_claims",
+        sql: include_str!("sql/sqlite/0003_fenced_claims.sql"),
+    },
 ];
 
 /// PostgreSQL migrations, oldest first. Each must work with the previous
@@ -38,6 +43,11 @@ pub const POSTGRES: &[Migration] = &[
         version: 2,
         name: "pending_posts",
         sql: include_str!("sql/postgres/0002_pending_posts.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "fenced_claims",
+        sql: include_str!("sql/postgres/0003_fenced_claims.sql"),
     },
 ];
 

@@ -65,6 +65,15 @@ pub enum StoreError {
         /// Why.
         reason: String,
     },
+    /// An outcome for an outbox row whose claim is no longer the caller's:
+    /// the claim expired (the sender stalled or waited too long) and
+    /// another sender took the row, or the row was finished meanwhile.
+    /// Nothing was changed.
+    #[error("the claim on outbox row {row} was lost (another sender took the row)")]
+    ClaimLost {
+        /// The row.
+        row: i64,
+    },
     /// A stored value could not be read back.
     #[error("store holds a malformed {what}: {reason}")]
     Corrupt {
@@ -112,7 +121,13 @@ pub enum Removal {
     All,
 }
 
-/// A pending delivery.
+/// How long a claim on an outbox row lasts from when [`Store::due_rows`]
+/// takes it or [`Store::renew_claim`] renews it (seconds). A sender must not
+/// start a send unless its claim holds for the send's whole timeout (see
+/// `relay::outbox`).
+pub const CLAIM_SECS: i64 = 60;
+
+/// A pending delivery, claimed by the caller of [`Store::due_rows`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutboxRow {
     /// Row id (insertion order = delivery order per destination).
@@ -125,6 +140,16 @@ pub struct OutboxRow {
     pub attempts: u32,
     /// When it was queued (Unix seconds).
     pub created_at: i64,
+    /// The claim token `due_rows` wrote on the row: outcomes
+    /// ([`Store::mark_sent`], [`Store::mark_retry`], [`Store::mark_rejected`])
+    /// and [`Store::renew_claim`] take effect only while the row still
+    /// carries it.
+    pub claim: String,
+}
+
+/// A fresh claim token: 128 random bits in hex.
+pub fn claim_token() -> String {
+    format!("{:032x}", rand::random::<u128>())
 }
 
 /// A message sent for a post, for later edits.
@@ -300,7 +325,11 @@ pub trait Store: Send + Sync {
     async fn move_chat(&self, platform: Platform, from: &str, to: &str) -> Result<()>;
 
     /// For each destination of a platform that has pending rows, is not
-    /// paused and not in `busy`, its oldest pending row if it is due.
+    /// paused and not in `busy`, its oldest pending row if it is due and
+    /// not claimed; each returned row is *claimed*: it carries a fresh claim
+    /// token ([`OutboxRow::claim`]) and nobody else is handed it (nor its
+    /// destination's later rows) until an outcome is recorded or the claim
+    /// expires [`CLAIM_SECS`] after `now`.
     async fn due_rows(
         &self,
         platform: Platform,
@@ -308,18 +337,27 @@ pub trait Store: Send + Sync {
         busy: &[Destination],
         limit: usize,
     ) -> Result<Vec<OutboxRow>>;
-    /// A row was accepted by the platform.
+    /// Extends the caller's claim on a row to [`CLAIM_SECS`] after `now`.
+    /// [`StoreError::ClaimLost`] when the row no longer carries the row's
+    /// claim token (another sender took it, or it is finished).
+    async fn renew_claim(&self, row: &OutboxRow, now: i64) -> Result<()>;
+    /// A row was accepted by the platform (also ends the claim).
+    /// [`StoreError::ClaimLost`], changing nothing, when the row no longer
+    /// carries the row's claim token.
     async fn mark_sent(&self, row: &OutboxRow, message_id: &str, at: i64) -> Result<()>;
-    /// A row failed and is retried at `next_at`.
+    /// A row failed and is retried at `next_at` (also ends the claim).
+    /// [`StoreError::ClaimLost`], changing nothing, when the row no longer
+    /// carries the row's claim token.
     async fn mark_retry(
         &self,
-        row_id: i64,
+        row: &OutboxRow,
         next_at: i64,
         error: &str,
         count_attempt: bool,
     ) -> Result<()>;
-    /// A row was refused for good.
-    async fn mark_rejected(&self, row_id: i64, error: &str, at: i64) -> Result<()>;
+    /// A row was refused for good. [`StoreError::ClaimLost`], changing
+    /// nothing, when the row no longer carries the row's claim token.
+    async fn mark_rejected(&self, row: &OutboxRow, error: &str, at: i64) -> Result<()>;
     /// Pending rows of a platform (all platforms when `None`).
     async fn outbox_depth(&self, platform: Option<Platform>) -> Result<u64>;
     /// The queue time of the oldest pending row.
@@ -381,6 +419,13 @@ pub trait Store: Send + Sync {
     /// Marks are never lowered. Returns rows expired and deleted.
     async fn prune(&self, now: i64, max_age: Duration, retention: Duration) -> Result<(u64, u64)>;
 
-    /// Releases whatever the process holds (the SQLite lease).
+    /// Records that this process (a replica) is alive at `now`, and returns
+    /// how many replicas sharing the store were seen within `live_secs`,
+    /// this one included: the platforms' overall limits are divided among
+    /// them. SQLite (one process per file) answers 1.
+    async fn replica_heartbeat(&self, now: i64, live_secs: i64) -> Result<u32>;
+
+    /// Releases whatever the process holds (the SQLite lease, outbox
+    /// claims, the replica's heartbeat).
     async fn close(&self);
 }

@@ -9,7 +9,14 @@
 //!   one transaction with `FOR UPDATE SKIP LOCKED`, and a destination whose
 //!   oldest pending row is claimed by anyone is skipped, so per-destination
 //!   order holds across replicas. A replica that dies leaves claims that
-//!   expire; another replica then takes the rows.
+//!   expire; another replica then takes the rows. Claims are *fenced*: each
+//!   carries a random `claim_token`, and an outcome (sent, retry, rejected)
+//!   or a renewal changes the row only while it still carries the token and
+//!   this replica's id, else it is [`StoreError::ClaimLost`]. (A replica of
+//!   the release before schema 3 claims without a token; the id check keeps
+//!   a newer replica's late outcome from landing on such a claim.)
+//! - replicas beat ([`Store::replica_heartbeat`]) in the `replicas` table,
+//!   so each can take its share of the platforms' overall limits.
 //! - one replica leads: [`Leadership`] holds a session advisory lock on a
 //!   dedicated connection.
 //!
@@ -33,7 +40,7 @@ use sqlx::{Connection, PgConnection, PgPool, Row};
 use super::migrate::{self, Migration};
 use super::{
     BoardState, EditJob, OutboxRow, PendingPost, Removal, Result, SentMessage, Store, StoreError,
-    Subscription, TrackStart, TrackedPost, now_secs,
+    Subscription, TrackStart, TrackedPost, claim_token, now_secs,
 };
 use crate::config::mask_password;
 use crate::dest::{Destination, Platform};
@@ -42,7 +49,7 @@ use crate::ptt::{PostId, Tally};
 
 /// How long a replica's claim on an outbox row lasts (seconds). A row
 /// claimed by a replica that stopped is taken by another after this.
-pub const CLAIM_SECS: i64 = 60;
+pub use super::CLAIM_SECS;
 
 /// Advisory lock class serialising migrations (per schema).
 const MIGRATE_LOCK_CLASS: i32 = 0x5054_5201;
@@ -230,7 +237,7 @@ impl PostgresStore {
     /// stopped), so other replicas need not wait for them to expire.
     pub async fn release_claims(&self) -> Result<u64> {
         Ok(sqlx::query(
-            "UPDATE outbox SET claimed_by = NULL, claimed_until = NULL
+            "UPDATE outbox SET claimed_by = NULL, claimed_until = NULL, claim_token = NULL
              WHERE state = 'pending' AND claimed_by = $1",
         )
         .bind(&self.replica_id)
@@ -640,7 +647,18 @@ fn outbox_row_of(row: &PgRow) -> Result<OutboxRow> {
         digest: digest_of(&json)?,
         attempts: get::<i64>(row, "attempts")?.clamp(0, i64::from(u32::MAX)) as u32,
         created_at: get(row, "created_at")?,
+        claim: get::<Option<String>>(row, "claim_token")?.unwrap_or_default(),
     })
+}
+
+/// `Ok` when an outcome changed its row (the caller's claim held), else
+/// [`StoreError::ClaimLost`].
+fn claimed(rows_affected: u64, row: i64) -> Result<()> {
+    if rows_affected == 0 {
+        Err(StoreError::ClaimLost { row })
+    } else {
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -1035,7 +1053,7 @@ impl Store for PostgresStore {
         // The row that found the chat gone stays queued without an outcome:
         // drop this replica's claim so a resume need not wait for it.
         sqlx::query(
-            "UPDATE outbox SET claimed_by = NULL, claimed_until = NULL
+            "UPDATE outbox SET claimed_by = NULL, claimed_until = NULL, claim_token = NULL
              WHERE state = 'pending' AND platform = $1 AND chat = $2 AND claimed_by = $3",
         )
         .bind(platform.as_str())
@@ -1158,10 +1176,10 @@ impl Store for PostgresStore {
                  LIMIT $5
                  FOR UPDATE OF o SKIP LOCKED
              )
-             UPDATE outbox SET claimed_by = $6, claimed_until = $2 + $7
+             UPDATE outbox SET claimed_by = $6, claimed_until = $2 + $7, claim_token = $8
              FROM pick WHERE outbox.id = pick.id
              RETURNING outbox.id, outbox.platform, outbox.chat, outbox.thread, outbox.digest,
-                       outbox.attempts, outbox.created_at",
+                       outbox.attempts, outbox.created_at, outbox.claim_token",
         )
         .bind(platform.as_str())
         .bind(now)
@@ -1170,6 +1188,7 @@ impl Store for PostgresStore {
         .bind(limit as i64)
         .bind(&self.replica_id)
         .bind(CLAIM_SECS)
+        .bind(claim_token())
         .fetch_all(&mut *tx)
         .await
         .map_err(q("taking due deliveries"))?;
@@ -1181,15 +1200,21 @@ impl Store for PostgresStore {
 
     async fn mark_sent(&self, row: &OutboxRow, message_id: &str, at: i64) -> Result<()> {
         let mut tx = self.pool.begin().await.map_err(q("recording a delivery"))?;
-        sqlx::query(
+        let n = sqlx::query(
             "UPDATE outbox SET state = 'sent', done_at = $1, attempts = attempts + 1,
-             claimed_by = NULL, claimed_until = NULL WHERE id = $2",
+             claimed_by = NULL, claimed_until = NULL, claim_token = NULL
+             WHERE id = $2 AND state = 'pending' AND claim_token = $3 AND claimed_by = $4",
         )
         .bind(at)
         .bind(row.id)
+        .bind(&row.claim)
+        .bind(&self.replica_id)
         .execute(&mut *tx)
         .await
-        .map_err(q("recording a delivery"))?;
+        .map_err(q("recording a delivery"))?
+        .rows_affected();
+        // Dropping `tx` rolls back: nothing changes for a lost claim.
+        claimed(n, row.id)?;
         // INSERT OR REPLACE: a new record with fresh edit state.
         sqlx::query(
             "INSERT INTO sent_messages
@@ -1217,43 +1242,64 @@ impl Store for PostgresStore {
 
     async fn mark_retry(
         &self,
-        row_id: i64,
+        row: &OutboxRow,
         next_at: i64,
         error: &str,
         count_attempt: bool,
     ) -> Result<()> {
-        // Only our own claim is cleared: if ours expired and another replica
-        // took the row meanwhile, its claim stands.
-        sqlx::query(
+        // Only with our own claim: if ours expired and another replica took
+        // the row meanwhile, its claim and its outcome stand.
+        let n = sqlx::query(
             "UPDATE outbox SET next_attempt_at = $1, last_error = $2,
              attempts = attempts + CASE WHEN $3 THEN 1 ELSE 0 END,
-             claimed_by = CASE WHEN claimed_by = $5 THEN NULL ELSE claimed_by END,
-             claimed_until = CASE WHEN claimed_by = $5 THEN NULL ELSE claimed_until END
-             WHERE id = $4",
+             claimed_by = NULL, claimed_until = NULL, claim_token = NULL
+             WHERE id = $4 AND state = 'pending' AND claim_token = $5 AND claimed_by = $6",
         )
         .bind(next_at)
         .bind(error)
         .bind(count_attempt)
-        .bind(row_id)
+        .bind(row.id)
+        .bind(&row.claim)
         .bind(&self.replica_id)
         .execute(&self.pool)
         .await
-        .map_err(q("scheduling a retry"))?;
-        Ok(())
+        .map_err(q("scheduling a retry"))?
+        .rows_affected();
+        claimed(n, row.id)
     }
 
-    async fn mark_rejected(&self, row_id: i64, error: &str, at: i64) -> Result<()> {
-        sqlx::query(
+    async fn mark_rejected(&self, row: &OutboxRow, error: &str, at: i64) -> Result<()> {
+        let n = sqlx::query(
             "UPDATE outbox SET state = 'rejected', last_error = $1, done_at = $2,
-             attempts = attempts + 1, claimed_by = NULL, claimed_until = NULL WHERE id = $3",
+             attempts = attempts + 1, claimed_by = NULL, claimed_until = NULL, claim_token = NULL
+             WHERE id = $3 AND state = 'pending' AND claim_token = $4 AND claimed_by = $5",
         )
         .bind(error)
         .bind(at)
-        .bind(row_id)
+        .bind(row.id)
+        .bind(&row.claim)
+        .bind(&self.replica_id)
         .execute(&self.pool)
         .await
-        .map_err(q("rejecting a delivery"))?;
-        Ok(())
+        .map_err(q("rejecting a delivery"))?
+        .rows_affected();
+        claimed(n, row.id)
+    }
+
+    async fn renew_claim(&self, row: &OutboxRow, now: i64) -> Result<()> {
+        let n = sqlx::query(
+            "UPDATE outbox SET claimed_until = $1
+             WHERE id = $2 AND state = 'pending' AND claim_token = $3 AND claimed_by = $4",
+        )
+        .bind(now + CLAIM_SECS)
+        .bind(row.id)
+        .bind(&row.claim)
+        .bind(&self.replica_id)
+        .execute(&self.pool)
+        .await
+        .map_err(q("renewing a claim"))?
+        .rows_affected();
+        claimed(n, row.id)
     }
 
     async fn outbox_depth(&self, platform: Option<Platform>) -> Result<u64> {
@@ -1556,7 +1602,8 @@ impl Store for PostgresStore {
         let keep_after = now - retention.as_secs() as i64;
         let expired = sqlx::query(
             "UPDATE outbox SET state = 'expired', done_at = $1, claimed_by = NULL,
-             claimed_until = NULL WHERE state = 'pending' AND created_at < $2",
+             claimed_until = NULL, claim_token = NULL
+             WHERE state = 'pending' AND created_at < $2",
         )
         .bind(now)
         .bind(expire_before)
@@ -1581,7 +1628,41 @@ impl Store for PostgresStore {
         Ok((expired, deleted))
     }
 
+    async fn replica_heartbeat(&self, now: i64, live_secs: i64) -> Result<u32> {
+        let mut tx = self.pool.begin().await.map_err(q("beating"))?;
+        sqlx::query(
+            "INSERT INTO replicas (replica_id, host, started_at, last_seen) VALUES ($1, $2, $3, $3)
+             ON CONFLICT (replica_id) DO UPDATE SET last_seen = excluded.last_seen",
+        )
+        .bind(&self.replica_id)
+        .bind(super::sqlite::host_name())
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(q("beating"))?;
+        let live: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM replicas WHERE last_seen > $1 OR replica_id = $2",
+        )
+        .bind(now - live_secs)
+        .bind(&self.replica_id)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(q("counting live replicas"))?;
+        // Forget replicas gone for long (their ids are per start).
+        sqlx::query("DELETE FROM replicas WHERE last_seen < $1")
+            .bind(now - 3600)
+            .execute(&mut *tx)
+            .await
+            .map_err(q("beating"))?;
+        tx.commit().await.map_err(q("beating"))?;
+        Ok(live.clamp(1, i64::from(u32::MAX)) as u32)
+    }
+
     async fn close(&self) {
+        let _ = sqlx::query("DELETE FROM replicas WHERE replica_id = $1")
+            .bind(&self.replica_id)
+            .execute(&self.pool)
+            .await;
         if let Err(e) = self.release_claims().await {
             tracing::debug!(error = %e, "cannot release outbox claims");
         }

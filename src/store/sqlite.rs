@@ -1,4 +1,14 @@
 //! The embedded SQLite store (WAL mode, busy timeout, one process per file).
+//!
+//! One process per file is kept by a lease row (pid, host, expiry),
+//! renewed every 5 s. A renewal that finds the row no longer names this
+//! process means it was stalled past the expiry and another process took
+//! the store over: [`SqliteStore::lease_lost`] resolves and the app stops
+//! polling and sending at once and exits 1 (DESIGN.md, Store). Until a
+//! renewal notices, [`SqliteStore::lease_valid`] (the monotonic time since
+//! the last renewal) keeps a stalled process from starting a send. Outbox
+//! claims are fenced as on PostgreSQL (see [`Store::due_rows`]); taking the
+//! lease voids the previous holder's claims.
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -12,8 +22,8 @@ use tokio::task::JoinHandle;
 
 use super::migrate::{self, Migration};
 use super::{
-    BoardState, EditJob, OutboxRow, PendingPost, Removal, Result, SentMessage, Store, StoreError,
-    Subscription, TrackStart, TrackedPost, now_secs,
+    BoardState, CLAIM_SECS, EditJob, OutboxRow, PendingPost, Removal, Result, SentMessage, Store,
+    StoreError, Subscription, TrackStart, TrackedPost, claim_token, now_secs,
 };
 use crate::dest::{Destination, Platform};
 use crate::digest::Digest;
@@ -21,6 +31,13 @@ use crate::ptt::{PostId, Tally};
 
 /// How long a lease lasts without renewal.
 const LEASE_SECS: i64 = 30;
+/// How often the lease is renewed.
+const RENEW_EVERY: Duration = Duration::from_secs(5);
+/// A send starts only while the lease holds for at least this much longer
+/// (on the monotonic clock, from before the renewal that set it): a whole
+/// send (`relay::outbox::SEND_LIMIT`, 20 s) plus a second of the store's
+/// time resolution. With renewals every 5 s that leaves 4 s of slack.
+const LEASE_SEND_MARGIN: Duration = Duration::from_secs(21);
 
 /// The SQLite store.
 pub struct SqliteStore {
@@ -28,6 +45,19 @@ pub struct SqliteStore {
     path: PathBuf,
     pid: i64,
     lease_task: std::sync::Mutex<Option<JoinHandle<()>>>,
+    lease: LeaseState,
+}
+
+/// This process's hold on the store's lease.
+#[derive(Default)]
+struct LeaseState {
+    /// Until when (monotonic) the lease surely holds: the start of the last
+    /// successful take or renewal plus [`LEASE_SECS`]. `None`: not leased.
+    until: std::sync::Mutex<Option<tokio::time::Instant>>,
+    /// Cancelled when another process took the lease over.
+    lost: tokio_util::sync::CancellationToken,
+    /// Why, once lost.
+    why: std::sync::Mutex<Option<String>>,
 }
 
 fn q(doing: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
@@ -42,16 +72,28 @@ impl SqliteStore {
     /// takes the lease that keeps a second process out.
     pub async fn open(path: &Path) -> Result<Arc<Self>> {
         let store = Self::open_unleased(path).await?;
+        let began = tokio::time::Instant::now();
         store.take_lease().await?;
+        store.lease.set_until(began);
         let weak = Arc::downgrade(&store);
         let task = tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(10));
+            let mut tick = tokio::time::interval(RENEW_EVERY);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             tick.tick().await;
             loop {
                 tick.tick().await;
                 let Some(store) = weak.upgrade() else { break };
-                if let Err(e) = store.renew_lease().await {
-                    tracing::warn!(error = %e, "cannot renew the store lease");
+                match store.renew_lease().await {
+                    Ok(()) => {}
+                    Err(StoreError::Locked { pid, host }) => {
+                        let why = format!(
+                            "another ptt-relay (pid {pid} on {host}) took this store over while this process was stalled past its lease; stopping so that only one process delivers"
+                        );
+                        tracing::error!("{why}");
+                        store.lease.lose(why);
+                        break;
+                    }
+                    Err(e) => tracing::warn!(error = %e, "cannot renew the store lease"),
                 }
             }
         });
@@ -95,6 +137,7 @@ impl SqliteStore {
             path: path.to_owned(),
             pid: i64::from(std::process::id()),
             lease_task: std::sync::Mutex::new(None),
+            lease: LeaseState::default(),
         });
         store.migrate(existed).await?;
         Ok(store)
@@ -214,18 +257,93 @@ impl SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(q("writing the lease"))?;
+        // Claims left by the previous holder (gone, or stalled past its
+        // lease) are void: its outcomes will not match them anyway.
+        sqlx::query(
+            "UPDATE outbox SET claim_token = NULL, claimed_until = NULL
+             WHERE claim_token IS NOT NULL",
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(q("taking the lease"))?;
         tx.commit().await.map_err(q("taking the lease"))?;
         Ok(())
     }
 
+    /// Extends the lease. [`StoreError::Locked`] (naming the new holder)
+    /// when the lease is no longer this process's: it stalled past the
+    /// expiry and another process took the store over (or took it and let
+    /// it go). Our lease having expired while nobody took it is no loss.
     async fn renew_lease(&self) -> Result<()> {
-        sqlx::query("UPDATE lease SET expires_at = ? WHERE id = 1 AND pid = ?")
-            .bind(now_secs() + LEASE_SECS)
-            .bind(self.pid)
-            .execute(&self.pool)
+        let began = tokio::time::Instant::now();
+        let renewed =
+            sqlx::query("UPDATE lease SET expires_at = ? WHERE id = 1 AND pid = ? AND host = ?")
+                .bind(now_secs() + LEASE_SECS)
+                .bind(self.pid)
+                .bind(host_name())
+                .execute(&self.pool)
+                .await
+                .map_err(q("renewing the lease"))?
+                .rows_affected();
+        if renewed == 1 {
+            self.lease.set_until(began);
+            return Ok(());
+        }
+        let holder = sqlx::query("SELECT pid, host FROM lease WHERE id = 1")
+            .fetch_optional(&self.pool)
             .await
-            .map_err(q("renewing the lease"))?;
-        Ok(())
+            .map_err(q("reading the lease"))?;
+        let (pid, host) = holder.map_or((0, "nobody (it was released)".into()), |r| {
+            (r.get::<i64, _>("pid"), r.get::<String, _>("host"))
+        });
+        Err(StoreError::Locked { pid, host })
+    }
+
+    /// Whether this process surely still holds the store's lease, on the
+    /// monotonic clock: `false` once the lease could have expired (the
+    /// process stalled, or renewals failed) with too little left for a
+    /// whole send, and for good once another process took it. The outbox
+    /// starts a send only while this is `true`.
+    pub fn lease_valid(&self) -> bool {
+        !self.lease.lost.is_cancelled()
+            && self
+                .lease
+                .until
+                .lock()
+                .ok()
+                .and_then(|u| *u)
+                .is_some_and(|until| tokio::time::Instant::now() + LEASE_SEND_MARGIN <= until)
+    }
+
+    /// Resolves, with a message for the operator, once another process
+    /// took this store's lease over: this process must stop polling and
+    /// sending at once and exit 1. Never resolves for an unleased store.
+    pub async fn lease_lost(&self) -> String {
+        self.lease.lost.cancelled().await;
+        self.lease
+            .why
+            .lock()
+            .ok()
+            .and_then(|w| w.clone())
+            .unwrap_or_else(|| "the store lease was lost".into())
+    }
+}
+
+impl LeaseState {
+    fn set_until(&self, began: tokio::time::Instant) {
+        if let Ok(mut u) = self.until.lock() {
+            *u = Some(began + Duration::from_secs(LEASE_SECS as u64));
+        }
+    }
+
+    fn lose(&self, why: String) {
+        if let Ok(mut u) = self.until.lock() {
+            *u = None;
+        }
+        if let Ok(mut w) = self.why.lock() {
+            *w = Some(why);
+        }
+        self.lost.cancel();
     }
 }
 
@@ -709,6 +827,18 @@ impl Store for SqliteStore {
         .execute(&self.pool)
         .await
         .map_err(q("pausing a chat"))?;
+        // The row that found the chat gone stays queued without an outcome:
+        // drop its claim so a resume need not wait for it to expire (one
+        // process per file: every claim is this process's).
+        sqlx::query(
+            "UPDATE outbox SET claim_token = NULL, claimed_until = NULL
+             WHERE state = 'pending' AND platform = ? AND chat = ?",
+        )
+        .bind(platform.as_str())
+        .bind(chat)
+        .execute(&self.pool)
+        .await
+        .map_err(q("pausing a chat"))?;
         Ok(())
     }
 
@@ -773,6 +903,11 @@ impl Store for SqliteStore {
         busy: &[Destination],
         limit: usize,
     ) -> Result<Vec<OutboxRow>> {
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(q("taking due deliveries"))?;
         let rows = sqlx::query(
             "SELECT o.id, o.platform, o.chat, o.thread, o.digest, o.attempts, o.created_at
              FROM outbox o
@@ -780,6 +915,7 @@ impl Store for SqliteStore {
                AND o.id = (SELECT MIN(i.id) FROM outbox i WHERE i.state = 'pending'
                            AND i.platform = o.platform AND i.chat = o.chat AND i.thread = o.thread)
                AND o.next_attempt_at <= ?2
+               AND (o.claimed_until IS NULL OR o.claimed_until <= ?2)
                AND NOT EXISTS (SELECT 1 FROM paused_chats p
                                WHERE p.platform = o.platform AND p.chat = o.chat)
              ORDER BY o.id LIMIT ?3",
@@ -787,9 +923,10 @@ impl Store for SqliteStore {
         .bind(platform.as_str())
         .bind(now)
         .bind((limit + busy.len()) as i64)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *tx)
         .await
         .map_err(q("taking due deliveries"))?;
+        let token = claim_token();
         let mut out = Vec::new();
         for row in &rows {
             let dest = dest_of(row)?;
@@ -797,18 +934,43 @@ impl Store for SqliteStore {
                 continue;
             }
             let json: String = row.get("digest");
+            let id: i64 = row.get("id");
+            sqlx::query("UPDATE outbox SET claim_token = ?, claimed_until = ? WHERE id = ?")
+                .bind(&token)
+                .bind(now + CLAIM_SECS)
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(q("claiming due deliveries"))?;
             out.push(OutboxRow {
-                id: row.get("id"),
+                id,
                 dest,
                 digest: digest_of(&json)?,
                 attempts: row.get::<i64, _>("attempts") as u32,
                 created_at: row.get("created_at"),
+                claim: token.clone(),
             });
             if out.len() >= limit {
                 break;
             }
         }
+        tx.commit().await.map_err(q("claiming due deliveries"))?;
         Ok(out)
+    }
+
+    async fn renew_claim(&self, row: &OutboxRow, now: i64) -> Result<()> {
+        let n = sqlx::query(
+            "UPDATE outbox SET claimed_until = ?
+             WHERE id = ? AND state = 'pending' AND claim_token = ?",
+        )
+        .bind(now + CLAIM_SECS)
+        .bind(row.id)
+        .bind(&row.claim)
+        .execute(&self.pool)
+        .await
+        .map_err(q("renewing a claim"))?
+        .rows_affected();
+        claimed(n, row.id)
     }
 
     async fn mark_sent(&self, row: &OutboxRow, message_id: &str, at: i64) -> Result<()> {
@@ -817,14 +979,20 @@ impl Store for SqliteStore {
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(q("recording a delivery"))?;
-        sqlx::query(
-            "UPDATE outbox SET state = 'sent', done_at = ?, attempts = attempts + 1 WHERE id = ?",
+        let n = sqlx::query(
+            "UPDATE outbox SET state = 'sent', done_at = ?, attempts = attempts + 1,
+             claim_token = NULL, claimed_until = NULL
+             WHERE id = ? AND state = 'pending' AND claim_token = ?",
         )
         .bind(at)
         .bind(row.id)
+        .bind(&row.claim)
         .execute(&mut *tx)
         .await
-        .map_err(q("recording a delivery"))?;
+        .map_err(q("recording a delivery"))?
+        .rows_affected();
+        // Dropping `tx` rolls back: nothing changes for a lost claim.
+        claimed(n, row.id)?;
         sqlx::query(
             "INSERT OR REPLACE INTO sent_messages
              (board, post_id, platform, chat, thread, message_id, sent_at, shown)
@@ -847,37 +1015,44 @@ impl Store for SqliteStore {
 
     async fn mark_retry(
         &self,
-        row_id: i64,
+        row: &OutboxRow,
         next_at: i64,
         error: &str,
         count_attempt: bool,
     ) -> Result<()> {
-        sqlx::query(
+        let n = sqlx::query(
             "UPDATE outbox SET next_attempt_at = ?, last_error = ?,
-             attempts = attempts + CASE WHEN ? THEN 1 ELSE 0 END WHERE id = ?",
+             attempts = attempts + CASE WHEN ? THEN 1 ELSE 0 END,
+             claim_token = NULL, claimed_until = NULL
+             WHERE id = ? AND state = 'pending' AND claim_token = ?",
         )
         .bind(next_at)
         .bind(error)
         .bind(count_attempt)
-        .bind(row_id)
+        .bind(row.id)
+        .bind(&row.claim)
         .execute(&self.pool)
         .await
-        .map_err(q("scheduling a retry"))?;
-        Ok(())
+        .map_err(q("scheduling a retry"))?
+        .rows_affected();
+        claimed(n, row.id)
     }
 
-    async fn mark_rejected(&self, row_id: i64, error: &str, at: i64) -> Result<()> {
-        sqlx::query(
+    async fn mark_rejected(&self, row: &OutboxRow, error: &str, at: i64) -> Result<()> {
+        let n = sqlx::query(
             "UPDATE outbox SET state = 'rejected', last_error = ?, done_at = ?,
-             attempts = attempts + 1 WHERE id = ?",
+             attempts = attempts + 1, claim_token = NULL, claimed_until = NULL
+             WHERE id = ? AND state = 'pending' AND claim_token = ?",
         )
         .bind(error)
         .bind(at)
-        .bind(row_id)
+        .bind(row.id)
+        .bind(&row.claim)
         .execute(&self.pool)
         .await
-        .map_err(q("rejecting a delivery"))?;
-        Ok(())
+        .map_err(q("rejecting a delivery"))?
+        .rows_affected();
+        claimed(n, row.id)
     }
 
     async fn outbox_depth(&self, platform: Option<Platform>) -> Result<u64> {
@@ -1191,7 +1366,8 @@ impl Store for SqliteStore {
         let expire_before = now - max_age.as_secs() as i64;
         let keep_after = now - retention.as_secs() as i64;
         let expired = sqlx::query(
-            "UPDATE outbox SET state = 'expired', done_at = ? WHERE state = 'pending' AND created_at < ?",
+            "UPDATE outbox SET state = 'expired', done_at = ?, claim_token = NULL,
+             claimed_until = NULL WHERE state = 'pending' AND created_at < ?",
         )
         .bind(now)
         .bind(expire_before)
@@ -1216,17 +1392,44 @@ impl Store for SqliteStore {
         Ok((expired, deleted))
     }
 
+    async fn replica_heartbeat(&self, _now: i64, _live_secs: i64) -> Result<u32> {
+        // One process per file: it has the platforms' limits to itself.
+        Ok(1)
+    }
+
     async fn close(&self) {
-        if let Ok(mut slot) = self.lease_task.lock()
-            && let Some(task) = slot.take()
-        {
-            task.abort();
-        }
-        let _ = sqlx::query("DELETE FROM lease WHERE id = 1 AND pid = ?")
-            .bind(self.pid)
+        let leased = match self.lease_task.lock() {
+            Ok(mut slot) => slot.take().map(|task| task.abort()).is_some(),
+            Err(_) => false,
+        };
+        // A lost lease leaves the claims and the lease to their new holder.
+        if leased && !self.lease.lost.is_cancelled() {
+            // Sends have stopped: give their claims back.
+            let _ = sqlx::query(
+                "UPDATE outbox SET claim_token = NULL, claimed_until = NULL
+                 WHERE claim_token IS NOT NULL",
+            )
             .execute(&self.pool)
             .await;
+        }
+        if leased && !self.lease.lost.is_cancelled() {
+            let _ = sqlx::query("DELETE FROM lease WHERE id = 1 AND pid = ? AND host = ?")
+                .bind(self.pid)
+                .bind(host_name())
+                .execute(&self.pool)
+                .await;
+        }
         self.pool.close().await;
+    }
+}
+
+/// `Ok` when an outcome changed its row (the caller's claim held), else
+/// [`StoreError::ClaimLost`].
+fn claimed(rows_affected: u64, row: i64) -> Result<()> {
+    if rows_affected == 0 {
+        Err(StoreError::ClaimLost { row })
+    } else {
+        Ok(())
     }
 }
 

@@ -14,6 +14,7 @@ mod failover_binary;
 mod fanout;
 mod faults_ptt;
 mod index_parser;
+mod lease_binary;
 mod ops_binary;
 mod polling_rules;
 mod prop_article;

@@ -104,6 +104,7 @@ contract!(
     a_deleted_post_is_marked_once,
     prune_expires_and_deletes_but_keeps_marks,
     pending_posts_are_kept_replaced_and_removed,
+    claims_are_fenced_by_their_token,
 );
 
 fn pid(s: &str) -> PostId {
@@ -629,9 +630,7 @@ async fn due_rows_takes_each_destinations_oldest_due_row(s: &dyn Store) {
     let a_row = rows.iter().find(|r| r.dest == a).unwrap().id;
     for r in &rows {
         let at = if r.id == a_row { 500 } else { 150 };
-        s.mark_retry(r.id, at, "later", r.id == a_row)
-            .await
-            .unwrap();
+        s.mark_retry(r, at, "later", r.id == a_row).await.unwrap();
     }
     let rows = s.due_rows(Platform::Telegram, 200, &[], 10).await.unwrap();
     assert_eq!(rows.len(), 3);
@@ -655,10 +654,80 @@ async fn due_rows_takes_each_destinations_oldest_due_row(s: &dyn Store) {
     assert_eq!(ids(&discord), ["M.1.A.1>discord:e"]);
 }
 
+/// Issue 12, kind 6: a sender whose claim expired while it waited (in the
+/// pacer, or a long `retry_after`) and was taken by another sender cannot
+/// record an outcome or renew: it gets `ClaimLost` and nothing changes.
+async fn claims_are_fenced_by_their_token(s: &dyn Store) {
+    let x = tg("x");
+    s.accept_post(
+        &digest("Stock", "M.1.A.1", "one"),
+        std::slice::from_ref(&x),
+        100,
+    )
+    .await
+    .unwrap();
+    let first = s.due_rows(Platform::Telegram, 1000, &[], 5).await.unwrap();
+    assert_eq!(ids(&first), ["M.1.A.1>telegram:x"]);
+    assert!(!first[0].claim.is_empty());
+    // Claimed: nobody is handed it again until the claim expires; a renewal
+    // with the token extends it.
+    assert!(
+        s.due_rows(Platform::Telegram, 1000 + CLAIM_SECS - 1, &[], 5)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    s.renew_claim(&first[0], 1030).await.unwrap();
+    assert!(
+        s.due_rows(Platform::Telegram, 1030 + CLAIM_SECS - 1, &[], 5)
+            .await
+            .unwrap()
+            .is_empty(),
+        "the renewal extended the claim"
+    );
+    // The claim expires; the row is handed out again with a new token.
+    let second = s
+        .due_rows(Platform::Telegram, 1030 + CLAIM_SECS, &[], 5)
+        .await
+        .unwrap();
+    assert_eq!(second.len(), 1);
+    assert_eq!(second[0].id, first[0].id);
+    assert_ne!(second[0].claim, first[0].claim);
+    // The first sender's late outcomes and renewals are refused.
+    let lost = |r: std::result::Result<(), StoreError>| matches!(r, Err(StoreError::ClaimLost { row }) if row == first[0].id);
+    assert!(lost(s.mark_sent(&first[0], "stale", 1100).await));
+    assert!(lost(s.mark_retry(&first[0], 1100, "stale", true).await));
+    assert!(lost(s.mark_rejected(&first[0], "stale", 1100).await));
+    assert!(lost(s.renew_claim(&first[0], 1100).await));
+    assert!(s.sent_messages("M.1.A.1").await.unwrap().is_empty());
+    assert_eq!(s.outbox_depth(None).await.unwrap(), 1);
+    assert!(
+        s.due_rows(Platform::Telegram, 1101, &[], 5)
+            .await
+            .unwrap()
+            .is_empty(),
+        "the second claim stands"
+    );
+    // The holder's outcome lands, once.
+    s.mark_sent(&second[0], "m-2", 1102).await.unwrap();
+    assert_eq!(
+        s.sent_messages("M.1.A.1").await.unwrap(),
+        [SentMessage {
+            dest: x.clone(),
+            message_id: "m-2".into()
+        }]
+    );
+    assert_eq!(s.outbox_depth(None).await.unwrap(), 0);
+    assert!(matches!(
+        s.mark_sent(&second[0], "again", 1103).await,
+        Err(StoreError::ClaimLost { .. })
+    ));
+}
+
 /// Gives rows back without counting an attempt (due again at 150).
 async fn release(s: &dyn Store, rows: &[OutboxRow]) {
     for r in rows {
-        s.mark_retry(r.id, 150, "test", false).await.unwrap();
+        s.mark_retry(r, 150, "test", false).await.unwrap();
     }
 }
 
@@ -694,7 +763,7 @@ async fn delivery_outcomes_and_outbox_measures(s: &dyn Store) {
     // Rate limited: not counted as an attempt; transient: counted.
     let r1 = s.due_rows(Platform::Telegram, 130, &[], 5).await.unwrap();
     assert_eq!(ids(&r1), ["M.1.A.1>telegram:a"]);
-    s.mark_retry(r1[0].id, 140, "rate limited", false)
+    s.mark_retry(&r1[0], 140, "rate limited", false)
         .await
         .unwrap();
     // The next row a worker can take is this retry at 140: the rows queued
@@ -716,7 +785,7 @@ async fn delivery_outcomes_and_outbox_measures(s: &dyn Store) {
     );
     let r1 = s.due_rows(Platform::Telegram, 140, &[], 5).await.unwrap();
     assert_eq!(r1[0].attempts, 0);
-    s.mark_retry(r1[0].id, 150, "timeout", true).await.unwrap();
+    s.mark_retry(&r1[0], 150, "timeout", true).await.unwrap();
     let r1 = s.due_rows(Platform::Telegram, 150, &[], 5).await.unwrap();
     assert_eq!(r1[0].attempts, 1);
 
@@ -736,7 +805,7 @@ async fn delivery_outcomes_and_outbox_measures(s: &dyn Store) {
     assert_eq!(ids(&r2), ["M.2.A.1>telegram:a"]);
 
     // Rejected: finished without a message; the next row comes.
-    s.mark_rejected(r2[0].id, "400 Bad Request", 153)
+    s.mark_rejected(&r2[0], "400 Bad Request", 153)
         .await
         .unwrap();
     assert!(s.sent_messages("M.2.A.1").await.unwrap().is_empty());
@@ -1290,9 +1359,7 @@ async fn a_claim_holds_its_destination_until_it_expires() {
     // claim holds; other destinations are free.
     let other = b.due_rows(Platform::Telegram, 1000, &[], 10).await.unwrap();
     assert_eq!(ids(&other), ["M.1.A.1>telegram:y"]);
-    b.mark_retry(other[0].id, 5000, "later", false)
-        .await
-        .unwrap();
+    b.mark_retry(&other[0], 5000, "later", false).await.unwrap();
     assert!(
         a.due_rows(Platform::Telegram, 1000 + CLAIM_SECS - 1, &[], 10)
             .await
@@ -1307,8 +1374,11 @@ async fn a_claim_holds_its_destination_until_it_expires() {
         .unwrap();
     assert_eq!(ids(&retaken), ["M.1.A.1>telegram:x"]);
     assert_eq!(retaken[0].id, taken[0].id);
-    // A late outcome from a does not free b's claim.
-    a.mark_retry(taken[0].id, 1000, "late", true).await.unwrap();
+    // A late outcome from a does not free b's claim: it is refused.
+    assert!(matches!(
+        a.mark_retry(&taken[0], 1000, "late", true).await,
+        Err(StoreError::ClaimLost { .. })
+    ));
     assert!(
         a.due_rows(Platform::Telegram, 1000 + CLAIM_SECS + 1, &[], 10)
             .await

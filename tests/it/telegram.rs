@@ -1071,6 +1071,7 @@ async fn bare_context(dir: &std::path::Path) -> (AdapterContext, CancellationTok
             status,
             default_lang: Lang::En,
             shutdown: shutdown.clone(),
+            share: ptt_relay::chat::pacing::Share::alone(),
         },
         shutdown,
     )

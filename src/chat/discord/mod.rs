@@ -132,7 +132,11 @@ impl DiscordAdapter {
         };
         let redactor = Redactor::new(&token);
         let http = Arc::new(build_http(&token, api_url.as_deref(), &options)?);
-        let pacer = Arc::new(Pacer::discord().hold_after_start());
+        let pacer = Arc::new(
+            Pacer::discord()
+                .shared_by(Arc::clone(&ctx.share))
+                .hold_after_start(),
+        );
         let sink = Arc::new(DiscordSink::new(
             Arc::clone(&http),
             Arc::clone(&pacer),

@@ -139,6 +139,12 @@ impl ChatSink for DiscordSink {
         }
     }
 
+    async fn wait_turn(&self, dest: &Destination) {
+        if let Ok((chat, _)) = Self::channel(dest) {
+            self.pacer.take_turn(&chat).await;
+        }
+    }
+
     async fn edit(
         &self,
         dest: &Destination,

@@ -242,7 +242,11 @@ impl TelegramAdapter {
         Ok(TelegramAdapter {
             shared: Arc::new(Shared {
                 bot,
-                pacer: Arc::new(Pacer::telegram().hold_after_start()),
+                pacer: Arc::new(
+                    Pacer::telegram()
+                        .shared_by(Arc::clone(&ctx.share))
+                        .hold_after_start(),
+                ),
                 ctx,
                 redactor,
                 preview: LinkPreview::parse(&settings.link_preview)?,

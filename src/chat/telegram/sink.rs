@@ -182,6 +182,13 @@ impl ChatSink for TelegramSink {
         }
     }
 
+    async fn wait_turn(&self, dest: &Destination) {
+        // The pacer's key is the chat id as `send_html` spells it.
+        if let Some(to) = Target::of(dest) {
+            self.shared.pacer.take_turn(&to.chat.0.to_string()).await;
+        }
+    }
+
     async fn edit(
         &self,
         dest: &Destination,

@@ -155,22 +155,26 @@ impl Store for SerialStore {
         self.call(self.inner.due_rows(platform, now, busy, limit))
     }
 
+    async fn renew_claim(&self, row: &OutboxRow, now: i64) -> Result<()> {
+        self.call(self.inner.renew_claim(row, now))
+    }
+
     async fn mark_sent(&self, row: &OutboxRow, message_id: &str, at: i64) -> Result<()> {
         self.call(self.inner.mark_sent(row, message_id, at))
     }
 
     async fn mark_retry(
         &self,
-        row_id: i64,
+        row: &OutboxRow,
         next_at: i64,
         error: &str,
         count_attempt: bool,
     ) -> Result<()> {
-        self.call(self.inner.mark_retry(row_id, next_at, error, count_attempt))
+        self.call(self.inner.mark_retry(row, next_at, error, count_attempt))
     }
 
-    async fn mark_rejected(&self, row_id: i64, error: &str, at: i64) -> Result<()> {
-        self.call(self.inner.mark_rejected(row_id, error, at))
+    async fn mark_rejected(&self, row: &OutboxRow, error: &str, at: i64) -> Result<()> {
+        self.call(self.inner.mark_rejected(row, error, at))
     }
 
     async fn outbox_depth(&self, platform: Option<Platform>) -> Result<u64> {
@@ -255,6 +259,10 @@ impl Store for SerialStore {
 
     async fn prune(&self, now: i64, max_age: Duration, retention: Duration) -> Result<(u64, u64)> {
         self.call(self.inner.prune(now, max_age, retention))
+    }
+
+    async fn replica_heartbeat(&self, now: i64, live_secs: i64) -> Result<u32> {
+        self.call(self.inner.replica_heartbeat(now, live_secs))
     }
 
     async fn close(&self) {

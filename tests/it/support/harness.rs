@@ -111,5 +111,6 @@ pub fn adapter_context(
         status,
         default_lang: Lang::ZhTw,
         shutdown: shutdown.clone(),
+        share: ptt_relay::chat::pacing::Share::alone(),
     }
 }
