@@ -22,6 +22,7 @@ mod relay_poller;
 mod renderers;
 mod run_binary;
 mod store_contract;
+mod store_lease;
 mod tally;
 mod tally_telegram;
 mod telegram;
