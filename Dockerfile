@@ -1,6 +1,23 @@
 # syntax=docker/dockerfile:1
-# ptt-relay container image: a release build on Debian bookworm, run as a
-# non-root user on bookworm-slim. Build: docker build -t ptt-relay .
+# ptt-relay container image: a release build on an empty base. The runtime
+# stage holds the binary, config/default.toml, exactly the shared libraries
+# the binary links (glibc's libc, libm, libgcc_s and the loader, as `ldd`
+# lists them; scripts/container-files.sh) and an empty /data owned by the
+# non-root user 10001: no shell, no package manager. TLS root certificates
+# are compiled into the binary (webpki-roots), so none are copied.
+#
+# Build from source (what users do):
+#   docker build -t ptt-relay .
+# Build from a binary built elsewhere (what scripts/container-test.sh does in
+# CI, where no Rust image can be pulled): the same `runtime` stage, its files
+# taken from a context folder laid out by scripts/container-files.sh:
+#   scripts/container-files.sh target/release/ptt-relay DIR
+#   docker build --build-arg FILES=prebuilt -f Dockerfile -t ptt-relay DIR
+# The binary must be built against a glibc no newer than bookworm's (2.36).
+
+# Where the runtime stage's files come from: `source` (the build stage) or
+# `prebuilt` (the build context).
+ARG FILES=source
 
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
@@ -17,24 +34,31 @@ RUN mkdir -p src benches \
 COPY src ./src
 COPY benches ./benches
 COPY config ./config
+COPY scripts/container-files.sh ./scripts/
 # Make sure cargo sees the real sources as newer than the dummy build.
 RUN touch src/main.rs src/lib.rs \
     && cargo build --release --locked --bin ptt-relay \
-    && cp target/release/ptt-relay /usr/local/bin/ptt-relay
+    && scripts/container-files.sh target/release/ptt-relay /out
 
-FROM debian:bookworm-slim AS runtime
-RUN apt-get update \
-    && apt-get install -y --no-install-recommends ca-certificates \
-    && rm -rf /var/lib/apt/lists/* \
-    && useradd --system --uid 10001 --home-dir /data --shell /usr/sbin/nologin ptt-relay \
-    && mkdir -p /data /app/config \
-    && chown ptt-relay:ptt-relay /data
+FROM scratch AS files-source
+COPY --from=build /out/ /
 
-COPY --from=build /usr/local/bin/ptt-relay /usr/local/bin/ptt-relay
-COPY --from=build /src/config/default.toml /app/config/default.toml
+FROM scratch AS files-prebuilt
+COPY rootfs /rootfs
+COPY data /data
+
+# hadolint ignore=DL3006
+FROM files-${FILES} AS files
+
+FROM scratch AS runtime
+COPY --from=files /rootfs/ /
+COPY --from=files --chown=10001:10001 /data /data
 
 WORKDIR /app
-ENV PTT_RELAY__STORE__URL=sqlite:///data/ptt-relay.db \
+# TMPDIR: SQLite's temporary files go to the volume (the root is read-only).
+ENV PATH=/usr/local/bin \
+    TMPDIR=/data \
+    PTT_RELAY__STORE__URL=sqlite:///data/ptt-relay.db \
     PTT_RELAY__HTTP__LISTEN=0.0.0.0:9187
 VOLUME ["/data"]
 EXPOSE 9187

@@ -46,6 +46,9 @@ pub struct SqliteStore {
     pid: i64,
     lease_task: std::sync::Mutex<Option<JoinHandle<()>>>,
     lease: LeaseState,
+    /// `<file>.lock`, exclusively locked (`flock`) while this store holds
+    /// the lease: see [`lock_file`].
+    lock: std::sync::Mutex<Option<std::fs::File>>,
 }
 
 /// This process's hold on the store's lease.
@@ -138,6 +141,7 @@ impl SqliteStore {
             pid: i64::from(std::process::id()),
             lease_task: std::sync::Mutex::new(None),
             lease: LeaseState::default(),
+            lock: std::sync::Mutex::new(None),
         });
         store.migrate(existed).await?;
         Ok(store)
@@ -229,22 +233,31 @@ impl SqliteStore {
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(q("taking the lease"))?;
+        // Locked inside the write transaction: a holder has written its row
+        // by the time another process can look.
+        let lock = lock_file(&self.path)?;
         let holder = sqlx::query("SELECT pid, host, expires_at FROM lease WHERE id = 1")
             .fetch_optional(&mut *tx)
             .await
             .map_err(q("reading the lease"))?;
-        if let Some(row) = holder {
-            let pid: i64 = row.get("pid");
-            let other_host: String = row.get("host");
-            let expires_at: i64 = row.get("expires_at");
-            let ours = pid == self.pid && other_host == host;
-            let dead = other_host == host && !process_alive(pid);
-            if !ours && !dead && expires_at > now {
-                return Err(StoreError::Locked {
-                    pid,
-                    host: other_host,
-                });
+        let (pid, other_host, expires_at) = match &holder {
+            Some(row) => (row.get("pid"), row.get("host"), row.get("expires_at")),
+            None => (0, String::from("unknown host"), 0),
+        };
+        let refused = match &lock {
+            LockFile::Held(_) => false,
+            LockFile::Busy => true,
+            LockFile::Unsupported => {
+                let ours = pid == self.pid && other_host == host;
+                let dead = other_host == host && !process_alive(pid);
+                holder.is_some() && !ours && !dead && expires_at > now
             }
+        };
+        if refused {
+            return Err(StoreError::Locked {
+                pid,
+                host: other_host,
+            });
         }
         sqlx::query(
             "INSERT INTO lease (id, pid, host, expires_at) VALUES (1, ?, ?, ?)
@@ -267,6 +280,9 @@ impl SqliteStore {
         .await
         .map_err(q("taking the lease"))?;
         tx.commit().await.map_err(q("taking the lease"))?;
+        if let (LockFile::Held(file), Ok(mut slot)) = (lock, self.lock.lock()) {
+            *slot = Some(file);
+        }
         Ok(())
     }
 
@@ -355,6 +371,47 @@ pub(crate) fn host_name() -> String {
         .filter(|s| !s.is_empty())
         .or_else(|| std::env::var("HOSTNAME").ok())
         .unwrap_or_else(|| "localhost".into())
+}
+
+/// The store's lock file, as [`lock_file`] found it.
+enum LockFile {
+    /// Locked by this process now.
+    Held(std::fs::File),
+    /// Locked by another running process.
+    Busy,
+    /// The file system has no `flock` (then the lease row's pid and host
+    /// decide).
+    Unsupported,
+}
+
+/// Tries an exclusive lock on `<store file>.lock`, created next to the
+/// store. The kernel drops the lock when its holder exits, however it exits,
+/// so a free lock means no other process on this machine holds the store:
+/// in containers the lease row cannot tell that, as every ptt-relay there is
+/// pid 1 and a restarted container keeps its host name.
+///
+/// Errors: [`StoreError::Open`] when the file cannot be created.
+fn lock_file(store: &Path) -> Result<LockFile> {
+    let mut name = store.as_os_str().to_owned();
+    name.push(".lock");
+    let path = PathBuf::from(name);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| StoreError::Open {
+            location: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+    Ok(match file.try_lock() {
+        Ok(()) => LockFile::Held(file),
+        Err(std::fs::TryLockError::WouldBlock) => LockFile::Busy,
+        Err(std::fs::TryLockError::Error(e)) => {
+            tracing::warn!(error = %e, file = %path.display(), "cannot lock the store's lock file; the lease row alone keeps a second process out");
+            LockFile::Unsupported
+        }
+    })
 }
 
 /// Whether a local process exists (Linux `/proc`; elsewhere assume it does).
@@ -1420,6 +1477,9 @@ impl Store for SqliteStore {
                 .await;
         }
         self.pool.close().await;
+        if let Ok(mut slot) = self.lock.lock() {
+            slot.take();
+        }
     }
 }
 

@@ -1,8 +1,11 @@
 //! Two `ptt-relay run` processes on one SQLite file (issue 12, kind 7): a
 //! process stalled past its store lease (SIGSTOP, as `docker pause` or a
-//! frozen VM does) resumes next to the process that took the store over.
-//! It must stop polling and sending at once and exit 1 with a clear
-//! message, so that every post reaches every chat once.
+//! frozen VM does). While its lock file is held, a second process is
+//! refused even after the lease row expired. Where the lock does not work
+//! (a file system that ignores `flock`; here: the lock file removed), the
+//! second process takes the store over, and the stalled one, resumed, must
+//! stop polling and sending at once and exit 1 with a clear message, so
+//! that every post reaches every chat once.
 
 use crate::support;
 
@@ -76,9 +79,28 @@ async fn a_process_stalled_past_its_lease_exits_1_and_the_new_holder_delivers_on
     );
     tokio::time::sleep(Duration::from_secs(2)).await;
 
-    // A freezes; once its lease has expired, B takes the store over.
+    // A freezes. Its lease row expires, but its lock file still holds.
     signal(&a, "-STOP");
     tokio::time::sleep(STALL).await;
+    let mut refused = Relay::run(dir.path(), &env(&ptt, &tg, &db));
+    let status = refused.wait(Duration::from_secs(20));
+    assert_eq!(
+        status.and_then(|s| s.code()),
+        Some(2),
+        "{:?}",
+        refused.stderr()
+    );
+    assert!(
+        refused
+            .stderr()
+            .iter()
+            .any(|l| l.contains("another ptt-relay")),
+        "{:?}",
+        refused.stderr()
+    );
+    // Without the lock (a file system that ignores it), the expired lease
+    // row is all there is: B takes the store over.
+    std::fs::remove_file(format!("{}.lock", path.display())).expect("the lock file");
     let b = Relay::run(dir.path(), &env(&ptt, &tg, &db));
     for _ in 0..300 {
         if b.stderr().iter().any(|l| l.contains("ptt-relay started")) {

@@ -28,6 +28,7 @@ mod sim;
 mod simulation;
 mod source_links;
 mod store_contract;
+mod store_lease;
 mod tally;
 mod tally_telegram;
 mod telegram;
