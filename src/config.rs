@@ -483,15 +483,10 @@ impl StoreUrl {
     }
 }
 
-/// Replaces the password of a URL with `***` (`postgres://u:***@h/db`).
+/// Replaces the password of a URL with `***`, in the user info and in a
+/// `password=` query parameter (see [`crate::telemetry::redact::mask_url`]).
 pub fn mask_password(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("***"));
-            u.to_string()
-        }
-        _ => url.to_owned(),
-    }
+    crate::telemetry::redact::mask_url(url)
 }
 
 fn mask_secret<S: Serializer>(v: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {

@@ -932,3 +932,45 @@ fn an_unknown_subcommand_is_a_usage_error() {
     assert_eq!(run.code, Some(2), "{}", run.context());
     assert_eq!(run.stdout, "", "{}", run.context());
 }
+
+/// A password given as a `password=` query parameter of the store URL
+/// (libpq accepts it there) is masked like one in the user info.
+#[test]
+fn check_config_masks_a_password_query_parameter() {
+    let cli = Cli::new();
+    let run = cli.run(
+        &["check-config"],
+        &[(
+            "PTT_RELAY__STORE__URL",
+            "postgres://relay@db/relay?sslmode=disable&password=QUERY-SECRET-PW",
+        )],
+    );
+    run.success();
+    let ctx = run.context();
+    assert!(!run.stdout.contains("QUERY-SECRET-PW"), "leaked: {ctx}");
+    assert!(!run.stderr.contains("QUERY-SECRET-PW"), "leaked: {ctx}");
+    let t = toml_of(&run);
+    assert_eq!(
+        t["store"]["url"].as_str(),
+        Some("postgres://relay@db/relay?sslmode=disable&password=***"),
+        "{ctx}"
+    );
+}
+
+/// `run` cannot reach the store: its error names the server without the
+/// password, wherever in the URL the password was.
+#[test]
+fn run_masks_the_store_password_in_its_connection_error() {
+    for url in [
+        "postgres://relay@127.0.0.1:1/relay?password=QUERY-SECRET-PW",
+        "postgres://relay:QUERY-SECRET-PW@127.0.0.1:1/relay",
+    ] {
+        let cli = Cli::new();
+        let run = cli.run(&["run"], &[("PTT_RELAY__STORE__URL", url)]);
+        let ctx = run.context();
+        assert_ne!(run.code, Some(0), "{ctx}");
+        assert!(run.stderr.contains("127.0.0.1:1"), "no location: {ctx}");
+        assert!(!run.stderr.contains("QUERY-SECRET-PW"), "leaked: {ctx}");
+        assert!(!run.stdout.contains("QUERY-SECRET-PW"), "leaked: {ctx}");
+    }
+}
