@@ -264,8 +264,8 @@ pub async fn start_backend(
         workers.spawn(worker.run(shutdown.clone(), grace));
     }
 
-    let max_age = Duration::from_secs(settings.relay.max_delivery_age_hours * 3600);
-    let retention = Duration::from_secs(u64::from(settings.store.retention_days) * 86_400);
+    let max_age = settings.relay.max_delivery_age();
+    let retention = settings.store.retention();
     let prune_store = Arc::clone(&store);
     let prune_stop = shutdown.clone();
     workers.spawn(async move {
@@ -306,11 +306,11 @@ pub async fn start_backend(
             interval: Duration::from_secs(settings.ptt.poll_interval_secs),
             catchup_pages: settings.ptt.catchup_pages,
             backfill: settings.ptt.backfill,
-            max_age: Duration::from_secs(settings.relay.max_delivery_age_hours * 3600),
+            max_age: settings.relay.max_delivery_age(),
         },
         boards,
         tally: extras.tally.unwrap_or(TallyOptions {
-            window: Duration::from_secs(settings.relay.track_hours * 3600),
+            window: settings.relay.track_window(),
             first_step: Duration::from_secs(settings.relay.track_first_secs),
             max_step: Duration::from_secs(settings.relay.track_max_step_secs),
         }),
