@@ -449,7 +449,7 @@ async fn supervise(
             Ok(true) => {
                 tracing::info!(replica = %me, "this replica leads: polling PTT and running the chat listeners");
                 work.status.set_is_leader(true);
-                work.status.set_leader(format!("{me} (this replica)"));
+                work.status.set_leading_here(&me);
                 if let Err(e) = leadership.record(now_secs()).await {
                     tracing::warn!(error = %e, "cannot record the leader");
                 }
@@ -477,7 +477,7 @@ async fn supervise(
                 work.status.set_is_leader(false);
                 if let Ok(Some(leader)) = store.leader().await {
                     work.status
-                        .set_leader(format!("{} on {}", leader.replica_id, leader.host));
+                        .set_leading_elsewhere(&leader.replica_id, &leader.host);
                 }
             }
             Err(e) => {
