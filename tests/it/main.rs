@@ -12,6 +12,7 @@ mod discord;
 mod failover_binary;
 mod fanout;
 mod faults_ptt;
+mod http_bounds;
 mod index_parser;
 mod ops_binary;
 mod polling_rules;
