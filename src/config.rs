@@ -401,10 +401,8 @@ impl Settings {
             }
         }
         for r in RANGES {
-            if let Some(v) = self.numeric(r.key) {
-                if let Some(msg) = r.check(v) {
-                    errs.push(msg);
-                }
+            if let Some(msg) = self.numeric(r.key).and_then(|v| r.check(v)) {
+                errs.push(msg);
             }
         }
         let one_of = |key: &str, v: &str, allowed: &[&str], errs: &mut Vec<String>| {
