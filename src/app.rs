@@ -311,8 +311,8 @@ pub async fn start_backend(
         ));
     }
 
-    let max_age = Duration::from_secs(settings.relay.max_delivery_age_hours * 3600);
-    let retention = Duration::from_secs(u64::from(settings.store.retention_days) * 86_400);
+    let max_age = settings.relay.max_delivery_age();
+    let retention = settings.store.retention();
     let prune_store = Arc::clone(&store);
     let prune_stop = shutdown.clone();
     workers.spawn(async move {
@@ -353,11 +353,11 @@ pub async fn start_backend(
             interval: Duration::from_secs(settings.ptt.poll_interval_secs),
             catchup_pages: settings.ptt.catchup_pages,
             backfill: settings.ptt.backfill,
-            max_age: Duration::from_secs(settings.relay.max_delivery_age_hours * 3600),
+            max_age: settings.relay.max_delivery_age(),
         },
         boards,
         tally: extras.tally.unwrap_or(TallyOptions {
-            window: Duration::from_secs(settings.relay.track_hours * 3600),
+            window: settings.relay.track_window(),
             first_step: Duration::from_secs(settings.relay.track_first_secs),
             max_step: Duration::from_secs(settings.relay.track_max_step_secs),
         }),
@@ -528,7 +528,7 @@ async fn supervise(
             Ok(true) => {
                 tracing::info!(replica = %me, "this replica leads: polling PTT and running the chat listeners");
                 work.status.set_is_leader(true);
-                work.status.set_leader(format!("{me} (this replica)"));
+                work.status.set_leading_here(&me);
                 if let Err(e) = leadership.record(now_secs()).await {
                     tracing::warn!(error = %e, "cannot record the leader");
                 }
@@ -556,7 +556,7 @@ async fn supervise(
                 work.status.set_is_leader(false);
                 if let Ok(Some(leader)) = store.leader().await {
                     work.status
-                        .set_leader(format!("{} on {}", leader.replica_id, leader.host));
+                        .set_leading_elsewhere(&leader.replica_id, &leader.host);
                 }
             }
             Err(e) => {

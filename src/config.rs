@@ -102,6 +102,13 @@ pub struct StoreSettings {
     pub lease_secs: u64,
 }
 
+impl StoreSettings {
+    /// `retention_days` as a duration.
+    pub fn retention(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(u64::from(self.retention_days).saturating_mul(86_400))
+    }
+}
+
 impl Default for StoreSettings {
     fn default() -> Self {
         StoreSettings {
@@ -184,6 +191,24 @@ pub struct RelaySettings {
     pub track_max_step_secs: u64,
     /// Older undelivered rows expire.
     pub max_delivery_age_hours: u64,
+}
+
+impl RelaySettings {
+    /// `max_delivery_age_hours` as a duration (saturating; in range it
+    /// cannot overflow).
+    pub fn max_delivery_age(&self) -> std::time::Duration {
+        hours(self.max_delivery_age_hours)
+    }
+
+    /// `track_hours` as a duration (saturating).
+    pub fn track_window(&self) -> std::time::Duration {
+        hours(self.track_hours)
+    }
+}
+
+/// Whole hours as a duration, saturating instead of overflowing.
+fn hours(h: u64) -> std::time::Duration {
+    std::time::Duration::from_secs(h.saturating_mul(3_600))
 }
 
 impl Default for RelaySettings {
@@ -375,26 +400,10 @@ impl Settings {
                 errs.push(format!("ptt.boards: {b:?} is not a PTT board name"));
             }
         }
-        let positive = [
-            ("ptt.poll_interval_secs", self.ptt.poll_interval_secs),
-            ("store.retention_days", u64::from(self.store.retention_days)),
-            ("store.lease_secs", self.store.lease_secs),
-            ("relay.track_first_secs", self.relay.track_first_secs),
-            ("relay.track_max_step_secs", self.relay.track_max_step_secs),
-            (
-                "relay.max_delivery_age_hours",
-                self.relay.max_delivery_age_hours,
-            ),
-            ("outbox.concurrency", u64::from(self.outbox.concurrency)),
-            ("shutdown.timeout_secs", self.shutdown.timeout_secs),
-        ];
-        for (key, v) in positive {
-            if v == 0 {
-                errs.push(format!("{key} must be greater than 0"));
+        for r in RANGES {
+            if let Some(msg) = self.numeric(r.key).and_then(|v| r.check(v)) {
+                errs.push(msg);
             }
-        }
-        if !(self.ptt.requests_per_sec.is_finite() && self.ptt.requests_per_sec > 0.0) {
-            errs.push("ptt.requests_per_sec must be a positive number".into());
         }
         let one_of = |key: &str, v: &str, allowed: &[&str], errs: &mut Vec<String>| {
             if !allowed.contains(&v) {
@@ -431,6 +440,27 @@ impl Settings {
         }
     }
 
+    /// The value of a numeric key of [`RANGES`], as a number.
+    fn numeric(&self, key: &str) -> Option<Number> {
+        let u = |v: u64| Some(Number::Int(v));
+        match key {
+            "ptt.poll_interval_secs" => u(self.ptt.poll_interval_secs),
+            "ptt.requests_per_sec" => Some(Number::Float(self.ptt.requests_per_sec)),
+            "ptt.catchup_pages" => u(self.ptt.catchup_pages.into()),
+            "ptt.backfill" => u(self.ptt.backfill.into()),
+            "store.retention_days" => u(self.store.retention_days.into()),
+            "store.lease_secs" => u(self.store.lease_secs),
+            "discord.guild_id" => self.discord.guild_id.map(Number::Int),
+            "relay.track_hours" => u(self.relay.track_hours),
+            "relay.track_first_secs" => u(self.relay.track_first_secs),
+            "relay.track_max_step_secs" => u(self.relay.track_max_step_secs),
+            "relay.max_delivery_age_hours" => u(self.relay.max_delivery_age_hours),
+            "outbox.concurrency" => u(self.outbox.concurrency.into()),
+            "shutdown.timeout_secs" => u(self.shutdown.timeout_secs),
+            _ => None,
+        }
+    }
+
     /// The polled boards, validated.
     pub fn boards(&self) -> Vec<Board> {
         self.ptt
@@ -454,6 +484,86 @@ impl Settings {
     pub fn to_masked_toml(&self) -> String {
         toml::to_string(self).unwrap_or_else(|e| format!("# cannot print: {e}\n"))
     }
+}
+
+/// The allowed range of one numeric key (both ends included).
+#[derive(Debug, Clone, Copy)]
+pub struct Range {
+    /// The key, `section.name`.
+    pub key: &'static str,
+    /// The smallest allowed value.
+    pub min: f64,
+    /// The largest allowed value.
+    pub max: f64,
+}
+
+/// A numeric setting's value.
+#[derive(Debug, Clone, Copy)]
+enum Number {
+    Int(u64),
+    Float(f64),
+}
+
+impl Range {
+    /// The refusal naming the key, the value and the range, when `v` is
+    /// outside it (or not a finite number).
+    fn check(&self, v: Number) -> Option<String> {
+        let (inside, shown) = match v {
+            // u64 → f64 rounds only above 2^53, far beyond every maximum
+            // but `discord.guild_id`'s (u64::MAX as f64, above any u64).
+            #[allow(clippy::cast_precision_loss)]
+            Number::Int(i) => {
+                let f = i as f64;
+                (f >= self.min && f <= self.max, i.to_string())
+            }
+            Number::Float(f) => (
+                f.is_finite() && f >= self.min && f <= self.max,
+                format!("{f:?}"),
+            ),
+        };
+        (!inside).then(|| {
+            format!(
+                "{} = {shown} is out of range: it must be from {} to {}",
+                self.key,
+                show(self.min),
+                show(self.max)
+            )
+        })
+    }
+}
+
+fn show(v: f64) -> String {
+    #[allow(clippy::cast_precision_loss)]
+    if v >= u64::MAX as f64 {
+        "18446744073709551615".into()
+    } else {
+        format!("{v}")
+    }
+}
+
+/// Every numeric key's range (README "Configuration" shows the same
+/// table). `check-config` and `run` refuse a value outside it (exit 2).
+/// The ranges also keep every derived duration (hours × 3600, days ×
+/// 86,400, 1 / requests per second) far from overflowing.
+pub const RANGES: &[Range] = &[
+    r("ptt.poll_interval_secs", 1.0, 86_400.0),
+    r("ptt.requests_per_sec", 0.01, 100.0),
+    r("ptt.catchup_pages", 0.0, 100.0),
+    r("ptt.backfill", 0.0, 1_000.0),
+    r("store.retention_days", 1.0, 3_650.0),
+    r("store.lease_secs", 1.0, 3_600.0),
+    #[allow(clippy::cast_precision_loss)]
+    r("discord.guild_id", 1.0, u64::MAX as f64),
+    r("relay.track_hours", 0.0, 720.0),
+    r("relay.track_first_secs", 1.0, 86_400.0),
+    r("relay.track_max_step_secs", 1.0, 86_400.0),
+    r("relay.max_delivery_age_hours", 1.0, 8_760.0),
+    r("outbox.concurrency", 1.0, 256.0),
+    r("shutdown.timeout_secs", 1.0, 3_600.0),
+];
+
+const fn r(key: &'static str, min: f64, max: f64) -> Range {
+    Range { key, min, max }
 }
 
 /// Where the store lives, from `store.url`.
@@ -483,15 +593,10 @@ impl StoreUrl {
     }
 }
 
-/// Replaces the password of a URL with `***` (`postgres://u:***@h/db`).
+/// Replaces the password of a URL with `***`, in the user info and in a
+/// `password=` query parameter (see [`crate::telemetry::redact::mask_url`]).
 pub fn mask_password(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("***"));
-            u.to_string()
-        }
-        _ => url.to_owned(),
-    }
+    crate::telemetry::redact::mask_url(url)
 }
 
 fn mask_secret<S: Serializer>(v: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {

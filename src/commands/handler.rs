@@ -12,8 +12,8 @@ use crate::ptt::{Board, time};
 use crate::relay::status::RuntimeStatus;
 use crate::store::{Removal, Store, now_secs};
 
-/// Most subscriptions a chat may have.
-pub const MAX_SUBSCRIPTIONS: usize = 50;
+/// Most subscriptions a chat may have (enforced by the store).
+pub use crate::store::MAX_SUBSCRIPTIONS;
 
 /// Who is asking, and where.
 #[derive(Debug, Clone)]
@@ -195,27 +195,23 @@ impl Handler {
             ));
         };
         let canonical = filter.canonical();
-        let existing = self.store.subscriptions_of(&ctx.dest).await?;
-        let is_new = !existing
-            .iter()
-            .any(|s| s.board == b.as_str() && s.filter == canonical);
-        if is_new
-            && self
-                .store
-                .count_subscriptions(ctx.dest.platform, &ctx.dest.chat)
-                .await?
-                >= MAX_SUBSCRIPTIONS
-        {
-            let max = MAX_SUBSCRIPTIONS.to_string();
-            return Ok(Reply::new(
-                ReplyKind::Error,
-                fill(t.too_many_subscriptions, &[("max", &max)]),
-            ));
-        }
-        let (id, created) = self
+        // The limit is checked by the store inside the inserting
+        // transaction, so concurrent commands cannot pass it.
+        let (id, created) = match self
             .store
             .subscribe(&ctx.dest, b.as_str(), &canonical, now_secs())
-            .await?;
+            .await
+        {
+            Ok(r) => r,
+            Err(crate::store::StoreError::SubscriptionLimit { max }) => {
+                let max = max.to_string();
+                return Ok(Reply::new(
+                    ReplyKind::Error,
+                    fill(t.too_many_subscriptions, &[("max", &max)]),
+                ));
+            }
+            Err(e) => return Err(e),
+        };
         let id = id.to_string();
         let values = [
             ("id", id.as_str()),

@@ -807,12 +807,7 @@ fn one_line(text: &str, max_chars: usize) -> String {
 
 /// `url` as text with any password replaced by `***`.
 fn redacted(url: &Url) -> String {
-    let mut shown = url.clone();
-    if shown.password().is_some() {
-        // Cannot fail: the URL already has a password, hence a host.
-        let _ = shown.set_password(Some("***"));
-    }
-    shown.to_string()
+    crate::telemetry::redact::mask_url(url.as_str())
 }
 
 /// The path and query of `url`, e.g. `/bbs/Gossiping/index.html`.

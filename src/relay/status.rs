@@ -10,6 +10,7 @@ pub struct RuntimeStatus {
     tracked_posts: AtomicU64,
     last_edit_at: AtomicI64,
     leader: Mutex<String>,
+    leader_detail: Mutex<String>,
     telegram_conflict_at: AtomicI64,
     markup_failing: Mutex<Vec<String>>,
     is_leader: AtomicBool,
@@ -47,7 +48,8 @@ impl RuntimeStatus {
         self.last_edit_at.store(at, Ordering::Relaxed);
     }
 
-    /// Who leads.
+    /// Who leads, as chats see it: a role ("this instance", "this
+    /// replica", "another replica"), never a host name or process id.
     pub fn leader(&self) -> String {
         self.leader.lock().map(|l| l.clone()).unwrap_or_default()
     }
@@ -99,6 +101,36 @@ impl RuntimeStatus {
     pub fn set_leader(&self, leader: impl Into<String>) {
         if let Ok(mut l) = self.leader.lock() {
             *l = leader.into();
+        }
+    }
+
+    /// This replica (`replica_id`, from `app::replica_id`) leads. Chats
+    /// see only "this replica": a replica id holds the host name and the
+    /// process id, which replies never show (DESIGN.md "Bounds").
+    pub fn set_leading_here(&self, replica_id: &str) {
+        self.set_leader("this replica");
+        self.set_leader_detail(replica_id.to_owned());
+    }
+
+    /// Another replica leads: its id and host, from the leader row. Chats
+    /// see only "another replica".
+    pub fn set_leading_elsewhere(&self, replica_id: &str, host: &str) {
+        self.set_leader("another replica");
+        self.set_leader_detail(format!("{replica_id} on {host}"));
+    }
+
+    /// Who leads, with replica id and host: for operators (logs, local
+    /// endpoints), never for chat replies. Empty until known.
+    pub fn leader_detail(&self) -> String {
+        self.leader_detail
+            .lock()
+            .map(|l| l.clone())
+            .unwrap_or_default()
+    }
+
+    fn set_leader_detail(&self, detail: String) {
+        if let Ok(mut l) = self.leader_detail.lock() {
+            *l = detail;
         }
     }
 }

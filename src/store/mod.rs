@@ -20,6 +20,9 @@ use crate::ptt::{PostId, Tally};
 /// Seconds since the Unix epoch (see [`crate::clock`]).
 pub use crate::clock::now_secs;
 
+/// Subscriptions a chat may hold (all its threads together).
+pub const MAX_SUBSCRIPTIONS: usize = 50;
+
 /// A store failure, with what was being done.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -73,6 +76,13 @@ pub enum StoreError {
     ClaimLost {
         /// The row.
         row: i64,
+    },
+    /// The chat already has [`MAX_SUBSCRIPTIONS`] subscriptions (checked
+    /// inside the inserting transaction).
+    #[error("the chat already has {max} subscriptions")]
+    SubscriptionLimit {
+        /// The limit.
+        max: usize,
     },
     /// A stored value could not be read back.
     #[error("store holds a malformed {what}: {reason}")]
@@ -293,7 +303,9 @@ pub trait Store: Send + Sync {
     async fn latest_digests(&self, boards: &[String], limit: usize) -> Result<Vec<Digest>>;
 
     /// Adds a subscription, or finds the identical one. Returns its id and
-    /// whether it was created.
+    /// whether it was created; [`StoreError::SubscriptionLimit`] when a new
+    /// one would exceed [`MAX_SUBSCRIPTIONS`] for the chat (all threads),
+    /// checked in the inserting transaction.
     async fn subscribe(
         &self,
         dest: &Destination,

@@ -42,10 +42,10 @@ use super::{
     BoardState, EditJob, OutboxRow, PendingPost, Removal, Result, SentMessage, Store, StoreError,
     Subscription, TrackStart, TrackedPost, claim_token, now_secs,
 };
-use crate::config::mask_password;
 use crate::dest::{Destination, Platform};
 use crate::digest::Digest;
 use crate::ptt::{PostId, Tally};
+use crate::telemetry::redact::mask_url;
 
 /// How long a replica's claim on an outbox row lasts (seconds). A row
 /// claimed by a replica that stopped is taken by another after this.
@@ -68,26 +68,9 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// own in `options`).
 const SET_STATEMENT_TIMEOUT: &str = "SET statement_timeout = '30s'";
 
-/// The URL with its password masked, for messages. Falls back to cutting
-/// the user info by hand when the URL does not parse (where
-/// [`mask_password`] returns it unchanged).
+/// The URL with its password masked, for messages.
 fn masked(url: &str) -> String {
-    let m = mask_password(url);
-    if m != url {
-        return m;
-    }
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return m;
-    };
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(authority_end);
-    match authority.rsplit_once('@') {
-        Some((userinfo, host)) if userinfo.contains(':') => {
-            let user = userinfo.split(':').next().unwrap_or("");
-            format!("{scheme}://{user}:***@{host}{tail}")
-        }
-        _ => m,
-    }
+    mask_url(url)
 }
 
 fn q(doing: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
@@ -941,6 +924,13 @@ impl Store for PostgresStore {
         .fetch_all(&mut *tx)
         .await
         .map_err(q("subscribing"))?;
+        // Counted in this transaction, which holds the chat's write lock:
+        // concurrent subscribes cannot pass the limit together.
+        if used.len() >= super::MAX_SUBSCRIPTIONS {
+            return Err(StoreError::SubscriptionLimit {
+                max: super::MAX_SUBSCRIPTIONS,
+            });
+        }
         let id = smallest_free_id(&used);
         sqlx::query(
             "INSERT INTO subscriptions (platform, chat, thread, local_id, board, filter, created_at)

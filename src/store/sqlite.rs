@@ -777,6 +777,13 @@ impl Store for SqliteStore {
         .fetch_all(&mut *tx)
         .await
         .map_err(q("subscribing"))?;
+        // Counted in this transaction, which holds the chat's write lock:
+        // concurrent subscribes cannot pass the limit together.
+        if used.len() >= super::MAX_SUBSCRIPTIONS {
+            return Err(StoreError::SubscriptionLimit {
+                max: super::MAX_SUBSCRIPTIONS,
+            });
+        }
         let id = smallest_free_id(&used);
         sqlx::query(
             "INSERT INTO subscriptions (platform, chat, thread, local_id, board, filter, created_at)

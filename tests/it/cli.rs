@@ -932,3 +932,105 @@ fn an_unknown_subcommand_is_a_usage_error() {
     assert_eq!(run.code, Some(2), "{}", run.context());
     assert_eq!(run.stdout, "", "{}", run.context());
 }
+
+/// A password given as a `password=` query parameter of the store URL
+/// (libpq accepts it there) is masked like one in the user info.
+#[test]
+fn check_config_masks_a_password_query_parameter() {
+    let cli = Cli::new();
+    let run = cli.run(
+        &["check-config"],
+        &[(
+            "PTT_RELAY__STORE__URL",
+            "postgres://relay@db/relay?sslmode=disable&password=QUERY-SECRET-PW",
+        )],
+    );
+    run.success();
+    let ctx = run.context();
+    assert!(!run.stdout.contains("QUERY-SECRET-PW"), "leaked: {ctx}");
+    assert!(!run.stderr.contains("QUERY-SECRET-PW"), "leaked: {ctx}");
+    let t = toml_of(&run);
+    assert_eq!(
+        t["store"]["url"].as_str(),
+        Some("postgres://relay@db/relay?sslmode=disable&password=***"),
+        "{ctx}"
+    );
+}
+
+/// `run` cannot reach the store: its error names the server without the
+/// password, wherever in the URL the password was.
+#[test]
+fn run_masks_the_store_password_in_its_connection_error() {
+    for url in [
+        "postgres://relay@127.0.0.1:1/relay?password=QUERY-SECRET-PW",
+        "postgres://relay:QUERY-SECRET-PW@127.0.0.1:1/relay",
+    ] {
+        let cli = Cli::new();
+        let run = cli.run(&["run"], &[("PTT_RELAY__STORE__URL", url)]);
+        let ctx = run.context();
+        assert_ne!(run.code, Some(0), "{ctx}");
+        assert!(run.stderr.contains("127.0.0.1:1"), "no location: {ctx}");
+        assert!(!run.stderr.contains("QUERY-SECRET-PW"), "leaked: {ctx}");
+        assert!(!run.stdout.contains("QUERY-SECRET-PW"), "leaked: {ctx}");
+    }
+}
+
+/// Every numeric key has a range; a value outside it is refused by
+/// `check-config` and by `run` (exit 2) with the key, the value and the
+/// range.
+#[test]
+fn out_of_range_values_are_refused_with_key_value_and_range() {
+    let cases = [
+        (
+            "PTT_RELAY__PTT__REQUESTS_PER_SEC",
+            "1e-300",
+            "ptt.requests_per_sec = 1e-300",
+            "0.01 to 100",
+        ),
+        (
+            "PTT_RELAY__PTT__POLL_INTERVAL_SECS",
+            "0",
+            "ptt.poll_interval_secs = 0",
+            "1 to 86400",
+        ),
+        (
+            "PTT_RELAY__RELAY__MAX_DELIVERY_AGE_HOURS",
+            "18446744073709551615",
+            "relay.max_delivery_age_hours = 18446744073709551615",
+            "1 to 8760",
+        ),
+        (
+            "PTT_RELAY__RELAY__TRACK_HOURS",
+            "5124095576030431",
+            "relay.track_hours = 5124095576030431",
+            "0 to 720",
+        ),
+        (
+            "PTT_RELAY__STORE__RETENTION_DAYS",
+            "4000000000",
+            "store.retention_days = 4000000000",
+            "1 to 3650",
+        ),
+        (
+            "PTT_RELAY__OUTBOX__CONCURRENCY",
+            "100000",
+            "outbox.concurrency = 100000",
+            "1 to 256",
+        ),
+        (
+            "PTT_RELAY__PTT__CATCHUP_PAGES",
+            "1000000",
+            "ptt.catchup_pages = 1000000",
+            "0 to 100",
+        ),
+    ];
+    for (var, value, named, range) in cases {
+        for cmd in ["check-config", "run"] {
+            let cli = Cli::new();
+            let run = cli.run(&[cmd], &[(var, value)]);
+            let line = run.failure(2);
+            assert!(line.contains(named), "{cmd} {var}={value}: {line}");
+            assert!(line.contains(range), "{cmd} {var}={value}: {line}");
+        }
+    }
+}

@@ -1213,3 +1213,30 @@ async fn commands_for_other_bots_are_ignored() {
     env.done(&ctx, "/unsubscribe@ptt_relay_bot 1").await;
     assert!(env.subs("1").await.is_empty());
 }
+
+/// `/status` is answered to any member: it names the leader by role only,
+/// never by host name or process id (DESIGN.md "Bounds").
+#[tokio::test]
+async fn status_shows_no_host_name_or_process_id() {
+    let env = env().await;
+    let pid = std::process::id().to_string();
+    let replica = format!("relay-host-7-{pid}-beef");
+    for lead in [true, false] {
+        if lead {
+            env.status.set_leading_here(&replica);
+        } else {
+            env.status.set_leading_elsewhere(&replica, "relay-host-7");
+        }
+        for lang in [Lang::En, Lang::ZhTw] {
+            let ctx = Context {
+                lang,
+                ..member("1")
+            };
+            let r = env.send(&ctx, "/status").await;
+            assert_eq!(r.kind, ReplyKind::Info);
+            assert!(!r.text.contains("relay-host-7"), "host shown: {}", r.text);
+            assert!(!r.text.contains(&pid), "pid shown: {}", r.text);
+            assert!(!r.text.contains("beef"), "replica tag shown: {}", r.text);
+        }
+    }
+}

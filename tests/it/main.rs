@@ -13,6 +13,7 @@ mod discord;
 mod failover_binary;
 mod fanout;
 mod faults_ptt;
+mod http_bounds;
 mod index_parser;
 mod lease_binary;
 mod ops_binary;

@@ -16,8 +16,8 @@ use ptt_relay::ptt::{PostId, Tally};
 use ptt_relay::store::postgres::{CLAIM_SECS, Leadership, PostgresStore};
 use ptt_relay::store::sqlite::SqliteStore;
 use ptt_relay::store::{
-    BoardState, EditJob, OutboxRow, PendingPost, Removal, SentMessage, Store, StoreError,
-    TrackStart, migrate,
+    BoardState, EditJob, MAX_SUBSCRIPTIONS, OutboxRow, PendingPost, Removal, SentMessage, Store,
+    StoreError, TrackStart, migrate,
 };
 use sqlx::Connection;
 use support::pg::{TestSchema, pg_url};
@@ -94,6 +94,7 @@ contract!(
     accept_post_queues_once_per_destination,
     latest_digests_newest_first_of_the_asked_boards,
     subscribe_finds_the_same_and_takes_the_smallest_free_id,
+    concurrent_subscribes_do_not_pass_the_limit,
     unsubscribe_by_id_board_and_all,
     pause_resume_and_chat_groups,
     move_chat_moves_what_does_not_collide,
@@ -303,6 +304,51 @@ async fn latest_digests_newest_first_of_the_asked_boards(s: &dyn Store) {
             .unwrap()),
         ["M.400.A.1"]
     );
+}
+
+/// The subscription limit is checked inside the inserting transaction:
+/// 30 subscribes of one chat at once, on top of 40, leave it at the limit;
+/// the refused ones say so, and finding an existing one still works.
+async fn concurrent_subscribes_do_not_pass_the_limit(s: &dyn Store) {
+    let chat = tg("limit");
+    for i in 0..40 {
+        s.subscribe(&chat, "Stock", &format!("kw:old{i}"), 1)
+            .await
+            .expect("below the limit");
+    }
+    let filters: Vec<String> = (0..30).map(|i| format!("kw:new{i}")).collect();
+    let results =
+        futures::future::join_all(filters.iter().map(|f| s.subscribe(&chat, "Stock", f, 2))).await;
+    let created = results
+        .iter()
+        .filter(|r| matches!(r, Ok((_, true))))
+        .count();
+    let refused = results
+        .iter()
+        .filter(|r| matches!(r, Err(StoreError::SubscriptionLimit { max: 50 })))
+        .count();
+    assert_eq!(created, 10, "{results:?}");
+    assert_eq!(refused, 20, "{results:?}");
+    assert_eq!(
+        s.count_subscriptions(chat.platform, &chat.chat)
+            .await
+            .unwrap(),
+        MAX_SUBSCRIPTIONS
+    );
+    // At the limit: an identical subscription is still found, a new one
+    // refused; another chat is not affected.
+    assert!(matches!(
+        s.subscribe(&chat, "Stock", "kw:old3", 3).await,
+        Ok((_, false))
+    ));
+    assert!(matches!(
+        s.subscribe(&chat, "Stock", "kw:another", 3).await,
+        Err(StoreError::SubscriptionLimit { .. })
+    ));
+    assert!(matches!(
+        s.subscribe(&tg("other"), "Stock", "kw:another", 3).await,
+        Ok((_, true))
+    ));
 }
 
 async fn subscribe_finds_the_same_and_takes_the_smallest_free_id(s: &dyn Store) {

@@ -78,11 +78,8 @@ impl Redactor {
 
     /// The text with every secret replaced by `***`.
     pub fn redact(&self, text: &str) -> String {
-        let mut out = if self.token.len() >= 8 {
-            text.replace(&self.token, "***")
-        } else {
-            text.to_owned()
-        };
+        let token = secrecy::SecretString::from(self.token.clone());
+        let mut out = crate::telemetry::redact::redact(text, &[&token]);
         for marker in ["/webhooks/", "/interactions/"] {
             out = redact_after_id(&out, marker);
         }

@@ -61,15 +61,7 @@ impl Redactor {
 
     /// `text` with every occurrence of the token replaced by `***`.
     pub fn redact(&self, text: &str) -> String {
-        let mut out = text.to_owned();
-        for secret in [&self.token, &self.encoded] {
-            let s = secret.expose_secret();
-            // An empty or tiny "token" would mangle ordinary text.
-            if s.len() >= 4 {
-                out = out.replace(s, "***");
-            }
-        }
-        out
+        crate::telemetry::redact::redact(text, &[&self.token, &self.encoded])
     }
 
     /// An error with its sources, redacted.

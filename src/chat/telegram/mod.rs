@@ -301,7 +301,7 @@ impl TelegramAdapter {
 /// `/bot<TOKEN>/<Method>`).
 fn api_url(raw: &str) -> Result<reqwest::Url, TelegramError> {
     let err = |reason: &str| TelegramError::ApiUrl {
-        url: crate::config::mask_password(raw),
+        url: crate::telemetry::redact::mask_url(raw),
         reason: reason.to_owned(),
     };
     let mut url = reqwest::Url::parse(raw).map_err(|e| err(&e.to_string()))?;
