@@ -48,7 +48,13 @@ async fn new_news_post_reaches_each_matching_chat_once_and_no_other() {
     assert_eq!(sink.ids_for("200"), vec![news.clone()]);
     assert_eq!(sink.ids_for("300"), vec![chat_post.clone()]);
     assert!(!sink.sent().iter().any(|s| s.digest.id == reply));
-    let d = &sink.sent()[0].digest;
+    // Order holds per destination, not across them: find the news post's.
+    let sent = sink.sent();
+    let d = &sent
+        .iter()
+        .find(|s| s.digest.id == news)
+        .expect("the news post")
+        .digest;
     assert_eq!(d.url, format!("https://www.ptt.cc/bbs/Stock/{news}.html"));
     assert_eq!(d.tag.as_deref(), Some("新聞"));
     r.stop().await;
