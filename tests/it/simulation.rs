@@ -4,7 +4,8 @@
 //! within the platforms' limits". See `sim/mod.rs` for what is modelled.
 //!
 //! `PTT_RELAY_SIM_SEEDS=N PTT_RELAY_SIM_FIRST=S` change the seed range of
-//! `many_seeds_keep_every_promise` (`scripts/simulate.sh N` runs N seeds).
+//! `many_seeds_keep_every_promise`, `PTT_RELAY_SIM_THREADS=T` runs T seeds
+//! at once (`scripts/simulate.sh N` runs N seeds on every core).
 //! A failing run prints its seed; `PTT_RELAY_SIM_SEED=S` replays just it.
 
 use std::time::Duration;
@@ -38,11 +39,14 @@ const REGRESSIONS: &[u64] = &[
 ];
 
 fn run_seeds(seeds: Vec<u64>) -> (usize, Vec<String>) {
-    // Two seeds at a time (each run is single-threaded).
+    // One seed at a time inside `cargo test` (each run keeps a core busy,
+    // and the other tests need the other core for their timing);
+    // `PTT_RELAY_SIM_THREADS` runs more at once (scripts/simulate.sh).
+    let threads = env("PTT_RELAY_SIM_THREADS").unwrap_or(1).max(1);
     let next = std::sync::Mutex::new(seeds.into_iter());
     let results = std::sync::Mutex::new(Vec::new());
     std::thread::scope(|scope| {
-        for _ in 0..2 {
+        for _ in 0..threads {
             scope.spawn(|| {
                 loop {
                     let Some(seed) = next.lock().unwrap().next() else {
