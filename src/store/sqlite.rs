@@ -235,7 +235,7 @@ impl SqliteStore {
             .map_err(q("taking the lease"))?;
         // Locked inside the write transaction: a holder has written its row
         // by the time another process can look.
-        let lock = lock_file(&self.path)?;
+        let lock = lock_file_waiting(&self.path).await?;
         let holder = sqlx::query("SELECT pid, host, expires_at FROM lease WHERE id = 1")
             .fetch_optional(&mut *tx)
             .await
@@ -391,6 +391,25 @@ enum LockFile {
 /// pid 1 and a restarted container keeps its host name.
 ///
 /// Errors: [`StoreError::Open`] when the file cannot be created.
+/// [`lock_file`], trying again for up to [`LOCK_WAIT`] while it is busy: a
+/// holder that is just exiting (or a child process between `fork` and
+/// `exec`, which shares the lock until its `exec` closes the file) lets go
+/// within moments.
+async fn lock_file_waiting(store: &Path) -> Result<LockFile> {
+    let deadline = tokio::time::Instant::now() + LOCK_WAIT;
+    loop {
+        match lock_file(store)? {
+            LockFile::Busy if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            other => return Ok(other),
+        }
+    }
+}
+
+/// How long a start waits for a busy lock file before it is refused.
+const LOCK_WAIT: Duration = Duration::from_secs(2);
+
 fn lock_file(store: &Path) -> Result<LockFile> {
     let mut name = store.as_os_str().to_owned();
     name.push(".lock");
