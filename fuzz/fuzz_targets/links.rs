@@ -55,7 +55,11 @@ fuzz_target!(|data: &[u8]| {
     ] {
         if let Some(u) = &news.source_url {
             assert_good_link(u, &text);
-            assert!(u.chars().count() <= 2_048, "{} characters", u.chars().count());
+            assert!(
+                u.chars().count() <= 2_048,
+                "{} characters",
+                u.chars().count()
+            );
         }
     }
 });
