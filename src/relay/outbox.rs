@@ -127,11 +127,13 @@ impl OutboxWorker {
         tokio::pin!(deadline);
         loop {
             let stopping = shutdown.is_cancelled();
-            let mut nap = self.idle;
             let open = self.gate.may_send();
-            if !open {
-                nap = Duration::from_secs(1); // look again soon
-            }
+            // A closed gate is looked at again soon.
+            let mut nap = if open {
+                self.idle
+            } else {
+                Duration::from_secs(1)
+            };
             if !stopping && inflight.len() < self.concurrency && open {
                 let free = self.concurrency - inflight.len();
                 let since = Instant::now();

@@ -203,21 +203,16 @@ fn latency_normal_and_after_a_six_minute_outage() {
         );
         let outage = o.outages[0];
         for p in &o.posts {
-            let Some(m) = o
-                .telegram
-                .shown
-                .iter()
-                .find(|m| m.dest.chat == sim::PROBE && m.post == p.id)
-            else {
+            let Some(arrived) = check::probe_arrival(&o, &p.id) else {
                 continue;
             };
             if p.appeared >= outage.start && p.appeared < outage.end {
-                during.push(m.at.duration_since(outage.end).as_secs_f64());
+                during.push(arrived.duration_since(outage.end).as_secs_f64());
             } else if p.appeared >= outage.end && p.appeared < outage.end + Duration::from_secs(600)
             {
-                after.push(m.at.duration_since(p.appeared).as_secs_f64());
+                after.push(arrived.duration_since(p.appeared).as_secs_f64());
             } else {
-                normal.push(m.at.duration_since(p.appeared).as_secs_f64());
+                normal.push(arrived.duration_since(p.appeared).as_secs_f64());
             }
         }
     }

@@ -45,6 +45,20 @@ fn record_of(o: &Outcome, p: Platform) -> &Record {
     }
 }
 
+/// The board's posts by id.
+fn posts_by_id(o: &Outcome) -> HashMap<&str, &SimPost> {
+    o.posts.iter().map(|p| (p.id.as_str(), p)).collect()
+}
+
+/// When `post` reached the latency probe chat, if it did.
+pub fn probe_arrival(o: &Outcome, post: &str) -> Option<Instant> {
+    o.telegram
+        .shown
+        .iter()
+        .find(|m| m.dest.chat == PROBE && m.post == post)
+        .map(|m| m.at)
+}
+
 /// Was the post on the board when the relay seeded (or before)?
 fn is_old(o: &Outcome, post: &SimPost) -> bool {
     post.before_start
@@ -74,7 +88,7 @@ pub fn all(o: &Outcome) -> Vec<String> {
 /// was lost or its process died during it.
 pub fn every_post_once(o: &Outcome) -> Vec<String> {
     let mut v = Vec::new();
-    let by_id: HashMap<&str, &SimPost> = o.posts.iter().map(|p| (p.id.as_str(), p)).collect();
+    let by_id = posts_by_id(o);
     for sub in &o.subscribers {
         let rec = record_of(o, sub.dest.platform);
         let shown: Vec<&Shown> = rec.shown.iter().filter(|m| m.dest == sub.dest).collect();
@@ -135,7 +149,7 @@ pub fn every_post_once(o: &Outcome) -> Vec<String> {
 /// (one held back by a failed request may arrive after newer ones).
 pub fn order(o: &Outcome) -> Vec<String> {
     let mut v = Vec::new();
-    let by_id: HashMap<&str, &SimPost> = o.posts.iter().map(|p| (p.id.as_str(), p)).collect();
+    let by_id = posts_by_id(o);
     for sub in &o.subscribers {
         if sub.words.starts_with("push:") {
             continue; // relayed when the push count arrives, not in order
@@ -168,7 +182,7 @@ pub fn order(o: &Outcome) -> Vec<String> {
 /// not deleted, in chats still there).
 pub fn final_tally(o: &Outcome) -> Vec<String> {
     let mut v = Vec::new();
-    let by_id: HashMap<&str, &SimPost> = o.posts.iter().map(|p| (p.id.as_str(), p)).collect();
+    let by_id = posts_by_id(o);
     for rec in [&o.telegram, &o.discord] {
         // Only the last message of a post in a chat: an earlier one whose
         // answer was lost is unknown to the relay and cannot be edited.
@@ -248,12 +262,7 @@ pub fn latency_after_faults(o: &Outcome) -> Vec<String> {
         else {
             continue;
         };
-        let Some(m) = o
-            .telegram
-            .shown
-            .iter()
-            .find(|m| m.dest.chat == PROBE && m.post == p.id)
-        else {
+        let Some(arrived) = probe_arrival(o, &p.id) else {
             v.push(format!(
                 "probe: never got {} after the {:?} outage",
                 p.id, f.fault
@@ -274,7 +283,7 @@ pub fn latency_after_faults(o: &Outcome) -> Vec<String> {
         }) {
             continue; // a block's pause (up to 10 minutes) outlasts it
         }
-        let took = m.at.duration_since(p.appeared).as_secs_f64();
+        let took = arrived.duration_since(p.appeared).as_secs_f64();
         if took > bound {
             v.push(format!(
                 "probe: {} took {took:.1} s after the {:?} outage ending at {:.0} s (bound {bound:.0} s)",
