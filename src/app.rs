@@ -313,6 +313,7 @@ pub async fn start_backend(
 
     let max_age = settings.relay.max_delivery_age();
     let retention = settings.store.retention();
+    let gone_for = settings.relay.gone_chat_age();
     let prune_store = Arc::clone(&store);
     let prune_stop = shutdown.clone();
     workers.spawn(async move {
@@ -323,6 +324,20 @@ pub async fn start_backend(
                 }
                 Ok(_) => {}
                 Err(e) => tracing::error!(error = %e, "pruning failed"),
+            }
+            match prune_store.forget_gone_chats(now_secs(), gone_for).await {
+                Ok(gone) => {
+                    for g in gone {
+                        tracing::info!(
+                            platform = %g.platform,
+                            chat = %g.chat,
+                            subscriptions = g.subscriptions,
+                            days = gone_for.as_secs() / 86_400,
+                            "removed the subscriptions of a chat paused (gone) too long"
+                        );
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "cannot forget gone chats"),
             }
             tokio::select! {
                 () = tokio::time::sleep(PRUNE_EVERY) => {}

@@ -191,6 +191,9 @@ pub struct RelaySettings {
     pub track_max_step_secs: u64,
     /// Older undelivered rows expire.
     pub max_delivery_age_hours: u64,
+    /// The subscriptions of a destination paused this long (the bot was
+    /// blocked, removed or kicked) are removed, in days.
+    pub gone_chat_days: u32,
 }
 
 impl RelaySettings {
@@ -203,6 +206,11 @@ impl RelaySettings {
     /// `track_hours` as a duration (saturating).
     pub fn track_window(&self) -> std::time::Duration {
         hours(self.track_hours)
+    }
+
+    /// `gone_chat_days` as a duration.
+    pub fn gone_chat_age(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(u64::from(self.gone_chat_days) * 86_400)
     }
 }
 
@@ -218,6 +226,7 @@ impl Default for RelaySettings {
             track_first_secs: 120,
             track_max_step_secs: 1800,
             max_delivery_age_hours: 24,
+            gone_chat_days: 30,
         }
     }
 }
@@ -455,6 +464,7 @@ impl Settings {
             "relay.track_first_secs" => u(self.relay.track_first_secs),
             "relay.track_max_step_secs" => u(self.relay.track_max_step_secs),
             "relay.max_delivery_age_hours" => u(self.relay.max_delivery_age_hours),
+            "relay.gone_chat_days" => u(self.relay.gone_chat_days.into()),
             "outbox.concurrency" => u(self.outbox.concurrency.into()),
             "shutdown.timeout_secs" => u(self.shutdown.timeout_secs),
             _ => None,
@@ -558,6 +568,7 @@ pub const RANGES: &[Range] = &[
     r("relay.track_first_secs", 1.0, 86_400.0),
     r("relay.track_max_step_secs", 1.0, 86_400.0),
     r("relay.max_delivery_age_hours", 1.0, 8_760.0),
+    r("relay.gone_chat_days", 1.0, 3_650.0),
     r("outbox.concurrency", 1.0, 256.0),
     r("shutdown.timeout_secs", 1.0, 3_600.0),
 ];

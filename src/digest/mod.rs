@@ -10,6 +10,28 @@ use chrono::{DateTime, FixedOffset};
 use serde::{Deserialize, Serialize};
 
 use crate::ptt::{self, Article, Board, PostId, Tally, TitleInfo};
+use crate::text::truncate_chars;
+
+/// The most characters each digest field keeps (DESIGN.md, "Bounds"): a
+/// longer value is cut and ends with `…`. The digest is stored once per post
+/// and read back by `/latest`, so a hostile page cannot bloat the store.
+pub mod caps {
+    /// `title`, in characters (PTT itself allows far less; a forged page may not).
+    pub const TITLE: usize = 200;
+    /// `original_title` (原文標題), in characters.
+    pub const ORIGINAL_TITLE: usize = 300;
+    /// `published` (發布時間), in characters.
+    pub const PUBLISHED: usize = 100;
+    /// `reporter` (記者署名), in characters.
+    pub const REPORTER: usize = 200;
+    /// `excerpt` (原文內容), in characters (cut where it is read).
+    pub const EXCERPT: usize = crate::ptt::news::EXCERPT_MAX_CHARS;
+    /// `author`, in characters (PTT user ids are at most 12).
+    pub const AUTHOR: usize = 40;
+    /// `source_url`, in characters: a longer link is `null`, never cut (a
+    /// cut link is a dead one); enforced where the link is read.
+    pub const SOURCE_URL: usize = crate::ptt::news::MAX_SOURCE_URL_CHARS;
+}
 
 /// One post's digest. Serializes to exactly the JSON of DESIGN.md's "Digest
 /// JSON" (every key present, `null` for what the page lacks), and is what the
@@ -54,20 +76,21 @@ impl Digest {
         let title = article.title.clone().filter(|t| !t.trim().is_empty());
         let info = title.as_deref().map(TitleInfo::parse).unwrap_or_default();
         let news = ptt::extract_news_linked(&article.body, &article.links);
+        let cap = |v: Option<String>, max: usize| v.map(|s| truncate_chars(&s, max));
         Digest {
             board: board.as_str().to_owned(),
             id: id.as_str().to_owned(),
             url: ptt::post_url(board, id),
-            title,
+            title: cap(title, caps::TITLE),
             tag: info.tag,
             is_reply: info.is_reply,
             is_forward: info.is_forward,
-            author: article.author.clone(),
+            author: cap(article.author.clone(), caps::AUTHOR),
             posted_at: article.posted_at,
-            original_title: news.original_title,
+            original_title: cap(news.original_title, caps::ORIGINAL_TITLE),
             source_url: news.source_url,
-            published: news.published,
-            reporter: news.reporter,
+            published: cap(news.published, caps::PUBLISHED),
+            reporter: cap(news.reporter, caps::REPORTER),
             excerpt: news.excerpt,
             tally: article.tally(),
         }

@@ -28,6 +28,11 @@ pub const SQLITE: &[Migration] = &[
         name: "fenced_claims",
         sql: include_str!("sql/sqlite/0003_fenced_claims.sql"),
     },
+    Migration {
+        version: 4,
+        name: "digest_once",
+        sql: include_str!("sql/sqlite/0004_digest_once.sql"),
+    },
 ];
 
 /// PostgreSQL migrations, oldest first. Each must work with the previous
@@ -48,6 +53,11 @@ pub const POSTGRES: &[Migration] = &[
         version: 3,
         name: "fenced_claims",
         sql: include_str!("sql/postgres/0003_fenced_claims.sql"),
+    },
+    Migration {
+        version: 4,
+        name: "digest_once",
+        sql: include_str!("sql/postgres/0004_digest_once.sql"),
     },
 ];
 

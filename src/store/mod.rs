@@ -157,6 +157,17 @@ pub struct OutboxRow {
     pub claim: String,
 }
 
+/// A chat forgotten by [`Store::forget_gone_chats`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GoneChat {
+    /// Its platform.
+    pub platform: Platform,
+    /// Its chat id.
+    pub chat: String,
+    /// How many subscriptions it had.
+    pub subscriptions: u64,
+}
+
 /// A fresh claim token: 128 random bits in hex.
 pub fn claim_token() -> String {
     format!("{:032x}", rand::random::<u128>())
@@ -326,6 +337,12 @@ pub trait Store: Send + Sync {
     /// Pauses a chat: its rows stay queued but are not sent.
     async fn pause_chat(&self, platform: Platform, chat: &str, reason: &str, at: i64)
     -> Result<()>;
+    /// Forgets the chats paused before `now - gone_for` (DESIGN.md,
+    /// "Bounds", `relay.gone_chat_days`): removes their subscriptions,
+    /// expires their pending rows and unpauses them (a chat that comes back
+    /// subscribes again). Returns them with how many subscriptions each had,
+    /// ordered by platform and chat.
+    async fn forget_gone_chats(&self, now: i64, gone_for: Duration) -> Result<Vec<GoneChat>>;
     /// Resumes a chat; returns whether it was paused.
     async fn resume_chat(&self, platform: Platform, chat: &str) -> Result<bool>;
     /// Records that a chat belongs to a group (a Discord guild).

@@ -39,8 +39,8 @@ use sqlx::{Connection, PgConnection, PgPool, Row};
 
 use super::migrate::{self, Migration};
 use super::{
-    BoardState, EditJob, OutboxRow, PendingPost, Removal, Result, SentMessage, Store, StoreError,
-    Subscription, TrackStart, TrackedPost, claim_token, now_secs,
+    BoardState, EditJob, GoneChat, OutboxRow, PendingPost, Removal, Result, SentMessage, Store,
+    StoreError, Subscription, TrackStart, TrackedPost, claim_token, now_secs,
 };
 use crate::dest::{Destination, Platform};
 use crate::digest::Digest;
@@ -622,8 +622,27 @@ fn subscription_of(row: &PgRow) -> Result<Subscription> {
 const SUBSCRIPTION_COLUMNS: &str = "s.platform, s.chat, s.thread, s.local_id, s.board, s.filter,
     EXISTS (SELECT 1 FROM paused_chats p WHERE p.platform = s.platform AND p.chat = s.chat) AS paused";
 
+/// `heads(id, chat, thread)`: each destination's oldest pending row of
+/// platform `$1`, found by a loose scan of the `outbox_pending` index
+/// (state, platform, chat, thread, id) — one index seek per destination,
+/// not a pass over every pending row, so a deep backlog does not slow every
+/// call (DESIGN.md, "Bounds").
+const HEADS: &str = "WITH RECURSIVE heads AS (
+    (SELECT id, chat, thread FROM outbox WHERE state = 'pending' AND platform = $1
+     ORDER BY chat, thread, id LIMIT 1)
+    UNION ALL
+    SELECT n.id, n.chat, n.thread FROM heads h, LATERAL (
+        SELECT id, chat, thread FROM outbox
+        WHERE state = 'pending' AND platform = $1 AND (chat, thread) > (h.chat, h.thread)
+        ORDER BY chat, thread, id LIMIT 1) n
+)";
+
 fn outbox_row_of(row: &PgRow) -> Result<OutboxRow> {
-    let json: String = get(row, "digest")?;
+    let json: Option<String> = get(row, "digest")?;
+    let json = json.ok_or_else(|| StoreError::Corrupt {
+        what: "digest",
+        reason: "its post's digest is missing".into(),
+    })?;
     Ok(OutboxRow {
         id: get(row, "id")?,
         dest: dest_of(row)?,
@@ -836,9 +855,11 @@ impl Store for PostgresStore {
         let mut queued = 0;
         for d in dests {
             let r = sqlx::query(
+                // A paused (gone) destination gets no new rows.
                 "INSERT INTO outbox
-                 (board, post_id, platform, chat, thread, digest, next_attempt_at, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
+                 (board, post_id, platform, chat, thread, next_attempt_at, created_at)
+                 SELECT $1, $2, $3, $4, $5, $6, $6
+                 WHERE NOT EXISTS (SELECT 1 FROM paused_chats WHERE platform = $3 AND chat = $4)
                  ON CONFLICT (post_id, platform, chat, thread) DO NOTHING",
             )
             .bind(&digest.board)
@@ -846,7 +867,6 @@ impl Store for PostgresStore {
             .bind(d.platform.as_str())
             .bind(&d.chat)
             .bind(d.thread_key())
-            .bind(&json)
             .bind(at)
             .execute(&mut *tx)
             .await
@@ -1056,6 +1076,56 @@ impl Store for PostgresStore {
         Ok(())
     }
 
+    async fn forget_gone_chats(&self, now: i64, gone_for: Duration) -> Result<Vec<GoneChat>> {
+        let before = now.saturating_sub(i64::try_from(gone_for.as_secs()).unwrap_or(i64::MAX));
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(q("forgetting gone chats"))?;
+        let rows =
+            sqlx::query("DELETE FROM paused_chats WHERE paused_at < $1 RETURNING platform, chat")
+                .bind(before)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(q("finding gone chats"))?;
+        let mut gone = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let platform: String = get(row, "platform")?;
+            let chat: String = get(row, "chat")?;
+            let removed =
+                sqlx::query("DELETE FROM subscriptions WHERE platform = $1 AND chat = $2")
+                    .bind(&platform)
+                    .bind(&chat)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(q("forgetting a gone chat"))?
+                    .rows_affected();
+            sqlx::query(
+                "UPDATE outbox SET state = 'expired', done_at = $1, claimed_by = NULL,
+                 claimed_until = NULL, claim_token = NULL
+                 WHERE state = 'pending' AND platform = $2 AND chat = $3",
+            )
+            .bind(now)
+            .bind(&platform)
+            .bind(&chat)
+            .execute(&mut *tx)
+            .await
+            .map_err(q("forgetting a gone chat"))?;
+            gone.push(GoneChat {
+                platform: Platform::parse(&platform).ok_or_else(|| StoreError::Corrupt {
+                    what: "platform",
+                    reason: platform.clone(),
+                })?,
+                chat,
+                subscriptions: removed,
+            });
+        }
+        tx.commit().await.map_err(q("forgetting gone chats"))?;
+        gone.sort_by(|a, b| (a.platform.as_str(), &a.chat).cmp(&(b.platform.as_str(), &b.chat)));
+        Ok(gone)
+    }
+
     async fn resume_chat(&self, platform: Platform, chat: &str) -> Result<bool> {
         let r = sqlx::query("DELETE FROM paused_chats WHERE platform = $1 AND chat = $2")
             .bind(platform.as_str())
@@ -1148,12 +1218,8 @@ impl Store for PostgresStore {
             .begin()
             .await
             .map_err(q("taking due deliveries"))?;
-        let rows = sqlx::query(
-            "WITH heads AS (
-                 SELECT DISTINCT ON (chat, thread) id FROM outbox
-                 WHERE state = 'pending' AND platform = $1
-                 ORDER BY chat, thread, id
-             ), pick AS (
+        let sql = format!(
+            "{HEADS}, pick AS (
                  SELECT o.id FROM outbox o JOIN heads h ON h.id = o.id
                  WHERE o.state = 'pending'
                    AND o.next_attempt_at <= $2
@@ -1165,24 +1231,52 @@ impl Store for PostgresStore {
                  ORDER BY o.id
                  LIMIT $5
                  FOR UPDATE OF o SKIP LOCKED
+             ), claimed AS (
+                 UPDATE outbox SET claimed_by = $6, claimed_until = $2 + $7, claim_token = $8
+                 FROM pick WHERE outbox.id = pick.id
+                 RETURNING outbox.id, outbox.board, outbox.post_id, outbox.platform, outbox.chat,
+                           outbox.thread, outbox.digest, outbox.attempts, outbox.created_at,
+                           outbox.claim_token
              )
-             UPDATE outbox SET claimed_by = $6, claimed_until = $2 + $7, claim_token = $8
-             FROM pick WHERE outbox.id = pick.id
-             RETURNING outbox.id, outbox.platform, outbox.chat, outbox.thread, outbox.digest,
-                       outbox.attempts, outbox.created_at, outbox.claim_token",
-        )
-        .bind(platform.as_str())
-        .bind(now)
-        .bind(&busy_chats)
-        .bind(&busy_threads)
-        .bind(limit as i64)
-        .bind(&self.replica_id)
-        .bind(CLAIM_SECS)
-        .bind(claim_token())
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(q("taking due deliveries"))?;
-        let mut out = rows.iter().map(outbox_row_of).collect::<Result<Vec<_>>>()?;
+             SELECT c.id, c.platform, c.chat, c.thread, COALESCE(d.digest, c.digest) AS digest,
+                    c.attempts, c.created_at, c.claim_token
+             FROM claimed c LEFT JOIN digests d ON d.board = c.board AND d.post_id = c.post_id"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(platform.as_str())
+            .bind(now)
+            .bind(&busy_chats)
+            .bind(&busy_threads)
+            .bind(limit as i64)
+            .bind(&self.replica_id)
+            .bind(CLAIM_SECS)
+            .bind(claim_token())
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(q("taking due deliveries"))?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            match outbox_row_of(row) {
+                Ok(r) => out.push(r),
+                Err(e) => {
+                    // Nothing to render: refuse this row rather than stall
+                    // the destination (or every destination) behind it.
+                    let id: i64 = get(row, "id")?;
+                    tracing::error!(row = id, error = %e, "cannot deliver an outbox row; rejected");
+                    sqlx::query(
+                        "UPDATE outbox SET state = 'rejected', last_error = $1, done_at = $2,
+                         claimed_by = NULL, claimed_until = NULL, claim_token = NULL
+                         WHERE id = $3",
+                    )
+                    .bind(e.to_string())
+                    .bind(now)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(q("rejecting an unreadable row"))?;
+                }
+            }
+        }
         tx.commit().await.map_err(q("taking due deliveries"))?;
         out.sort_by_key(|r| r.id);
         Ok(out)
@@ -1312,21 +1406,18 @@ impl Store for PostgresStore {
     }
 
     async fn next_due_at(&self, platform: Platform) -> Result<Option<i64>> {
-        sqlx::query_scalar(
-            "WITH heads AS (
-                 SELECT DISTINCT ON (chat, thread) id FROM outbox
-                 WHERE state = 'pending' AND platform = $1
-                 ORDER BY chat, thread, id
-             )
+        let sql = format!(
+            "{HEADS}
              SELECT MIN(GREATEST(o.next_attempt_at, COALESCE(o.claimed_until, 0)))
              FROM outbox o JOIN heads h ON h.id = o.id
              WHERE NOT EXISTS (SELECT 1 FROM paused_chats p
-                               WHERE p.platform = o.platform AND p.chat = o.chat)",
-        )
-        .bind(platform.as_str())
-        .fetch_one(&self.pool)
-        .await
-        .map_err(q("measuring the outbox"))
+                               WHERE p.platform = o.platform AND p.chat = o.chat)"
+        );
+        sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .bind(platform.as_str())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(q("measuring the outbox"))
     }
 
     async fn sent_messages(&self, post_id: &str) -> Result<Vec<SentMessage>> {

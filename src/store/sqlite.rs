@@ -22,8 +22,8 @@ use tokio::task::JoinHandle;
 
 use super::migrate::{self, Migration};
 use super::{
-    BoardState, CLAIM_SECS, EditJob, OutboxRow, PendingPost, Removal, Result, SentMessage, Store,
-    StoreError, Subscription, TrackStart, TrackedPost, claim_token, now_secs,
+    BoardState, CLAIM_SECS, EditJob, GoneChat, OutboxRow, PendingPost, Removal, Result,
+    SentMessage, Store, StoreError, Subscription, TrackStart, TrackedPost, claim_token, now_secs,
 };
 use crate::dest::{Destination, Platform};
 use crate::digest::Digest;
@@ -447,6 +447,22 @@ fn process_alive(pid: i64) -> bool {
     }
 }
 
+/// `heads(id)`: each destination's oldest pending row of platform `?1`,
+/// found by a loose scan of the `outbox_pending` index (state, platform,
+/// chat, thread, id) — one index seek per destination, not one per pending
+/// row, so a deep backlog does not slow every call (DESIGN.md, "Bounds").
+/// The walk ends with one `NULL` id, which a join drops.
+const HEADS: &str = "WITH RECURSIVE heads(id) AS (
+    SELECT (SELECT id FROM outbox WHERE state = 'pending' AND platform = ?1
+            ORDER BY chat, thread, id LIMIT 1)
+    UNION ALL
+    SELECT (SELECT n.id FROM outbox n
+            WHERE n.state = 'pending' AND n.platform = ?1
+              AND (n.chat, n.thread) > (c.chat, c.thread)
+            ORDER BY n.chat, n.thread, n.id LIMIT 1)
+    FROM heads JOIN outbox c ON c.id = heads.id
+)";
+
 fn dest_of(row: &SqliteRow) -> Result<Destination> {
     let platform: String = row.get("platform");
     let thread: String = row.get("thread");
@@ -714,17 +730,17 @@ impl Store for SqliteStore {
         let mut queued = 0;
         for d in dests {
             let r = sqlx::query(
+                // A paused (gone) destination gets no new rows.
                 "INSERT OR IGNORE INTO outbox
-                 (board, post_id, platform, chat, thread, digest, next_attempt_at, created_at)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                 (board, post_id, platform, chat, thread, next_attempt_at, created_at)
+                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?6
+                 WHERE NOT EXISTS (SELECT 1 FROM paused_chats WHERE platform = ?3 AND chat = ?4)",
             )
             .bind(&digest.board)
             .bind(&digest.id)
             .bind(d.platform.as_str())
             .bind(&d.chat)
             .bind(d.thread_key())
-            .bind(&json)
-            .bind(at)
             .bind(at)
             .execute(&mut *tx)
             .await
@@ -925,6 +941,54 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn forget_gone_chats(&self, now: i64, gone_for: Duration) -> Result<Vec<GoneChat>> {
+        let before = now.saturating_sub(i64::try_from(gone_for.as_secs()).unwrap_or(i64::MAX));
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(q("forgetting gone chats"))?;
+        let rows = sqlx::query(
+            "SELECT p.platform, p.chat,
+                    (SELECT COUNT(*) FROM subscriptions s
+                     WHERE s.platform = p.platform AND s.chat = p.chat) AS subscriptions
+             FROM paused_chats p WHERE p.paused_at < ? ORDER BY p.platform, p.chat",
+        )
+        .bind(before)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(q("finding gone chats"))?;
+        let mut gone = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let platform: String = row.get("platform");
+            let chat: String = row.get("chat");
+            for sql in [
+                "DELETE FROM subscriptions WHERE platform = ?2 AND chat = ?3",
+                "UPDATE outbox SET state = 'expired', done_at = ?1, claim_token = NULL,
+                 claimed_until = NULL WHERE state = 'pending' AND platform = ?2 AND chat = ?3",
+                "DELETE FROM paused_chats WHERE platform = ?2 AND chat = ?3",
+            ] {
+                sqlx::query(sql)
+                    .bind(now)
+                    .bind(&platform)
+                    .bind(&chat)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(q("forgetting a gone chat"))?;
+            }
+            gone.push(GoneChat {
+                platform: Platform::parse(&platform).ok_or_else(|| StoreError::Corrupt {
+                    what: "platform",
+                    reason: platform.clone(),
+                })?,
+                chat,
+                subscriptions: row.get::<i64, _>("subscriptions").max(0) as u64,
+            });
+        }
+        tx.commit().await.map_err(q("forgetting gone chats"))?;
+        Ok(gone)
+    }
+
     async fn resume_chat(&self, platform: Platform, chat: &str) -> Result<bool> {
         let r = sqlx::query("DELETE FROM paused_chats WHERE platform = ? AND chat = ?")
             .bind(platform.as_str())
@@ -991,24 +1055,24 @@ impl Store for SqliteStore {
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(q("taking due deliveries"))?;
-        let rows = sqlx::query(
-            "SELECT o.id, o.platform, o.chat, o.thread, o.digest, o.attempts, o.created_at
-             FROM outbox o
-             WHERE o.state = 'pending' AND o.platform = ?1
-               AND o.id = (SELECT MIN(i.id) FROM outbox i WHERE i.state = 'pending'
-                           AND i.platform = o.platform AND i.chat = o.chat AND i.thread = o.thread)
-               AND o.next_attempt_at <= ?2
+        // The digest is the post's one kept copy, current tally included.
+        let sql = format!(
+            "{HEADS} SELECT o.id, o.platform, o.chat, o.thread, d.digest, o.attempts, o.created_at
+             FROM heads h JOIN outbox o ON o.id = h.id
+             LEFT JOIN digests d ON d.board = o.board AND d.post_id = o.post_id
+             WHERE o.next_attempt_at <= ?2
                AND (o.claimed_until IS NULL OR o.claimed_until <= ?2)
                AND NOT EXISTS (SELECT 1 FROM paused_chats p
                                WHERE p.platform = o.platform AND p.chat = o.chat)
-             ORDER BY o.id LIMIT ?3",
-        )
-        .bind(platform.as_str())
-        .bind(now)
-        .bind((limit + busy.len()) as i64)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(q("taking due deliveries"))?;
+             ORDER BY o.id LIMIT ?3"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(platform.as_str())
+            .bind(now)
+            .bind((limit + busy.len()) as i64)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(q("taking due deliveries"))?;
         let token = claim_token();
         let mut out = Vec::new();
         for row in &rows {
@@ -1016,8 +1080,31 @@ impl Store for SqliteStore {
             if busy.contains(&dest) {
                 continue;
             }
-            let json: String = row.get("digest");
             let id: i64 = row.get("id");
+            let json: Option<String> = row.get("digest");
+            let digest = match json.as_deref().map(digest_of) {
+                Some(Ok(d)) => d,
+                unreadable => {
+                    // Nothing to render: refuse this row rather than stall
+                    // the destination (or every destination) behind it.
+                    let reason = match unreadable {
+                        Some(Err(e)) => e.to_string(),
+                        _ => "its post's digest is missing".to_owned(),
+                    };
+                    tracing::error!(row = id, chat = %dest, %reason, "cannot deliver an outbox row; rejected");
+                    sqlx::query(
+                        "UPDATE outbox SET state = 'rejected', last_error = ?, done_at = ?
+                         WHERE id = ?",
+                    )
+                    .bind(&reason)
+                    .bind(now)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(q("rejecting an unreadable row"))?;
+                    continue;
+                }
+            };
             sqlx::query("UPDATE outbox SET claim_token = ?, claimed_until = ? WHERE id = ?")
                 .bind(&token)
                 .bind(now + CLAIM_SECS)
@@ -1028,7 +1115,7 @@ impl Store for SqliteStore {
             out.push(OutboxRow {
                 id,
                 dest,
-                digest: digest_of(&json)?,
+                digest,
                 attempts: row.get::<i64, _>("attempts") as u32,
                 created_at: row.get("created_at"),
                 claim: token.clone(),
@@ -1166,18 +1253,16 @@ impl Store for SqliteStore {
     }
 
     async fn next_due_at(&self, platform: Platform) -> Result<Option<i64>> {
-        sqlx::query_scalar(
-            "SELECT MIN(o.next_attempt_at) FROM outbox o
-             WHERE o.state = 'pending' AND o.platform = ?1
-               AND o.id = (SELECT MIN(i.id) FROM outbox i WHERE i.state = 'pending'
-                           AND i.platform = o.platform AND i.chat = o.chat AND i.thread = o.thread)
-               AND NOT EXISTS (SELECT 1 FROM paused_chats p
-                               WHERE p.platform = o.platform AND p.chat = o.chat)",
-        )
-        .bind(platform.as_str())
-        .fetch_one(&self.pool)
-        .await
-        .map_err(q("measuring the outbox"))
+        let sql = format!(
+            "{HEADS} SELECT MIN(o.next_attempt_at) FROM heads h JOIN outbox o ON o.id = h.id
+             WHERE NOT EXISTS (SELECT 1 FROM paused_chats p
+                               WHERE p.platform = o.platform AND p.chat = o.chat)"
+        );
+        sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .bind(platform.as_str())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(q("measuring the outbox"))
     }
 
     async fn sent_messages(&self, post_id: &str) -> Result<Vec<SentMessage>> {

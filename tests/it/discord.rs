@@ -207,6 +207,17 @@ impl Harness {
         panic!("channel {channel} was never paused");
     }
 
+    async fn wait_resumed(&self, channel: u64) {
+        for _ in 0..300 {
+            let subs = self.subscribed(channel).await;
+            if !subs.is_empty() && subs.iter().all(|s| !s.paused) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("channel {channel} was never resumed");
+    }
+
     /// Stops the gateway (cleanly: the listener returns Ok and the socket
     /// closes) and the app.
     async fn stop(self) {
@@ -719,16 +730,32 @@ async fn removal_from_a_server_pauses_its_channels_and_rejoining_resumes_them() 
         "nothing while removed"
     );
 
+    // Back in the server: news from now on, not the backlog of its
+    // absence (a gone destination queues nothing; DESIGN.md, "Bounds").
     h.discord.guild_create(GUILD);
+    h.wait_resumed(CHANNEL).await;
+    let after = h.ptt.add_post("Stock", "[新聞] 回來之後的文章", "reporter");
     let d = h.discord.clone();
-    wait_until("the post made while removed", || {
+    wait_until("the post made after rejoining", || {
         !d.messages_in(CHANNEL).is_empty()
     })
     .await;
-    let e = embed_of(&h.discord.messages_in(CHANNEL)[0].body).clone();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let urls: Vec<String> = h
+        .discord
+        .messages_in(CHANNEL)
+        .iter()
+        .map(|m| {
+            embed_of(&m.body)["url"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
     assert_eq!(
-        e["url"],
-        format!("https://www.ptt.cc/bbs/Stock/{post}.html")
+        urls,
+        [format!("https://www.ptt.cc/bbs/Stock/{after}.html")],
+        "not {post}, made while removed"
     );
     h.stop().await;
 }

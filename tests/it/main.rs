@@ -9,6 +9,7 @@ mod cli;
 mod commands;
 mod corpus_articles;
 mod corpus_index;
+mod digest_bounds;
 mod discord;
 mod failover_binary;
 mod fanout;

@@ -106,6 +106,8 @@ contract!(
     prune_expires_and_deletes_but_keeps_marks,
     pending_posts_are_kept_replaced_and_removed,
     claims_are_fenced_by_their_token,
+    a_paused_destination_gets_no_new_rows,
+    chats_gone_too_long_are_forgotten,
 );
 
 fn pid(s: &str) -> PostId {
@@ -483,6 +485,76 @@ async fn unsubscribe_by_id_board_and_all(s: &dyn Store) {
             .await
             .unwrap(),
         1
+    );
+}
+
+/// Issue 14, kind 3: a chat that blocked or removed the bot queues no work.
+async fn a_paused_destination_gets_no_new_rows(s: &dyn Store) {
+    s.pause_chat(
+        Platform::Telegram,
+        "gone",
+        "Forbidden: bot was blocked by the user",
+        1,
+    )
+    .await
+    .unwrap();
+    let d = digest("Stock", "M.1769580000.A.001", "[新聞] a");
+    let queued = s
+        .accept_post(&d, &[tg("gone"), tg("here")], 2)
+        .await
+        .unwrap();
+    assert_eq!(queued, 1, "only the chat that is still there gets a row");
+    assert_eq!(s.outbox_depth(None).await.unwrap(), 1);
+    // Back again: the posts of its absence are not sent after all.
+    assert!(s.resume_chat(Platform::Telegram, "gone").await.unwrap());
+    let rows = s.due_rows(Platform::Telegram, 3, &[], 10).await.unwrap();
+    let chats: Vec<&str> = rows.iter().map(|r| r.dest.chat.as_str()).collect();
+    assert_eq!(chats, ["here"]);
+}
+
+/// Issue 14, kind 3: after `relay.gone_chat_days` a paused chat's
+/// subscriptions are removed and its rows expire; others are untouched.
+async fn chats_gone_too_long_are_forgotten(s: &dyn Store) {
+    const DAY: i64 = 86_400;
+    let day = Duration::from_secs(86_400);
+    for chat in ["old", "recent", "live"] {
+        s.subscribe(&tg(chat), "Stock", "tag:新聞", 0)
+            .await
+            .unwrap();
+        s.subscribe(&tg(chat), "Gossiping", "", 0).await.unwrap();
+    }
+    let d = digest("Stock", "M.1769580000.A.001", "[新聞] a");
+    s.accept_post(&d, &[tg("old"), tg("recent"), tg("live")], 1)
+        .await
+        .unwrap();
+    s.pause_chat(Platform::Telegram, "old", "blocked", 2)
+        .await
+        .unwrap();
+    s.pause_chat(Platform::Telegram, "recent", "blocked", 20 * DAY)
+        .await
+        .unwrap();
+    let now = 31 * DAY;
+    let gone = s.forget_gone_chats(now, 30 * day).await.unwrap();
+    assert_eq!(
+        gone,
+        [ptt_relay::store::GoneChat {
+            platform: Platform::Telegram,
+            chat: "old".into(),
+            subscriptions: 2,
+        }]
+    );
+    assert!(s.subscriptions_of(&tg("old")).await.unwrap().is_empty());
+    assert_eq!(s.subscriptions_of(&tg("recent")).await.unwrap().len(), 2);
+    assert_eq!(s.subscriptions_of(&tg("live")).await.unwrap().len(), 2);
+    assert!(
+        !s.resume_chat(Platform::Telegram, "old").await.unwrap(),
+        "a forgotten chat is no longer paused"
+    );
+    // Its row expired; the others still wait (one of them paused).
+    assert_eq!(s.outbox_depth(Some(Platform::Telegram)).await.unwrap(), 2);
+    assert!(
+        s.forget_gone_chats(now, 30 * day).await.unwrap().is_empty(),
+        "once"
     );
 }
 

@@ -129,6 +129,10 @@ impl Store for SerialStore {
         self.call(self.inner.pause_chat(platform, chat, reason, at))
     }
 
+    async fn forget_gone_chats(&self, now: i64, gone_for: Duration) -> Result<Vec<GoneChat>> {
+        self.call(self.inner.forget_gone_chats(now, gone_for))
+    }
+
     async fn resume_chat(&self, platform: Platform, chat: &str) -> Result<bool> {
         self.call(self.inner.resume_chat(platform, chat))
     }
