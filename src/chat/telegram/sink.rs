@@ -9,7 +9,7 @@ use teloxide::prelude::Requester;
 use teloxide::types::{ChatId, LinkPreviewOptions, Message, MessageId, ParseMode, ThreadId};
 
 use super::errors::Failure;
-use super::{Shared, no_preview};
+use super::{Call, Shared, no_preview};
 use crate::chat::{ChatSink, EditKind, SendOutcome};
 use crate::commands::Reply;
 use crate::dest::{Destination, Platform};
@@ -52,12 +52,14 @@ impl Target {
 }
 
 impl Shared {
-    /// One paced sendMessage in HTML parse mode.
+    /// One paced sendMessage in HTML parse mode; `reply` when it answers a
+    /// command (a 429 then holds only this chat).
     pub(super) async fn send_html(
         &self,
         to: Target,
         html: String,
         preview: LinkPreviewOptions,
+        reply: bool,
     ) -> Result<Message, Failure> {
         let mut req = self
             .bot
@@ -67,8 +69,13 @@ impl Shared {
         if let Some(t) = to.thread {
             req = req.message_thread_id(t);
         }
-        self.paced(&to.chat.0.to_string(), async move { req.await })
-            .await
+        let chat = to.chat.0.to_string();
+        let what = if reply {
+            Call::Command(&chat)
+        } else {
+            Call::Delivery(&chat)
+        };
+        self.paced(what, async move { req.await }).await
     }
 
     /// Sends a command reply (plain text, escaped) into a destination. A
@@ -92,7 +99,7 @@ impl Shared {
         let mut left = retries;
         let mut migrated = false;
         loop {
-            match self.send_html(to, html.clone(), no_preview()).await {
+            match self.send_html(to, html.clone(), no_preview(), true).await {
                 Ok(m) => return sent(&m),
                 Err(Failure::Migrated(new)) if !migrated => {
                     self.migrate(to.chat.0, new).await;
@@ -174,7 +181,7 @@ impl ChatSink for TelegramSink {
             return SendOutcome::Rejected(format!("malformed Telegram destination {dest}"));
         };
         match s
-            .send_html(to, render(digest), s.preview.options(digest))
+            .send_html(to, render(digest), s.preview.options(digest), false)
             .await
         {
             Ok(m) => sent(&m),
@@ -214,7 +221,7 @@ impl ChatSink for TelegramSink {
         let unchanged = SendOutcome::Sent {
             message_id: message_id.to_owned(),
         };
-        match s.paced(&dest.chat, async move { req.await }).await {
+        match s.paced(Call::Delivery(&dest.chat), async move { req.await }).await {
             Ok(_) | Err(Failure::NotModified | Failure::Accepted(_)) => unchanged,
             Err(f) => s.outcome(dest, f).await,
         }
