@@ -68,10 +68,7 @@ impl Reply {
     /// [`Handler::admit`]).
     pub fn slow_down(lang: Lang) -> Reply {
         let n = PER_WINDOW.to_string();
-        Reply::new(
-            ReplyKind::Error,
-            fill(lang.texts().slow_down, &[("n", &n)]),
-        )
+        Reply::new(ReplyKind::Error, fill(lang.texts().slow_down, &[("n", &n)]))
     }
 
     /// The answer to a command that found its chat's queue full.

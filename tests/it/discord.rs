@@ -396,7 +396,9 @@ async fn twelve_commands_in_a_minute_get_ten_answers_and_then_slow_down() {
         assert!(a.content.starts_with("Slow down"), "{a:?}");
         assert!(a.ephemeral, "{a:?}");
     }
-    let a = h.ask(&member(OTHER).locale("en-US"), "help", json!([])).await;
+    let a = h
+        .ask(&member(OTHER).locale("en-US"), "help", json!([]))
+        .await;
     assert!(a.content.contains("/subscribe"), "{a:?}");
     // Nothing was posted in the channel.
     assert!(h.discord.messages_in(CHANNEL).is_empty());

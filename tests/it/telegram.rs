@@ -1196,7 +1196,9 @@ async fn a_strangers_throttled_lookups_and_replies_do_not_delay_another_chats_de
     h.wait_until("both replies refused", || h.tg.answered_429() == 4)
         .await;
     let replies = delivery_time(&h, subscriber, n, "[新聞] 回覆被擋").await;
-    eprintln!("delivery: {before:?} before, {lookups:?} with lookups throttled, {replies:?} with replies throttled");
+    eprintln!(
+        "delivery: {before:?} before, {lookups:?} with lookups throttled, {replies:?} with replies throttled"
+    );
     assert!(lookups < BOUND, "{lookups:?} (before: {before:?})");
     assert!(replies < BOUND, "{replies:?} (before: {before:?})");
     h.stop().await;
@@ -1239,7 +1241,9 @@ async fn commands_queued_but_not_handled_before_a_stop_are_handled_after_a_resta
     let second = tokio::spawn(async move { next.run_listener().await });
     for (text, reply) in asked {
         h.wait_until(&format!("the answer to {text}"), || {
-            h.tg.sent_to(group).iter().any(|m| m.visible.contains(reply))
+            h.tg.sent_to(group)
+                .iter()
+                .any(|m| m.visible.contains(reply))
         })
         .await;
     }

@@ -610,7 +610,13 @@ async fn admitted(s: &Arc<Shared>, m: &Message, channel_post: bool) -> bool {
 
 /// Sends a command's reply into the chat it came from; in a channel, the
 /// command and the reply are deleted after a while.
-async fn answer(s: &Arc<Shared>, m: &Message, dest: &Destination, reply: &Reply, channel_post: bool) {
+async fn answer(
+    s: &Arc<Shared>,
+    m: &Message,
+    dest: &Destination,
+    reply: &Reply,
+    channel_post: bool,
+) {
     match s.send_reply(dest, reply, REPLY_RETRIES).await {
         SendOutcome::Sent { message_id } => {
             if channel_post {
@@ -852,6 +858,21 @@ mod tests {
         assert_eq!(channel_target("/help @chan"), None);
         assert_eq!(channel_target("/subscribe @"), None);
         assert_eq!(channel_target("/subscribe @a<b"), None);
+    }
+
+    #[test]
+    fn updates_in_flight_are_bounded_and_the_oldest_is_the_offset() {
+        let f = InFlight::default();
+        assert_eq!(f.oldest(), None);
+        for id in 0..MAX_IN_FLIGHT {
+            assert!(f.start(i32::try_from(id).unwrap() + 10));
+        }
+        assert!(!f.start(5), "past the cap, an update is left for later");
+        assert_eq!(f.oldest(), Some(10));
+        f.done(10);
+        assert_eq!(f.oldest(), Some(11));
+        assert!(f.start(5));
+        assert_eq!(f.oldest(), Some(5));
     }
 
     #[test]

@@ -207,7 +207,11 @@ impl Shared {
     /// else's news); were the limit the bot's, the deliveries' own 429s
     /// would show it.
     fn rate_limited(&self, what: Call<'_>, key: &str, retry_after: Duration) {
-        tracing::warn!(chat = key, ?retry_after, "Telegram asked us to slow down (429)");
+        tracing::warn!(
+            chat = key,
+            ?retry_after,
+            "Telegram asked us to slow down (429)"
+        );
         crate::telemetry::metrics::metrics().rate_limited("telegram");
         self.pacer.hold_chat(key, retry_after);
         let Call::Delivery(chat) = what else { return };

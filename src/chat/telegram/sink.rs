@@ -221,7 +221,10 @@ impl ChatSink for TelegramSink {
         let unchanged = SendOutcome::Sent {
             message_id: message_id.to_owned(),
         };
-        match s.paced(Call::Delivery(&dest.chat), async move { req.await }).await {
+        match s
+            .paced(Call::Delivery(&dest.chat), async move { req.await })
+            .await
+        {
             Ok(_) | Err(Failure::NotModified | Failure::Accepted(_)) => unchanged,
             Err(f) => s.outcome(dest, f).await,
         }
