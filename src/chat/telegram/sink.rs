@@ -21,6 +21,9 @@ use crate::text::truncate_utf16;
 /// always Traditional Chinese: they quote PTT).
 pub const DELETED_MARK: &str = "【PTT 原文已刪除】";
 
+/// A command reply waits out a 429 this long at most.
+const REPLY_WAIT_MAX: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// The [`ChatSink`] of Telegram.
 pub struct TelegramSink {
     shared: Arc<Shared>,
@@ -80,8 +83,10 @@ impl Shared {
 
     /// Sends a command reply (plain text, escaped) into a destination. A
     /// group that became a supergroup is moved and the reply sent there; a
-    /// 429 is waited out (the pacer holds the chat) up to `retries` times,
-    /// since no outbox row stands behind a reply.
+    /// 429 of at most 30 s is waited out (the pacer holds the chat) up to
+    /// `retries` times, since no outbox row stands behind a reply. (Longer
+    /// waits would keep the chat's update unconfirmed, and with it every
+    /// later one, for that long.)
     pub(super) async fn send_reply(
         &self,
         dest: &Destination,
@@ -106,7 +111,7 @@ impl Shared {
                     to.chat = ChatId(new);
                     migrated = true;
                 }
-                Err(Failure::RetryAfter(_)) if left > 0 => left -= 1,
+                Err(Failure::RetryAfter(d)) if left > 0 && d <= REPLY_WAIT_MAX => left -= 1,
                 Err(f) => return self.outcome(dest, f).await,
             }
         }
