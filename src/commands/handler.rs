@@ -7,6 +7,7 @@ use chrono::{TimeZone, Utc};
 use super::filter::{Filter, PostView};
 use super::grammar::{Command, CommandError, CommandName, ParseError, Target};
 use super::i18n::{Lang, Texts, fill};
+use super::limit::{Admission, CommandLimiter, PER_WINDOW};
 use crate::dest::Destination;
 use crate::ptt::{Board, time};
 use crate::relay::status::RuntimeStatus;
@@ -62,6 +63,18 @@ impl Reply {
     pub fn ephemeral(&self) -> bool {
         self.kind != ReplyKind::Done
     }
+
+    /// The one answer to the command past a chat's rate limit (see
+    /// [`Handler::admit`]).
+    pub fn slow_down(lang: Lang) -> Reply {
+        let n = PER_WINDOW.to_string();
+        Reply::new(ReplyKind::Error, fill(lang.texts().slow_down, &[("n", &n)]))
+    }
+
+    /// The answer to a command that found its chat's queue full.
+    pub fn busy(lang: Lang) -> Reply {
+        Reply::new(ReplyKind::Error, lang.texts().busy)
+    }
 }
 
 /// Applies commands against the store.
@@ -70,6 +83,7 @@ pub struct Handler {
     boards: Vec<Board>,
     status: Arc<RuntimeStatus>,
     outbox_kick: Arc<tokio::sync::Notify>,
+    limiter: CommandLimiter,
 }
 
 impl Handler {
@@ -80,6 +94,7 @@ impl Handler {
             boards,
             status,
             outbox_kick: Arc::new(tokio::sync::Notify::new()),
+            limiter: CommandLimiter::new(),
         }
     }
 
@@ -98,6 +113,22 @@ impl Handler {
     /// The polled boards.
     pub fn boards(&self) -> &[Board] {
         &self.boards
+    }
+
+    /// Counts a command sent in `from` against its chat's rate limit (10 a
+    /// minute; see [`limit`](super::limit)) and says whether to answer it.
+    /// Adapters ask once per command they would answer, before any lookup
+    /// it needs and before [`handle`](Self::handle): on
+    /// [`Admission::SlowDown`] they send [`Reply::slow_down`], on
+    /// [`Admission::Ignore`] nothing (or the least the platform requires).
+    /// `from` is where the command was typed, even when it targets another
+    /// chat (`/list @channel` counts for the private chat).
+    pub fn admit(&self, from: &Destination) -> Admission {
+        let a = self.limiter.admit(from);
+        if a == Admission::SlowDown {
+            tracing::info!(chat = %from, "a chat sent too many commands; ignoring it for the rest of the minute");
+        }
+        a
     }
 
     /// Handles a parsed command (or its parse error). A command from a

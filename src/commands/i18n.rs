@@ -98,6 +98,11 @@ pub struct Texts {
     pub resumed: &'static str,
     /// The store failed.
     pub internal_error: &'static str,
+    /// `{n}` commands a minute were answered; the rest of the minute is
+    /// ignored.
+    pub slow_down: &'static str,
+    /// The chat's commands are queued too deep to take this one.
+    pub busy: &'static str,
     /// Parse errors: `{q}` is the offending text, `{key}` a filter key.
     pub err_unbalanced_quote: &'static str,
     /// `/unsubscribe` without a target.
@@ -167,6 +172,8 @@ pub static ZH_TW: Texts = Texts {
     status_version: "版本：ptt-relay {version}",
     resumed: "已恢復傳送到這個聊天室。",
     internal_error: "暫時無法處理，請稍後再試。",
+    slow_down: "指令太多了：每個聊天室每分鐘最多回覆 {n} 個指令，這一分鐘內的其他指令將不予處理。",
+    busy: "指令太多，來不及處理，這個指令沒有執行。請稍後再試。",
     err_unbalanced_quote: "引號沒有成對",
     err_missing_target: "缺少要取消的編號、看板或 all",
     err_bad_target: "「{q}」不是訂閱編號、看板或 all",
@@ -227,6 +234,8 @@ Example: /subscribe Stock kw:台積電 not:\"盤中閒聊\"",
     status_version: "Version: ptt-relay {version}",
     resumed: "Deliveries to this chat are resumed.",
     internal_error: "Something went wrong on our side; please try again later.",
+    slow_down: "Slow down: at most {n} commands a minute are answered in a chat; the rest of this minute is ignored.",
+    busy: "Too many commands are waiting; this one was not run. Please try again later.",
     err_unbalanced_quote: "a quote is not closed",
     err_missing_target: "missing the subscription id, board or all to remove",
     err_bad_target: "\"{q}\" is not a subscription id, board or all",

@@ -5,8 +5,10 @@ pub mod filter;
 pub mod grammar;
 pub mod handler;
 pub mod i18n;
+pub mod limit;
 
 pub use filter::{Filter, PostView};
 pub use grammar::{Command, CommandError, parse};
 pub use handler::{Context, Handler, Reply, ReplyKind};
 pub use i18n::Lang;
+pub use limit::Admission;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, FixedOffset, TimeZone};
 use ptt_relay::commands::i18n::{EN, Texts, ZH_TW, fill};
-use ptt_relay::commands::{Context, Handler, Lang, Reply, ReplyKind, parse};
+use ptt_relay::commands::{Admission, Context, Handler, Lang, Reply, ReplyKind, parse};
 use ptt_relay::dest::{Destination, Platform};
 use ptt_relay::digest::Digest;
 use ptt_relay::ptt::time::taipei;
@@ -85,6 +85,16 @@ impl Env {
             .transpose()
             .unwrap_or_else(|| panic!("{text:?} was ignored"));
         self.handler.handle(ctx, parsed).await
+    }
+
+    /// As an adapter does: counts the command against its chat's rate
+    /// limit, then handles it; `None` when it is ignored.
+    async fn command(&self, ctx: &Context, text: &str) -> Option<Reply> {
+        match self.handler.admit(&ctx.dest) {
+            Admission::Answer => Some(self.send(ctx, text).await),
+            Admission::SlowDown => Some(Reply::slow_down(ctx.lang)),
+            Admission::Ignore => None,
+        }
     }
 
     /// Sends and expects a confirmation.
@@ -1238,5 +1248,49 @@ async fn status_shows_no_host_name_or_process_id() {
             assert!(!r.text.contains(&pid), "pid shown: {}", r.text);
             assert!(!r.text.contains("beef"), "replica tag shown: {}", r.text);
         }
+    }
+}
+
+/// Issue 14, kind 7: 12 commands in a minute from one chat get 10 answers
+/// and one "slow down", and nothing else; another chat (and the same chat
+/// a minute later) is answered.
+#[tokio::test]
+async fn a_chat_gets_ten_answers_a_minute_then_one_slow_down_then_nothing() {
+    let e = env().await;
+    let chat = admin("-1001");
+    let mut replies = Vec::new();
+    for _ in 0..12 {
+        replies.extend(e.command(&chat, "/list").await);
+    }
+    assert_eq!(replies.len(), 11, "{replies:#?}");
+    assert!(replies[..10].iter().all(|r| r.text == EN.list_empty));
+    assert_eq!(
+        replies[10].text,
+        "Slow down: at most 10 commands a minute are answered in a chat; the rest of this minute is ignored."
+    );
+    assert_eq!(replies[10].kind, ReplyKind::Error);
+    // A topic of the chat shares its limit; another chat has its own.
+    let topic = Context {
+        dest: Destination {
+            thread: Some("5".into()),
+            ..dest("-1001")
+        },
+        ..chat.clone()
+    };
+    assert!(e.command(&topic, "/list").await.is_none());
+    let other = e.command(&admin("-1002"), "/list").await;
+    assert_eq!(other.map(|r| r.text).as_deref(), Some(EN.list_empty));
+    // A minute later the chat is answered again (tokio's clock, paused to
+    // move it; the store's own waits run on the real one again after).
+    tokio::time::pause();
+    assert_eq!(e.handler.admit(&chat.dest), Admission::Ignore);
+    tokio::time::advance(ptt_relay::commands::limit::WINDOW).await;
+    tokio::time::resume();
+    let again = e.command(&chat, "/list").await;
+    assert_eq!(again.map(|r| r.text).as_deref(), Some(EN.list_empty));
+    // Both languages have the texts.
+    for t in [&EN, &ZH_TW] {
+        assert!(fill(t.slow_down, &[("n", "10")]).contains("10"));
+        assert!(!t.busy.is_empty());
     }
 }

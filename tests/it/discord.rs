@@ -388,6 +388,34 @@ async fn a_member_without_manage_channels_is_refused_but_may_list() {
     h.stop().await;
 }
 
+/// Issue 14, kind 7: at most 10 commands a minute are answered in a
+/// channel; the 11th is told to slow down, and the rest of the minute gets
+/// the least answer Discord needs (the same "slow down", only for the
+/// asker) without being run. Another channel is still answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn twelve_commands_in_a_minute_get_ten_answers_and_then_slow_down() {
+    let h = start(Options::default()).await;
+    let origin = member(CHANNEL).locale("en-US");
+    let mut answers = Vec::new();
+    for _ in 0..12 {
+        answers.push(h.ask(&origin, "help", json!([])).await);
+    }
+    for a in &answers[..10] {
+        assert!(a.content.contains("/subscribe"), "{a:?}");
+    }
+    for a in &answers[10..] {
+        assert!(a.content.starts_with("Slow down"), "{a:?}");
+        assert!(a.ephemeral, "{a:?}");
+    }
+    let a = h
+        .ask(&member(OTHER).locale("en-US"), "help", json!([]))
+        .await;
+    assert!(a.content.contains("/subscribe"), "{a:?}");
+    // Nothing was posted in the channel.
+    assert!(h.discord.messages_in(CHANNEL).is_empty());
+    h.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn list_unsubscribe_latest_status_and_help_answer_in_the_users_language() {
     let h = start(Options::default()).await;

@@ -355,12 +355,15 @@ async fn list_unsubscribe_latest_status_help_and_malformed_commands_answer_in_a_
         r.contains("/subscribe") && r.contains("/unsubscribe"),
         "{r}"
     );
-    let r = ask(&h, user, &mut n, "/subscribe kw:\"open").await;
+    // Another chat for the malformed ones: a chat's 11th command in a
+    // minute would only be told to slow down.
+    let (other, mut m) = (502, 0);
+    let r = ask(&h, other, &mut m, "/subscribe kw:\"open").await;
     assert!(r.contains("Malformed command"), "{r}");
     assert!(r.contains("Usage: /subscribe"), "{r}");
-    let r = ask(&h, user, &mut n, "/latest 99").await;
+    let r = ask(&h, other, &mut m, "/latest 99").await;
     assert!(r.contains("Usage: /latest"), "{r}");
-    let r = ask(&h, user, &mut n, "/frobnicate").await;
+    let r = ask(&h, other, &mut m, "/frobnicate").await;
     assert!(r.contains("Unknown command /frobnicate"), "{r}");
     let r = ask(&h, user, &mut n, "/unsubscribe 1").await;
     assert!(r.contains("Removed 1"), "{r}");
@@ -1146,4 +1149,173 @@ async fn the_token_never_appears_in_logs_or_errors() {
     assert!(text.contains("Connection refused"), "{text}");
     assert!(text.contains("Cannot POST /bot***/GetMe"), "{text}");
     assert!(!text.contains("RECOGNIZABLE"), "{text}");
+}
+
+/// How long a post takes to reach `chat` (the `n`+1-th message there).
+async fn delivery_time(h: &Harness, chat: i64, n: usize, title: &str) -> Duration {
+    let added = tokio::time::Instant::now();
+    let id = h.ptt.add_post("Stock", title, "reporter");
+    let m = h.next_to(chat, n).await;
+    assert!(m.text.contains(&id), "{}", m.text);
+    added.elapsed()
+}
+
+/// Issue 14, kind 1: strangers whose lookups (getChat) and replies are
+/// refused with a long retry_after hold only themselves: a subscriber's
+/// news arrives within its own pacing, as before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_strangers_throttled_lookups_and_replies_do_not_delay_another_chats_delivery() {
+    const RETRY_AFTER: u32 = 60;
+    const BOUND: Duration = Duration::from_secs(15);
+    let h = Harness::start().await;
+    let subscriber = 601;
+    let mut n = 0;
+    let r = ask(&h, subscriber, &mut n, "/subscribe Stock").await;
+    assert!(r.contains("Subscribed #1"), "{r}");
+    let before = delivery_time(&h, subscriber, n, "[新聞] 基準").await;
+    n += 1;
+
+    // Two strangers' lookups are refused for a minute.
+    h.tg.force_429("getChat", RETRY_AFTER);
+    h.tg.force_429("getChat", RETRY_AFTER);
+    h.tg.private_message(701, "en", "/list @chan_a");
+    h.tg.private_message(702, "en", "/list @chan_b");
+    h.wait_until("both lookups refused", || h.tg.answered_429() == 2)
+        .await;
+    let lookups = delivery_time(&h, subscriber, n, "[新聞] 查詢被擋").await;
+    n += 1;
+    // They were paced and answered (the channel could not be looked up).
+    assert!(h.next_to(701, 0).await.visible.contains("Cannot find"));
+    assert!(h.next_to(702, 0).await.visible.contains("Cannot find"));
+
+    // Two strangers' replies are refused for a minute.
+    h.tg.force_429("sendMessage", RETRY_AFTER);
+    h.tg.force_429("sendMessage", RETRY_AFTER);
+    h.tg.private_message(703, "en", "/help");
+    h.tg.private_message(704, "en", "/help");
+    h.wait_until("both replies refused", || h.tg.answered_429() == 4)
+        .await;
+    let replies = delivery_time(&h, subscriber, n, "[新聞] 回覆被擋").await;
+    eprintln!(
+        "delivery: {before:?} before, {lookups:?} with lookups throttled, {replies:?} with replies throttled"
+    );
+    assert!(lookups < BOUND, "{lookups:?} (before: {before:?})");
+    assert!(replies < BOUND, "{replies:?} (before: {before:?})");
+    h.stop().await;
+}
+
+/// Issue 14, kind 7: updates are confirmed to Telegram only once handled,
+/// so commands queued behind a chat's pacing when the listener stops are
+/// answered by the next listener.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn commands_queued_but_not_handled_before_a_stop_are_handled_after_a_restart() {
+    let mut h = Harness::start().await;
+    let group = -1_005_000_000_001;
+    h.tg.add_chat(group, ChatKind::Supergroup { forum: false }, None);
+    // A group's replies go one every 3 s: five commands queue up.
+    let asked = [
+        ("/help", "PTT 新聞轉播機器人"),
+        ("/list", "目前沒有訂閱"),
+        ("/status", "轉播看板："),
+        ("/latest", "還沒有符合訂閱的文章"),
+        ("/latest 99", "「99」不是 1–20 的數字"),
+    ];
+    for (text, _) in asked {
+        h.tg.group_message(group, 41, text);
+    }
+    h.tg.wait_sent(group, 1, WAIT).await;
+    // Stop the listener (a deploy, a crash of the leader).
+    h.shutdown.cancel();
+    let first = h.listener.take().unwrap();
+    tokio::time::timeout(Duration::from_secs(5), first)
+        .await
+        .expect("the listener stops promptly")
+        .unwrap()
+        .unwrap();
+    let answered = h.tg.sent_to(group).len();
+    assert!(answered < asked.len(), "all answered before the stop");
+
+    // The next listener (same bot, same pacer).
+    let stop = CancellationToken::new();
+    let next = h.adapter.with_stop(stop.clone());
+    let second = tokio::spawn(async move { next.run_listener().await });
+    for (text, reply) in asked {
+        h.wait_until(&format!("the answer to {text}"), || {
+            h.tg.sent_to(group)
+                .iter()
+                .any(|m| m.visible.contains(reply))
+        })
+        .await;
+    }
+    // At most the one in hand at the stop is answered twice.
+    let sent = h.tg.sent_to(group).len();
+    assert!(sent <= asked.len() + 1, "{:#?}", h.tg.sent_to(group));
+    // Handled updates are confirmed.
+    h.wait_until("the handled updates confirmed", || {
+        h.tg.pending_updates() == 0
+    })
+    .await;
+    stop.cancel();
+    tokio::time::timeout(Duration::from_secs(5), second)
+        .await
+        .expect("the listener stops promptly")
+        .unwrap()
+        .unwrap();
+    assert_no_flood(&h);
+    h.stop().await;
+}
+
+/// Issue 14, kind 7: a command that finds its chat's queue full is answered
+/// "busy" (once), not dropped silently.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_command_that_finds_its_chats_queue_full_is_answered_busy() {
+    let h = Harness::start().await;
+    let group = -1_005_000_000_002;
+    h.tg.add_chat(group, ChatKind::Supergroup { forum: false }, None);
+    // A member's /subscribe needs a lookup; it is refused for 20 s and the
+    // chat's task waits it out, while its queue (64) fills.
+    h.tg.force_429("getChatMember", 20);
+    h.tg.group_message(group, 42, "/subscribe Stock");
+    h.wait_until("the lookup refused", || h.tg.answered_429() == 1)
+        .await;
+    for _ in 0..70 {
+        h.tg.group_message(group, 42, "/list");
+    }
+    let busy = h.next_to(group, 0).await;
+    assert!(
+        busy.visible.contains("指令太多，來不及處理"),
+        "{}",
+        busy.visible
+    );
+    // Once, not once per command that did not fit.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(h.tg.sent_to(group).len(), 1, "{:#?}", h.tg.sent_to(group));
+    h.stop().await;
+}
+
+/// Issue 14, kind 7: 12 commands in a minute from one chat get 10 answers
+/// and one "slow down", and nothing else; another chat is still answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn twelve_commands_in_a_minute_get_ten_answers_and_one_slow_down() {
+    let h = Harness::start().await;
+    let user = 801;
+    for _ in 0..12 {
+        h.tg.private_message(user, "en", "/status");
+    }
+    let sent = h.tg.wait_sent(user, 11, WAIT).await;
+    assert!(
+        sent[..10]
+            .iter()
+            .all(|m| m.visible.contains("Boards relayed")),
+        "{sent:#?}"
+    );
+    assert!(sent[10].visible.starts_with("Slow down"), "{sent:#?}");
+    let mut n = 0;
+    let r = ask(&h, 802, &mut n, "/status").await;
+    assert!(r.contains("Boards relayed"), "{r}");
+    // The 12th is ignored (give it time to show up if it were answered).
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(h.tg.sent_to(user).len(), 11, "{:#?}", h.tg.sent_to(user));
+    assert_no_flood(&h);
+    h.stop().await;
 }

@@ -22,7 +22,7 @@ use super::sink::{MAX_CONTENT, no_mentions};
 use crate::chat::AdapterContext;
 use crate::chat::pacing::Pacer;
 use crate::commands::grammar::{CommandName, ParseError};
-use crate::commands::{CommandError, Context, Lang, Reply};
+use crate::commands::{Admission, CommandError, Context, Lang, Reply};
 use crate::dest::{Destination, Platform};
 use crate::store::now_secs;
 use crate::text::truncate_chars;
@@ -114,6 +114,24 @@ impl Listener {
             ),
         };
         tracing::debug!(%chat, subcommand = %name, is_admin, "Discord command");
+        match self.ctx.handler.admit(&context.dest) {
+            Admission::Answer => {}
+            Admission::SlowDown => {
+                self.pace_until(&chat, received + ANSWER_BY).await;
+                self.respond(&cmd, &chat, &Reply::slow_down(lang)).await;
+                return;
+            }
+            Admission::Ignore => {
+                // Discord shows "The application did not respond" to an
+                // interaction left unanswered, so the rest of the minute
+                // gets the least answer there is: the same "slow down",
+                // ephemeral (only the asker sees it; nothing is posted in
+                // the channel) and not handled. Interaction answers do not
+                // count against the channel's message limits: unpaced.
+                self.respond(&cmd, &chat, &Reply::slow_down(lang)).await;
+                return;
+            }
+        }
         let public = answered_publicly(&parsed);
         let handler = Arc::clone(&self.ctx.handler);
         let store = Arc::clone(&self.ctx.store);
@@ -140,16 +158,7 @@ impl Listener {
         };
         self.pace_until(&chat, received + ANSWER_BY).await;
         match early {
-            Some(reply) => {
-                let message = CreateInteractionResponseMessage::new()
-                    .content(truncate_chars(&reply.text, MAX_CONTENT))
-                    .ephemeral(reply.ephemeral())
-                    .allowed_mentions(no_mentions());
-                let answer = CreateInteractionResponse::Message(message);
-                if let Err(e) = cmd.create_response(&*self.http, answer).await {
-                    self.log_failure("answering a command", &chat, &e);
-                }
-            }
+            Some(reply) => self.respond(&cmd, &chat, &reply).await,
             None => {
                 let defer = CreateInteractionResponse::Defer(
                     CreateInteractionResponseMessage::new()
@@ -163,6 +172,18 @@ impl Listener {
                 self.pacer.wait(&chat).await;
                 self.finish_deferred(&cmd, &chat, &reply, public).await;
             }
+        }
+    }
+
+    /// Answers an interaction with its reply at once.
+    async fn respond(&self, cmd: &CommandInteraction, chat: &str, reply: &Reply) {
+        let message = CreateInteractionResponseMessage::new()
+            .content(truncate_chars(&reply.text, MAX_CONTENT))
+            .ephemeral(reply.ephemeral())
+            .allowed_mentions(no_mentions());
+        let answer = CreateInteractionResponse::Message(message);
+        if let Err(e) = cmd.create_response(&*self.http, answer).await {
+            self.log_failure("answering a command", chat, &e);
         }
     }
 

@@ -3,9 +3,11 @@
 //! the bot's membership of chats.
 //!
 //! Every call that puts something in a chat — deliveries, tally edits,
-//! command replies, deletions — first waits on one shared [`Pacer`], so
-//! Telegram's limits are kept proactively; a 429 is still honoured (the
-//! chat, or every chat, is held for `retry_after`). teloxide's `Throttle`
+//! command replies, deletions — and every lookup a command makes (getChat,
+//! getChatMember) first waits on one shared [`Pacer`], so Telegram's limits
+//! are kept proactively; a 429 is still honoured (see [`Call`]: the chat,
+//! the asker's lookups, or — for deliveries only — every chat, is held for
+//! `retry_after`). teloxide's `Throttle`
 //! is not used: it skips edits and keeps a hidden retry queue of its own.
 //!
 //! The bot token is in every request URL; every error text this module logs
@@ -143,36 +145,76 @@ struct Shared {
     recent_429: Mutex<Vec<(Instant, String)>>,
 }
 
+/// What a call is for: it decides whose pacing turn the call takes, and
+/// whom a 429 on it holds back. Only deliveries can hold every chat: a 429
+/// on a command's reply or lookup holds the asking chat alone, so a stranger
+/// whose commands are throttled never delays anyone else's news.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Call<'a> {
+    /// A delivery, tally edit or deletion of a digest in this chat (the
+    /// outbox's calls): the chat's turn; a 429 holds the chat, and every
+    /// chat when a second chat's delivery is refused soon after.
+    Delivery(&'a str),
+    /// A message to this chat on behalf of a command sent there (a reply,
+    /// the clean-up of a channel's command): the chat's turn; a 429 holds
+    /// that chat only.
+    Command(&'a str),
+    /// A lookup (getChat, getChatMember) for a command sent in `asker`: a
+    /// turn of the asker's lookups (one a second, within the overall
+    /// limit); a 429 holds only the asker's lookups, never the chat looked
+    /// up.
+    Lookup {
+        /// The chat the command was sent in.
+        asker: &'a str,
+    },
+}
+
+impl Call<'_> {
+    /// The pacer's key. Lookups are not messages to a chat, so they are
+    /// paced apart from the asker's messages (but count in the overall
+    /// limit like every call).
+    fn key(self) -> std::borrow::Cow<'static, str> {
+        match self {
+            Call::Delivery(chat) | Call::Command(chat) => chat.to_owned().into(),
+            Call::Lookup { asker } => format!("lookup:{asker}").into(),
+        }
+    }
+}
+
 impl Shared {
-    /// Waits for the chat's turn, makes the call, and sorts a failure; a
-    /// 429 holds the chat back (and every chat when several are refused).
+    /// Waits for the call's pacing turn, makes the call, and sorts a
+    /// failure; a 429 holds back whom [`Call`] says.
     async fn paced<T>(
         &self,
-        chat: &str,
+        what: Call<'_>,
         call: impl Future<Output = Result<T, teloxide::RequestError>>,
     ) -> Result<T, Failure> {
-        self.pacer.wait(chat).await;
-        self.checked(chat, call.await)
-    }
-
-    /// Sorts a result (of an unpaced call, or after pacing).
-    fn checked<T>(&self, chat: &str, r: Result<T, teloxide::RequestError>) -> Result<T, Failure> {
-        r.map_err(|e| {
+        let key = what.key();
+        self.pacer.wait(&key).await;
+        call.await.map_err(|e| {
             let f = classify(&e, &self.redactor);
             if let Failure::RetryAfter(d) = &f {
-                self.rate_limited(chat, *d);
+                self.rate_limited(what, &key, *d);
             }
             f
         })
     }
 
     /// Telegram does not say whether a 429 is for one chat or for the bot:
-    /// hold the chat, and hold everything when a second chat is refused
-    /// soon after.
-    fn rate_limited(&self, chat: &str, retry_after: Duration) {
-        tracing::warn!(chat, ?retry_after, "Telegram asked us to slow down (429)");
+    /// hold the call's key; for deliveries, hold everything when a second
+    /// chat is refused soon after. Command replies and lookups never count
+    /// towards that (a stranger's throttled commands must not hold anyone
+    /// else's news); were the limit the bot's, the deliveries' own 429s
+    /// would show it.
+    fn rate_limited(&self, what: Call<'_>, key: &str, retry_after: Duration) {
+        tracing::warn!(
+            chat = key,
+            ?retry_after,
+            "Telegram asked us to slow down (429)"
+        );
         crate::telemetry::metrics::metrics().rate_limited("telegram");
-        self.pacer.hold_chat(chat, retry_after);
+        self.pacer.hold_chat(key, retry_after);
+        let Call::Delivery(chat) = what else { return };
         let now = Instant::now();
         let global = match self.recent_429.lock() {
             Ok(mut recent) => {

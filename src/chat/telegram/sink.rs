@@ -9,7 +9,7 @@ use teloxide::prelude::Requester;
 use teloxide::types::{ChatId, LinkPreviewOptions, Message, MessageId, ParseMode, ThreadId};
 
 use super::errors::Failure;
-use super::{Shared, no_preview};
+use super::{Call, Shared, no_preview};
 use crate::chat::{ChatSink, EditKind, SendOutcome};
 use crate::commands::Reply;
 use crate::dest::{Destination, Platform};
@@ -20,6 +20,9 @@ use crate::text::truncate_utf16;
 /// The line above a digest whose post was deleted on PTT (digests are
 /// always Traditional Chinese: they quote PTT).
 pub const DELETED_MARK: &str = "【PTT 原文已刪除】";
+
+/// A command reply waits out a 429 this long at most.
+const REPLY_WAIT_MAX: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// The [`ChatSink`] of Telegram.
 pub struct TelegramSink {
@@ -52,12 +55,14 @@ impl Target {
 }
 
 impl Shared {
-    /// One paced sendMessage in HTML parse mode.
+    /// One paced sendMessage in HTML parse mode; `reply` when it answers a
+    /// command (a 429 then holds only this chat).
     pub(super) async fn send_html(
         &self,
         to: Target,
         html: String,
         preview: LinkPreviewOptions,
+        reply: bool,
     ) -> Result<Message, Failure> {
         let mut req = self
             .bot
@@ -67,14 +72,21 @@ impl Shared {
         if let Some(t) = to.thread {
             req = req.message_thread_id(t);
         }
-        self.paced(&to.chat.0.to_string(), async move { req.await })
-            .await
+        let chat = to.chat.0.to_string();
+        let what = if reply {
+            Call::Command(&chat)
+        } else {
+            Call::Delivery(&chat)
+        };
+        self.paced(what, async move { req.await }).await
     }
 
     /// Sends a command reply (plain text, escaped) into a destination. A
     /// group that became a supergroup is moved and the reply sent there; a
-    /// 429 is waited out (the pacer holds the chat) up to `retries` times,
-    /// since no outbox row stands behind a reply.
+    /// 429 of at most 30 s is waited out (the pacer holds the chat) up to
+    /// `retries` times, since no outbox row stands behind a reply. (Longer
+    /// waits would keep the chat's update unconfirmed, and with it every
+    /// later one, for that long.)
     pub(super) async fn send_reply(
         &self,
         dest: &Destination,
@@ -92,14 +104,14 @@ impl Shared {
         let mut left = retries;
         let mut migrated = false;
         loop {
-            match self.send_html(to, html.clone(), no_preview()).await {
+            match self.send_html(to, html.clone(), no_preview(), true).await {
                 Ok(m) => return sent(&m),
                 Err(Failure::Migrated(new)) if !migrated => {
                     self.migrate(to.chat.0, new).await;
                     to.chat = ChatId(new);
                     migrated = true;
                 }
-                Err(Failure::RetryAfter(_)) if left > 0 => left -= 1,
+                Err(Failure::RetryAfter(d)) if left > 0 && d <= REPLY_WAIT_MAX => left -= 1,
                 Err(f) => return self.outcome(dest, f).await,
             }
         }
@@ -174,7 +186,7 @@ impl ChatSink for TelegramSink {
             return SendOutcome::Rejected(format!("malformed Telegram destination {dest}"));
         };
         match s
-            .send_html(to, render(digest), s.preview.options(digest))
+            .send_html(to, render(digest), s.preview.options(digest), false)
             .await
         {
             Ok(m) => sent(&m),
@@ -214,7 +226,10 @@ impl ChatSink for TelegramSink {
         let unchanged = SendOutcome::Sent {
             message_id: message_id.to_owned(),
         };
-        match s.paced(&dest.chat, async move { req.await }).await {
+        match s
+            .paced(Call::Delivery(&dest.chat), async move { req.await })
+            .await
+        {
             Ok(_) | Err(Failure::NotModified | Failure::Accepted(_)) => unchanged,
             Err(f) => s.outcome(dest, f).await,
         }

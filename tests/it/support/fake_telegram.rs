@@ -753,6 +753,10 @@ fn too_many(secs: u32) -> ApiErr {
 
 async fn get_updates(inner: &Inner, p: &Value) -> Answer {
     let offset = p["offset"].as_i64().unwrap_or(0);
+    // Telegram answers at most `limit` (1–100, default 100) updates a call.
+    let limit = p["limit"]
+        .as_u64()
+        .map_or(100, |l| l.clamp(1, 100) as usize);
     let timeout = Duration::from_secs(p["timeout"].as_u64().unwrap_or(0)).min(MAX_LONG_POLL);
     let allowed: Option<Vec<String>> = p["allowed_updates"].as_array().map(|a| {
         a.iter()
@@ -798,6 +802,7 @@ async fn get_updates(inner: &Inner, p: &Value) -> Answer {
                         .is_none_or(|a| a.iter().any(|k| u.get(k).is_some()))
                 })
                 .map(|(_, u)| u.clone())
+                .take(limit)
                 .collect();
             if !ready.is_empty() || Instant::now() >= deadline {
                 return Ok(Value::Array(ready));
