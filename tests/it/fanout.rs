@@ -131,6 +131,94 @@ async fn one_post_to_1000_telegram_chats() {
     running.stop().await;
 }
 
+/// Issue 14: the outbox keeps up with Telegram's overall limit even with
+/// 200,000 rows pending across 2,000 chats (after a long chat-side outage,
+/// say): the due-rows query must not eat the time between sends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement (about 90 s): run scripts/fanout.sh"]
+async fn a_backlog_of_200000_rows_drains_at_telegrams_limit() {
+    const CHATS: usize = 2_000;
+    const POSTS: usize = 100;
+    const WINDOW: Duration = Duration::from_secs(60);
+    let ptt = FakePtt::start(&["Stock"]).await;
+    let tg = FakeTelegram::start(TOKEN).await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let s = harness::settings(&ptt, &db);
+    let store: Arc<dyn Store> = SqliteStore::open(&db).await.unwrap();
+    let dests: Vec<Destination> = (0..CHATS)
+        .map(|i| Destination::chat(Platform::Telegram, (100_000 + i).to_string()))
+        .collect();
+    let now = ptt_relay::clock::now_secs();
+    let filled = Instant::now();
+    for p in 0..POSTS {
+        let id = format!("M.{}.A.{:03X}", 1_769_580_000 + p * 60, p);
+        let d = ptt_relay::digest::Digest {
+            board: "Stock".into(),
+            url: format!("https://www.ptt.cc/bbs/Stock/{id}.html"),
+            id,
+            title: Some(format!("[新聞] 積壓 {p}")),
+            tag: Some("新聞".into()),
+            is_reply: false,
+            is_forward: false,
+            author: Some("reporter".into()),
+            posted_at: None,
+            original_title: Some("台積電法說會前夕 外資連續買超".into()),
+            source_url: Some("https://tw.stock.yahoo.com/news/a.html".into()),
+            published: None,
+            reporter: None,
+            excerpt: Some("台積電將於明日舉行法說會".repeat(5)),
+            tally: ptt_relay::ptt::Tally::default(),
+        };
+        store.accept_post(&d, &dests, now).await.unwrap();
+    }
+    println!(
+        "backlog of {} rows queued in {:.1}s",
+        CHATS * POSTS,
+        filled.elapsed().as_secs_f64()
+    );
+    let shutdown = CancellationToken::new();
+    let ctx = harness::adapter_context(&s, &store, &shutdown);
+    let settings = TelegramSettings {
+        token: Some(SecretString::from(TOKEN.to_owned())),
+        api_url: tg.api_url.clone(),
+        link_preview: "off".into(),
+    };
+    let adapter =
+        TelegramAdapter::with_options(&settings, ctx, TelegramOptions::default()).unwrap();
+    let running = start_seeded(&s, Arc::clone(&store), adapter.sink()).await;
+    // From the first delivery on, count a whole window.
+    while tg.sent().is_empty() {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(WINDOW).await;
+    let sent = tg.sent();
+    let first = sent.iter().map(|m| m.at).min().unwrap();
+    let in_window: Vec<_> = sent
+        .iter()
+        .filter(|m| m.at.duration_since(first) < WINDOW)
+        .collect();
+    let rate = in_window.len() as f64 / WINDOW.as_secs_f64();
+    let mut keys = std::collections::HashSet::new();
+    let duplicates = sent
+        .iter()
+        .filter(|m| !keys.insert((m.chat_id, m.text.clone())))
+        .count();
+    println!(
+        "FANOUT telegram backlog rows={} chats={CHATS} sent_in_{}s={} rate={rate:.1}/s ({:.0}% of 30/s) \
+         duplicates={duplicates} 429s={}",
+        CHATS * POSTS,
+        WINDOW.as_secs(),
+        in_window.len(),
+        100.0 * rate / 30.0,
+        tg.answered_429(),
+    );
+    assert_eq!(duplicates, 0);
+    assert_eq!(tg.answered_429(), 0);
+    shutdown.cancel();
+    running.stop().await;
+}
+
 /// The service with the real Discord adapter (serenity, `api_url` mode)
 /// against a fake Discord that enforces Discord's limits, and `channels`
 /// subscribed to news posts on the fake PTT's board.
