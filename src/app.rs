@@ -13,18 +13,19 @@ use crate::chat::discord::DiscordAdapter;
 use crate::chat::pacing::Share;
 use crate::chat::telegram::TelegramAdapter;
 use crate::chat::{AdapterContext, ChatSink};
-use crate::commands::{Filter, Handler, Lang};
+use crate::commands::{Handler, Lang};
 use crate::config::{Settings, StoreUrl};
+use crate::filter::Filter;
 use crate::ptt::client::{ClientOptions, PttClient};
 use crate::relay::edits::EditWorker;
 use crate::relay::outbox::{self, OutboxWorker, SendGate};
 use crate::relay::poller::{Poller, PollerOptions};
 use crate::relay::router::Router;
-use crate::relay::status::RuntimeStatus;
 use crate::relay::tally::{TallyOptions, Tracker};
 use crate::store::postgres::{Leadership, PostgresStore};
 use crate::store::sqlite::SqliteStore;
 use crate::store::{Store, StoreError, now_secs};
+use crate::telemetry::status::RuntimeStatus;
 
 /// How often old rows are pruned.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);

@@ -436,7 +436,7 @@ impl Settings {
         if StoreUrl::parse(&self.store.url).is_none() {
             errs.push("store.url must be sqlite://PATH or postgres://…".into());
         }
-        if let Err(e) = crate::commands::Filter::parse_str(&self.console.filter) {
+        if let Err(e) = crate::filter::Filter::parse_str(&self.console.filter) {
             errs.push(format!("console.filter: {e}"));
         }
         if self.http.listen.parse::<SocketAddr>().is_err() {

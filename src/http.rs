@@ -18,9 +18,9 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tower_http::limit::RequestBodyLimitLayer;
 
-use crate::relay::status::RuntimeStatus;
 use crate::store::{Store, now_secs};
 use crate::telemetry::metrics::metrics;
+use crate::telemetry::status::RuntimeStatus;
 
 /// A 409 Conflict from Telegram keeps `/readyz` at 503 this long.
 const CONFLICT_WINDOW_SECS: i64 = 120;

@@ -8,6 +8,7 @@ pub mod commands;
 pub mod config;
 pub mod dest;
 pub mod digest;
+pub mod filter;
 pub mod http;
 pub mod preview;
 pub mod ptt;

@@ -4,7 +4,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use ptt_relay::commands::grammar::{LATEST_MAX, Target};
-use ptt_relay::commands::{Command, Filter, PostView, parse};
+use ptt_relay::commands::{Command, parse};
+use ptt_relay::filter::{Filter, PostView};
 use ptt_relay::ptt::Board;
 
 fn assert_round_trip(filter: &Filter, from: &str) {

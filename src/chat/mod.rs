@@ -89,7 +89,7 @@ pub struct AdapterContext {
     /// The command handler.
     pub handler: std::sync::Arc<crate::commands::Handler>,
     /// Runtime status (e.g. Telegram's 409 Conflict for `/readyz`).
-    pub status: std::sync::Arc<crate::relay::status::RuntimeStatus>,
+    pub status: std::sync::Arc<crate::telemetry::status::RuntimeStatus>,
     /// Reply language when the chat's is unknown (`bot.locale`).
     pub default_lang: crate::commands::Lang,
     /// Cancelled when the service stops.

@@ -2,7 +2,7 @@
 
 use unicode_normalization::UnicodeNormalization;
 
-use super::filter::{Filter, FilterError, MAX_WORDS};
+use crate::filter::{Filter, FilterError, MAX_WORDS, UnbalancedQuote, split_words};
 
 /// Default and bounds of `/latest N`.
 pub const LATEST_DEFAULT: u8 = 5;
@@ -83,6 +83,12 @@ pub enum ParseError {
     Filter(#[from] FilterError),
 }
 
+impl From<UnbalancedQuote> for ParseError {
+    fn from(_: UnbalancedQuote) -> Self {
+        ParseError::UnbalancedQuote
+    }
+}
+
 /// A parse error with the command it concerns.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommandError {
@@ -90,41 +96,6 @@ pub struct CommandError {
     pub command: CommandName,
     /// What was wrong.
     pub error: ParseError,
-}
-
-/// Splits words on whitespace (also the full-width space), keeping
-/// double-quoted values together: `kw:"台積電 ADR"` is one word
-/// `kw:台積電 ADR`. Curly quotes count as quotes.
-pub fn split_words(s: &str) -> Result<Vec<String>, ParseError> {
-    let mut words = Vec::new();
-    let mut cur = String::new();
-    let mut in_quote = false;
-    let mut has_word = false;
-    for c in s.chars() {
-        match c {
-            '"' | '“' | '”' | '「' | '」' => {
-                in_quote = !in_quote;
-                has_word = true;
-            }
-            c if (c.is_whitespace() || c == '\u{3000}') && !in_quote => {
-                if has_word {
-                    words.push(std::mem::take(&mut cur));
-                    has_word = false;
-                }
-            }
-            c => {
-                cur.push(c);
-                has_word = true;
-            }
-        }
-    }
-    if in_quote {
-        return Err(ParseError::UnbalancedQuote);
-    }
-    if has_word {
-        words.push(cur);
-    }
-    Ok(words)
 }
 
 /// Parses a message. `Ok(None)`: not a command for this bot (no leading `/`,
@@ -160,7 +131,7 @@ pub fn parse(text: &str, bot_name: Option<&str>) -> Result<Option<Command>, Comm
         error,
     };
     let args: String = args.nfkc().collect();
-    let words = split_words(&args).map_err(err)?;
+    let words = split_words(&args).map_err(|e| err(e.into()))?;
     let no_args = |cmd: Command| {
         if words.is_empty() {
             Ok(Some(cmd))

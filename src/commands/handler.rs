@@ -4,14 +4,14 @@ use std::sync::Arc;
 
 use chrono::{TimeZone, Utc};
 
-use super::filter::{Filter, PostView};
 use super::grammar::{Command, CommandError, CommandName, ParseError, Target};
 use super::i18n::{Lang, Texts, fill};
 use super::limit::{Admission, CommandLimiter, PER_WINDOW};
 use crate::dest::Destination;
+use crate::filter::{Filter, PostView};
 use crate::ptt::{Board, time};
-use crate::relay::status::RuntimeStatus;
 use crate::store::{Removal, Store, now_secs};
+use crate::telemetry::status::RuntimeStatus;
 
 /// Most subscriptions a chat may have (enforced by the store).
 pub use crate::store::MAX_SUBSCRIPTIONS;
@@ -420,7 +420,7 @@ fn malformed(t: &Texts, e: &CommandError) -> Reply {
 
 /// What was wrong, in the reply's language.
 fn describe(t: &Texts, e: &ParseError) -> String {
-    use super::filter::{FilterError, MAX_WORD_CHARS, MAX_WORDS};
+    use crate::filter::{FilterError, MAX_WORD_CHARS, MAX_WORDS};
     let max_words = MAX_WORDS.to_string();
     let max_chars = MAX_WORD_CHARS.to_string();
     match e {

@@ -1,13 +1,11 @@
 //! Chat commands, parsed once into a platform-neutral [`Command`] and
 //! handled in one place ([`Handler`]); every reply text lives in [`i18n`].
 
-pub mod filter;
 pub mod grammar;
 pub mod handler;
 pub mod i18n;
 pub mod limit;
 
-pub use filter::{Filter, PostView};
 pub use grammar::{Command, CommandError, parse};
 pub use handler::{Context, Handler, Reply, ReplyKind};
 pub use i18n::Lang;

@@ -12,11 +12,11 @@ use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::status::RuntimeStatus;
 use crate::chat::{ChatSink, EditKind, SendOutcome};
 use crate::dest::Destination;
 use crate::store::{EditJob, Store, now_secs};
 use crate::telemetry::metrics::metrics;
+use crate::telemetry::status::RuntimeStatus;
 
 /// Edits in flight per platform.
 const CONCURRENCY: usize = 4;

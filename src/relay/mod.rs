@@ -1,8 +1,7 @@
-//! The relay engine: board pollers, the outbox workers and runtime status.
+//! The relay engine: board pollers, the outbox and tally edit workers.
 
 pub mod edits;
 pub mod outbox;
 pub mod poller;
 pub mod router;
-pub mod status;
 pub mod tally;

@@ -13,10 +13,9 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::router::{Router, Target};
-use super::status::RuntimeStatus;
 use super::tally::Tracker;
-use crate::commands::PostView;
 use crate::digest::Digest;
+use crate::filter::PostView;
 use crate::ptt::budget::Priority;
 use crate::ptt::client::{FetchError, PttClient};
 use crate::ptt::jitter;
@@ -25,6 +24,7 @@ use crate::ptt::{
 };
 use crate::store::{PendingPost, Store, StoreError, now_secs};
 use crate::telemetry::metrics::metrics;
+use crate::telemetry::status::RuntimeStatus;
 
 /// Longest wait between retries of a pending post (unless the poll interval
 /// is longer).

@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
-use crate::commands::Filter;
 use crate::dest::Destination;
+use crate::filter::Filter;
 use crate::store::{self, Store};
 
 /// A destination and the filter it subscribed with.

@@ -20,3 +20,4 @@ pub fn init(json: bool) {
 
 pub mod metrics;
 pub mod redact;
+pub mod status;

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
-use ptt_relay::commands::{Filter, PostView};
+use ptt_relay::filter::{Filter, PostView};
 use ptt_relay::ptt::parse_index;
 use serde_json::Value;
 use tempfile::TempDir;

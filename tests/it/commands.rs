@@ -11,9 +11,9 @@ use ptt_relay::dest::{Destination, Platform};
 use ptt_relay::digest::Digest;
 use ptt_relay::ptt::time::taipei;
 use ptt_relay::ptt::{Board, Tally, TitleInfo};
-use ptt_relay::relay::status::RuntimeStatus;
 use ptt_relay::store::sqlite::SqliteStore;
 use ptt_relay::store::{Store, Subscription};
+use ptt_relay::telemetry::status::RuntimeStatus;
 use tempfile::TempDir;
 
 const BOT: &str = "ptt_relay_bot";

@@ -6,9 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ptt_relay::http::{HttpState, serve};
-use ptt_relay::relay::status::RuntimeStatus;
 use ptt_relay::store::Store;
 use ptt_relay::store::sqlite::SqliteStore;
+use ptt_relay::telemetry::status::RuntimeStatus;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod architecture;
 mod article_parser;
 mod cases;
 mod cli;

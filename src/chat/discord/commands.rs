@@ -7,11 +7,10 @@ use serenity::all::{CommandDataOption, CommandDataOptionValue, CommandOptionType
 use serenity::builder::{CreateCommand, CreateCommandOption};
 use unicode_normalization::UnicodeNormalization;
 
-use crate::commands::grammar::{
-    CommandName, LATEST_MAX, ParseError, parse as parse_text, split_words,
-};
+use crate::commands::grammar::{CommandName, LATEST_MAX, ParseError, parse as parse_text};
 use crate::commands::i18n::{EN, Texts, ZH_TW};
-use crate::commands::{Command, CommandError, Filter};
+use crate::commands::{Command, CommandError};
+use crate::filter::{Filter, split_words};
 
 /// The one slash command.
 pub const COMMAND_NAME: &str = "ptt";
@@ -113,7 +112,7 @@ fn subcommand(index: usize) -> CreateCommandOption {
             .add_sub_option(
                 option(CommandOptionType::Integer, "push", |t| t.push)
                     .min_int_value(1)
-                    .max_int_value(u64::from(crate::commands::filter::MAX_PUSH)),
+                    .max_int_value(u64::from(crate::filter::MAX_PUSH)),
             )
             .add_sub_option(option(CommandOptionType::Boolean, "re", |t| t.re))
             .add_sub_option(option(CommandOptionType::Boolean, "fw", |t| t.fw)),
@@ -252,14 +251,14 @@ fn subscribe(options: &[(String, OptionValue)]) -> Result<Command, CommandError>
                 }
             }
             "kw" | "not" => {
-                for w in split_words(&text).map_err(fail)? {
+                for w in split_words(&text).map_err(|e| fail(e.into()))? {
                     words.push(format!("{key}:{w}"));
                 }
             }
             "tag" | "author" | "push" | "re" | "fw" => words.push(format!("{key}:{text}")),
             other => {
                 return Err(fail(ParseError::Filter(
-                    crate::commands::filter::FilterError::UnknownWord(format!("{other}:{text}")),
+                    crate::filter::FilterError::UnknownWord(format!("{other}:{text}")),
                 )));
             }
         }
@@ -280,8 +279,8 @@ pub fn answered_publicly(parsed: &Result<Command, CommandError>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::commands::filter::{FilterError, TagFilter};
     use crate::commands::grammar::Target;
+    use crate::filter::{FilterError, TagFilter};
 
     fn s(k: &str, v: &str) -> (String, OptionValue) {
         (k.to_owned(), OptionValue::Str(v.to_owned()))

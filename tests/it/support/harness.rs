@@ -8,9 +8,9 @@ use ptt_relay::chat::{AdapterContext, ChatSink};
 use ptt_relay::commands::{self, Context, Handler, Lang};
 use ptt_relay::config::Settings;
 use ptt_relay::dest::Destination;
-use ptt_relay::relay::status::RuntimeStatus;
 use ptt_relay::relay::tally::TallyOptions;
 use ptt_relay::store::Store;
+use ptt_relay::telemetry::status::RuntimeStatus;
 use tokio_util::sync::CancellationToken;
 
 use super::fake_ptt::FakePtt;

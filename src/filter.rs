@@ -216,7 +216,7 @@ impl Filter {
     /// Parses a stored or configured filter string (the same words as
     /// `/subscribe`, quoting allowed).
     pub fn parse_str(s: &str) -> Result<Filter, FilterError> {
-        let words = super::grammar::split_words(s).map_err(|_| FilterError::BadValue {
+        let words = split_words(s).map_err(|_| FilterError::BadValue {
             key: "filter",
             value: s.to_owned(),
         })?;
@@ -289,7 +289,7 @@ fn yes_no(v: &str) -> Option<bool> {
     }
 }
 
-/// What [`super::grammar::split_words`] reads as a quote: no value may hold
+/// What [`split_words`] reads as a quote: no value may hold
 /// one, since a canonical word could not be read back.
 const QUOTES: [char; 5] = ['"', '“', '”', '「', '」'];
 
@@ -299,6 +299,46 @@ fn quote(v: &str) -> String {
     } else {
         v.to_owned()
     }
+}
+
+/// A `"` (or curly quote, 「」) without its pair, found by [`split_words`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("unbalanced quote")]
+pub struct UnbalancedQuote;
+
+/// Splits words on whitespace (also the full-width space), keeping
+/// double-quoted values together: `kw:"台積電 ADR"` is one word
+/// `kw:台積電 ADR`. Curly quotes count as quotes.
+pub fn split_words(s: &str) -> Result<Vec<String>, UnbalancedQuote> {
+    let mut words = Vec::new();
+    let mut cur = String::new();
+    let mut in_quote = false;
+    let mut has_word = false;
+    for c in s.chars() {
+        match c {
+            '"' | '“' | '”' | '「' | '」' => {
+                in_quote = !in_quote;
+                has_word = true;
+            }
+            c if (c.is_whitespace() || c == '\u{3000}') && !in_quote => {
+                if has_word {
+                    words.push(std::mem::take(&mut cur));
+                    has_word = false;
+                }
+            }
+            c => {
+                cur.push(c);
+                has_word = true;
+            }
+        }
+    }
+    if in_quote {
+        return Err(UnbalancedQuote);
+    }
+    if has_word {
+        words.push(cur);
+    }
+    Ok(words)
 }
 
 #[cfg(test)]
