@@ -234,7 +234,6 @@ pub async fn start_backend(
     };
     let mut sinks: Vec<Arc<dyn ChatSink>> = Vec::new();
     let adapter_ctx = AdapterContext {
-        store: Arc::clone(&store),
         handler: Arc::clone(&handler),
         status: Arc::clone(&status),
         default_lang: Lang::from_setting(&settings.bot.locale),

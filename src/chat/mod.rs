@@ -35,6 +35,13 @@ pub enum SendOutcome {
     DestinationGone(String),
     /// Refused for good (any other 4xx): the row is marked rejected.
     Rejected(String),
+    /// The chat has a new id (a Telegram group that became a supergroup,
+    /// `migrate_to_chat_id`): the destination's subscriptions, rows and
+    /// sent-message records move there, and the row is sent again at once.
+    Migrated {
+        /// The new chat id.
+        to: String,
+    },
 }
 
 /// How an edited message should show its post.
@@ -84,9 +91,8 @@ pub trait ChatSink: Send + Sync {
 /// answer commands, and when to stop.
 #[derive(Clone)]
 pub struct AdapterContext {
-    /// The store (subscriptions, pausing, moving chats).
-    pub store: std::sync::Arc<dyn crate::store::Store>,
-    /// The command handler.
+    /// The command handler: commands, and membership changes
+    /// ([`crate::commands::Membership`]) — adapters never write the store.
     pub handler: std::sync::Arc<crate::commands::Handler>,
     /// Runtime status (e.g. Telegram's 409 Conflict for `/readyz`).
     pub status: std::sync::Arc<crate::telemetry::status::RuntimeStatus>,

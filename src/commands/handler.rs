@@ -98,6 +98,11 @@ impl Handler {
         }
     }
 
+    /// The store the handler applies commands and events to.
+    pub(super) fn store(&self) -> &dyn Store {
+        &*self.store
+    }
+
     /// Notified when a paused destination is resumed, so the outbox
     /// workers look for its waiting rows at once.
     pub fn outbox_kick(&self) -> Arc<tokio::sync::Notify> {

@@ -136,6 +136,11 @@ async fn edit(
             tracing::debug!(post = %job.digest.id, chat = %job.dest, %reason, "edit failed; will retry");
             ("transient", Some(Duration::from_secs(30)), Ok(()))
         }
+        SendOutcome::Migrated { to } => {
+            // Sent messages move with their chat; the edit comes again.
+            let moved = store.move_chat(job.dest.platform, &job.dest.chat, to).await;
+            ("migrated", Some(Duration::from_secs(1)), moved)
+        }
         SendOutcome::DestinationGone(reason) | SendOutcome::Rejected(reason) => {
             tracing::info!(post = %job.digest.id, chat = %job.dest, %reason, "message can no longer be edited");
             ("rejected", None, store.edit_gone(&job).await)

@@ -255,6 +255,7 @@ async fn deliver(
         SendOutcome::Transient(_) => "transient",
         SendOutcome::DestinationGone(_) => "gone",
         SendOutcome::Rejected(_) => "rejected",
+        SendOutcome::Migrated { .. } => "migrated",
     };
     metrics().delivery(platform, label);
     let result = match &outcome {
@@ -283,6 +284,20 @@ async fn deliver(
         SendOutcome::Rejected(reason) => {
             tracing::warn!(post = %row.digest.id, chat = %row.dest, %reason, "delivery rejected");
             store.mark_rejected(&row, reason, now).await
+        }
+        SendOutcome::Migrated { to } => {
+            tracing::info!(post = %row.digest.id, chat = %row.dest, to, "the chat has a new id; moving it");
+            match store.move_chat(row.dest.platform, &row.dest.chat, to).await {
+                // The row moved with its chat (same id and claim): again,
+                // now, counting the attempt so that a chat that keeps
+                // answering "migrated" backs off.
+                Ok(()) => {
+                    store
+                        .mark_retry(&row, now, "the chat has a new id", true)
+                        .await
+                }
+                Err(e) => Err(e),
+            }
         }
     };
     match result {

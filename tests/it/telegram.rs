@@ -1070,7 +1070,6 @@ async fn bare_context(dir: &std::path::Path) -> (AdapterContext, CancellationTok
                 Vec::new(),
                 Arc::clone(&status),
             )),
-            store,
             status,
             default_lang: Lang::En,
             shutdown: shutdown.clone(),

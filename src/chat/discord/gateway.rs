@@ -22,9 +22,8 @@ use super::sink::{MAX_CONTENT, no_mentions};
 use crate::chat::AdapterContext;
 use crate::chat::pacing::Pacer;
 use crate::commands::grammar::{CommandName, ParseError};
-use crate::commands::{Admission, CommandError, Context, Lang, Reply};
+use crate::commands::{Admission, CommandError, Context, Lang, Membership, Reply};
 use crate::dest::{Destination, Platform};
-use crate::store::now_secs;
 use crate::text::truncate_chars;
 
 /// Discord drops an interaction not answered within 3 s; the first answer
@@ -134,16 +133,15 @@ impl Listener {
         }
         let public = answered_publicly(&parsed);
         let handler = Arc::clone(&self.ctx.handler);
-        let store = Arc::clone(&self.ctx.store);
         let guild = cmd.guild_id;
         let work = async move {
             // Which server the channel is in, for GUILD_DELETE/CREATE.
-            if let Some(guild) = guild
-                && let Err(e) = store
-                    .set_chat_group(Platform::Discord, &context.dest.chat, &guild.to_string())
-                    .await
-            {
-                tracing::error!(error = %e, chat = %context.dest, "cannot record a channel's Discord server");
+            if let Some(guild) = guild {
+                let event = Membership::InGroup {
+                    chat: context.dest.chat.clone(),
+                    group: guild.to_string(),
+                };
+                handler.membership(Platform::Discord, event).await;
             }
             handler.handle(&context, parsed).await
         };
@@ -231,51 +229,17 @@ impl Listener {
     }
 
     async fn pause_guild(&self, guild: GuildId) {
-        let store = &self.ctx.store;
-        let chats = match store
-            .chats_in_group(Platform::Discord, &guild.to_string())
-            .await
-        {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::error!(error = %e, %guild, "cannot read a Discord server's channels");
-                return;
-            }
+        let event = Membership::GroupLeft {
+            group: guild.to_string(),
+            reason: REMOVED_REASON.into(),
         };
-        for chat in &chats {
-            if let Err(e) = store
-                .pause_chat(Platform::Discord, chat, REMOVED_REASON, now_secs())
-                .await
-            {
-                tracing::error!(error = %e, %chat, "cannot pause a channel");
-            }
-        }
-        tracing::info!(%guild, channels = chats.len(), "removed from a Discord server; its channels are paused");
+        self.ctx.handler.membership(Platform::Discord, event).await;
     }
 
     async fn resume_guild(&self, guild: GuildId) {
-        let store = &self.ctx.store;
-        let chats = match store
-            .chats_in_group(Platform::Discord, &guild.to_string())
-            .await
-        {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::error!(error = %e, %guild, "cannot read a Discord server's channels");
-                return;
-            }
+        let event = Membership::GroupJoined {
+            group: guild.to_string(),
         };
-        let mut resumed = 0;
-        for chat in &chats {
-            match store.resume_chat(Platform::Discord, chat).await {
-                Ok(true) => resumed += 1,
-                Ok(false) => {}
-                Err(e) => tracing::error!(error = %e, %chat, "cannot resume a channel"),
-            }
-        }
-        if resumed > 0 {
-            self.ctx.handler.destination_resumed();
-            tracing::info!(%guild, channels = resumed, "back in a Discord server; its channels are resumed");
-        }
+        self.ctx.handler.membership(Platform::Discord, event).await;
     }
 }

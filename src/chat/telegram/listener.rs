@@ -36,7 +36,9 @@ use super::{Call, Me, Shared};
 use crate::chat::SendOutcome;
 use crate::commands::grammar::ParseError;
 use crate::commands::i18n::fill;
-use crate::commands::{self, Admission, Command, CommandError, Context, Lang, Reply, ReplyKind};
+use crate::commands::{
+    self, Admission, Command, CommandError, Context, Lang, Membership, Reply, ReplyKind,
+};
 use crate::dest::{Destination, Platform};
 use crate::digest::telegram::MAX_TEXT_UTF16;
 use crate::store::now_secs;
@@ -501,29 +503,19 @@ async fn handle(s: &Arc<Shared>, me: &Me, kind: UpdateKind) {
 /// chat's deliveries.
 async fn on_membership(s: &Shared, c: &ChatMemberUpdated) {
     let chat = c.chat.id.0.to_string();
-    let store = &s.ctx.store;
-    if c.new_chat_member.kind.is_present() {
-        match store.resume_chat(Platform::Telegram, &chat).await {
-            Ok(true) => {
-                tracing::info!(chat, "the bot is back in a Telegram chat; resumed");
-                s.ctx.handler.destination_resumed();
-            }
-            Ok(false) => tracing::debug!(chat, "the bot joined a Telegram chat"),
-            Err(e) => tracing::error!(chat, error = %e, "cannot resume a Telegram chat"),
-        }
+    let event = if c.new_chat_member.kind.is_present() {
+        Membership::Joined { chat }
     } else {
         let reason = match c.new_chat_member.kind {
             ChatMemberKind::Banned(_) => "the bot was removed from the chat or blocked",
             _ => "the bot left the chat",
         };
-        match store
-            .pause_chat(Platform::Telegram, &chat, reason, now_secs())
-            .await
-        {
-            Ok(()) => tracing::info!(chat, reason, "paused a Telegram chat"),
-            Err(e) => tracing::error!(chat, error = %e, "cannot pause a Telegram chat"),
+        Membership::Left {
+            chat,
+            reason: reason.into(),
         }
-    }
+    };
+    s.ctx.handler.membership(Platform::Telegram, event).await;
 }
 
 /// Where a message came from: the chat, and its forum topic if any.

@@ -11,7 +11,7 @@ use teloxide::types::{ChatId, LinkPreviewOptions, Message, MessageId, ParseMode,
 use super::errors::Failure;
 use super::{Call, Shared, no_preview};
 use crate::chat::{ChatSink, EditKind, SendOutcome};
-use crate::commands::Reply;
+use crate::commands::{Membership, Reply};
 use crate::dest::{Destination, Platform};
 use crate::digest::Digest;
 use crate::digest::telegram::{MAX_TEXT_UTF16, escape, render, render_with_status};
@@ -121,13 +121,9 @@ impl Shared {
     async fn outcome(&self, dest: &Destination, f: Failure) -> SendOutcome {
         match f {
             Failure::RetryAfter(d) => SendOutcome::RateLimited { retry_after: d },
-            Failure::Migrated(new) => {
-                self.migrate(dest.chat.parse().unwrap_or_default(), new)
-                    .await;
-                SendOutcome::Transient(format!(
-                    "the group became supergroup {new}; its rows moved there"
-                ))
-            }
+            Failure::Migrated(new) => SendOutcome::Migrated {
+                to: new.to_string(),
+            },
             Failure::Gone(why) => SendOutcome::DestinationGone(why),
             Failure::Transient(why) => SendOutcome::Transient(why),
             Failure::InvalidToken => {
@@ -147,24 +143,17 @@ impl Shared {
         }
     }
 
-    /// Moves a group's subscriptions, rows and sent messages to the
-    /// supergroup it became.
+    /// Reports that a group became a supergroup: the handler moves its
+    /// subscriptions, rows and sent messages there.
     pub(super) async fn migrate(&self, from: i64, to: i64) {
         if from == 0 || from == to {
             return;
         }
-        let (from, to) = (from.to_string(), to.to_string());
-        match self
-            .ctx
-            .store
-            .move_chat(Platform::Telegram, &from, &to)
-            .await
-        {
-            Ok(()) => tracing::info!(from, to, "Telegram group became a supergroup; moved it"),
-            Err(e) => {
-                tracing::error!(from, to, error = %e, "cannot move a Telegram group to its supergroup");
-            }
-        }
+        let event = Membership::Migrated {
+            from: from.to_string(),
+            to: to.to_string(),
+        };
+        self.ctx.handler.membership(Platform::Telegram, event).await;
     }
 }
 

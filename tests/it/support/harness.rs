@@ -93,7 +93,8 @@ pub async fn seeded(r: &Running) {
     panic!("board never seeded");
 }
 
-/// The context a chat adapter started by a test gets: `store`, the boards
+/// The context a chat adapter started by a test gets: a handler over
+/// `store`, the boards
 /// of `s`, zh-TW by default and a fresh runtime status.
 pub fn adapter_context(
     s: &Settings,
@@ -102,7 +103,6 @@ pub fn adapter_context(
 ) -> AdapterContext {
     let status = Arc::new(RuntimeStatus::new("this instance"));
     AdapterContext {
-        store: Arc::clone(store),
         handler: Arc::new(Handler::new(
             Arc::clone(store),
             s.boards(),
