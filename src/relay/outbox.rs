@@ -120,6 +120,8 @@ impl OutboxWorker {
         let platform = self.sink.platform();
         let mut inflight: JoinSet<Destination> = JoinSet::new();
         let mut busy: Vec<Destination> = Vec::new();
+        // Claimed rows waiting for a free slot (their destinations are busy).
+        let mut ready: std::collections::VecDeque<Claimed> = std::collections::VecDeque::new();
         let deadline = async {
             shutdown.cancelled().await;
             tokio::time::sleep(grace).await;
@@ -134,10 +136,16 @@ impl OutboxWorker {
             } else {
                 Duration::from_secs(1)
             };
-            if !stopping && inflight.len() < self.concurrency && open {
-                let free = self.concurrency - inflight.len();
+            if !stopping && inflight.len() < self.concurrency && open && ready.is_empty() {
+                // A whole batch, not just the free slots: with a deep
+                // backlog the store is read once per `concurrency` sends,
+                // not once per send (the read walks every destination).
                 let since = Instant::now();
-                match self.store.due_rows(platform, now_secs(), &busy, free).await {
+                match self
+                    .store
+                    .due_rows(platform, now_secs(), &busy, self.concurrency)
+                    .await
+                {
                     Ok(rows) if rows.is_empty() => {
                         // Sleep until the next retry is due, if sooner; a
                         // row due already waits for its destination's send
@@ -151,15 +159,22 @@ impl OutboxWorker {
                     Ok(rows) => {
                         for row in rows {
                             busy.push(row.dest.clone());
-                            let store = Arc::clone(&self.store);
-                            let sink = Arc::clone(&self.sink);
-                            let gate = Arc::clone(&self.gate);
-                            let claimed = Claimed { row, since };
-                            inflight.spawn(deliver(store, sink, gate, claimed));
+                            ready.push_back(Claimed { row, since });
                         }
                     }
                     Err(e) => tracing::error!(%platform, error = %e, "cannot read the outbox"),
                 }
+            }
+            // Claimed rows start as slots free up; one that waited long has
+            // its claim renewed (or found lost) in `deliver`.
+            while !stopping && open && inflight.len() < self.concurrency {
+                let Some(claimed) = ready.pop_front() else {
+                    break;
+                };
+                let store = Arc::clone(&self.store);
+                let sink = Arc::clone(&self.sink);
+                let gate = Arc::clone(&self.gate);
+                inflight.spawn(deliver(store, sink, gate, claimed));
             }
             if stopping && inflight.is_empty() {
                 break;
@@ -169,8 +184,10 @@ impl OutboxWorker {
                     if let Ok(dest) = done {
                         busy.retain(|d| *d != dest);
                     } else {
-                        // A panicked or aborted send: rebuild the busy list.
-                        busy.clear();
+                        // A panicked or aborted send: rebuild the busy list
+                        // from the rows waiting (the store's claims keep the
+                        // ones in flight from being handed out again).
+                        busy = ready.iter().map(|c| c.row.dest.clone()).collect();
                     }
                 }
                 () = self.wake.notified(), if !stopping => {}
