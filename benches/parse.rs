@@ -19,7 +19,9 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use ptt_relay::digest::{Digest, discord, telegram};
+use ptt_relay::chat::discord::render as discord;
+use ptt_relay::chat::telegram::render as telegram;
+use ptt_relay::digest::Digest;
 use ptt_relay::ptt::links::first_link;
 use ptt_relay::ptt::{PushKind, extract_news, parse_article, parse_index};
 

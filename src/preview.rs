@@ -125,12 +125,12 @@ pub fn render(d: &Digest, format: Format) -> String {
         }
         Format::Text => digest::text::render(d),
         Format::Telegram => {
-            let mut s = digest::telegram::render(d);
+            let mut s = crate::chat::telegram::render::render(d);
             s.push('\n');
             s
         }
         Format::Discord => {
-            let mut s = serde_json::to_string_pretty(&digest::discord::message_body(d, None))
+            let mut s = serde_json::to_string_pretty(&crate::chat::discord::render::message_body(d, None))
                 .unwrap_or_else(|_| "{}".into());
             s.push('\n');
             s

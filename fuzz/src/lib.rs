@@ -6,7 +6,9 @@
 //! Invariant failures panic, which libFuzzer reports as a crash.
 
 use chrono::{DateTime, FixedOffset};
-use ptt_relay::digest::{self, Digest, discord, telegram};
+use ptt_relay::chat::discord::render as discord;
+use ptt_relay::chat::telegram::render as telegram;
+use ptt_relay::digest::{self, Digest};
 use ptt_relay::ptt::{self, Board, PostId, Tally, TitleInfo};
 
 // ---------------------------------------------------------------------------

@@ -53,7 +53,8 @@ const SLACK: f64 = 1.05;
 const TURN_KEPT: Duration = Duration::from_secs(2);
 
 /// Which chats a limit applies to.
-type Applies = fn(&str) -> bool;
+/// Which chats a per-chat limit applies to, by chat id.
+pub type Applies = fn(&str) -> bool;
 
 /// One limit: `period` between the messages let go to a chat, applied to
 /// chats the predicate selects.
@@ -239,48 +240,24 @@ pub struct Pacer {
 }
 
 /// A per-chat limit's period, as the tables below read.
-fn per_chat(period: Duration, applies: Applies) -> (Duration, Applies) {
+/// A per-chat limit: at least `period` between the messages let go to each
+/// chat that `applies` selects (by chat id). A platform's pacing is a few of
+/// these and an overall limit ([`Pacer::new`]).
+pub fn per_chat(period: Duration, applies: Applies) -> (Duration, Applies) {
     (period, applies)
 }
 
-fn is_group(chat: &str) -> bool {
-    chat.starts_with('-')
-}
-
 impl Pacer {
-    /// Telegram's limits (this process alone with them; see
-    /// [`shared_by`](Self::shared_by)).
-    pub fn telegram() -> Self {
-        Pacer::new(
-            vec![
-                per_chat(Duration::from_secs(1), |_| true),
-                per_chat(Duration::from_secs(3), is_group),
-            ],
-            // Telegram allows 30 a second overall.
-            Some(30),
-        )
-    }
-
-    /// Discord's limits (this process alone with them; see
-    /// [`shared_by`](Self::shared_by)).
-    pub fn discord() -> Self {
-        Pacer::new(
-            // Discord allows 5 per 5 s in a channel, counted from the
-            // bucket's first message: at exactly 1 a second, a first message
-            // that arrived late and a sixth that arrived early share one
-            // bucket. 1.05 s leaves a quarter of a second for that jitter.
-            vec![per_chat(Duration::from_millis(1050), |_| true)],
-            // Discord allows 50 a second; 47 keeps 3 for clock jitter.
-            Some(47),
-        )
-    }
-
     /// No limits (the console, tests).
     pub fn unlimited() -> Self {
         Pacer::new(Vec::new(), None)
     }
 
-    fn new(per_chat: Vec<(Duration, Applies)>, budget: Option<u32>) -> Self {
+    /// A pacer with these per-chat limits ([`per_chat`]) and, if any, an
+    /// overall limit of `budget` messages a second (this process alone
+    /// with it; see [`shared_by`](Self::shared_by)). Each platform folder
+    /// states its own limits.
+    pub fn new(per_chat: Vec<(Duration, Applies)>, budget: Option<u32>) -> Self {
         Pacer {
             per_chat: per_chat
                 .into_iter()
@@ -452,7 +429,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_chat_gets_one_message_a_second_and_groups_one_every_three() {
-        let p = Pacer::telegram();
+        let p = crate::chat::telegram::pacer();
         let start = std::time::Instant::now();
         for _ in 0..3 {
             p.wait("12345").await;
@@ -484,7 +461,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_new_process_waits_one_window_before_its_first_send() {
-        let p = Pacer::telegram().hold_after_start();
+        let p = crate::chat::telegram::pacer().hold_after_start();
         let start = std::time::Instant::now();
         p.wait("12345").await;
         assert!(start.elapsed() >= RESTART_HOLD - Duration::from_millis(5));
@@ -492,7 +469,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_hold_delays_only_its_chat() {
-        let p = Pacer::discord();
+        let p = crate::chat::discord::pacer();
         p.hold_chat("1", Duration::from_millis(600));
         let start = std::time::Instant::now();
         tokio::select! {
@@ -519,7 +496,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn three_replicas_each_take_a_third_of_every_second() {
         let share = Share::replica();
-        let p = Pacer::telegram().shared_by(Arc::clone(&share));
+        let p = crate::chat::telegram::pacer().shared_by(Arc::clone(&share));
         let start = Instant::now();
         share.beat(start, 3);
         let beats = {

@@ -1,9 +1,7 @@
 //! The platform-neutral summary of one post, and its renderings for each
 //! chat platform and the console.
 
-pub mod discord;
 pub mod links;
-pub mod telegram;
 pub mod text;
 
 use chrono::{DateTime, FixedOffset};

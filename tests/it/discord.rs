@@ -342,7 +342,7 @@ async fn a_managers_subscribe_is_confirmed_and_the_next_news_post_arrives_as_an_
     assert!(nonce.len() <= 25, "{nonce}");
     assert_eq!(
         nonce,
-        ptt_relay::digest::discord::nonce(&post, &dest(CHANNEL).to_string())
+        ptt_relay::chat::discord::render::nonce(&post, &dest(CHANNEL).to_string())
     );
     // Every REST call carried the bot token, none with a real discord.com.
     for r in h.discord.requests() {
@@ -1294,7 +1294,7 @@ async fn the_live_tally_edits_the_embed_and_a_deleted_post_is_marked() {
     );
     let e = embed_of(&body);
     assert_eq!(field(e, "推噓"), "推 3 · 噓 1 · → 0");
-    assert_eq!(e["color"], ptt_relay::digest::discord::COLOR_POSITIVE);
+    assert_eq!(e["color"], ptt_relay::chat::discord::render::COLOR_POSITIVE);
     assert_eq!(body["allowed_mentions"]["parse"], json!([]));
 
     h.ptt.delete_post("Stock", &id);

@@ -7,7 +7,9 @@
 
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
-use ptt_relay::digest::{Digest, discord, links, telegram, text};
+use ptt_relay::chat::discord::render as discord;
+use ptt_relay::chat::telegram::render as telegram;
+use ptt_relay::digest::{Digest, links, text};
 use ptt_relay::ptt::Tally;
 use serde_json::Value;
 

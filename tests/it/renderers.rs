@@ -5,7 +5,9 @@
 use crate::support;
 
 use chrono::{DateTime, FixedOffset};
-use ptt_relay::digest::{Digest, discord, telegram, text};
+use ptt_relay::chat::discord::render as discord;
+use ptt_relay::chat::telegram::render as telegram;
+use ptt_relay::digest::{Digest, text};
 use ptt_relay::preview::digest_of;
 use ptt_relay::ptt::Tally;
 use serde_json::{Value, json};

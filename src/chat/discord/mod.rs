@@ -15,6 +15,7 @@
 pub mod commands;
 pub mod errors;
 mod gateway;
+pub mod render;
 pub mod sink;
 
 use std::future::Future;
@@ -34,7 +35,7 @@ pub use sink::DiscordSink;
 
 use self::errors::{Failure, classify};
 use self::gateway::Listener;
-use crate::chat::pacing::Pacer;
+use crate::chat::pacing::{Pacer, per_chat};
 use crate::chat::{AdapterContext, ChatSink};
 use crate::config::DiscordSettings;
 
@@ -133,7 +134,7 @@ impl DiscordAdapter {
         let redactor = Redactor::new(&token);
         let http = Arc::new(build_http(&token, api_url.as_deref(), &options)?);
         let pacer = Arc::new(
-            Pacer::discord()
+            pacer()
                 .shared_by(Arc::clone(&ctx.share))
                 .hold_after_start(),
         );
@@ -376,6 +377,18 @@ fn build_http(
         builder = builder.proxy(url).ratelimiter_disabled(true);
     }
     Ok(builder.build())
+}
+
+/// Discord's limits as we keep them (this process alone with them; see
+/// [`Pacer::shared_by`]). Discord allows 5 messages per 5 s in a channel,
+/// counted from the bucket's first message: at exactly 1 a second, a first
+/// message that arrived late and a sixth that arrived early share one
+/// bucket, so 1.05 s leaves a quarter of a second for that jitter. The
+/// global limit is 50 requests a second; 47 keeps 3 for clock jitter.
+/// Source: Discord developer docs, "Rate Limits"
+/// (<https://discord.com/developers/docs/topics/rate-limits>).
+pub fn pacer() -> Pacer {
+    Pacer::new(vec![per_chat(Duration::from_millis(1050), |_| true)], Some(47))
 }
 
 #[cfg(test)]

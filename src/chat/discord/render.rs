@@ -13,7 +13,7 @@
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::{Digest, links};
+use crate::digest::{Digest, links};
 use crate::ptt::links::scheme_start;
 use crate::text::{strip_controls, truncate_chars, truncate_chars_keeping_links};
 

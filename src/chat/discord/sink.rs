@@ -16,7 +16,7 @@ use crate::chat::{ChatSink, EditKind, SendOutcome};
 use crate::commands::Reply;
 use crate::dest::{Destination, Platform};
 use crate::digest::Digest;
-use crate::digest::discord::{Embed, embed, embed_with_status, nonce};
+use crate::chat::discord::render::{Embed, embed, embed_with_status, nonce};
 use crate::text::truncate_chars;
 
 /// Discord's limit for a message's `content`.
@@ -25,7 +25,7 @@ pub const MAX_CONTENT: usize = 2000;
 pub const DELETED_STATUS: &str = "【已刪除】";
 
 /// Converts our rendered embed into serenity's builder (the content is
-/// decided by [`crate::digest::discord`], not here).
+/// decided by [`crate::chat::discord::render`], not here).
 pub fn to_create_embed(e: &Embed) -> CreateEmbed {
     let mut c = CreateEmbed::new()
         .title(e.title.clone())
@@ -195,7 +195,7 @@ impl ChatSink for DiscordSink {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::digest::discord::{Field, Footer};
+    use crate::chat::discord::render::{Field, Footer};
 
     #[test]
     fn our_embed_becomes_the_same_json_through_serenity() {

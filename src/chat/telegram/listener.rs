@@ -40,7 +40,7 @@ use crate::commands::{
     self, Admission, Command, CommandError, Context, Lang, Membership, Reply, ReplyKind,
 };
 use crate::dest::{Destination, Platform};
-use crate::digest::telegram::MAX_TEXT_UTF16;
+use super::render::MAX_TEXT_UTF16;
 use crate::store::now_secs;
 
 /// A chat's task ends after this long without updates.

@@ -15,6 +15,7 @@
 
 mod errors;
 mod listener;
+pub mod render;
 mod sink;
 
 use std::sync::{Arc, Mutex, OnceLock};
@@ -27,7 +28,7 @@ use tokio::time::Instant;
 
 pub use errors::{Redactor, TelegramError};
 
-use crate::chat::pacing::Pacer;
+use crate::chat::pacing::{Pacer, per_chat};
 use crate::chat::{AdapterContext, ChatSink};
 use crate::config::TelegramSettings;
 use crate::digest::Digest;
@@ -285,7 +286,7 @@ impl TelegramAdapter {
             shared: Arc::new(Shared {
                 bot,
                 pacer: Arc::new(
-                    Pacer::telegram()
+                    pacer()
                         .shared_by(Arc::clone(&ctx.share))
                         .hold_after_start(),
                 ),
@@ -366,6 +367,26 @@ fn is_loopback(url: &reqwest::Url) -> bool {
         Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
         None => false,
     }
+}
+
+/// Telegram's limits as we keep them (this process alone with them; see
+/// [`Pacer::shared_by`]): one message a second to a chat, one every three
+/// seconds to a group (20 a minute), 30 a second overall. Source: Telegram
+/// Bot API FAQ, "My bot is hitting limits, how do I avoid this?"
+/// (<https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this>).
+pub fn pacer() -> Pacer {
+    Pacer::new(
+        vec![
+            per_chat(Duration::from_secs(1), |_| true),
+            per_chat(Duration::from_secs(3), is_group),
+        ],
+        Some(30),
+    )
+}
+
+/// Group and supergroup ids are negative.
+fn is_group(chat: &str) -> bool {
+    chat.starts_with('-')
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@
 //! address (or its host when that is long); a cut in PTT text falls before a
 //! link written there, never inside it.
 
-use super::{Digest, links};
+use crate::digest::{Digest, links};
 use crate::text::{
     strip_controls, truncate_chars, truncate_chars_keeping_links, truncate_utf16_keeping_links,
     utf16_len,

@@ -14,7 +14,7 @@ use crate::chat::{ChatSink, EditKind, SendOutcome};
 use crate::commands::{Membership, Reply};
 use crate::dest::{Destination, Platform};
 use crate::digest::Digest;
-use crate::digest::telegram::{MAX_TEXT_UTF16, escape, render, render_with_status};
+use super::render::{MAX_TEXT_UTF16, escape, render, render_with_status};
 use crate::text::truncate_utf16;
 
 /// The line above a digest whose post was deleted on PTT (digests are

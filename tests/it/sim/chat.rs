@@ -94,8 +94,8 @@ impl SimChat {
     /// A platform with its real pacing and these fault chances.
     pub fn new(platform: Platform, faults: ChatFaults, seed: u64) -> SimChat {
         let pacer = match platform {
-            Platform::Discord => Pacer::discord().hold_after_start(),
-            _ => Pacer::telegram().hold_after_start(),
+            Platform::Discord => ptt_relay::chat::discord::pacer().hold_after_start(),
+            _ => ptt_relay::chat::telegram::pacer().hold_after_start(),
         };
         SimChat {
             platform,
