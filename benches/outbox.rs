@@ -17,7 +17,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use ptt_relay::dest::{Destination, Platform};
+use ptt_relay::dest::Destination;
 use ptt_relay::digest::Digest;
 use ptt_relay::ptt::Tally;
 use ptt_relay::store::Store;
@@ -57,7 +57,7 @@ fn due_rows(c: &mut Criterion) {
         .block_on(SqliteStore::open(&dir.path().join("relay.db")))
         .expect("a store");
     let chats: Vec<Destination> = (0..CHATS)
-        .map(|i| Destination::chat(Platform::Telegram, format!("-100{i:010}")))
+        .map(|i| Destination::chat(ptt_relay::chat::telegram::ID, format!("-100{i:010}")))
         .collect();
     rt.block_on(async {
         for i in 0..POSTS {
@@ -74,13 +74,13 @@ fn due_rows(c: &mut Criterion) {
         b.iter(|| {
             now += 3_600;
             let rows = rt
-                .block_on(store.due_rows(Platform::Telegram, now, &[], 1))
+                .block_on(store.due_rows(ptt_relay::chat::telegram::ID, now, &[], 1))
                 .expect("due rows");
             black_box(rows)
         })
     });
     g.bench_function("next_due_at", |b| {
-        b.iter(|| black_box(rt.block_on(store.next_due_at(Platform::Telegram))))
+        b.iter(|| black_box(rt.block_on(store.next_due_at(ptt_relay::chat::telegram::ID))))
     });
     g.finish();
     rt.block_on(store.close());

@@ -9,10 +9,8 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::chat::console::ConsoleSink;
-use crate::chat::discord::DiscordAdapter;
 use crate::chat::pacing::Share;
-use crate::chat::telegram::TelegramAdapter;
-use crate::chat::{AdapterContext, ChatSink};
+use crate::chat::{AdapterContext, ChatSink, Listener, PlatformId, registry};
 use crate::commands::{Handler, Lang};
 use crate::config::{Settings, StoreUrl};
 use crate::filter::Filter;
@@ -240,21 +238,17 @@ pub async fn start_backend(
         shutdown: shutdown.clone(),
         share: Arc::clone(&share),
     };
-    let mut telegram = None;
-    if settings.telegram.token.is_some() {
-        let adapter = TelegramAdapter::new(&settings.telegram, adapter_ctx.clone())
-            .map_err(|e| StartError::Config(e.to_string()))?;
-        sinks.push(adapter.sink());
-        telegram = Some(adapter);
+    let platforms = registry::configure(settings).map_err(|e| StartError::Config(e.to_string()))?;
+    let console_on = settings.console_enabled(platforms.any_enabled());
+    let mut listeners = Vec::new();
+    for (id, platform) in &platforms.enabled {
+        let started = platform
+            .start(adapter_ctx.clone())
+            .map_err(StartError::Config)?;
+        sinks.push(started.sink);
+        listeners.push((*id, started.listener));
     }
-    let mut discord = None;
-    if settings.discord.token.is_some() {
-        let adapter = DiscordAdapter::new(&settings.discord, adapter_ctx.clone())
-            .map_err(|e| StartError::Config(e.to_string()))?;
-        sinks.push(adapter.sink());
-        discord = Some(Arc::new(adapter));
-    }
-    let console_filter = if settings.console_enabled() {
+    let console_filter = if console_on {
         let filter = Filter::parse_str(&settings.console.filter)
             .map_err(|e| StartError::Config(format!("console.filter: {e}")))?;
         sinks.push(Arc::new(ConsoleSink::new(
@@ -376,8 +370,7 @@ pub async fn start_backend(
             first_step: Duration::from_secs(settings.relay.track_first_secs),
             max_step: Duration::from_secs(settings.relay.track_max_step_secs),
         }),
-        telegram,
-        discord,
+        listeners,
         fatal: fatal_tx,
     });
     let mut pollers = JoinSet::new();
@@ -385,7 +378,7 @@ pub async fn start_backend(
     pollers.spawn(supervise(work, election, lease, shutdown.clone()));
     tracing::info!(
         boards = ?settings.ptt.boards,
-        console = settings.console_enabled(),
+        console = console_on,
         http = %http_addr,
         "ptt-relay started"
     );
@@ -445,8 +438,8 @@ struct LeaderWork {
     poller: PollerOptions,
     boards: Vec<crate::ptt::Board>,
     tally: TallyOptions,
-    telegram: Option<TelegramAdapter>,
-    discord: Option<Arc<DiscordAdapter>>,
+    /// Each enabled platform's listener (commands, membership changes).
+    listeners: Vec<(PlatformId, Arc<dyn Listener>)>,
     fatal: tokio::sync::watch::Sender<Option<String>>,
 }
 
@@ -489,24 +482,14 @@ impl LeaderWork {
             .with_tracker(Arc::clone(&tracker));
             set.spawn(poller.run(term.clone()));
         }
-        if let Some(adapter) = &self.telegram {
-            let adapter = adapter.with_stop(term.clone());
-            let fatal = self.fatal.clone();
-            set.spawn(async move {
-                if let Err(e) = adapter.run_listener().await {
-                    tracing::error!(error = %e, "the Telegram listener stopped");
-                    let _ = fatal.send(Some(format!("Telegram: {e}")));
-                }
-            });
-        }
-        if let Some(adapter) = &self.discord {
-            let adapter = Arc::clone(adapter);
+        for (platform, listener) in &self.listeners {
+            let (platform, listener) = (*platform, Arc::clone(listener));
             let fatal = self.fatal.clone();
             let stop = term.clone();
             set.spawn(async move {
-                if let Err(e) = adapter.run_listener_until(stop).await {
-                    tracing::error!(error = %e, "the Discord gateway stopped");
-                    let _ = fatal.send(Some(format!("Discord: {e}")));
+                if let Err(e) = listener.run(stop).await {
+                    tracing::error!(%platform, error = %e, "a chat platform's listener stopped");
+                    let _ = fatal.send(Some(e));
                 }
             });
         }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
 
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde::{Deserialize, Serialize, Serializer};
 
 use crate::ptt::Board;
@@ -37,10 +37,6 @@ pub struct Settings {
     pub ptt: PttSettings,
     /// The store.
     pub store: StoreSettings,
-    /// The Telegram bot.
-    pub telegram: TelegramSettings,
-    /// The Discord bot.
-    pub discord: DiscordSettings,
     /// The console sink.
     pub console: ConsoleSettings,
     /// Relaying and tally tracking.
@@ -55,7 +51,48 @@ pub struct Settings {
     pub log: LogSettings,
     /// Graceful shutdown.
     pub shutdown: ShutdownSettings,
+    /// Every other top-level section, as read: the chat platforms' own
+    /// (`[telegram]`, `[discord]`, …), which each platform types, checks
+    /// and prints itself (`chat::registry`); a name no platform has is an
+    /// unknown key there.
+    #[serde(skip)]
+    pub platforms: PlatformSections,
 }
+
+/// The sections of [`Settings`] that are not the core's: each platform's,
+/// by name, as plain values. Debug output shows only their names (they
+/// hold tokens).
+#[derive(Clone, Default, PartialEq)]
+pub struct PlatformSections(BTreeMap<String, serde_json::Value>);
+
+impl PlatformSections {
+    /// The section called `name`, if the configuration has one.
+    pub fn get(&self, name: &str) -> Option<&serde_json::Value> {
+        self.0.get(name)
+    }
+
+    /// Sets (replaces) a section, as a configuration file would: e.g.
+    /// `json!({"token": "…", "api_url": "http://127.0.0.1:9/"})`.
+    pub fn set(&mut self, name: &str, section: serde_json::Value) {
+        self.0.insert(name.to_owned(), section);
+    }
+
+    /// The names of the sections present.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.0.keys().map(String::as_str)
+    }
+}
+
+impl std::fmt::Debug for PlatformSections {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
+}
+
+/// The core's own sections; any other top-level key is a platform's.
+const CORE_SECTIONS: &[&str] = &[
+    "ptt", "store", "console", "relay", "outbox", "bot", "http", "log", "shutdown",
+];
 
 /// `[ptt]`
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -117,44 +154,6 @@ impl Default for StoreSettings {
             lease_secs: 15,
         }
     }
-}
-
-/// `[telegram]`
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(default)]
-pub struct TelegramSettings {
-    /// The bot token; unset = Telegram off.
-    #[serde(serialize_with = "mask_secret")]
-    pub token: Option<SecretString>,
-    /// The Bot API server.
-    #[serde(serialize_with = "mask_url_password")]
-    pub api_url: String,
-    /// `source`, `ptt` or `off`.
-    pub link_preview: String,
-}
-
-impl Default for TelegramSettings {
-    fn default() -> Self {
-        TelegramSettings {
-            token: None,
-            api_url: "https://api.telegram.org".into(),
-            link_preview: "source".into(),
-        }
-    }
-}
-
-/// `[discord]`
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(default)]
-pub struct DiscordSettings {
-    /// The bot token; unset = Discord off.
-    #[serde(serialize_with = "mask_secret")]
-    pub token: Option<SecretString>,
-    /// A rate-limiting proxy or a fake; unset = discord.com.
-    #[serde(serialize_with = "mask_opt_url_password")]
-    pub api_url: Option<String>,
-    /// Register `/ptt` in this guild only.
-    pub guild_id: Option<u64>,
 }
 
 /// `[console]`
@@ -359,10 +358,25 @@ impl Settings {
             .add_source(env)
             .build()
             .map_err(|e| ConfigError::Load(e.to_string()))?;
+        let load = |e: config::ConfigError| ConfigError::Load(e.to_string());
+        let mut table: config::Map<String, config::Value> = raw.try_deserialize().map_err(load)?;
+        let mut platforms = PlatformSections::default();
+        for name in table.keys().cloned().collect::<Vec<_>>() {
+            if !CORE_SECTIONS.contains(&name.as_str())
+                && let Some(section) = table.remove(&name)
+            {
+                let section = section
+                    .try_deserialize()
+                    .map_err(|e| ConfigError::Load(format!("{name}: {e}")))?;
+                platforms.set(&name, section);
+            }
+        }
+        let core = config::Value::new(None, config::ValueKind::Table(table));
         let mut unknown_keys = Vec::new();
         let mut settings: Settings =
-            serde_ignored::deserialize(raw, |path| unknown_keys.push(path.to_string()))
+            serde_ignored::deserialize(core, |path| unknown_keys.push(path.to_string()))
                 .map_err(|e| ConfigError::Load(e.to_string()))?;
+        settings.platforms = platforms;
         settings.normalize();
         settings.validate()?;
         Ok(Loaded {
@@ -371,19 +385,8 @@ impl Settings {
         })
     }
 
-    /// Empty secrets and URLs count as unset.
+    /// Board names are trimmed; empty ones dropped.
     fn normalize(&mut self) {
-        for token in [&mut self.telegram.token, &mut self.discord.token] {
-            if token
-                .as_ref()
-                .is_some_and(|t| t.expose_secret().trim().is_empty())
-            {
-                *token = None;
-            }
-        }
-        if self.discord.api_url.as_deref().is_some_and(str::is_empty) {
-            self.discord.api_url = None;
-        }
         for b in &mut self.ptt.boards {
             *b = b.trim().to_owned();
         }
@@ -392,14 +395,8 @@ impl Settings {
 
     fn validate(&self) -> Result<(), ConfigError> {
         let mut errs = Vec::new();
-        let mut url = |key: &str, value: &str| match url::Url::parse(value) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") && u.has_host() => {}
-            _ => errs.push(format!("{key} must be an http(s) URL")),
-        };
-        url("ptt.base_url", &self.ptt.base_url);
-        url("telegram.api_url", &self.telegram.api_url);
-        if let Some(u) = &self.discord.api_url {
-            url("discord.api_url", u);
+        if !is_http_url(&self.ptt.base_url) {
+            errs.push("ptt.base_url must be an http(s) URL".to_owned());
         }
         if self.ptt.boards.is_empty() {
             errs.push("ptt.boards must name at least one board".into());
@@ -419,12 +416,6 @@ impl Settings {
                 errs.push(format!("{key} must be one of {}", allowed.join(", ")));
             }
         };
-        one_of(
-            "telegram.link_preview",
-            &self.telegram.link_preview,
-            &["source", "ptt", "off"],
-            &mut errs,
-        );
         one_of(
             "console.format",
             &self.console.format,
@@ -459,7 +450,6 @@ impl Settings {
             "ptt.backfill" => u(self.ptt.backfill.into()),
             "store.retention_days" => u(self.store.retention_days.into()),
             "store.lease_secs" => u(self.store.lease_secs),
-            "discord.guild_id" => self.discord.guild_id.map(Number::Int),
             "relay.track_hours" => u(self.relay.track_hours),
             "relay.track_first_secs" => u(self.relay.track_first_secs),
             "relay.track_max_step_secs" => u(self.relay.track_max_step_secs),
@@ -480,17 +470,14 @@ impl Settings {
             .collect()
     }
 
-    /// Whether any chat platform is configured.
-    pub fn has_chat_token(&self) -> bool {
-        self.telegram.token.is_some() || self.discord.token.is_some()
+    /// Whether the console sink prints digests: `console.enabled`, by
+    /// default when no chat platform is on.
+    pub fn console_enabled(&self, chat_platform_on: bool) -> bool {
+        self.console.enabled.unwrap_or(!chat_platform_on)
     }
 
-    /// Whether the console sink prints digests.
-    pub fn console_enabled(&self) -> bool {
-        self.console.enabled.unwrap_or(!self.has_chat_token())
-    }
-
-    /// The effective configuration as TOML, secrets masked.
+    /// The core's effective configuration as TOML (the platforms print
+    /// their own sections, `chat::registry`).
     pub fn to_masked_toml(&self) -> String {
         toml::to_string(self).unwrap_or_else(|e| format!("# cannot print: {e}\n"))
     }
@@ -515,12 +502,24 @@ enum Number {
 }
 
 impl Range {
+    /// The range of `key`, both ends included (a platform states the
+    /// ranges of its own section's keys with this).
+    pub const fn new(key: &'static str, min: f64, max: f64) -> Range {
+        Range { key, min, max }
+    }
+
+    /// The refusal naming the key, the value and the range, when the whole
+    /// number `v` is outside it.
+    pub fn check_int(&self, v: u64) -> Option<String> {
+        self.check(Number::Int(v))
+    }
+
     /// The refusal naming the key, the value and the range, when `v` is
     /// outside it (or not a finite number).
     fn check(&self, v: Number) -> Option<String> {
         let (inside, shown) = match v {
             // u64 → f64 rounds only above 2^53, far beyond every maximum
-            // but `discord.guild_id`'s (u64::MAX as f64, above any u64).
+            // but those of ids (u64::MAX as f64, above any u64).
             #[allow(clippy::cast_precision_loss)]
             Number::Int(i) => {
                 let f = i as f64;
@@ -562,8 +561,6 @@ pub const RANGES: &[Range] = &[
     r("ptt.backfill", 0.0, 1_000.0),
     r("store.retention_days", 1.0, 3_650.0),
     r("store.lease_secs", 1.0, 3_600.0),
-    #[allow(clippy::cast_precision_loss)]
-    r("discord.guild_id", 1.0, u64::MAX as f64),
     r("relay.track_hours", 0.0, 720.0),
     r("relay.track_first_secs", 1.0, 86_400.0),
     r("relay.track_max_step_secs", 1.0, 86_400.0),
@@ -604,24 +601,33 @@ impl StoreUrl {
     }
 }
 
+/// Whether `value` is an absolute `http` or `https` URL with a host.
+pub fn is_http_url(value: &str) -> bool {
+    url::Url::parse(value).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host())
+}
+
 /// Replaces the password of a URL with `***`, in the user info and in a
 /// `password=` query parameter (see [`crate::telemetry::redact::mask_url`]).
 pub fn mask_password(url: &str) -> String {
     crate::telemetry::redact::mask_url(url)
 }
 
-fn mask_secret<S: Serializer>(v: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {
+/// Serializes a secret as `***` (or nothing when unset), for
+/// `check-config`.
+pub fn mask_secret<S: Serializer>(v: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {
     match v {
         Some(_) => s.serialize_some("***"),
         None => s.serialize_none(),
     }
 }
 
-fn mask_url_password<S: Serializer>(v: &str, s: S) -> Result<S::Ok, S::Error> {
+/// Serializes a URL with its password masked ([`mask_password`]).
+pub fn mask_url_password<S: Serializer>(v: &str, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&mask_password(v))
 }
 
-fn mask_opt_url_password<S: Serializer>(v: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+/// [`mask_url_password`] for an optional URL.
+pub fn mask_opt_url_password<S: Serializer>(v: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
     match v {
         Some(u) => s.serialize_some(&mask_password(u)),
         None => s.serialize_none(),
@@ -648,7 +654,8 @@ mod tests {
         let s = load(&[]).unwrap().settings;
         assert_eq!(s.ptt.boards, vec!["Stock"]);
         assert_eq!(s.ptt.poll_interval_secs, 60);
-        assert!(s.console_enabled());
+        assert!(s.console_enabled(false));
+        assert!(s.platforms.names().next().is_none());
         assert_eq!(s.store.url, "sqlite://data/ptt-relay.db");
     }
 
@@ -663,12 +670,15 @@ mod tests {
         .unwrap();
         assert_eq!(l.settings.ptt.boards, vec!["Stock", "Tech_Job"]);
         assert_eq!(l.settings.ptt.poll_interval_secs, 30);
-        assert!(l.settings.telegram.token.is_none());
-        assert!(l.settings.discord.token.is_some());
-        assert!(!l.settings.console_enabled());
+        // Platform sections are kept for their platforms, values as given.
+        assert_eq!(
+            l.settings.platforms.names().collect::<Vec<_>>(),
+            ["discord"],
+            "an empty value is unset"
+        );
+        assert!(!format!("{:?}", l.settings).contains("secret-value"));
         let printed = l.settings.to_masked_toml();
         assert!(!printed.contains("secret-value"), "{printed}");
-        assert!(printed.contains("token = \"***\""), "{printed}");
     }
 
     #[test]

@@ -2,35 +2,57 @@
 
 use std::fmt;
 
-/// A chat platform (or the console).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Platform {
-    /// Telegram.
-    Telegram,
-    /// Discord.
-    Discord,
-    /// The console sink (stdout).
-    Console,
-}
+/// A chat platform's id (`telegram`, `discord`, `console`, …): the name its
+/// rows carry in the store, its config section, its `preview --format` and
+/// its metrics label. Each platform folder defines its own
+/// (`chat::telegram::ID`); this module knows only the console's.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Platform(&'static str);
+
+/// Names read back from the store, each kept once (a handful at most).
+static NAMES: std::sync::Mutex<std::collections::BTreeSet<&'static str>> =
+    std::sync::Mutex::new(std::collections::BTreeSet::new());
 
 impl Platform {
-    /// The name stored in the database and shown in logs.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Platform::Telegram => "telegram",
-            Platform::Discord => "discord",
-            Platform::Console => "console",
-        }
+    /// The console sink (stdout).
+    pub const CONSOLE: Platform = Platform("console");
+
+    /// A platform id written in the code: lowercase ASCII letters, digits
+    /// and `_` (see [`parse`](Self::parse)).
+    pub const fn new(name: &'static str) -> Platform {
+        Platform(name)
     }
 
-    /// The inverse of [`as_str`](Self::as_str).
+    /// The name stored in the database and shown in logs.
+    pub fn as_str(self) -> &'static str {
+        self.0
+    }
+
+    /// A stored name as an id: 1–32 lowercase ASCII letters, digits or
+    /// `_`, starting with a letter; `None` otherwise.
     pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "telegram" => Some(Platform::Telegram),
-            "discord" => Some(Platform::Discord),
-            "console" => Some(Platform::Console),
-            _ => None,
+        let ok = (1..=32).contains(&s.len())
+            && s.starts_with(|c: char| c.is_ascii_lowercase())
+            && s.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if !ok {
+            return None;
         }
+        let mut names = NAMES
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(known) = names.get(s) {
+            return Some(Platform(known));
+        }
+        let name: &'static str = Box::leak(s.to_owned().into_boxed_str());
+        names.insert(name);
+        Some(Platform(name))
+    }
+}
+
+impl fmt::Debug for Platform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
     }
 }
 
@@ -63,7 +85,7 @@ impl Destination {
 
     /// The console sink's one destination.
     pub fn console() -> Self {
-        Destination::chat(Platform::Console, "stdout")
+        Destination::chat(Platform::CONSOLE, "stdout")
     }
 
     /// The thread as stored (`""` for none, so it can be part of a key).

@@ -22,8 +22,9 @@ use crate::store::{Store, now_secs};
 use crate::telemetry::metrics::metrics;
 use crate::telemetry::status::RuntimeStatus;
 
-/// A 409 Conflict from Telegram keeps `/readyz` at 503 this long.
-const CONFLICT_WINDOW_SECS: i64 = 120;
+/// A chat platform's readiness fault (e.g. a 409 Conflict on Telegram's
+/// getUpdates) keeps `/readyz` at 503 this long after it was last seen.
+const FAULT_WINDOW_SECS: i64 = 120;
 
 /// What the endpoints look at.
 #[derive(Clone)]
@@ -135,12 +136,10 @@ pub async fn not_ready(state: &HttpState) -> Vec<String> {
             "PTT markup changed? {board}'s index page yields no posts"
         ));
     }
-    if state
-        .status
-        .telegram_conflict()
-        .is_some_and(|t| now - t < CONFLICT_WINDOW_SECS)
-    {
-        reasons.push("another instance polls with this Telegram token (409 Conflict)".into());
+    for (_, at, fault) in state.status.platform_faults() {
+        if now - at < FAULT_WINDOW_SECS {
+            reasons.push(fault);
+        }
     }
     reasons
 }

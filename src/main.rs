@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use ptt_relay::chat::registry;
 use ptt_relay::config::{Loaded, Settings, Sources};
 use ptt_relay::preview::{self, Format, Source};
 
@@ -33,8 +34,8 @@ enum Command {
         /// A PTT article URL (https://www.ptt.cc/bbs/Board/M.….html) or a saved page.
         source: String,
         /// Output format.
-        #[arg(long, value_enum, default_value = "text")]
-        format: Format,
+        #[arg(long, default_value = "text", value_parser = format_parser())]
+        format: String,
     },
     /// Exit 0 when the running service answers /healthz (for container health checks).
     Healthcheck {
@@ -62,7 +63,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run { config } => run(config),
-        Command::Preview { source, format } => run_preview(&source, format),
+        Command::Preview { source, format } => run_preview(&source, &format),
         Command::CheckConfig { config } => check_config(config),
         Command::Healthcheck { config } => healthcheck(config),
     };
@@ -95,7 +96,10 @@ fn run(file: Option<PathBuf>) -> Result<(), Failure> {
         unknown_keys,
     } = Settings::load(&Sources { file, env: None }).map_err(|e| Failure::Usage(e.to_string()))?;
     ptt_relay::telemetry::init(settings.log.format == "json");
-    for key in unknown_keys {
+    let platform_keys = registry::configure(&settings)
+        .map(|p| p.unknown_keys)
+        .unwrap_or_default();
+    for key in unknown_keys.into_iter().chain(platform_keys) {
         tracing::warn!(%key, "unknown configuration key ignored");
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -147,7 +151,14 @@ async fn wait_for_signal() {
     }
 }
 
-fn run_preview(arg: &str, format: Format) -> Result<(), Failure> {
+/// `--format`'s values: text, json, and each chat platform's id.
+fn format_parser() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(Format::names())
+}
+
+fn run_preview(arg: &str, format: &str) -> Result<(), Failure> {
+    let format = Format::parse(format)
+        .ok_or_else(|| Failure::Usage(format!("unknown preview format {format:?}")))?;
     let usage = |e: preview::PreviewError| Failure::Usage(e.to_string());
     let digest = match preview::classify(arg).map_err(usage)? {
         Source::File(path) => {
@@ -230,13 +241,20 @@ fn healthcheck(file: Option<PathBuf>) -> Result<(), Failure> {
 fn check_config(file: Option<PathBuf>) -> Result<(), Failure> {
     let Loaded {
         settings,
-        unknown_keys,
+        mut unknown_keys,
     } = Settings::load(&Sources { file, env: None }).map_err(|e| Failure::Usage(e.to_string()))?;
+    let platforms = registry::configure(&settings).map_err(|e| Failure::Usage(e.to_string()))?;
+    unknown_keys.extend(platforms.unknown_keys.iter().cloned());
     if !unknown_keys.is_empty() {
         return Err(Failure::Usage(
             ptt_relay::config::ConfigError::UnknownKeys(unknown_keys).to_string(),
         ));
     }
     print!("{}", settings.to_masked_toml());
+    // Each platform's section, as it reads it (secrets masked).
+    print!(
+        "\n{}",
+        toml::to_string(&platforms.shown).unwrap_or_else(|e| format!("# cannot print: {e}\n"))
+    );
     Ok(())
 }

@@ -45,16 +45,47 @@ pub enum PreviewError {
 }
 
 /// Output formats of `preview`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy)]
 pub enum Format {
     /// Exactly one JSON object (the digest JSON).
     Json,
     /// Exactly one console-sink block.
     Text,
-    /// The `text` of the Telegram sendMessage call, then a newline.
-    Telegram,
-    /// The body of Discord's create-message call, as JSON.
-    Discord,
+    /// What a chat platform would send (`telegram`: the sendMessage
+    /// `text`; `discord`: the create-message body as JSON), then a newline.
+    Platform(&'static dyn crate::chat::Platform),
+}
+
+impl Format {
+    /// Every format name: `text`, `json`, then each platform's id.
+    pub fn names() -> Vec<&'static str> {
+        let mut names = vec!["text", "json"];
+        names.extend(
+            crate::chat::registry::platforms()
+                .iter()
+                .map(|p| p.id().as_str()),
+        );
+        names
+    }
+
+    /// The format called `name`.
+    pub fn parse(name: &str) -> Option<Format> {
+        match name {
+            "json" => Some(Format::Json),
+            "text" => Some(Format::Text),
+            other => crate::chat::registry::find(other).map(Format::Platform),
+        }
+    }
+}
+
+impl std::fmt::Debug for Format {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Format::Json => f.write_str("Json"),
+            Format::Text => f.write_str("Text"),
+            Format::Platform(p) => write!(f, "Platform({})", p.id()),
+        }
+    }
 }
 
 /// Decides whether `arg` is an existing file or a PTT article URL.
@@ -124,14 +155,8 @@ pub fn render(d: &Digest, format: Format) -> String {
             s
         }
         Format::Text => digest::text::render(d),
-        Format::Telegram => {
-            let mut s = crate::chat::telegram::render::render(d);
-            s.push('\n');
-            s
-        }
-        Format::Discord => {
-            let mut s = serde_json::to_string_pretty(&crate::chat::discord::render::message_body(d, None))
-                .unwrap_or_else(|_| "{}".into());
+        Format::Platform(p) => {
+            let mut s = p.preview(d);
             s.push('\n');
             s
         }

@@ -25,7 +25,7 @@ impl ConsoleSink {
 #[async_trait]
 impl ChatSink for ConsoleSink {
     fn platform(&self) -> Platform {
-        Platform::Console
+        Platform::CONSOLE
     }
 
     async fn send(&self, _dest: &Destination, digest: &Digest) -> SendOutcome {

@@ -1,18 +1,112 @@
-//! The [`ChatSink`] trait every platform implements, and the console sink.
-//! The poller, the store and the command handler never name a platform.
+//! Chat platforms: the [`Platform`] trait each platform folder implements
+//! (settings, start), the [`ChatSink`] it sends through and the
+//! [`Listener`] it receives commands on; [`registry`] is the one list of
+//! them. The poller, the store, the command handler and `app.rs` never
+//! name a platform.
 
 pub mod console;
 pub mod discord;
 pub mod pacing;
+pub mod registry;
 pub mod telegram;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use serde::de::DeserializeOwned;
+use tokio_util::sync::CancellationToken;
 
 use crate::commands::Reply;
-use crate::dest::{Destination, Platform};
+use crate::dest::Destination;
 use crate::digest::Digest;
+
+/// A platform's id as stored, logged and counted (`telegram`, `discord`,
+/// `console`).
+pub use crate::dest::Platform as PlatformId;
+
+/// A chat platform as the [`registry`] lists it: how to read its own
+/// config section and how to start it. The model is vector's
+/// `SinkConfig::build`, which returns a sink and its health check; here
+/// starting returns the sink and the listener, and readiness faults are
+/// reported through [`AdapterContext::status`].
+pub trait Platform: Send + Sync {
+    /// Its id: the name of its config section (`[telegram]`), of its rows
+    /// in the store, of `preview --format`, and its metrics label.
+    fn id(&self) -> PlatformId;
+
+    /// Reads and checks its section (`None` when the configuration has
+    /// none). `Err`: one message per bad key, naming it (`telegram.api_url
+    /// must be an http(s) URL`).
+    fn configure(&self, section: Option<&serde_json::Value>) -> Result<Configured, Vec<String>>;
+
+    /// How `preview --format <id>` shows a digest: what this platform
+    /// would send (text or JSON).
+    fn preview(&self, digest: &Digest) -> String;
+}
+
+/// A platform's section, read and checked.
+pub struct Configured {
+    /// Keys of the section that no setting has, as `section.key`.
+    pub unknown_keys: Vec<String>,
+    /// The section as `check-config` prints it: defaults filled in,
+    /// secrets masked.
+    pub shown: toml::Table,
+    /// Set when the platform is on (its token is set).
+    pub enabled: Option<Box<dyn Enabled>>,
+}
+
+/// A platform that is on, ready to start.
+pub trait Enabled: Send + Sync {
+    /// Starts the adapter: its sink (every replica sends) and its listener
+    /// (the leader receives commands). `Err` is a configuration problem
+    /// found only now (e.g. a URL the HTTP client refuses): exit 2.
+    fn start(&self, ctx: AdapterContext) -> Result<Started, String>;
+}
+
+/// A started platform.
+pub struct Started {
+    /// Where the outbox sends.
+    pub sink: Arc<dyn ChatSink>,
+    /// Where commands and membership changes come from.
+    pub listener: Arc<dyn Listener>,
+}
+
+/// Receives a platform's commands and membership changes and hands them to
+/// the command handler (one `run(stop)` shape for every platform).
+#[async_trait]
+pub trait Listener: Send + Sync {
+    /// Runs until `stop` (or the context's shutdown) is cancelled; may be
+    /// run again after (a leader that lost and regained its lease). `Err`
+    /// only for a fatal failure, such as the platform refusing the token:
+    /// the service stops (exit 2) with this message, which names the
+    /// platform and no secret.
+    async fn run(&self, stop: CancellationToken) -> Result<(), String>;
+}
+
+/// Reads a platform section into its typed settings (defaults for what is
+/// missing), collecting the keys that `T` has no field for as
+/// `name.key`. `Err` names the section and what serde refused.
+pub fn read_section<T: DeserializeOwned + Default>(
+    name: &str,
+    section: Option<&serde_json::Value>,
+) -> Result<(T, Vec<String>), Vec<String>> {
+    let Some(section) = section else {
+        return Ok((T::default(), Vec::new()));
+    };
+    let mut unknown = Vec::new();
+    let value: T = serde_ignored::deserialize(section.clone(), |path| {
+        unknown.push(format!("{name}.{path}"));
+    })
+    .map_err(|e| vec![format!("{name}: {e}")])?;
+    Ok((value, unknown))
+}
+
+/// A platform's settings as `check-config` prints them (its `Serialize`
+/// masks its secrets).
+pub fn shown<T: serde::Serialize>(settings: &T) -> toml::Table {
+    toml::Table::try_from(settings).unwrap_or_default()
+}
 
 /// The result of one attempt to send, edit or reply. Adapters make one
 /// attempt and classify it; only the outbox retries.
@@ -57,7 +151,7 @@ pub enum EditKind {
 #[async_trait]
 pub trait ChatSink: Send + Sync {
     /// Which platform this is.
-    fn platform(&self) -> Platform;
+    fn platform(&self) -> PlatformId;
 
     /// Sends a digest to a destination.
     async fn send(&self, dest: &Destination, digest: &Digest) -> SendOutcome;

@@ -427,20 +427,16 @@ mod tests {
     use super::*;
     use std::sync::Arc;
 
-    #[tokio::test]
-    async fn a_chat_gets_one_message_a_second_and_groups_one_every_three() {
-        let p = crate::chat::telegram::pacer();
-        let start = std::time::Instant::now();
-        for _ in 0..3 {
-            p.wait("12345").await;
-        }
-        let private = start.elapsed();
-        assert!(private >= Duration::from_millis(1900), "{private:?}");
-        let start = std::time::Instant::now();
-        for _ in 0..2 {
-            p.wait("-100777").await;
-        }
-        assert!(start.elapsed() >= Duration::from_millis(2900));
+    /// Limits like a platform's: 1 s a chat, 3 s a chat whose id starts
+    /// with `-`, 30 a second overall.
+    fn limits() -> Pacer {
+        Pacer::new(
+            vec![
+                per_chat(Duration::from_secs(1), |_| true),
+                per_chat(Duration::from_secs(3), |c| c.starts_with('-')),
+            ],
+            Some(30),
+        )
     }
 
     #[tokio::test]
@@ -461,7 +457,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_new_process_waits_one_window_before_its_first_send() {
-        let p = crate::chat::telegram::pacer().hold_after_start();
+        let p = limits().hold_after_start();
         let start = std::time::Instant::now();
         p.wait("12345").await;
         assert!(start.elapsed() >= RESTART_HOLD - Duration::from_millis(5));
@@ -469,7 +465,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_hold_delays_only_its_chat() {
-        let p = crate::chat::discord::pacer();
+        let p = limits();
         p.hold_chat("1", Duration::from_millis(600));
         let start = std::time::Instant::now();
         tokio::select! {
@@ -496,7 +492,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn three_replicas_each_take_a_third_of_every_second() {
         let share = Share::replica();
-        let p = crate::chat::telegram::pacer().shared_by(Arc::clone(&share));
+        let p = limits().shared_by(Arc::clone(&share));
         let start = Instant::now();
         share.beat(start, 3);
         let beats = {

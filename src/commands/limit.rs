@@ -106,7 +106,7 @@ mod tests {
     use super::*;
 
     fn chat(id: &str) -> Destination {
-        Destination::chat(Platform::Telegram, id)
+        Destination::chat(Platform::new("telegram"), id)
     }
 
     #[tokio::test(start_paused = true)]
@@ -121,7 +121,7 @@ mod tests {
         // on their own; a topic of the chat does not.
         assert_eq!(l.admit(&chat("2")), Admission::Answer);
         assert_eq!(
-            l.admit(&Destination::chat(Platform::Discord, "1")),
+            l.admit(&Destination::chat(Platform::new("discord"), "1")),
             Admission::Answer
         );
         let topic = Destination {

@@ -11,7 +11,9 @@ pub struct RuntimeStatus {
     last_edit_at: AtomicI64,
     leader: Mutex<String>,
     leader_detail: Mutex<String>,
-    telegram_conflict_at: AtomicI64,
+    /// Readiness faults a chat platform reports, by platform: when last
+    /// seen (Unix seconds) and what.
+    platform_faults: Mutex<std::collections::BTreeMap<String, (i64, String)>>,
     markup_failing: Mutex<Vec<String>>,
     is_leader: AtomicBool,
 }
@@ -54,19 +56,41 @@ impl RuntimeStatus {
         self.leader.lock().map(|l| l.clone()).unwrap_or_default()
     }
 
-    /// Telegram answered 409 Conflict on getUpdates at `at` (another
-    /// instance polls with this token); `None` clears it.
-    pub fn set_telegram_conflict(&self, at: Option<i64>) {
-        self.telegram_conflict_at
-            .store(at.unwrap_or(0), Ordering::Relaxed);
+    /// A chat platform reports a fault that makes this instance not ready
+    /// (Telegram: another instance polls with this token, 409 Conflict),
+    /// seen at `at` (Unix seconds); `None` clears it. `/readyz` shows a
+    /// fault for a while after it was last seen.
+    pub fn set_platform_fault(&self, platform: &str, fault: Option<(i64, String)>) {
+        if let Ok(mut faults) = self.platform_faults.lock() {
+            match fault {
+                Some(f) => {
+                    faults.insert(platform.to_owned(), f);
+                }
+                None => {
+                    faults.remove(platform);
+                }
+            }
+        }
     }
 
-    /// When the last 409 Conflict was seen, if it is still current.
-    pub fn telegram_conflict(&self) -> Option<i64> {
-        match self.telegram_conflict_at.load(Ordering::Relaxed) {
-            0 => None,
-            t => Some(t),
-        }
+    /// A platform's current fault: when last seen and what.
+    pub fn platform_fault(&self, platform: &str) -> Option<(i64, String)> {
+        self.platform_faults
+            .lock()
+            .ok()
+            .and_then(|f| f.get(platform).cloned())
+    }
+
+    /// Every platform's current fault, by platform.
+    pub fn platform_faults(&self) -> Vec<(String, i64, String)> {
+        self.platform_faults
+            .lock()
+            .map(|f| {
+                f.iter()
+                    .map(|(p, (at, what))| (p.clone(), *at, what.clone()))
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// Records whether a board's index page parses.

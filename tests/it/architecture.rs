@@ -1,5 +1,7 @@
 //! The house rules of DESIGN.md's layout, checked from the sources: the
-//! top-level modules of `src/` import each other without cycles.
+//! top-level modules of `src/` import each other without cycles, and no
+//! file outside a platform's folder (`src/chat/<platform>/`) and the
+//! registry (`src/chat/registry.rs`) names a platform's module or types.
 //!
 //! A reference is any `crate::NAME` in code (grouped `crate::{a, b}` too)
 //! outside comments; `src/main.rs` and `src/lib.rs` are the roots and not
@@ -153,5 +155,120 @@ fn top_level_modules_import_each_other_without_cycles() {
         cycles.is_empty(),
         "import cycles between top-level modules of src/ (DESIGN.md, Layout):\n{}",
         cycles.join("\n")
+    );
+}
+
+/// The platform folders: every folder under `src/chat/`.
+fn platform_folders() -> Vec<String> {
+    let chat = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/chat");
+    let mut names: Vec<String> = std::fs::read_dir(chat)
+        .expect("read src/chat")
+        .filter_map(Result::ok)
+        .filter(|e| e.path().is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// `code` without the contents of its string literals (user-facing text
+/// may say "Telegram"; only code names types).
+fn without_strings(code: &str) -> String {
+    let mut out = String::new();
+    let mut in_string = false;
+    let mut escaped = false;
+    for c in code.chars() {
+        if in_string {
+            match (escaped, c) {
+                (false, '\\') => escaped = true,
+                (false, '"') => in_string = false,
+                _ => escaped = false,
+            }
+        } else if c == '"' {
+            in_string = true;
+            out.push_str("\"\"");
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// What in `code` names the platform `folder` (`telegram`): its module
+/// path (`telegram::…`) or a type whose name starts with `Telegram`.
+/// String literals are not read.
+fn names_platform(code: &str, folder: &str) -> Option<String> {
+    let code = without_strings(code);
+    let camel: String = folder
+        .chars()
+        .take(1)
+        .flat_map(char::to_uppercase)
+        .chain(folder.chars().skip(1))
+        .collect();
+    let is_ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let words = code.split(|c: char| !is_ident(c) && c != ':');
+    for word in words {
+        for segment in word.split("::") {
+            if segment == camel
+                || (segment.starts_with(&camel)
+                    && segment[camel.len()..].starts_with(|c: char| c.is_ascii_uppercase()))
+            {
+                return Some(segment.to_owned());
+            }
+        }
+        if word
+            .split("::")
+            .collect::<Vec<_>>()
+            .windows(2)
+            .any(|w| w[0] == folder)
+        {
+            return Some(word.to_owned());
+        }
+    }
+    None
+}
+
+#[test]
+fn the_platform_reader_sees_modules_and_types() {
+    assert_eq!(
+        names_platform("use crate::chat::telegram::TelegramAdapter;", "telegram").as_deref(),
+        Some("TelegramAdapter")
+    );
+    assert!(names_platform("let x = telegram::pacer();", "telegram").is_some());
+    assert!(names_platform("let p = registry::find(name);", "telegram").is_none());
+    assert!(names_platform("fn telegrams() {}", "telegram").is_none());
+    assert!(names_platform(r#"about = "to Telegram chats","#, "telegram").is_none());
+}
+
+#[test]
+fn only_a_platforms_folder_and_the_registry_name_it() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let folders = platform_folders();
+    assert!(folders.len() >= 2, "platform folders found: {folders:?}");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut found = Vec::new();
+    for file in files {
+        let rel = file.strip_prefix(&src).expect("under src");
+        let rel_s = rel.to_string_lossy().replace('\\', "/");
+        if rel_s == "chat/registry.rs" {
+            continue;
+        }
+        let text = std::fs::read_to_string(&file).expect("read a source file");
+        for folder in &folders {
+            if rel_s.starts_with(&format!("chat/{folder}/")) {
+                continue;
+            }
+            for (n, line) in text.lines().enumerate() {
+                if let Some(what) = names_platform(code_of(line), folder) {
+                    found.push(format!("src/{rel_s}:{}: {what}", n + 1));
+                }
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "files outside src/chat/<platform>/ and src/chat/registry.rs name a platform (DESIGN.md, Layout):\n{}",
+        found.join("\n")
     );
 }

@@ -5,9 +5,11 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, FixedOffset, TimeZone};
+use ptt_relay::chat::discord::ID as DISCORD;
+use ptt_relay::chat::telegram::ID as TELEGRAM;
 use ptt_relay::commands::i18n::{EN, Texts, ZH_TW, fill};
 use ptt_relay::commands::{Admission, Context, Handler, Lang, Reply, ReplyKind, parse};
-use ptt_relay::dest::{Destination, Platform};
+use ptt_relay::dest::Destination;
 use ptt_relay::digest::Digest;
 use ptt_relay::ptt::time::taipei;
 use ptt_relay::ptt::{Board, Tally, TitleInfo};
@@ -47,7 +49,7 @@ async fn env() -> Env {
 }
 
 fn dest(chat: &str) -> Destination {
-    Destination::chat(Platform::Telegram, chat)
+    Destination::chat(TELEGRAM, chat)
 }
 
 /// An administrator of `chat`, English replies, a roomy reply limit.
@@ -798,10 +800,7 @@ async fn only_admins_subscribe_or_unsubscribe() {
     }
     assert_eq!(env.rows("1").await, before);
     assert_eq!(
-        env.store
-            .count_subscriptions(Platform::Telegram, "1")
-            .await
-            .unwrap(),
+        env.store.count_subscriptions(TELEGRAM, "1").await.unwrap(),
         1
     );
 }
@@ -998,7 +997,7 @@ async fn ids_are_small_and_unique_within_a_chat() {
     assert!(r.text.starts_with("Subscribed #2: "));
     // The same chat id on another platform is another chat.
     let discord = Context {
-        dest: Destination::chat(Platform::Discord, "1"),
+        dest: Destination::chat(DISCORD, "1"),
         ..admin("1")
     };
     let r = env.done(&discord, "/subscribe").await;
@@ -1124,7 +1123,7 @@ async fn any_command_resumes_a_paused_chat_and_says_so() {
     env.done(&admin("1"), "/subscribe").await;
     env.done(&admin("2"), "/subscribe").await;
     env.store
-        .pause_chat(Platform::Telegram, "1", "bot was blocked", BASE)
+        .pause_chat(TELEGRAM, "1", "bot was blocked", BASE)
         .await
         .unwrap();
     assert!(env.subs("1").await[0].paused, "pause_chat marks the chat");
@@ -1151,7 +1150,7 @@ async fn any_command_resumes_a_paused_chat_and_says_so() {
         "/latest 0",
     ] {
         env.store
-            .pause_chat(Platform::Telegram, "1", "chat not found", BASE)
+            .pause_chat(TELEGRAM, "1", "chat not found", BASE)
             .await
             .unwrap();
         let r = env.send(&with_lang(member("1"), Lang::ZhTw), text).await;
@@ -1175,7 +1174,7 @@ async fn the_resumed_line_still_fits_the_reply_limit() {
         env.done(&ctx, &format!("/subscribe kw:關鍵字{i:02}")).await;
     }
     env.store
-        .pause_chat(Platform::Telegram, "1", "blocked", BASE)
+        .pause_chat(TELEGRAM, "1", "blocked", BASE)
         .await
         .unwrap();
     let r = env.send(&with_max(admin("1"), 200), "/list").await;

@@ -4,7 +4,8 @@
 
 use std::path::Path;
 
-use ptt_relay::dest::{Destination, Platform};
+use ptt_relay::chat::telegram::ID as TELEGRAM;
+use ptt_relay::dest::Destination;
 use ptt_relay::digest::{Digest, caps};
 use ptt_relay::ptt::{Board, PostId, Tally, parse_article};
 use ptt_relay::store::postgres::PostgresStore;
@@ -112,7 +113,7 @@ fn maximal_digest() -> Digest {
 
 fn chats(n: usize) -> Vec<Destination> {
     (0..n)
-        .map(|i| Destination::chat(Platform::Telegram, format!("-100{i:010}")))
+        .map(|i| Destination::chat(TELEGRAM, format!("-100{i:010}")))
         .collect()
 }
 
@@ -150,7 +151,7 @@ async fn one_post_to_a_thousand_chats_adds_less_than_a_megabyte_sqlite() {
     );
     assert!(grown < MB, "the store grew by {grown} bytes");
     // Every row still renders the whole digest.
-    let rows = store.due_rows(Platform::Telegram, 2, &[], 5).await.unwrap();
+    let rows = store.due_rows(TELEGRAM, 2, &[], 5).await.unwrap();
     assert_eq!(rows.len(), 5);
     assert!(rows.iter().all(|r| r.digest == d));
     store.close().await;
@@ -176,7 +177,7 @@ async fn one_post_to_a_thousand_chats_adds_less_than_a_megabyte_postgres() {
     let grown = (after - before) as u64;
     println!("STORE GROWTH postgres: {grown} bytes for one post to {DESTS} chats");
     assert!(grown < MB, "the store grew by {grown} bytes");
-    let rows = store.due_rows(Platform::Telegram, 2, &[], 5).await.unwrap();
+    let rows = store.due_rows(TELEGRAM, 2, &[], 5).await.unwrap();
     assert_eq!(rows.len(), 5);
     assert!(rows.iter().all(|r| r.digest == d));
     store.close().await;
@@ -243,10 +244,7 @@ async fn a_schema_3_sqlite_store_keeps_its_queued_posts() {
         let _ = c.close().await;
     }
     let store = SqliteStore::open(&path).await.unwrap();
-    let rows = store
-        .due_rows(Platform::Telegram, 2, &[], 10)
-        .await
-        .unwrap();
+    let rows = store.due_rows(TELEGRAM, 2, &[], 10).await.unwrap();
     let got: Vec<(&str, &Digest)> = rows
         .iter()
         .map(|r| (r.dest.chat.as_str(), &r.digest))
@@ -316,10 +314,7 @@ async fn a_schema_3_postgres_store_keeps_its_queued_posts() {
     let store = PostgresStore::open(&schema.url, "upgrade".into())
         .await
         .unwrap();
-    let rows = store
-        .due_rows(Platform::Telegram, 2, &[], 10)
-        .await
-        .unwrap();
+    let rows = store.due_rows(TELEGRAM, 2, &[], 10).await.unwrap();
     let got: Vec<(&str, &Digest)> = rows
         .iter()
         .map(|r| (r.dest.chat.as_str(), &r.digest))
@@ -358,10 +353,7 @@ async fn a_row_without_a_digest_is_rejected_and_does_not_stall_others() {
         .await
         .unwrap();
     let _ = c.close().await;
-    let first = store
-        .due_rows(Platform::Telegram, 2, &[], 10)
-        .await
-        .unwrap();
+    let first = store.due_rows(TELEGRAM, 2, &[], 10).await.unwrap();
     assert_eq!(
         first.len(),
         1,
@@ -370,7 +362,7 @@ async fn a_row_without_a_digest_is_rejected_and_does_not_stall_others() {
     assert_eq!(first[0].dest.chat, chats(2)[1].chat);
     let next = store
         .due_rows(
-            Platform::Telegram,
+            TELEGRAM,
             2,
             &first.iter().map(|r| r.dest.clone()).collect::<Vec<_>>(),
             10,

@@ -9,10 +9,12 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use ptt_relay::app::{self, Extras, Running};
+use ptt_relay::chat::discord::DiscordSettings;
+use ptt_relay::chat::discord::ID as DISCORD;
 use ptt_relay::chat::discord::{DiscordAdapter, DiscordError, DiscordOptions};
 use ptt_relay::chat::{EditKind, SendOutcome};
 use ptt_relay::config::Settings;
-use ptt_relay::dest::{Destination, Platform};
+use ptt_relay::dest::Destination;
 use ptt_relay::digest::Digest;
 use ptt_relay::ptt::Tally;
 use ptt_relay::relay::tally::TallyOptions;
@@ -92,11 +94,19 @@ struct Harness {
     _dir: tempfile::TempDir,
 }
 
-fn settings(ptt: &FakePtt, discord: &FakeDiscord, db: &std::path::Path) -> Settings {
-    let mut s = support::harness::settings(ptt, db);
-    s.discord.token = Some(SecretString::from(TOKEN));
-    s.discord.api_url = Some(discord.base_url.clone());
-    s
+/// The app's settings: no Discord section (each test starts its own
+/// adapter with [`discord_settings`]).
+fn settings(ptt: &FakePtt, _discord: &FakeDiscord, db: &std::path::Path) -> Settings {
+    support::harness::settings(ptt, db)
+}
+
+/// The test adapter's settings: the fake's URL and the token.
+fn discord_settings(discord: &FakeDiscord) -> DiscordSettings {
+    DiscordSettings {
+        token: Some(SecretString::from(TOKEN)),
+        api_url: Some(discord.base_url.clone()),
+        guild_id: None,
+    }
 }
 
 async fn start(opts: Options) -> Harness {
@@ -105,8 +115,9 @@ async fn start(opts: Options) -> Harness {
     ptt.add_post("Stock", "[新聞] 舊文章", "old");
     let discord = FakeDiscord::start(TOKEN, &[GUILD]).await;
     let dir = tempfile::tempdir().unwrap();
-    let mut s = settings(&ptt, &discord, &dir.path().join("db.sqlite"));
-    s.discord.guild_id = opts.guild_id;
+    let s = settings(&ptt, &discord, &dir.path().join("db.sqlite"));
+    let mut ds = discord_settings(&discord);
+    ds.guild_id = opts.guild_id;
     let store = app::open_backend(&s).await.expect("store").store;
     let shutdown = CancellationToken::new();
     let mut options = DiscordOptions::default();
@@ -115,14 +126,13 @@ async fn start(opts: Options) -> Harness {
     }
     let ctx = adapter_context(&s, &store, &shutdown);
     let handler = Arc::clone(&ctx.handler);
-    let mut adapter = DiscordAdapter::with_options(&s.discord, ctx, options).expect("adapter");
+    let mut adapter = DiscordAdapter::with_options(&ds, ctx, options).expect("adapter");
     if opts.defer_all {
         adapter.set_defer_after(Duration::ZERO);
     }
     let adapter = Arc::new(adapter);
     // The app gets no token: this test's adapter is the only Discord one.
-    let mut app_settings = s.clone();
-    app_settings.discord.token = None;
+    let app_settings = s.clone();
     let running = app::start_with_store(
         &app_settings,
         Arc::clone(&store),
@@ -237,7 +247,7 @@ impl Harness {
 }
 
 fn dest(channel: u64) -> Destination {
-    Destination::chat(Platform::Discord, channel.to_string())
+    Destination::chat(DISCORD, channel.to_string())
 }
 
 fn manager(channel: u64) -> Origin {
@@ -307,7 +317,7 @@ async fn a_managers_subscribe_is_confirmed_and_the_next_news_post_arrives_as_an_
     assert_eq!(a.allowed_mentions["parse"], json!([]));
     let in_guild = h
         .store
-        .chats_in_group(Platform::Discord, &GUILD.to_string())
+        .chats_in_group(DISCORD, &GUILD.to_string())
         .await
         .unwrap();
     assert_eq!(in_guild, vec![CHANNEL.to_string()]);
@@ -1030,7 +1040,7 @@ async fn a_subscription_made_in_a_thread_or_forum_post_delivers_there() {
     assert!(h.discord.messages_in(CHANNEL).is_empty(), "not the parent");
     let mut groups = h
         .store
-        .chats_in_group(Platform::Discord, &GUILD.to_string())
+        .chats_in_group(DISCORD, &GUILD.to_string())
         .await
         .unwrap();
     groups.sort();
@@ -1050,7 +1060,7 @@ async fn a_dm_is_a_private_chat_where_the_user_may_subscribe() {
     wait_until("the DM digest", || d.messages_in(dm).len() == 1).await;
     assert!(
         h.store
-            .chats_in_group(Platform::Discord, &GUILD.to_string())
+            .chats_in_group(DISCORD, &GUILD.to_string())
             .await
             .unwrap()
             .is_empty()
@@ -1152,7 +1162,7 @@ async fn tally_edits_and_deletions_edit_the_message_and_unknown_messages_are_rej
     let out = sink.send(&dest(OTHER), &digest).await;
     assert!(matches!(out, SendOutcome::Transient(_)), "{out:?}");
     let out = sink
-        .send(&Destination::chat(Platform::Discord, "stdout"), &digest)
+        .send(&Destination::chat(DISCORD, "stdout"), &digest)
         .await;
     assert!(matches!(out, SendOutcome::Rejected(_)), "{out:?}");
     h.stop().await;
@@ -1169,7 +1179,11 @@ async fn the_token_never_appears_in_logs_or_error_messages() {
     let s = settings(&ptt, &discord, &dir.path().join("db.sqlite"));
     let store = app::open_backend(&s).await.unwrap().store;
     let shutdown = CancellationToken::new();
-    let adapter = DiscordAdapter::new(&s.discord, adapter_context(&s, &store, &shutdown)).unwrap();
+    let adapter = DiscordAdapter::new(
+        &discord_settings(&discord),
+        adapter_context(&s, &store, &shutdown),
+    )
+    .unwrap();
     assert!(!format!("{adapter:?}").contains(TOKEN));
 
     // A refused token is fatal at start-up, and says so without the token.
@@ -1201,7 +1215,7 @@ async fn the_token_never_appears_in_logs_or_error_messages() {
     assert!(!reason.contains(TOKEN), "{reason}");
 
     // Nothing listening at all.
-    let mut closed = s.discord.clone();
+    let mut closed = discord_settings(&discord);
     closed.api_url = Some("http://127.0.0.1:9".into());
     let offline = DiscordAdapter::new(&closed, adapter_context(&s, &store, &shutdown)).unwrap();
     let out = offline

@@ -10,7 +10,8 @@ use crate::support;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use ptt_relay::dest::{Destination, Platform};
+use ptt_relay::chat::telegram::ID as TELEGRAM;
+use ptt_relay::dest::Destination;
 use ptt_relay::store::Store;
 use ptt_relay::store::postgres::PostgresStore;
 use support::binary::{Relay, wait_until};
@@ -57,7 +58,7 @@ async fn killing_the_leader_mid_fan_out_loses_nothing_and_a_new_leader_takes_ove
             .await
             .unwrap();
         for c in 0..CHATS {
-            let dest = Destination::chat(Platform::Telegram, (9100 + c).to_string());
+            let dest = Destination::chat(TELEGRAM, (9100 + c).to_string());
             store
                 .subscribe(&dest, "Stock", "tag:新聞", 0)
                 .await

@@ -14,8 +14,12 @@ use ptt_relay::app::Running;
 use ptt_relay::app::{self, Extras};
 use ptt_relay::chat::ChatSink;
 use ptt_relay::chat::discord::DiscordAdapter;
+use ptt_relay::chat::discord::DiscordSettings;
+use ptt_relay::chat::discord::ID as DISCORD;
+use ptt_relay::chat::telegram::ID as TELEGRAM;
+use ptt_relay::chat::telegram::TelegramSettings;
 use ptt_relay::chat::telegram::{TelegramAdapter, TelegramOptions};
-use ptt_relay::config::{DiscordSettings, Settings, TelegramSettings};
+use ptt_relay::config::Settings;
 use ptt_relay::dest::{Destination, Platform};
 use ptt_relay::store::Store;
 use ptt_relay::store::sqlite::SqliteStore;
@@ -74,12 +78,7 @@ async fn one_post_to_1000_telegram_chats() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("db");
     let s = harness::settings(&ptt, &db);
-    let store = subscribed(
-        &db,
-        Platform::Telegram,
-        (0..chats).map(|i| 100_000 + i as u64),
-    )
-    .await;
+    let store = subscribed(&db, TELEGRAM, (0..chats).map(|i| 100_000 + i as u64)).await;
     let shutdown = CancellationToken::new();
     let ctx = harness::adapter_context(&s, &store, &shutdown);
     let settings = TelegramSettings {
@@ -147,7 +146,7 @@ async fn a_backlog_of_200000_rows_drains_at_telegrams_limit() {
     let s = harness::settings(&ptt, &db);
     let store: Arc<dyn Store> = SqliteStore::open(&db).await.unwrap();
     let dests: Vec<Destination> = (0..CHATS)
-        .map(|i| Destination::chat(Platform::Telegram, (100_000 + i).to_string()))
+        .map(|i| Destination::chat(TELEGRAM, (100_000 + i).to_string()))
         .collect();
     let now = ptt_relay::clock::now_secs();
     let filled = Instant::now();
@@ -237,7 +236,7 @@ impl DiscordFanout {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("db");
         let s: Settings = harness::settings(&ptt, &db);
-        let store = subscribed(&db, Platform::Discord, channels.iter().copied()).await;
+        let store = subscribed(&db, DISCORD, channels.iter().copied()).await;
         let shutdown = CancellationToken::new();
         let ctx = harness::adapter_context(&s, &store, &shutdown);
         let settings = DiscordSettings {
@@ -418,7 +417,7 @@ async fn one_post_to_1000_telegram_chats_by_three_replicas() {
             .await
             .unwrap();
         for i in 0..chats {
-            let dest = Destination::chat(Platform::Telegram, (100_000 + i).to_string());
+            let dest = Destination::chat(TELEGRAM, (100_000 + i).to_string());
             store
                 .subscribe(&dest, "Stock", "tag:新聞", 0)
                 .await

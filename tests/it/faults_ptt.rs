@@ -7,7 +7,8 @@ use crate::support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ptt_relay::dest::{Destination, Platform};
+use ptt_relay::chat::telegram::ID as TELEGRAM;
+use ptt_relay::dest::Destination;
 use support::fake_ptt::{FakePtt, Fault};
 use support::harness::{self, seeded, settings, wait_for};
 use support::recording::RecordingSink;
@@ -23,7 +24,7 @@ async fn every_ptt_fault_delays_but_loses_and_doubles_nothing() {
         None,
     )
     .await;
-    let chat = Destination::chat(Platform::Telegram, "100");
+    let chat = Destination::chat(TELEGRAM, "100");
     harness::subscribe(&r, chat, "Stock").await;
     seeded(&r).await;
 

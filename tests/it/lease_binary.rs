@@ -13,7 +13,8 @@ use std::collections::HashMap;
 use std::process::Command;
 use std::time::Duration;
 
-use ptt_relay::dest::{Destination, Platform};
+use ptt_relay::chat::telegram::ID as TELEGRAM;
+use ptt_relay::dest::Destination;
 use ptt_relay::store::Store;
 use ptt_relay::store::sqlite::SqliteStore;
 use support::binary::{Relay, wait_until};
@@ -57,7 +58,7 @@ async fn a_process_stalled_past_its_lease_exits_1_and_the_new_holder_delivers_on
     {
         let store = SqliteStore::open_unleased(&path).await.unwrap();
         for c in 0..CHATS {
-            let dest = Destination::chat(Platform::Telegram, (9300 + c).to_string());
+            let dest = Destination::chat(TELEGRAM, (9300 + c).to_string());
             store
                 .subscribe(&dest, "Stock", "tag:新聞", 0)
                 .await

@@ -9,8 +9,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ptt_relay::app::{self, Extras, Running};
+use ptt_relay::chat::telegram::ID as TELEGRAM;
 use ptt_relay::config::Settings;
-use ptt_relay::dest::{Destination, Platform};
+use ptt_relay::dest::Destination;
 use ptt_relay::ptt::PostId;
 use ptt_relay::store::sqlite::SqliteStore;
 use ptt_relay::store::{PendingPost, Store, now_secs};
@@ -20,7 +21,7 @@ use support::harness::{self, seeded, settings, wait_for};
 use support::recording::RecordingSink;
 
 fn chat(id: &str) -> Destination {
-    Destination::chat(Platform::Telegram, id)
+    Destination::chat(TELEGRAM, id)
 }
 
 async fn start(s: &Settings, sink: &RecordingSink) -> Running {

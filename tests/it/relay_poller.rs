@@ -7,8 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ptt_relay::app::Running;
+use ptt_relay::chat::telegram::ID as TELEGRAM;
 use ptt_relay::config::Settings;
-use ptt_relay::dest::{Destination, Platform};
+use ptt_relay::dest::Destination;
 use support::fake_ptt::{FakePtt, Fault};
 use support::harness::{self, seeded, settings, wait_for};
 use support::recording::RecordingSink;
@@ -18,7 +19,7 @@ async fn start(s: &Settings, sink: &RecordingSink) -> Running {
 }
 
 fn chat(id: &str) -> Destination {
-    Destination::chat(Platform::Telegram, id)
+    Destination::chat(TELEGRAM, id)
 }
 
 async fn subscribe(r: &Running, chat_id: &str, words: &str) {

@@ -10,6 +10,8 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use ptt_relay::chat::discord::ID as DISCORD;
+use ptt_relay::chat::telegram::ID as TELEGRAM;
 use ptt_relay::dest::{Destination, Platform};
 use ptt_relay::digest::Digest;
 use ptt_relay::ptt::{PostId, Tally};
@@ -145,19 +147,19 @@ fn tally(push: u32, boo: u32) -> Tally {
 }
 
 fn tg(chat: &str) -> Destination {
-    Destination::chat(Platform::Telegram, chat)
+    Destination::chat(TELEGRAM, chat)
 }
 
 fn tg_thread(chat: &str, thread: &str) -> Destination {
     Destination {
-        platform: Platform::Telegram,
+        platform: TELEGRAM,
         chat: chat.into(),
         thread: Some(thread.into()),
     }
 }
 
 fn dc(chat: &str) -> Destination {
-    Destination::chat(Platform::Discord, chat)
+    Destination::chat(DISCORD, chat)
 }
 
 fn ids(rows: &[OutboxRow]) -> Vec<String> {
@@ -418,18 +420,8 @@ async fn subscribe_finds_the_same_and_takes_the_smallest_free_id(s: &dyn Store) 
     let in_topic = s.subscriptions_of(&topic).await.unwrap();
     assert_eq!(in_topic.len(), 1);
     assert_eq!(in_topic[0].dest, topic);
-    assert_eq!(
-        s.count_subscriptions(Platform::Telegram, "100")
-            .await
-            .unwrap(),
-        5
-    );
-    assert_eq!(
-        s.count_subscriptions(Platform::Discord, "100")
-            .await
-            .unwrap(),
-        1
-    );
+    assert_eq!(s.count_subscriptions(TELEGRAM, "100").await.unwrap(), 5);
+    assert_eq!(s.count_subscriptions(DISCORD, "100").await.unwrap(), 1);
     let board: Vec<(Destination, i64)> = s
         .subscriptions_for_board("STOCK")
         .await
@@ -474,24 +466,14 @@ async fn unsubscribe_by_id_board_and_all(s: &dyn Store) {
     assert!(s.subscriptions_of(&topic).await.unwrap().is_empty());
     assert_eq!(s.unsubscribe(&chat, &Removal::All).await.unwrap(), 1);
     assert_eq!(s.unsubscribe(&chat, &Removal::All).await.unwrap(), 0);
-    assert_eq!(
-        s.count_subscriptions(Platform::Telegram, "1")
-            .await
-            .unwrap(),
-        0
-    );
-    assert_eq!(
-        s.count_subscriptions(Platform::Telegram, "2")
-            .await
-            .unwrap(),
-        1
-    );
+    assert_eq!(s.count_subscriptions(TELEGRAM, "1").await.unwrap(), 0);
+    assert_eq!(s.count_subscriptions(TELEGRAM, "2").await.unwrap(), 1);
 }
 
 /// Issue 14, kind 3: a chat that blocked or removed the bot queues no work.
 async fn a_paused_destination_gets_no_new_rows(s: &dyn Store) {
     s.pause_chat(
-        Platform::Telegram,
+        TELEGRAM,
         "gone",
         "Forbidden: bot was blocked by the user",
         1,
@@ -506,8 +488,8 @@ async fn a_paused_destination_gets_no_new_rows(s: &dyn Store) {
     assert_eq!(queued, 1, "only the chat that is still there gets a row");
     assert_eq!(s.outbox_depth(None).await.unwrap(), 1);
     // Back again: the posts of its absence are not sent after all.
-    assert!(s.resume_chat(Platform::Telegram, "gone").await.unwrap());
-    let rows = s.due_rows(Platform::Telegram, 3, &[], 10).await.unwrap();
+    assert!(s.resume_chat(TELEGRAM, "gone").await.unwrap());
+    let rows = s.due_rows(TELEGRAM, 3, &[], 10).await.unwrap();
     let chats: Vec<&str> = rows.iter().map(|r| r.dest.chat.as_str()).collect();
     assert_eq!(chats, ["here"]);
 }
@@ -527,10 +509,8 @@ async fn chats_gone_too_long_are_forgotten(s: &dyn Store) {
     s.accept_post(&d, &[tg("old"), tg("recent"), tg("live")], 1)
         .await
         .unwrap();
-    s.pause_chat(Platform::Telegram, "old", "blocked", 2)
-        .await
-        .unwrap();
-    s.pause_chat(Platform::Telegram, "recent", "blocked", 20 * DAY)
+    s.pause_chat(TELEGRAM, "old", "blocked", 2).await.unwrap();
+    s.pause_chat(TELEGRAM, "recent", "blocked", 20 * DAY)
         .await
         .unwrap();
     let now = 31 * DAY;
@@ -538,7 +518,7 @@ async fn chats_gone_too_long_are_forgotten(s: &dyn Store) {
     assert_eq!(
         gone,
         [ptt_relay::store::GoneChat {
-            platform: Platform::Telegram,
+            platform: TELEGRAM,
             chat: "old".into(),
             subscriptions: 2,
         }]
@@ -547,11 +527,11 @@ async fn chats_gone_too_long_are_forgotten(s: &dyn Store) {
     assert_eq!(s.subscriptions_of(&tg("recent")).await.unwrap().len(), 2);
     assert_eq!(s.subscriptions_of(&tg("live")).await.unwrap().len(), 2);
     assert!(
-        !s.resume_chat(Platform::Telegram, "old").await.unwrap(),
+        !s.resume_chat(TELEGRAM, "old").await.unwrap(),
         "a forgotten chat is no longer paused"
     );
     // Its row expired; the others still wait (one of them paused).
-    assert_eq!(s.outbox_depth(Some(Platform::Telegram)).await.unwrap(), 2);
+    assert_eq!(s.outbox_depth(Some(TELEGRAM)).await.unwrap(), 2);
     assert!(
         s.forget_gone_chats(now, 30 * day).await.unwrap().is_empty(),
         "once"
@@ -561,56 +541,36 @@ async fn chats_gone_too_long_are_forgotten(s: &dyn Store) {
 async fn pause_resume_and_chat_groups(s: &dyn Store) {
     let chat = dc("c1");
     s.subscribe(&chat, "Stock", "a", 1).await.unwrap();
-    s.pause_chat(Platform::Discord, "c1", "Missing Access", 2)
+    s.pause_chat(DISCORD, "c1", "Missing Access", 2)
         .await
         .unwrap();
-    s.pause_chat(Platform::Discord, "c1", "again", 3)
-        .await
-        .unwrap();
+    s.pause_chat(DISCORD, "c1", "again", 3).await.unwrap();
     assert!(s.subscriptions_of(&chat).await.unwrap()[0].paused);
     assert!(s.subscriptions_for_board("Stock").await.unwrap()[0].paused);
     assert!(
-        !s.resume_chat(Platform::Telegram, "c1").await.unwrap(),
+        !s.resume_chat(TELEGRAM, "c1").await.unwrap(),
         "pauses are per platform"
     );
-    assert!(s.resume_chat(Platform::Discord, "c1").await.unwrap());
-    assert!(!s.resume_chat(Platform::Discord, "c1").await.unwrap());
+    assert!(s.resume_chat(DISCORD, "c1").await.unwrap());
+    assert!(!s.resume_chat(DISCORD, "c1").await.unwrap());
     assert!(!s.subscriptions_of(&chat).await.unwrap()[0].paused);
 
-    s.set_chat_group(Platform::Discord, "c1", "g1")
-        .await
-        .unwrap();
-    s.set_chat_group(Platform::Discord, "c2", "g1")
-        .await
-        .unwrap();
-    s.set_chat_group(Platform::Discord, "c3", "g2")
-        .await
-        .unwrap();
-    s.set_chat_group(Platform::Telegram, "c4", "g1")
-        .await
-        .unwrap();
+    s.set_chat_group(DISCORD, "c1", "g1").await.unwrap();
+    s.set_chat_group(DISCORD, "c2", "g1").await.unwrap();
+    s.set_chat_group(DISCORD, "c3", "g2").await.unwrap();
+    s.set_chat_group(TELEGRAM, "c4", "g1").await.unwrap();
     assert_eq!(
-        sorted(s.chats_in_group(Platform::Discord, "g1").await.unwrap()),
+        sorted(s.chats_in_group(DISCORD, "g1").await.unwrap()),
         ["c1", "c2"]
     );
     // A chat belongs to one group: setting again moves it.
-    s.set_chat_group(Platform::Discord, "c1", "g2")
-        .await
-        .unwrap();
+    s.set_chat_group(DISCORD, "c1", "g2").await.unwrap();
     assert_eq!(
-        sorted(s.chats_in_group(Platform::Discord, "g2").await.unwrap()),
+        sorted(s.chats_in_group(DISCORD, "g2").await.unwrap()),
         ["c1", "c3"]
     );
-    assert_eq!(
-        s.chats_in_group(Platform::Discord, "g1").await.unwrap(),
-        ["c2"]
-    );
-    assert!(
-        s.chats_in_group(Platform::Discord, "nope")
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert_eq!(s.chats_in_group(DISCORD, "g1").await.unwrap(), ["c2"]);
+    assert!(s.chats_in_group(DISCORD, "nope").await.unwrap().is_empty());
 }
 
 async fn move_chat_moves_what_does_not_collide(s: &dyn Store) {
@@ -627,7 +587,7 @@ async fn move_chat_moves_what_does_not_collide(s: &dyn Store) {
     )
     .await
     .unwrap();
-    let rows = s.due_rows(Platform::Telegram, 10, &[], 10).await.unwrap();
+    let rows = s.due_rows(TELEGRAM, 10, &[], 10).await.unwrap();
     assert_eq!(rows.len(), 1);
     s.mark_sent(&rows[0], "m1", 11).await.unwrap();
     s.accept_post(
@@ -637,11 +597,9 @@ async fn move_chat_moves_what_does_not_collide(s: &dyn Store) {
     )
     .await
     .unwrap();
-    s.pause_chat(Platform::Telegram, "-1", "gone", 13)
-        .await
-        .unwrap();
+    s.pause_chat(TELEGRAM, "-1", "gone", 13).await.unwrap();
 
-    s.move_chat(Platform::Telegram, "-1", "-100").await.unwrap();
+    s.move_chat(TELEGRAM, "-1", "-100").await.unwrap();
 
     let moved: Vec<(i64, String)> = s
         .subscriptions_of(&new)
@@ -668,14 +626,9 @@ async fn move_chat_moves_what_does_not_collide(s: &dyn Store) {
         }]
     );
     // The pause moved too; once resumed, the pending row goes to the new id.
-    assert!(
-        s.due_rows(Platform::Telegram, 20, &[], 10)
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    assert!(s.resume_chat(Platform::Telegram, "-100").await.unwrap());
-    let rows = s.due_rows(Platform::Telegram, 20, &[], 10).await.unwrap();
+    assert!(s.due_rows(TELEGRAM, 20, &[], 10).await.unwrap().is_empty());
+    assert!(s.resume_chat(TELEGRAM, "-100").await.unwrap());
+    let rows = s.due_rows(TELEGRAM, 20, &[], 10).await.unwrap();
     assert_eq!(ids(&rows), ["M.2.A.1>telegram:-100"]);
 }
 
@@ -693,15 +646,10 @@ async fn due_rows_takes_each_destinations_oldest_due_row(s: &dyn Store) {
             .unwrap();
     }
     // Not yet due (queued at 101..103): nothing.
-    assert!(
-        s.due_rows(Platform::Telegram, 100, &[], 10)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(s.due_rows(TELEGRAM, 100, &[], 10).await.unwrap().is_empty());
     // One row per destination, its oldest, in queue order; a thread is its
     // own destination; other platforms are not included.
-    let rows = s.due_rows(Platform::Telegram, 200, &[], 10).await.unwrap();
+    let rows = s.due_rows(TELEGRAM, 200, &[], 10).await.unwrap();
     assert_eq!(
         ids(&rows),
         [
@@ -719,42 +667,35 @@ async fn due_rows_takes_each_destinations_oldest_due_row(s: &dyn Store) {
     // outcome is recorded: give it back with an uncounted retry.
     release(s, &rows).await;
     // Limit: the oldest first.
-    let few = s.due_rows(Platform::Telegram, 200, &[], 2).await.unwrap();
+    let few = s.due_rows(TELEGRAM, 200, &[], 2).await.unwrap();
     assert_eq!(ids(&few), ["M.1.A.1>telegram:a", "M.1.A.1>telegram:b"]);
     release(s, &few).await;
     // Busy destinations are skipped (a busy Discord "b" is another one).
     let rows = s
-        .due_rows(
-            Platform::Telegram,
-            200,
-            &[a.clone(), c.clone(), dc("b")],
-            10,
-        )
+        .due_rows(TELEGRAM, 200, &[a.clone(), c.clone(), dc("b")], 10)
         .await
         .unwrap();
     assert_eq!(ids(&rows), ["M.1.A.1>telegram:b", "M.2.A.1>telegram:a/t"]);
     release(s, &rows).await;
     // Paused chats are skipped (all their threads).
-    s.pause_chat(Platform::Telegram, "a", "gone", 150)
-        .await
-        .unwrap();
-    let rows = s.due_rows(Platform::Telegram, 200, &[], 10).await.unwrap();
+    s.pause_chat(TELEGRAM, "a", "gone", 150).await.unwrap();
+    let rows = s.due_rows(TELEGRAM, 200, &[], 10).await.unwrap();
     assert_eq!(ids(&rows), ["M.1.A.1>telegram:b", "M.2.A.1>telegram:c"]);
     release(s, &rows).await;
-    assert!(s.resume_chat(Platform::Telegram, "a").await.unwrap());
+    assert!(s.resume_chat(TELEGRAM, "a").await.unwrap());
     // A head that is not due holds its destination back: order is kept.
-    let rows = s.due_rows(Platform::Telegram, 200, &[], 10).await.unwrap();
+    let rows = s.due_rows(TELEGRAM, 200, &[], 10).await.unwrap();
     assert_eq!(rows.len(), 4);
     let a_row = rows.iter().find(|r| r.dest == a).unwrap().id;
     for r in &rows {
         let at = if r.id == a_row { 500 } else { 150 };
         s.mark_retry(r, at, "later", r.id == a_row).await.unwrap();
     }
-    let rows = s.due_rows(Platform::Telegram, 200, &[], 10).await.unwrap();
+    let rows = s.due_rows(TELEGRAM, 200, &[], 10).await.unwrap();
     assert_eq!(rows.len(), 3);
     assert!(!rows.iter().any(|r| r.dest == a), "{:?}", ids(&rows));
     release(s, &rows).await;
-    let rows = s.due_rows(Platform::Telegram, 500, &[], 10).await.unwrap();
+    let rows = s.due_rows(TELEGRAM, 500, &[], 10).await.unwrap();
     let head = rows.iter().find(|r| r.dest == a).unwrap();
     assert_eq!(head.id, a_row);
     assert_eq!(head.attempts, 1, "a counted retry");
@@ -762,13 +703,13 @@ async fn due_rows_takes_each_destinations_oldest_due_row(s: &dyn Store) {
     s.mark_sent(head, "m", 501).await.unwrap();
     let others: Vec<OutboxRow> = rows.iter().filter(|r| r.dest != a).cloned().collect();
     release(s, &others).await;
-    let rows = s.due_rows(Platform::Telegram, 502, &[], 10).await.unwrap();
+    let rows = s.due_rows(TELEGRAM, 502, &[], 10).await.unwrap();
     assert!(
         ids(&rows).contains(&"M.2.A.1>telegram:a".to_string()),
         "{:?}",
         ids(&rows)
     );
-    let discord = s.due_rows(Platform::Discord, 502, &[], 10).await.unwrap();
+    let discord = s.due_rows(DISCORD, 502, &[], 10).await.unwrap();
     assert_eq!(ids(&discord), ["M.1.A.1>discord:e"]);
 }
 
@@ -784,20 +725,20 @@ async fn claims_are_fenced_by_their_token(s: &dyn Store) {
     )
     .await
     .unwrap();
-    let first = s.due_rows(Platform::Telegram, 1000, &[], 5).await.unwrap();
+    let first = s.due_rows(TELEGRAM, 1000, &[], 5).await.unwrap();
     assert_eq!(ids(&first), ["M.1.A.1>telegram:x"]);
     assert!(!first[0].claim.is_empty());
     // Claimed: nobody is handed it again until the claim expires; a renewal
     // with the token extends it.
     assert!(
-        s.due_rows(Platform::Telegram, 1000 + CLAIM_SECS - 1, &[], 5)
+        s.due_rows(TELEGRAM, 1000 + CLAIM_SECS - 1, &[], 5)
             .await
             .unwrap()
             .is_empty()
     );
     s.renew_claim(&first[0], 1030).await.unwrap();
     assert!(
-        s.due_rows(Platform::Telegram, 1030 + CLAIM_SECS - 1, &[], 5)
+        s.due_rows(TELEGRAM, 1030 + CLAIM_SECS - 1, &[], 5)
             .await
             .unwrap()
             .is_empty(),
@@ -805,7 +746,7 @@ async fn claims_are_fenced_by_their_token(s: &dyn Store) {
     );
     // The claim expires; the row is handed out again with a new token.
     let second = s
-        .due_rows(Platform::Telegram, 1030 + CLAIM_SECS, &[], 5)
+        .due_rows(TELEGRAM, 1030 + CLAIM_SECS, &[], 5)
         .await
         .unwrap();
     assert_eq!(second.len(), 1);
@@ -820,10 +761,7 @@ async fn claims_are_fenced_by_their_token(s: &dyn Store) {
     assert!(s.sent_messages("M.1.A.1").await.unwrap().is_empty());
     assert_eq!(s.outbox_depth(None).await.unwrap(), 1);
     assert!(
-        s.due_rows(Platform::Telegram, 1101, &[], 5)
-            .await
-            .unwrap()
-            .is_empty(),
+        s.due_rows(TELEGRAM, 1101, &[], 5).await.unwrap().is_empty(),
         "the second claim stands"
     );
     // The holder's outcome lands, once.
@@ -852,7 +790,7 @@ async fn release(s: &dyn Store, rows: &[OutboxRow]) {
 async fn delivery_outcomes_and_outbox_measures(s: &dyn Store) {
     assert_eq!(s.outbox_depth(None).await.unwrap(), 0);
     assert_eq!(s.oldest_pending_at().await.unwrap(), None);
-    assert_eq!(s.next_due_at(Platform::Telegram).await.unwrap(), None);
+    assert_eq!(s.next_due_at(TELEGRAM).await.unwrap(), None);
     let a = tg("a");
     s.accept_post(&digest("Stock", "M.1.A.1", "1"), &[a.clone(), dc("d")], 100)
         .await
@@ -872,14 +810,14 @@ async fn delivery_outcomes_and_outbox_measures(s: &dyn Store) {
     .await
     .unwrap();
     assert_eq!(s.outbox_depth(None).await.unwrap(), 4);
-    assert_eq!(s.outbox_depth(Some(Platform::Telegram)).await.unwrap(), 3);
-    assert_eq!(s.outbox_depth(Some(Platform::Discord)).await.unwrap(), 1);
-    assert_eq!(s.outbox_depth(Some(Platform::Console)).await.unwrap(), 0);
+    assert_eq!(s.outbox_depth(Some(TELEGRAM)).await.unwrap(), 3);
+    assert_eq!(s.outbox_depth(Some(DISCORD)).await.unwrap(), 1);
+    assert_eq!(s.outbox_depth(Some(Platform::CONSOLE)).await.unwrap(), 0);
     assert_eq!(s.oldest_pending_at().await.unwrap(), Some(100));
-    assert_eq!(s.next_due_at(Platform::Telegram).await.unwrap(), Some(100));
+    assert_eq!(s.next_due_at(TELEGRAM).await.unwrap(), Some(100));
 
     // Rate limited: not counted as an attempt; transient: counted.
-    let r1 = s.due_rows(Platform::Telegram, 130, &[], 5).await.unwrap();
+    let r1 = s.due_rows(TELEGRAM, 130, &[], 5).await.unwrap();
     assert_eq!(ids(&r1), ["M.1.A.1>telegram:a"]);
     s.mark_retry(&r1[0], 140, "rate limited", false)
         .await
@@ -887,24 +825,17 @@ async fn delivery_outcomes_and_outbox_measures(s: &dyn Store) {
     // The next row a worker can take is this retry at 140: the rows queued
     // at 110 and 120 wait behind it (same destination), so they do not
     // make the worker wake before then.
-    assert_eq!(s.next_due_at(Platform::Telegram).await.unwrap(), Some(140));
+    assert_eq!(s.next_due_at(TELEGRAM).await.unwrap(), Some(140));
     // A paused destination's rows are nothing to wake up for.
-    s.pause_chat(Platform::Telegram, "a", "blocked", 131)
-        .await
-        .unwrap();
-    assert_eq!(s.next_due_at(Platform::Telegram).await.unwrap(), None);
-    assert!(s.resume_chat(Platform::Telegram, "a").await.unwrap());
-    assert_eq!(s.next_due_at(Platform::Telegram).await.unwrap(), Some(140));
-    assert!(
-        s.due_rows(Platform::Telegram, 139, &[], 5)
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    let r1 = s.due_rows(Platform::Telegram, 140, &[], 5).await.unwrap();
+    s.pause_chat(TELEGRAM, "a", "blocked", 131).await.unwrap();
+    assert_eq!(s.next_due_at(TELEGRAM).await.unwrap(), None);
+    assert!(s.resume_chat(TELEGRAM, "a").await.unwrap());
+    assert_eq!(s.next_due_at(TELEGRAM).await.unwrap(), Some(140));
+    assert!(s.due_rows(TELEGRAM, 139, &[], 5).await.unwrap().is_empty());
+    let r1 = s.due_rows(TELEGRAM, 140, &[], 5).await.unwrap();
     assert_eq!(r1[0].attempts, 0);
     s.mark_retry(&r1[0], 150, "timeout", true).await.unwrap();
-    let r1 = s.due_rows(Platform::Telegram, 150, &[], 5).await.unwrap();
+    let r1 = s.due_rows(TELEGRAM, 150, &[], 5).await.unwrap();
     assert_eq!(r1[0].attempts, 1);
 
     // Sent: recorded with its message id; the next row comes.
@@ -919,7 +850,7 @@ async fn delivery_outcomes_and_outbox_measures(s: &dyn Store) {
     assert!(s.sent_messages("M.2.A.1").await.unwrap().is_empty());
     assert_eq!(s.outbox_depth(None).await.unwrap(), 3);
     assert_eq!(s.oldest_pending_at().await.unwrap(), Some(100), "discord's");
-    let r2 = s.due_rows(Platform::Telegram, 152, &[], 5).await.unwrap();
+    let r2 = s.due_rows(TELEGRAM, 152, &[], 5).await.unwrap();
     assert_eq!(ids(&r2), ["M.2.A.1>telegram:a"]);
 
     // Rejected: finished without a message; the next row comes.
@@ -927,17 +858,12 @@ async fn delivery_outcomes_and_outbox_measures(s: &dyn Store) {
         .await
         .unwrap();
     assert!(s.sent_messages("M.2.A.1").await.unwrap().is_empty());
-    assert_eq!(s.outbox_depth(Some(Platform::Telegram)).await.unwrap(), 1);
-    let r3 = s.due_rows(Platform::Telegram, 154, &[], 5).await.unwrap();
+    assert_eq!(s.outbox_depth(Some(TELEGRAM)).await.unwrap(), 1);
+    let r3 = s.due_rows(TELEGRAM, 154, &[], 5).await.unwrap();
     assert_eq!(ids(&r3), ["M.3.A.1>telegram:a"]);
     s.mark_sent(&r3[0], "msg-3", 155).await.unwrap();
-    assert!(
-        s.due_rows(Platform::Telegram, 999, &[], 5)
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    assert_eq!(s.next_due_at(Platform::Telegram).await.unwrap(), None);
+    assert!(s.due_rows(TELEGRAM, 999, &[], 5).await.unwrap().is_empty());
+    assert_eq!(s.next_due_at(TELEGRAM).await.unwrap(), None);
     assert_eq!(s.outbox_depth(None).await.unwrap(), 1);
 }
 
@@ -1100,7 +1026,7 @@ async fn tracking_starts_widens_and_schedules(s: &dyn Store) {
 /// Queues a post to `dests` and records every first row as sent.
 async fn relay(s: &dyn Store, d: &Digest, dests: &[Destination], at: i64) {
     s.accept_post(d, dests, at).await.unwrap();
-    for platform in [Platform::Telegram, Platform::Discord] {
+    for platform in [TELEGRAM, DISCORD] {
         for row in s.due_rows(platform, at, &[], 50).await.unwrap() {
             let mid = format!("m-{}-{}", row.dest, row.digest.id);
             s.mark_sent(&row, &mid, at).await.unwrap();
@@ -1126,19 +1052,14 @@ async fn tallies_queue_edits_only_when_the_shown_tally_differs(s: &dyn Store) {
 
     // The same tally: nothing to edit.
     assert_eq!(s.record_tally(&post, &d, 300, 240).await.unwrap(), 0);
-    assert!(
-        s.due_edits(Platform::Telegram, &[], 10)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(s.due_edits(TELEGRAM, &[], 10).await.unwrap().is_empty());
 
     // A new tally: one edit per message, the digest kept current.
     let mut d2 = d.clone();
     d2.tally = tally(5, 1);
     assert_eq!(s.record_tally(&post, &d2, 300, 240).await.unwrap(), 3);
     assert_eq!(s.digest("Stock", &id).await.unwrap(), Some(d2.clone()));
-    let edits = s.due_edits(Platform::Telegram, &[], 10).await.unwrap();
+    let edits = s.due_edits(TELEGRAM, &[], 10).await.unwrap();
     assert_eq!(
         sorted(edits.iter().map(|e| e.dest.clone()).collect()),
         [a.clone(), b.clone()]
@@ -1146,12 +1067,9 @@ async fn tallies_queue_edits_only_when_the_shown_tally_differs(s: &dyn Store) {
     assert!(edits.iter().all(|e| e.digest == d2 && !e.deleted));
     let ea = edits.iter().find(|e| e.dest == a).unwrap().clone();
     assert_eq!(ea.message_id, "m-telegram:a-M.1.A.1");
+    assert_eq!(s.due_edits(TELEGRAM, &[], 1).await.unwrap().len(), 1);
     assert_eq!(
-        s.due_edits(Platform::Telegram, &[], 1).await.unwrap().len(),
-        1
-    );
-    assert_eq!(
-        s.due_edits(Platform::Telegram, std::slice::from_ref(&a), 10)
+        s.due_edits(TELEGRAM, std::slice::from_ref(&a), 10)
             .await
             .unwrap()
             .iter()
@@ -1164,7 +1082,7 @@ async fn tallies_queue_edits_only_when_the_shown_tally_differs(s: &dyn Store) {
     let mut d3 = d.clone();
     d3.tally = tally(9, 1);
     assert_eq!(s.record_tally(&post, &d3, 300, 240).await.unwrap(), 3);
-    let edits = s.due_edits(Platform::Telegram, &[], 10).await.unwrap();
+    let edits = s.due_edits(TELEGRAM, &[], 10).await.unwrap();
     assert_eq!(edits.len(), 2);
     assert!(edits.iter().all(|e| e.digest == d3));
     let ea = edits.iter().find(|e| e.dest == a).unwrap().clone();
@@ -1173,13 +1091,8 @@ async fn tallies_queue_edits_only_when_the_shown_tally_differs(s: &dyn Store) {
     // Done: a shows d3. Gone: b is never edited again.
     s.edit_done(&ea).await.unwrap();
     s.edit_gone(&eb).await.unwrap();
-    assert!(
-        s.due_edits(Platform::Telegram, &[], 10)
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    let ec = s.due_edits(Platform::Discord, &[], 10).await.unwrap();
+    assert!(s.due_edits(TELEGRAM, &[], 10).await.unwrap().is_empty());
+    let ec = s.due_edits(DISCORD, &[], 10).await.unwrap();
     assert_eq!(ec.len(), 1);
     s.edit_done(&ec[0]).await.unwrap();
     assert_eq!(
@@ -1190,7 +1103,7 @@ async fn tallies_queue_edits_only_when_the_shown_tally_differs(s: &dyn Store) {
     let mut d4 = d.clone();
     d4.tally = tally(9, 2);
     assert_eq!(s.record_tally(&post, &d4, 300, 240).await.unwrap(), 2);
-    let edits = s.due_edits(Platform::Telegram, &[], 10).await.unwrap();
+    let edits = s.due_edits(TELEGRAM, &[], 10).await.unwrap();
     assert_eq!(
         edits.iter().map(|e| e.dest.clone()).collect::<Vec<_>>(),
         [a]
@@ -1208,11 +1121,11 @@ async fn a_deleted_post_is_marked_once(s: &dyn Store) {
     .await
     .unwrap();
     assert_eq!(s.mark_post_deleted("Stock", &id).await.unwrap(), 2);
-    let edits: Vec<EditJob> = s.due_edits(Platform::Telegram, &[], 10).await.unwrap();
+    let edits: Vec<EditJob> = s.due_edits(TELEGRAM, &[], 10).await.unwrap();
     assert_eq!(edits.len(), 1);
     assert!(edits[0].deleted);
     s.edit_done(&edits[0]).await.unwrap();
-    let dc_edits = s.due_edits(Platform::Discord, &[], 10).await.unwrap();
+    let dc_edits = s.due_edits(DISCORD, &[], 10).await.unwrap();
     assert!(dc_edits[0].deleted);
     s.edit_done(&dc_edits[0]).await.unwrap();
     assert_eq!(
@@ -1220,12 +1133,7 @@ async fn a_deleted_post_is_marked_once(s: &dyn Store) {
         0,
         "messages already marked are not edited again"
     );
-    assert!(
-        s.due_edits(Platform::Telegram, &[], 10)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(s.due_edits(TELEGRAM, &[], 10).await.unwrap().is_empty());
     s.set_tracked_marker("Stock", &id, "3", true).await.unwrap();
     assert!(
         s.due_tally_checks(150, 10).await.unwrap().is_empty(),
@@ -1398,10 +1306,7 @@ async fn two_replicas_never_send_the_same_row_and_keep_order() {
     let run = |store: Arc<PostgresStore>, log: Arc<Mutex<Vec<(String, i64, Destination)>>>| async move {
         let mut idle = 0;
         while idle < 20 {
-            let rows = store
-                .due_rows(Platform::Telegram, 200, &[], 8)
-                .await
-                .unwrap();
+            let rows = store.due_rows(TELEGRAM, 200, &[], 8).await.unwrap();
             if rows.is_empty() {
                 idle += 1;
                 tokio::time::sleep(Duration::from_millis(5)).await;
@@ -1471,15 +1376,15 @@ async fn a_claim_holds_its_destination_until_it_expires() {
             .await
             .unwrap();
     }
-    let taken = a.due_rows(Platform::Telegram, 1000, &[], 1).await.unwrap();
+    let taken = a.due_rows(TELEGRAM, 1000, &[], 1).await.unwrap();
     assert_eq!(ids(&taken), ["M.1.A.1>telegram:x"]);
     // Neither that row nor its destination's next row for anyone while the
     // claim holds; other destinations are free.
-    let other = b.due_rows(Platform::Telegram, 1000, &[], 10).await.unwrap();
+    let other = b.due_rows(TELEGRAM, 1000, &[], 10).await.unwrap();
     assert_eq!(ids(&other), ["M.1.A.1>telegram:y"]);
     b.mark_retry(&other[0], 5000, "later", false).await.unwrap();
     assert!(
-        a.due_rows(Platform::Telegram, 1000 + CLAIM_SECS - 1, &[], 10)
+        a.due_rows(TELEGRAM, 1000 + CLAIM_SECS - 1, &[], 10)
             .await
             .unwrap()
             .is_empty(),
@@ -1487,7 +1392,7 @@ async fn a_claim_holds_its_destination_until_it_expires() {
     );
     // Replica a "dies": once its claim expires, b takes the row.
     let retaken = b
-        .due_rows(Platform::Telegram, 1000 + CLAIM_SECS, &[], 10)
+        .due_rows(TELEGRAM, 1000 + CLAIM_SECS, &[], 10)
         .await
         .unwrap();
     assert_eq!(ids(&retaken), ["M.1.A.1>telegram:x"]);
@@ -1498,24 +1403,22 @@ async fn a_claim_holds_its_destination_until_it_expires() {
         Err(StoreError::ClaimLost { .. })
     ));
     assert!(
-        a.due_rows(Platform::Telegram, 1000 + CLAIM_SECS + 1, &[], 10)
+        a.due_rows(TELEGRAM, 1000 + CLAIM_SECS + 1, &[], 10)
             .await
             .unwrap()
             .is_empty()
     );
     b.mark_sent(&retaken[0], "m", 1100).await.unwrap();
-    let next = a.due_rows(Platform::Telegram, 1101, &[], 10).await.unwrap();
+    let next = a.due_rows(TELEGRAM, 1101, &[], 10).await.unwrap();
     assert_eq!(ids(&next), ["M.2.A.1>telegram:x"]);
     // close() gives back this replica's claims at once.
     a.close().await;
-    let after = b.due_rows(Platform::Telegram, 1102, &[], 10).await.unwrap();
+    let after = b.due_rows(TELEGRAM, 1102, &[], 10).await.unwrap();
     assert_eq!(ids(&after), ["M.2.A.1>telegram:x"]);
     // Pausing a chat drops the pauser's claim on it.
-    b.pause_chat(Platform::Telegram, "x", "gone", 1103)
-        .await
-        .unwrap();
-    b.resume_chat(Platform::Telegram, "x").await.unwrap();
-    let again = b.due_rows(Platform::Telegram, 1104, &[], 10).await.unwrap();
+    b.pause_chat(TELEGRAM, "x", "gone", 1103).await.unwrap();
+    b.resume_chat(TELEGRAM, "x").await.unwrap();
+    let again = b.due_rows(TELEGRAM, 1104, &[], 10).await.unwrap();
     assert_eq!(ids(&again), ["M.2.A.1>telegram:x"]);
     b.close().await;
 }

@@ -8,15 +8,16 @@ use std::time::Duration;
 
 use ptt_relay::app::Running;
 use ptt_relay::chat::EditKind;
+use ptt_relay::chat::telegram::ID as TELEGRAM;
 use ptt_relay::config::Settings;
-use ptt_relay::dest::{Destination, Platform};
+use ptt_relay::dest::Destination;
 use ptt_relay::relay::tally::TallyOptions;
 use support::fake_ptt::FakePtt;
 use support::harness::{self, seeded, settings, wait_for};
 use support::recording::RecordingSink;
 
 fn chat(id: &str) -> Destination {
-    Destination::chat(Platform::Telegram, id)
+    Destination::chat(TELEGRAM, id)
 }
 
 fn fast_tally(window_secs: u64) -> TallyOptions {

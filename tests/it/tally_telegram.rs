@@ -9,9 +9,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ptt_relay::app::{self, Extras, Running};
+use ptt_relay::chat::telegram::ID as TELEGRAM;
+use ptt_relay::chat::telegram::TelegramSettings;
 use ptt_relay::chat::telegram::{TelegramAdapter, TelegramOptions};
-use ptt_relay::config::TelegramSettings;
-use ptt_relay::dest::{Destination, Platform};
+use ptt_relay::dest::Destination;
 use ptt_relay::relay::tally::TallyOptions;
 use ptt_relay::store::Store;
 use ptt_relay::store::sqlite::SqliteStore;
@@ -75,7 +76,7 @@ async fn setup() -> Setup {
     .unwrap();
     harness::subscribe(
         &running,
-        Destination::chat(Platform::Telegram, CHAT.to_string()),
+        Destination::chat(TELEGRAM, CHAT.to_string()),
         "Stock",
     )
     .await;

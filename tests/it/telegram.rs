@@ -9,11 +9,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ptt_relay::app::{self, Extras, Running};
+use ptt_relay::chat::telegram::ID as TELEGRAM;
+use ptt_relay::chat::telegram::TelegramSettings;
 use ptt_relay::chat::telegram::{TelegramAdapter, TelegramError, TelegramOptions};
 use ptt_relay::chat::{AdapterContext, EditKind, SendOutcome};
 use ptt_relay::commands::{Handler, Lang};
-use ptt_relay::config::{Settings, TelegramSettings};
-use ptt_relay::dest::{Destination, Platform};
+use ptt_relay::config::Settings;
+use ptt_relay::dest::Destination;
 use ptt_relay::digest::Digest;
 use ptt_relay::store::Store;
 use ptt_relay::store::sqlite::SqliteStore;
@@ -204,7 +206,7 @@ async fn ask(h: &Harness, user: i64, n: &mut usize, text: &str) -> String {
 }
 
 fn tg(chat: i64) -> Destination {
-    Destination::chat(Platform::Telegram, chat.to_string())
+    Destination::chat(TELEGRAM, chat.to_string())
 }
 
 fn assert_no_flood(h: &Harness) {
@@ -301,7 +303,7 @@ async fn a_non_admin_is_refused_an_anonymous_admin_is_not_and_other_bots_command
     assert!(h.subs(&tg(group)).await.is_empty());
     assert_eq!(
         h.store
-            .count_subscriptions(Platform::Telegram, &group.to_string())
+            .count_subscriptions(TELEGRAM, &group.to_string())
             .await
             .unwrap(),
         0
@@ -462,7 +464,7 @@ async fn a_topic_subscription_replies_and_delivers_into_its_topic() {
     assert_eq!(reply.thread, Some(77));
     assert!(reply.visible.contains("已訂閱 #1"), "{}", reply.visible);
     let dest = Destination {
-        platform: Platform::Telegram,
+        platform: TELEGRAM,
         chat: forum.to_string(),
         thread: Some("77".into()),
     };
@@ -669,10 +671,10 @@ async fn a_group_that_became_a_supergroup_is_moved_and_its_post_arrives_at_the_n
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_409_conflict_is_reported_and_cleared_after_a_good_get_updates() {
     let h = Harness::start().await;
-    assert_eq!(h.status.telegram_conflict(), None);
+    assert_eq!(h.status.platform_fault("telegram"), None);
     h.tg.set_conflict(true);
     h.wait_until("the conflict reported", || {
-        h.status.telegram_conflict().is_some()
+        h.status.platform_fault("telegram").is_some()
     })
     .await;
     let calls = h.tg.count("getUpdates");
@@ -680,10 +682,10 @@ async fn a_409_conflict_is_reported_and_cleared_after_a_good_get_updates() {
         h.tg.count("getUpdates") >= calls + 2
     })
     .await;
-    assert!(h.status.telegram_conflict().is_some());
+    assert!(h.status.platform_fault("telegram").is_some());
     h.tg.set_conflict(false);
     h.wait_until("the conflict cleared", || {
-        h.status.telegram_conflict().is_none()
+        h.status.platform_fault("telegram").is_none()
     })
     .await;
     // And commands work again.
@@ -694,7 +696,7 @@ async fn a_409_conflict_is_reported_and_cleared_after_a_good_get_updates() {
     h.tg.set_webhook(true);
     h.wait_until("the webhook deleted", || h.tg.count("deleteWebhook") == 1)
         .await;
-    assert_eq!(h.status.telegram_conflict(), None);
+    assert_eq!(h.status.platform_fault("telegram"), None);
     h.tg.private_message(901, "en", "/help");
     h.next_to(901, 1).await;
     h.stop().await;
@@ -881,7 +883,7 @@ async fn server_errors_are_transient_and_malformed_destinations_rejected() {
     assert!(matches!(out, SendOutcome::Transient(_)), "{out:?}");
     let out = sink.send(&tg(901), &hostile_digest()).await;
     assert!(matches!(out, SendOutcome::Sent { .. }), "{out:?}");
-    let bad = Destination::chat(Platform::Telegram, "not-a-number");
+    let bad = Destination::chat(TELEGRAM, "not-a-number");
     assert!(matches!(
         sink.send(&bad, &hostile_digest()).await,
         SendOutcome::Rejected(_)

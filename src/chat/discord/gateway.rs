@@ -23,7 +23,7 @@ use crate::chat::AdapterContext;
 use crate::chat::pacing::Pacer;
 use crate::commands::grammar::{CommandName, ParseError};
 use crate::commands::{Admission, CommandError, Context, Lang, Membership, Reply};
-use crate::dest::{Destination, Platform};
+use crate::dest::Destination;
 use crate::text::truncate_chars;
 
 /// Discord drops an interaction not answered within 3 s; the first answer
@@ -94,7 +94,7 @@ impl Listener {
         };
         let lang = Lang::from_code(&cmd.locale).unwrap_or(self.ctx.default_lang);
         let context = Context {
-            dest: Destination::chat(Platform::Discord, chat.clone()),
+            dest: Destination::chat(super::ID, chat.clone()),
             is_admin,
             lang,
             max_reply_chars: MAX_CONTENT,
@@ -141,7 +141,7 @@ impl Listener {
                     chat: context.dest.chat.clone(),
                     group: guild.to_string(),
                 };
-                handler.membership(Platform::Discord, event).await;
+                handler.membership(super::ID, event).await;
             }
             handler.handle(&context, parsed).await
         };
@@ -233,13 +233,13 @@ impl Listener {
             group: guild.to_string(),
             reason: REMOVED_REASON.into(),
         };
-        self.ctx.handler.membership(Platform::Discord, event).await;
+        self.ctx.handler.membership(super::ID, event).await;
     }
 
     async fn resume_guild(&self, guild: GuildId) {
         let event = Membership::GroupJoined {
             group: guild.to_string(),
         };
-        self.ctx.handler.membership(Platform::Discord, event).await;
+        self.ctx.handler.membership(super::ID, event).await;
     }
 }

@@ -16,6 +16,7 @@ pub mod commands;
 pub mod errors;
 mod gateway;
 pub mod render;
+pub mod settings;
 pub mod sink;
 
 use std::future::Future;
@@ -36,8 +37,10 @@ pub use sink::DiscordSink;
 use self::errors::{Failure, classify};
 use self::gateway::Listener;
 use crate::chat::pacing::{Pacer, per_chat};
-use crate::chat::{AdapterContext, ChatSink};
-use crate::config::DiscordSettings;
+use crate::chat::{AdapterContext, ChatSink, Configured, Enabled, Started};
+use crate::dest::Platform as PlatformId;
+use crate::digest::Digest;
+pub use settings::DiscordSettings;
 
 /// A REST call that gets no answer in this time fails (transiently): the
 /// default of [`DiscordOptions::request_timeout`].
@@ -133,11 +136,7 @@ impl DiscordAdapter {
         };
         let redactor = Redactor::new(&token);
         let http = Arc::new(build_http(&token, api_url.as_deref(), &options)?);
-        let pacer = Arc::new(
-            pacer()
-                .shared_by(Arc::clone(&ctx.share))
-                .hold_after_start(),
-        );
+        let pacer = Arc::new(pacer().shared_by(Arc::clone(&ctx.share)).hold_after_start());
         let sink = Arc::new(DiscordSink::new(
             Arc::clone(&http),
             Arc::clone(&pacer),
@@ -388,7 +387,71 @@ fn build_http(
 /// Source: Discord developer docs, "Rate Limits"
 /// (<https://discord.com/developers/docs/topics/rate-limits>).
 pub fn pacer() -> Pacer {
-    Pacer::new(vec![per_chat(Duration::from_millis(1050), |_| true)], Some(47))
+    Pacer::new(
+        vec![per_chat(Duration::from_millis(1050), |_| true)],
+        Some(47),
+    )
+}
+
+/// Discord's platform id: its rows in the store, its config section
+/// (`[discord]`), its metrics label.
+pub const ID: PlatformId = PlatformId::new("discord");
+
+/// Discord as the registry lists it.
+pub struct Discord;
+
+/// The registry's entry for Discord.
+pub static DISCORD: Discord = Discord;
+
+impl crate::chat::Platform for Discord {
+    fn id(&self) -> PlatformId {
+        ID
+    }
+
+    fn configure(&self, section: Option<&serde_json::Value>) -> Result<Configured, Vec<String>> {
+        let (s, unknown_keys) = crate::chat::read_section::<DiscordSettings>("discord", section)?;
+        let s = s.normalized();
+        let problems = s.problems();
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        Ok(Configured {
+            unknown_keys,
+            shown: crate::chat::shown(&s),
+            enabled: s
+                .token
+                .is_some()
+                .then(|| Box::new(On(s)) as Box<dyn Enabled>),
+        })
+    }
+
+    /// The body of the `POST /channels/{id}/messages` call, as JSON.
+    fn preview(&self, digest: &Digest) -> String {
+        serde_json::to_string_pretty(&render::message_body(digest, None))
+            .unwrap_or_else(|_| "{}".into())
+    }
+}
+
+/// Discord with a token, ready to start.
+struct On(DiscordSettings);
+
+impl Enabled for On {
+    fn start(&self, ctx: AdapterContext) -> Result<Started, String> {
+        let adapter = DiscordAdapter::new(&self.0, ctx).map_err(|e| e.to_string())?;
+        Ok(Started {
+            sink: adapter.sink(),
+            listener: Arc::new(adapter),
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::chat::Listener for DiscordAdapter {
+    async fn run(&self, stop: CancellationToken) -> Result<(), String> {
+        self.run_listener_until(stop)
+            .await
+            .map_err(|e| e.to_string())
+    }
 }
 
 #[cfg(test)]

@@ -11,12 +11,12 @@ use serenity::builder::{
 use serenity::http::Http;
 
 use super::errors::{Failure, Redactor, Strikes, classify, outcome};
+use crate::chat::discord::render::{Embed, embed, embed_with_status, nonce};
 use crate::chat::pacing::Pacer;
 use crate::chat::{ChatSink, EditKind, SendOutcome};
 use crate::commands::Reply;
 use crate::dest::{Destination, Platform};
 use crate::digest::Digest;
-use crate::chat::discord::render::{Embed, embed, embed_with_status, nonce};
 use crate::text::truncate_chars;
 
 /// Discord's limit for a message's `content`.
@@ -109,7 +109,7 @@ impl DiscordSink {
 #[async_trait]
 impl ChatSink for DiscordSink {
     fn platform(&self) -> Platform {
-        Platform::Discord
+        super::ID
     }
 
     async fn send(&self, dest: &Destination, digest: &Digest) -> SendOutcome {

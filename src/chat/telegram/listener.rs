@@ -32,6 +32,7 @@ use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
 
 use super::errors::{Failure, TelegramError, classify};
+use super::render::MAX_TEXT_UTF16;
 use super::{Call, Me, Shared};
 use crate::chat::SendOutcome;
 use crate::commands::grammar::ParseError;
@@ -39,12 +40,15 @@ use crate::commands::i18n::fill;
 use crate::commands::{
     self, Admission, Command, CommandError, Context, Lang, Membership, Reply, ReplyKind,
 };
-use crate::dest::{Destination, Platform};
-use super::render::MAX_TEXT_UTF16;
+use crate::dest::Destination;
 use crate::store::now_secs;
 
 /// A chat's task ends after this long without updates.
 const CHAT_IDLE: Duration = Duration::from_secs(30);
+/// The name this listener reports its readiness faults under.
+const PLATFORM: &str = "telegram";
+/// The readiness fault of a 409 Conflict on getUpdates.
+const CONFLICT: &str = "another instance polls with this Telegram token (409 Conflict)";
 /// Updates of one chat waiting for its task; a command past them is
 /// answered "busy" (a flood).
 const CHAT_QUEUE: usize = 64;
@@ -284,7 +288,9 @@ async fn poll(s: Arc<Shared>, me: Arc<Me>) {
             }
             Err(e) => match classify(&e, &s.redactor) {
                 Failure::Conflict => {
-                    s.ctx.status.set_telegram_conflict(Some(now_secs()));
+                    s.ctx
+                        .status
+                        .set_platform_fault(PLATFORM, Some((now_secs(), CONFLICT.into())));
                     if conflict_logged.is_none_or(|t| t.elapsed() >= s.options.conflict_log_every) {
                         tracing::error!(
                             "Telegram answered 409 Conflict on getUpdates: another instance polls with this token"
@@ -343,8 +349,8 @@ fn webhook_active(e: &RequestError) -> bool {
 
 /// A successful getUpdates: no other instance holds the token (any more).
 fn clear_conflict(s: &Shared) {
-    if s.ctx.status.telegram_conflict().is_some() {
-        s.ctx.status.set_telegram_conflict(None);
+    if s.ctx.status.platform_fault(PLATFORM).is_some() {
+        s.ctx.status.set_platform_fault(PLATFORM, None);
         tracing::info!("Telegram getUpdates works again (no more 409 Conflict)");
     }
 }
@@ -515,13 +521,13 @@ async fn on_membership(s: &Shared, c: &ChatMemberUpdated) {
             reason: reason.into(),
         }
     };
-    s.ctx.handler.membership(Platform::Telegram, event).await;
+    s.ctx.handler.membership(super::ID, event).await;
 }
 
 /// Where a message came from: the chat, and its forum topic if any.
 fn destination(m: &Message) -> Destination {
     Destination {
-        platform: Platform::Telegram,
+        platform: super::ID,
         chat: m.chat.id.0.to_string(),
         thread: if m.is_topic_message {
             m.thread_id.map(|t| t.0.0.to_string())
@@ -761,7 +767,7 @@ async fn on_channel_command(s: &Arc<Shared>, me: &Me, m: &Message, channel: &str
     let reply = match check_channel(s, me, m, channel, subscribing).await {
         Ok(id) => {
             let ctx = Context {
-                dest: Destination::chat(Platform::Telegram, id.to_string()),
+                dest: Destination::chat(super::ID, id.to_string()),
                 is_admin: true,
                 lang,
                 max_reply_chars: MAX_TEXT_UTF16,

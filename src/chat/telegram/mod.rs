@@ -16,6 +16,7 @@
 mod errors;
 mod listener;
 pub mod render;
+pub mod settings;
 mod sink;
 
 use std::sync::{Arc, Mutex, OnceLock};
@@ -29,10 +30,11 @@ use tokio::time::Instant;
 pub use errors::{Redactor, TelegramError};
 
 use crate::chat::pacing::{Pacer, per_chat};
-use crate::chat::{AdapterContext, ChatSink};
-use crate::config::TelegramSettings;
+use crate::chat::{AdapterContext, ChatSink, Configured, Enabled, Listener, Started};
+use crate::dest::Platform as PlatformId;
 use crate::digest::Digest;
 use errors::{Failure, classify};
+pub use settings::TelegramSettings;
 
 /// teloxide's HTTP client gives up after this long (the default of
 /// [`TelegramOptions::request_timeout`]); a long poll must answer well
@@ -285,11 +287,7 @@ impl TelegramAdapter {
         Ok(TelegramAdapter {
             shared: Arc::new(Shared {
                 bot,
-                pacer: Arc::new(
-                    pacer()
-                        .shared_by(Arc::clone(&ctx.share))
-                        .hold_after_start(),
-                ),
+                pacer: Arc::new(pacer().shared_by(Arc::clone(&ctx.share)).hold_after_start()),
                 ctx,
                 redactor,
                 preview: LinkPreview::parse(&settings.link_preview)?,
@@ -389,9 +387,85 @@ fn is_group(chat: &str) -> bool {
     chat.starts_with('-')
 }
 
+/// Telegram's platform id: its rows in the store, its config section
+/// (`[telegram]`), its metrics label.
+pub const ID: PlatformId = PlatformId::new("telegram");
+
+/// Telegram as the registry lists it.
+pub struct Telegram;
+
+/// The registry's entry for Telegram.
+pub static TELEGRAM: Telegram = Telegram;
+
+impl crate::chat::Platform for Telegram {
+    fn id(&self) -> PlatformId {
+        ID
+    }
+
+    fn configure(&self, section: Option<&serde_json::Value>) -> Result<Configured, Vec<String>> {
+        let (s, unknown_keys) = crate::chat::read_section::<TelegramSettings>("telegram", section)?;
+        let s = s.normalized();
+        let problems = s.problems();
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        Ok(Configured {
+            unknown_keys,
+            shown: crate::chat::shown(&s),
+            enabled: s
+                .token
+                .is_some()
+                .then(|| Box::new(On(s)) as Box<dyn Enabled>),
+        })
+    }
+
+    fn preview(&self, digest: &Digest) -> String {
+        render::render(digest)
+    }
+}
+
+/// Telegram with a token, ready to start.
+struct On(TelegramSettings);
+
+impl Enabled for On {
+    fn start(&self, ctx: AdapterContext) -> Result<Started, String> {
+        let adapter = TelegramAdapter::new(&self.0, ctx).map_err(|e| e.to_string())?;
+        Ok(Started {
+            sink: adapter.sink(),
+            listener: Arc::new(adapter),
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl Listener for TelegramAdapter {
+    async fn run(&self, stop: tokio_util::sync::CancellationToken) -> Result<(), String> {
+        self.with_stop(stop)
+            .run_listener()
+            .await
+            .map_err(|e| e.to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_chat_gets_one_message_a_second_and_groups_one_every_three() {
+        let p = pacer();
+        let start = std::time::Instant::now();
+        for _ in 0..3 {
+            p.wait("12345").await;
+        }
+        let private = start.elapsed();
+        assert!(private >= Duration::from_millis(1900), "{private:?}");
+        let start = std::time::Instant::now();
+        for _ in 0..2 {
+            p.wait("-100777").await;
+        }
+        assert!(start.elapsed() >= Duration::from_millis(2900));
+    }
 
     #[test]
     fn api_urls_lose_a_trailing_slash() {

@@ -9,12 +9,12 @@ use teloxide::prelude::Requester;
 use teloxide::types::{ChatId, LinkPreviewOptions, Message, MessageId, ParseMode, ThreadId};
 
 use super::errors::Failure;
+use super::render::{MAX_TEXT_UTF16, escape, render, render_with_status};
 use super::{Call, Shared, no_preview};
 use crate::chat::{ChatSink, EditKind, SendOutcome};
 use crate::commands::{Membership, Reply};
 use crate::dest::{Destination, Platform};
 use crate::digest::Digest;
-use super::render::{MAX_TEXT_UTF16, escape, render, render_with_status};
 use crate::text::truncate_utf16;
 
 /// The line above a digest whose post was deleted on PTT (digests are
@@ -153,7 +153,7 @@ impl Shared {
             from: from.to_string(),
             to: to.to_string(),
         };
-        self.ctx.handler.membership(Platform::Telegram, event).await;
+        self.ctx.handler.membership(super::ID, event).await;
     }
 }
 
@@ -166,7 +166,7 @@ fn sent(m: &Message) -> SendOutcome {
 #[async_trait]
 impl ChatSink for TelegramSink {
     fn platform(&self) -> Platform {
-        Platform::Telegram
+        super::ID
     }
 
     async fn send(&self, dest: &Destination, digest: &Digest) -> SendOutcome {

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use ptt_relay::chat::discord::ID as DISCORD;
 use ptt_relay::chat::pacing::Pacer;
 use ptt_relay::chat::{ChatSink, EditKind, SendOutcome};
 use ptt_relay::commands::Reply;
@@ -94,7 +95,7 @@ impl SimChat {
     /// A platform with its real pacing and these fault chances.
     pub fn new(platform: Platform, faults: ChatFaults, seed: u64) -> SimChat {
         let pacer = match platform {
-            Platform::Discord => ptt_relay::chat::discord::pacer().hold_after_start(),
+            DISCORD => ptt_relay::chat::discord::pacer().hold_after_start(),
             _ => ptt_relay::chat::telegram::pacer().hold_after_start(),
         };
         SimChat {
@@ -167,7 +168,7 @@ impl SimChat {
     fn act(&self, dest: &Destination, digest: &Digest) -> String {
         let mut r = self.record.lock().unwrap();
         let key = (dest.chat.clone(), digest.id.clone());
-        if self.platform == Platform::Discord
+        if self.platform == DISCORD
             && let Some(first) = r.nonces.get(&key)
             && first.elapsed() < NONCE_WINDOW
             && let Some(m) = r

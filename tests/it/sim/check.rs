@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use ptt_relay::chat::discord::ID as DISCORD;
 use ptt_relay::dest::Platform;
 use tokio::time::Instant;
 
@@ -40,7 +41,7 @@ fn wants(sub: &Subscriber, post: &SimPost, net: i64) -> bool {
 
 fn record_of(o: &Outcome, p: Platform) -> &Record {
     match p {
-        Platform::Discord => &o.discord,
+        DISCORD => &o.discord,
         _ => &o.telegram,
     }
 }

@@ -26,9 +26,11 @@ use std::time::Duration;
 
 use ptt_relay::app::{self, Extras, Running};
 use ptt_relay::chat::ChatSink;
+use ptt_relay::chat::discord::ID as DISCORD;
+use ptt_relay::chat::telegram::ID as TELEGRAM;
 use ptt_relay::clock;
 use ptt_relay::config::Settings;
-use ptt_relay::dest::{Destination, Platform};
+use ptt_relay::dest::Destination;
 use ptt_relay::relay::tally::TallyOptions;
 use ptt_relay::store::Store;
 use ptt_relay::store::sqlite::SqliteStore;
@@ -97,11 +99,11 @@ pub const PROBE: &str = "1004";
 
 fn subscribers() -> Vec<Subscriber> {
     let tg = |chat: &str, words| Subscriber {
-        dest: Destination::chat(Platform::Telegram, chat),
+        dest: Destination::chat(TELEGRAM, chat),
         words,
     };
     let dc = |chat: &str, words| Subscriber {
-        dest: Destination::chat(Platform::Discord, chat),
+        dest: Destination::chat(DISCORD, chat),
         words,
     };
     vec![
@@ -210,8 +212,8 @@ struct Chats {
 }
 
 fn chats(seed: u64, faults: ChatFaults, old: Option<&Chats>) -> Chats {
-    let mut telegram = SimChat::new(Platform::Telegram, faults, seed ^ 1);
-    let mut discord = SimChat::new(Platform::Discord, faults, seed ^ 2);
+    let mut telegram = SimChat::new(TELEGRAM, faults, seed ^ 1);
+    let mut discord = SimChat::new(DISCORD, faults, seed ^ 2);
     telegram.reliable.insert(PROBE.into());
     if let Some(old) = old {
         // A new process: new pacers, the same platforms.

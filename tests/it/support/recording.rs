@@ -4,6 +4,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use ptt_relay::chat::telegram::ID as TELEGRAM;
 use ptt_relay::chat::{ChatSink, EditKind, SendOutcome};
 use ptt_relay::commands::Reply;
 use ptt_relay::dest::{Destination, Platform};
@@ -60,7 +61,7 @@ impl RecordingSink {
 #[async_trait]
 impl ChatSink for RecordingSink {
     fn platform(&self) -> Platform {
-        Platform::Telegram
+        TELEGRAM
     }
 
     async fn send(&self, dest: &Destination, digest: &Digest) -> SendOutcome {
