@@ -5,6 +5,7 @@
 //! [`Store`]; SQLite ([`sqlite::SqliteStore`]) is the embedded default,
 //! PostgreSQL ([`postgres::PostgresStore`]) serves several replicas.
 
+pub mod leader;
 pub mod migrate;
 pub mod postgres;
 pub mod sqlite;
