@@ -6,7 +6,8 @@ use std::time::Duration;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, PgConnection};
 
-use super::postgres::{connect_one, connect_options, q, schema_key};
+use super::postgres::{connect_one, connect_options, schema_key};
+use super::rows::q;
 use super::{Result, StoreError, now_secs};
 
 /// Advisory lock class of leadership (per schema).

@@ -8,6 +8,7 @@
 pub mod leader;
 pub mod migrate;
 pub mod postgres;
+mod rows;
 pub mod sqlite;
 
 use std::time::Duration;

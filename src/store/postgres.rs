@@ -34,17 +34,22 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
-use sqlx::{Connection, PgConnection, PgPool, Row};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{Connection, PgConnection, PgPool};
 
 use super::migrate::{self, Migration};
+use super::rows::{
+    BindDest, Fields, SUBSCRIPTION_COLUMNS, TRACKED_COLUMNS, board_state_of, claimed, digest_json,
+    digest_of, edit_jobs, outbox_row_of, pending_of, platform_of, q, sent_message_of,
+    smallest_free_id, subscription_of, tally_json, tracked_of,
+};
 use super::{
     BoardState, EditJob, GoneChat, OutboxRow, PendingPost, Removal, Result, SentMessage, Store,
     StoreError, Subscription, TrackStart, TrackedPost, claim_token, now_secs,
 };
 use crate::dest::{Destination, Platform};
 use crate::digest::Digest;
-use crate::ptt::{PostId, Tally};
+use crate::ptt::PostId;
 use crate::telemetry::redact::mask_url;
 
 pub use super::leader::{LeaderInfo, Leadership};
@@ -71,13 +76,6 @@ const SET_STATEMENT_TIMEOUT: &str = "SET statement_timeout = '30s'";
 /// The URL with its password masked, for messages.
 fn masked(url: &str) -> String {
     mask_url(url)
-}
-
-pub(super) fn q(doing: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
-    move |e| StoreError::Query {
-        doing,
-        reason: e.to_string(),
-    }
 }
 
 /// A stable 32-bit FNV-1a hash (the second half of advisory lock keys).
@@ -207,10 +205,10 @@ impl PostgresStore {
             .map_err(q("reading the leader"))?;
         row.map(|r| {
             Ok(LeaderInfo {
-                replica_id: get(&r, "replica_id")?,
-                host: get(&r, "host")?,
-                since: get(&r, "since")?,
-                last_seen: get(&r, "last_seen")?,
+                replica_id: r.text("replica_id")?,
+                host: r.text("host")?,
+                since: r.int("since")?,
+                last_seen: r.int("last_seen")?,
             })
         })
         .transpose()
@@ -304,83 +302,6 @@ async fn migrate_locked(conn: &mut PgConnection) -> Result<()> {
     Ok(())
 }
 
-fn get<'r, T>(row: &'r PgRow, col: &'static str) -> Result<T>
-where
-    T: sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
-{
-    row.try_get(col).map_err(|e| StoreError::Corrupt {
-        what: col,
-        reason: e.to_string(),
-    })
-}
-
-fn dest_of(row: &PgRow) -> Result<Destination> {
-    let platform: String = get(row, "platform")?;
-    let thread: String = get(row, "thread")?;
-    Ok(Destination {
-        platform: Platform::parse(&platform).ok_or_else(|| StoreError::Corrupt {
-            what: "platform",
-            reason: platform.clone(),
-        })?,
-        chat: get(row, "chat")?,
-        thread: (!thread.is_empty()).then_some(thread),
-    })
-}
-
-fn digest_of(json: &str) -> Result<Digest> {
-    serde_json::from_str(json).map_err(|e| StoreError::Corrupt {
-        what: "digest",
-        reason: e.to_string(),
-    })
-}
-
-fn digest_json(digest: &Digest) -> Result<String> {
-    serde_json::to_string(digest).map_err(|e| StoreError::Corrupt {
-        what: "digest",
-        reason: e.to_string(),
-    })
-}
-
-fn tally_json(t: &Tally) -> String {
-    serde_json::to_string(t).unwrap_or_default()
-}
-
-fn tracked_of(row: &PgRow) -> Result<TrackedPost> {
-    let id: String = get(row, "post_id")?;
-    Ok(TrackedPost {
-        board: get(row, "board")?,
-        id: PostId::parse(&id).ok_or_else(|| StoreError::Corrupt {
-            what: "post id",
-            reason: id.clone(),
-        })?,
-        relayed: get(row, "relayed")?,
-        threshold: get::<Option<i64>>(row, "threshold")?
-            .map(|n| n.clamp(0, i64::from(u32::MAX)) as u32),
-        marker: get(row, "marker")?,
-        tally: get::<Option<String>>(row, "tally")?.and_then(|j| serde_json::from_str(&j).ok()),
-        until_at: get(row, "until_at")?,
-        next_check_at: get(row, "next_check_at")?,
-        step_secs: get(row, "step_secs")?,
-        fetch_due: get(row, "fetch_due")?,
-    })
-}
-
-const TRACKED_COLUMNS: &str = "board, post_id, relayed, threshold, marker, tally::text AS tally,
-    until_at, next_check_at, step_secs, fetch_due";
-
-fn subscription_of(row: &PgRow) -> Result<Subscription> {
-    Ok(Subscription {
-        id: get(row, "local_id")?,
-        dest: dest_of(row)?,
-        board: get(row, "board")?,
-        filter: get(row, "filter")?,
-        paused: get(row, "paused")?,
-    })
-}
-
-const SUBSCRIPTION_COLUMNS: &str = "s.platform, s.chat, s.thread, s.local_id, s.board, s.filter,
-    EXISTS (SELECT 1 FROM paused_chats p WHERE p.platform = s.platform AND p.chat = s.chat) AS paused";
-
 /// `heads(id, chat, thread)`: each destination's oldest pending row of
 /// platform `$1`, found by a loose scan of the `outbox_pending` index
 /// (state, platform, chat, thread, id) — one index seek per destination,
@@ -395,32 +316,6 @@ const HEADS: &str = "WITH RECURSIVE heads AS (
         WHERE state = 'pending' AND platform = $1 AND (chat, thread) > (h.chat, h.thread)
         ORDER BY chat, thread, id LIMIT 1) n
 )";
-
-fn outbox_row_of(row: &PgRow) -> Result<OutboxRow> {
-    let json: Option<String> = get(row, "digest")?;
-    let json = json.ok_or_else(|| StoreError::Corrupt {
-        what: "digest",
-        reason: "its post's digest is missing".into(),
-    })?;
-    Ok(OutboxRow {
-        id: get(row, "id")?,
-        dest: dest_of(row)?,
-        digest: digest_of(&json)?,
-        attempts: get::<i64>(row, "attempts")?.clamp(0, i64::from(u32::MAX)) as u32,
-        created_at: get(row, "created_at")?,
-        claim: get::<Option<String>>(row, "claim_token")?.unwrap_or_default(),
-    })
-}
-
-/// `Ok` when an outcome changed its row (the caller's claim held), else
-/// [`StoreError::ClaimLost`].
-fn claimed(rows_affected: u64, row: i64) -> Result<()> {
-    if rows_affected == 0 {
-        Err(StoreError::ClaimLost { row })
-    } else {
-        Ok(())
-    }
-}
 
 #[async_trait]
 impl Store for PostgresStore {
@@ -438,15 +333,7 @@ impl Store for PostgresStore {
             .fetch_optional(&self.pool)
             .await
             .map_err(q("reading a board's mark"))?;
-        Ok(match row {
-            Some(r) => BoardState {
-                mark: get::<Option<String>>(&r, "mark_id")?
-                    .as_deref()
-                    .and_then(PostId::parse),
-                last_ok_at: get(&r, "last_ok_at")?,
-            },
-            None => BoardState::default(),
-        })
+        row.map_or(Ok(BoardState::default()), |r| board_state_of(&r))
     }
 
     async fn raise_mark(&self, board: &str, mark: &PostId) -> Result<()> {
@@ -561,26 +448,7 @@ impl Store for PostgresStore {
         .fetch_all(&self.pool)
         .await
         .map_err(q("reading pending posts"))?;
-        let mut posts = rows
-            .iter()
-            .map(|r| {
-                let id: String = get(r, "post_id")?;
-                Ok(PendingPost {
-                    board: get(r, "board")?,
-                    id: PostId::parse(&id).ok_or_else(|| StoreError::Corrupt {
-                        what: "pending post id",
-                        reason: id.clone(),
-                    })?,
-                    title: get(r, "title")?,
-                    author: get(r, "author")?,
-                    marker: get(r, "marker")?,
-                    first_seen_at: get(r, "first_seen_at")?,
-                    attempts: get::<i64>(r, "attempts")?.clamp(0, i64::from(u32::MAX)) as u32,
-                    next_attempt_at: get(r, "next_attempt_at")?,
-                    last_error: get(r, "last_error")?,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let mut posts = rows.iter().map(pending_of).collect::<Result<Vec<_>>>()?;
         posts.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(posts)
     }
@@ -623,9 +491,7 @@ impl Store for PostgresStore {
             )
             .bind(&digest.board)
             .bind(&digest.id)
-            .bind(d.platform.as_str())
-            .bind(&d.chat)
-            .bind(d.thread_key())
+            .bind_dest(d)
             .bind(at)
             .execute(&mut *tx)
             .await
@@ -684,9 +550,7 @@ impl Store for PostgresStore {
             "SELECT local_id FROM subscriptions
              WHERE platform = $1 AND chat = $2 AND thread = $3 AND board = $4 AND filter = $5",
         )
-        .bind(dest.platform.as_str())
-        .bind(&dest.chat)
-        .bind(dest.thread_key())
+        .bind_dest(dest)
         .bind(board)
         .bind(filter)
         .fetch_optional(&mut *tx)
@@ -715,9 +579,7 @@ impl Store for PostgresStore {
             "INSERT INTO subscriptions (platform, chat, thread, local_id, board, filter, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
-        .bind(dest.platform.as_str())
-        .bind(&dest.chat)
-        .bind(dest.thread_key())
+        .bind_dest(dest)
         .bind(id)
         .bind(board)
         .bind(filter)
@@ -730,28 +592,23 @@ impl Store for PostgresStore {
     }
 
     async fn unsubscribe(&self, dest: &Destination, what: &Removal) -> Result<usize> {
-        let p = dest.platform.as_str();
         let r = match what {
             Removal::Id(id) => sqlx::query(
                 "DELETE FROM subscriptions WHERE platform = $1 AND chat = $2 AND local_id = $3",
             )
-            .bind(p)
+            .bind(dest.platform.as_str())
             .bind(&dest.chat)
             .bind(*id),
             Removal::Board(board) => sqlx::query(
                 "DELETE FROM subscriptions WHERE platform = $1 AND chat = $2 AND thread = $3
                  AND lower(board) = lower($4)",
             )
-            .bind(p)
-            .bind(&dest.chat)
-            .bind(dest.thread_key())
+            .bind_dest(dest)
             .bind(board.clone()),
             Removal::All => sqlx::query(
                 "DELETE FROM subscriptions WHERE platform = $1 AND chat = $2 AND thread = $3",
             )
-            .bind(p)
-            .bind(&dest.chat)
-            .bind(dest.thread_key()),
+            .bind_dest(dest),
         }
         .execute(&self.pool)
         .await
@@ -765,9 +622,7 @@ impl Store for PostgresStore {
              WHERE s.platform = $1 AND s.chat = $2 AND s.thread = $3 ORDER BY s.local_id"
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(dest.platform.as_str())
-            .bind(&dest.chat)
-            .bind(dest.thread_key())
+            .bind_dest(dest)
             .fetch_all(&self.pool)
             .await
             .map_err(q("listing subscriptions"))?;
@@ -850,8 +705,8 @@ impl Store for PostgresStore {
                 .map_err(q("finding gone chats"))?;
         let mut gone = Vec::with_capacity(rows.len());
         for row in &rows {
-            let platform: String = get(row, "platform")?;
-            let chat: String = get(row, "chat")?;
+            let platform = row.text("platform")?;
+            let chat = row.text("chat")?;
             let removed =
                 sqlx::query("DELETE FROM subscriptions WHERE platform = $1 AND chat = $2")
                     .bind(&platform)
@@ -872,10 +727,7 @@ impl Store for PostgresStore {
             .await
             .map_err(q("forgetting a gone chat"))?;
             gone.push(GoneChat {
-                platform: Platform::parse(&platform).ok_or_else(|| StoreError::Corrupt {
-                    what: "platform",
-                    reason: platform.clone(),
-                })?,
+                platform: platform_of(platform)?,
                 chat,
                 subscriptions: removed,
             });
@@ -1015,12 +867,13 @@ impl Store for PostgresStore {
             .map_err(q("taking due deliveries"))?;
         let mut out = Vec::with_capacity(rows.len());
         for row in &rows {
-            match outbox_row_of(row) {
+            let claim = row.opt_text("claim_token")?.unwrap_or_default();
+            match outbox_row_of(row, claim) {
                 Ok(r) => out.push(r),
                 Err(e) => {
                     // Nothing to render: refuse this row rather than stall
                     // the destination (or every destination) behind it.
-                    let id: i64 = get(row, "id")?;
+                    let id = row.int("id")?;
                     tracing::error!(row = id, error = %e, "cannot deliver an outbox row; rejected");
                     sqlx::query(
                         "UPDATE outbox SET state = 'rejected', last_error = $1, done_at = $2,
@@ -1070,9 +923,7 @@ impl Store for PostgresStore {
         )
         .bind(&row.digest.board)
         .bind(&row.digest.id)
-        .bind(row.dest.platform.as_str())
-        .bind(&row.dest.chat)
-        .bind(row.dest.thread_key())
+        .bind_dest(&row.dest)
         .bind(message_id)
         .bind(at)
         .bind(tally_json(&row.digest.tally))
@@ -1187,14 +1038,7 @@ impl Store for PostgresStore {
         .fetch_all(&self.pool)
         .await
         .map_err(q("reading sent messages"))?;
-        rows.iter()
-            .map(|r| {
-                Ok(SentMessage {
-                    dest: dest_of(r)?,
-                    message_id: get(r, "message_id")?,
-                })
-            })
-            .collect()
+        rows.iter().map(sent_message_of).collect()
     }
 
     async fn track(&self, t: &TrackStart<'_>) -> Result<()> {
@@ -1363,24 +1207,7 @@ impl Store for PostgresStore {
         .fetch_all(&self.pool)
         .await
         .map_err(q("reading due edits"))?;
-        let mut out: Vec<EditJob> = Vec::new();
-        for row in &rows {
-            let dest = dest_of(row)?;
-            if busy.contains(&dest) || out.iter().any(|j| j.dest == dest) {
-                continue;
-            }
-            let json: String = get(row, "digest")?;
-            out.push(EditJob {
-                dest,
-                message_id: get(row, "message_id")?,
-                digest: digest_of(&json)?,
-                deleted: get(row, "post_deleted")?,
-            });
-            if out.len() >= limit {
-                break;
-            }
-        }
-        Ok(out)
+        edit_jobs(&rows, busy, limit)
     }
 
     async fn edit_done(&self, job: &EditJob) -> Result<()> {
@@ -1391,9 +1218,7 @@ impl Store for PostgresStore {
         .bind(tally_json(&job.digest.tally))
         .bind(job.deleted)
         .bind(&job.digest.id)
-        .bind(job.dest.platform.as_str())
-        .bind(&job.dest.chat)
-        .bind(job.dest.thread_key())
+        .bind_dest(&job.dest)
         .execute(&self.pool)
         .await
         .map_err(q("recording an edit"))?;
@@ -1406,9 +1231,7 @@ impl Store for PostgresStore {
              WHERE post_id = $1 AND platform = $2 AND chat = $3 AND thread = $4",
         )
         .bind(&job.digest.id)
-        .bind(job.dest.platform.as_str())
-        .bind(&job.dest.chat)
-        .bind(job.dest.thread_key())
+        .bind_dest(&job.dest)
         .execute(&self.pool)
         .await
         .map_err(q("recording an edit"))?;
@@ -1510,18 +1333,6 @@ impl Store for PostgresStore {
     }
 }
 
-fn smallest_free_id(used: &[i64]) -> i64 {
-    let mut id = 1;
-    for &u in used {
-        if u == id {
-            id += 1;
-        } else if u > id {
-            break;
-        }
-    }
-    id
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1533,13 +1344,6 @@ mod tests {
         assert_eq!(key_hash(""), 0x811c_9dc5_u32 as i32);
         assert_eq!(key_hash("public"), key_hash("public"));
         assert_ne!(key_hash("public"), key_hash("test_a"));
-    }
-
-    #[test]
-    fn smallest_free_id_fills_gaps() {
-        assert_eq!(smallest_free_id(&[]), 1);
-        assert_eq!(smallest_free_id(&[1, 2, 4]), 3);
-        assert_eq!(smallest_free_id(&[2, 3]), 1);
     }
 
     #[test]

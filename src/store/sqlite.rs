@@ -16,18 +16,23 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow};
-use sqlx::{Row, SqlitePool};
+use sqlx::SqlitePool;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 use tokio::task::JoinHandle;
 
 use super::migrate::{self, Migration};
+use super::rows::{
+    BindDest, Fields, SUBSCRIPTION_COLUMNS, TRACKED_COLUMNS, board_state_of, claimed, dest_of,
+    digest_json, digest_of, edit_jobs, outbox_row_of, pending_of, platform_of, q, sent_message_of,
+    smallest_free_id, subscription_of, tally_json, tracked_of,
+};
 use super::{
     BoardState, CLAIM_SECS, EditJob, GoneChat, OutboxRow, PendingPost, Removal, Result,
     SentMessage, Store, StoreError, Subscription, TrackStart, TrackedPost, claim_token, now_secs,
 };
 use crate::dest::{Destination, Platform};
 use crate::digest::Digest;
-use crate::ptt::{PostId, Tally};
+use crate::ptt::PostId;
 
 /// How long a lease lasts without renewal.
 const LEASE_SECS: i64 = 30;
@@ -61,13 +66,6 @@ struct LeaseState {
     lost: tokio_util::sync::CancellationToken,
     /// Why, once lost.
     why: std::sync::Mutex<Option<String>>,
-}
-
-fn q(doing: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
-    move |e| StoreError::Query {
-        doing,
-        reason: e.to_string(),
-    }
 }
 
 impl SqliteStore {
@@ -241,7 +239,7 @@ impl SqliteStore {
             .await
             .map_err(q("reading the lease"))?;
         let (pid, other_host, expires_at) = match &holder {
-            Some(row) => (row.get("pid"), row.get("host"), row.get("expires_at")),
+            Some(row) => (row.int("pid")?, row.text("host")?, row.int("expires_at")?),
             None => (0, String::from("unknown host"), 0),
         };
         let refused = match &lock {
@@ -309,9 +307,10 @@ impl SqliteStore {
             .fetch_optional(&self.pool)
             .await
             .map_err(q("reading the lease"))?;
-        let (pid, host) = holder.map_or((0, "nobody (it was released)".into()), |r| {
-            (r.get::<i64, _>("pid"), r.get::<String, _>("host"))
-        });
+        let (pid, host) = match holder {
+            Some(r) => (r.int("pid")?, r.text("host")?),
+            None => (0, "nobody (it was released)".into()),
+        };
         Err(StoreError::Locked { pid, host })
     }
 
@@ -463,69 +462,6 @@ const HEADS: &str = "WITH RECURSIVE heads(id) AS (
     FROM heads JOIN outbox c ON c.id = heads.id
 )";
 
-fn dest_of(row: &SqliteRow) -> Result<Destination> {
-    let platform: String = row.get("platform");
-    let thread: String = row.get("thread");
-    Ok(Destination {
-        platform: Platform::parse(&platform).ok_or_else(|| StoreError::Corrupt {
-            what: "platform",
-            reason: platform.clone(),
-        })?,
-        chat: row.get("chat"),
-        thread: (!thread.is_empty()).then_some(thread),
-    })
-}
-
-fn digest_of(json: &str) -> Result<Digest> {
-    serde_json::from_str(json).map_err(|e| StoreError::Corrupt {
-        what: "digest",
-        reason: e.to_string(),
-    })
-}
-
-fn tally_json(t: &Tally) -> String {
-    serde_json::to_string(t).unwrap_or_default()
-}
-
-fn tracked_of(row: &SqliteRow) -> Result<TrackedPost> {
-    let id: String = row.get("post_id");
-    Ok(TrackedPost {
-        board: row.get("board"),
-        id: PostId::parse(&id).ok_or_else(|| StoreError::Corrupt {
-            what: "post id",
-            reason: id.clone(),
-        })?,
-        relayed: row.get::<i64, _>("relayed") != 0,
-        threshold: row
-            .get::<Option<i64>, _>("threshold")
-            .map(|n| n.clamp(0, i64::from(u32::MAX)) as u32),
-        marker: row.get("marker"),
-        tally: row
-            .get::<Option<String>, _>("tally")
-            .and_then(|j| serde_json::from_str(&j).ok()),
-        until_at: row.get("until_at"),
-        next_check_at: row.get("next_check_at"),
-        step_secs: row.get("step_secs"),
-        fetch_due: row.get::<i64, _>("fetch_due") != 0,
-    })
-}
-
-const TRACKED_COLUMNS: &str = "board, post_id, relayed, threshold, marker, tally, until_at,
-    next_check_at, step_secs, fetch_due";
-
-fn subscription_of(row: &SqliteRow) -> Result<Subscription> {
-    Ok(Subscription {
-        id: row.get("local_id"),
-        dest: dest_of(row)?,
-        board: row.get("board"),
-        filter: row.get("filter"),
-        paused: row.get::<i64, _>("paused") != 0,
-    })
-}
-
-const SUBSCRIPTION_COLUMNS: &str = "s.platform, s.chat, s.thread, s.local_id, s.board, s.filter,
-    EXISTS (SELECT 1 FROM paused_chats p WHERE p.platform = s.platform AND p.chat = s.chat) AS paused";
-
 #[async_trait]
 impl Store for SqliteStore {
     async fn ping(&self) -> Result<()> {
@@ -542,16 +478,7 @@ impl Store for SqliteStore {
             .fetch_optional(&self.pool)
             .await
             .map_err(q("reading a board's mark"))?;
-        Ok(match row {
-            Some(r) => BoardState {
-                mark: r
-                    .get::<Option<String>, _>("mark_id")
-                    .as_deref()
-                    .and_then(PostId::parse),
-                last_ok_at: r.get("last_ok_at"),
-            },
-            None => BoardState::default(),
-        })
+        row.map_or(Ok(BoardState::default()), |r| board_state_of(&r))
     }
 
     async fn raise_mark(&self, board: &str, mark: &PostId) -> Result<()> {
@@ -670,26 +597,7 @@ impl Store for SqliteStore {
         .fetch_all(&self.pool)
         .await
         .map_err(q("reading pending posts"))?;
-        let mut posts = rows
-            .iter()
-            .map(|r| {
-                let id: String = r.get("post_id");
-                Ok(PendingPost {
-                    board: r.get("board"),
-                    id: PostId::parse(&id).ok_or_else(|| StoreError::Corrupt {
-                        what: "pending post id",
-                        reason: id.clone(),
-                    })?,
-                    title: r.get("title"),
-                    author: r.get("author"),
-                    marker: r.get("marker"),
-                    first_seen_at: r.get("first_seen_at"),
-                    attempts: r.get::<i64, _>("attempts").clamp(0, i64::from(u32::MAX)) as u32,
-                    next_attempt_at: r.get("next_attempt_at"),
-                    last_error: r.get("last_error"),
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let mut posts = rows.iter().map(pending_of).collect::<Result<Vec<_>>>()?;
         posts.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(posts)
     }
@@ -705,10 +613,7 @@ impl Store for SqliteStore {
     }
 
     async fn accept_post(&self, digest: &Digest, dests: &[Destination], at: i64) -> Result<usize> {
-        let json = serde_json::to_string(digest).map_err(|e| StoreError::Corrupt {
-            what: "digest",
-            reason: e.to_string(),
-        })?;
+        let json = digest_json(digest)?;
         let epoch = PostId::parse(&digest.id).map_or(0, |id| id.epoch());
         let mut tx = self
             .pool
@@ -738,9 +643,7 @@ impl Store for SqliteStore {
             )
             .bind(&digest.board)
             .bind(&digest.id)
-            .bind(d.platform.as_str())
-            .bind(&d.chat)
-            .bind(d.thread_key())
+            .bind_dest(d)
             .bind(at)
             .execute(&mut *tx)
             .await
@@ -793,9 +696,7 @@ impl Store for SqliteStore {
             "SELECT local_id FROM subscriptions
              WHERE platform = ? AND chat = ? AND thread = ? AND board = ? AND filter = ?",
         )
-        .bind(dest.platform.as_str())
-        .bind(&dest.chat)
-        .bind(dest.thread_key())
+        .bind_dest(dest)
         .bind(board)
         .bind(filter)
         .fetch_optional(&mut *tx)
@@ -824,9 +725,7 @@ impl Store for SqliteStore {
             "INSERT INTO subscriptions (platform, chat, thread, local_id, board, filter, created_at)
              VALUES (?, ?, ?, ?, ?, ?, ?)",
         )
-        .bind(dest.platform.as_str())
-        .bind(&dest.chat)
-        .bind(dest.thread_key())
+        .bind_dest(dest)
         .bind(id)
         .bind(board)
         .bind(filter)
@@ -839,28 +738,23 @@ impl Store for SqliteStore {
     }
 
     async fn unsubscribe(&self, dest: &Destination, what: &Removal) -> Result<usize> {
-        let p = dest.platform.as_str();
         let r = match what {
             Removal::Id(id) => sqlx::query(
                 "DELETE FROM subscriptions WHERE platform = ? AND chat = ? AND local_id = ?",
             )
-            .bind(p)
+            .bind(dest.platform.as_str())
             .bind(&dest.chat)
             .bind(*id),
             Removal::Board(board) => sqlx::query(
                 "DELETE FROM subscriptions WHERE platform = ? AND chat = ? AND thread = ?
                  AND lower(board) = lower(?)",
             )
-            .bind(p)
-            .bind(&dest.chat)
-            .bind(dest.thread_key())
+            .bind_dest(dest)
             .bind(board.clone()),
             Removal::All => sqlx::query(
                 "DELETE FROM subscriptions WHERE platform = ? AND chat = ? AND thread = ?",
             )
-            .bind(p)
-            .bind(&dest.chat)
-            .bind(dest.thread_key()),
+            .bind_dest(dest),
         }
         .execute(&self.pool)
         .await
@@ -874,9 +768,7 @@ impl Store for SqliteStore {
              WHERE s.platform = ? AND s.chat = ? AND s.thread = ? ORDER BY s.local_id"
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(dest.platform.as_str())
-            .bind(&dest.chat)
-            .bind(dest.thread_key())
+            .bind_dest(dest)
             .fetch_all(&self.pool)
             .await
             .map_err(q("listing subscriptions"))?;
@@ -960,8 +852,8 @@ impl Store for SqliteStore {
         .map_err(q("finding gone chats"))?;
         let mut gone = Vec::with_capacity(rows.len());
         for row in &rows {
-            let platform: String = row.get("platform");
-            let chat: String = row.get("chat");
+            let platform = row.text("platform")?;
+            let chat = row.text("chat")?;
             for sql in [
                 "DELETE FROM subscriptions WHERE platform = ?2 AND chat = ?3",
                 "UPDATE outbox SET state = 'expired', done_at = ?1, claim_token = NULL,
@@ -977,12 +869,9 @@ impl Store for SqliteStore {
                     .map_err(q("forgetting a gone chat"))?;
             }
             gone.push(GoneChat {
-                platform: Platform::parse(&platform).ok_or_else(|| StoreError::Corrupt {
-                    what: "platform",
-                    reason: platform.clone(),
-                })?,
+                platform: platform_of(platform)?,
                 chat,
-                subscriptions: row.get::<i64, _>("subscriptions").max(0) as u64,
+                subscriptions: row.int("subscriptions")?.max(0) as u64,
             });
         }
         tx.commit().await.map_err(q("forgetting gone chats"))?;
@@ -1080,23 +969,18 @@ impl Store for SqliteStore {
             if busy.contains(&dest) {
                 continue;
             }
-            let id: i64 = row.get("id");
-            let json: Option<String> = row.get("digest");
-            let digest = match json.as_deref().map(digest_of) {
-                Some(Ok(d)) => d,
-                unreadable => {
+            let id = row.int("id")?;
+            let taken = match outbox_row_of(row, token.clone()) {
+                Ok(taken) => taken,
+                Err(e) => {
                     // Nothing to render: refuse this row rather than stall
                     // the destination (or every destination) behind it.
-                    let reason = match unreadable {
-                        Some(Err(e)) => e.to_string(),
-                        _ => "its post's digest is missing".to_owned(),
-                    };
-                    tracing::error!(row = id, chat = %dest, %reason, "cannot deliver an outbox row; rejected");
+                    tracing::error!(row = id, chat = %dest, error = %e, "cannot deliver an outbox row; rejected");
                     sqlx::query(
                         "UPDATE outbox SET state = 'rejected', last_error = ?, done_at = ?
                          WHERE id = ?",
                     )
-                    .bind(&reason)
+                    .bind(e.to_string())
                     .bind(now)
                     .bind(id)
                     .execute(&mut *tx)
@@ -1112,14 +996,7 @@ impl Store for SqliteStore {
                 .execute(&mut *tx)
                 .await
                 .map_err(q("claiming due deliveries"))?;
-            out.push(OutboxRow {
-                id,
-                dest,
-                digest,
-                attempts: row.get::<i64, _>("attempts") as u32,
-                created_at: row.get("created_at"),
-                claim: token.clone(),
-            });
+            out.push(taken);
             if out.len() >= limit {
                 break;
             }
@@ -1170,9 +1047,7 @@ impl Store for SqliteStore {
         )
         .bind(&row.digest.board)
         .bind(&row.digest.id)
-        .bind(row.dest.platform.as_str())
-        .bind(&row.dest.chat)
-        .bind(row.dest.thread_key())
+        .bind_dest(&row.dest)
         .bind(message_id)
         .bind(at)
         .bind(tally_json(&row.digest.tally))
@@ -1273,14 +1148,7 @@ impl Store for SqliteStore {
         .fetch_all(&self.pool)
         .await
         .map_err(q("reading sent messages"))?;
-        rows.iter()
-            .map(|r| {
-                Ok(SentMessage {
-                    dest: dest_of(r)?,
-                    message_id: r.get("message_id"),
-                })
-            })
-            .collect()
+        rows.iter().map(sent_message_of).collect()
     }
 
     async fn track(&self, t: &TrackStart<'_>) -> Result<()> {
@@ -1370,10 +1238,7 @@ impl Store for SqliteStore {
         step_secs: i64,
     ) -> Result<u64> {
         let tally = tally_json(&digest.tally);
-        let json = serde_json::to_string(digest).map_err(|e| StoreError::Corrupt {
-            what: "digest",
-            reason: e.to_string(),
-        })?;
+        let json = digest_json(digest)?;
         let mut tx = self
             .pool
             .begin_with("BEGIN IMMEDIATE")
@@ -1456,24 +1321,7 @@ impl Store for SqliteStore {
         .fetch_all(&self.pool)
         .await
         .map_err(q("reading due edits"))?;
-        let mut out: Vec<EditJob> = Vec::new();
-        for row in &rows {
-            let dest = dest_of(row)?;
-            if busy.contains(&dest) || out.iter().any(|j| j.dest == dest) {
-                continue;
-            }
-            let json: String = row.get("digest");
-            out.push(EditJob {
-                dest,
-                message_id: row.get("message_id"),
-                digest: digest_of(&json)?,
-                deleted: row.get::<i64, _>("post_deleted") != 0,
-            });
-            if out.len() >= limit {
-                break;
-            }
-        }
-        Ok(out)
+        edit_jobs(&rows, busy, limit)
     }
 
     async fn edit_done(&self, job: &EditJob) -> Result<()> {
@@ -1484,9 +1332,7 @@ impl Store for SqliteStore {
         .bind(tally_json(&job.digest.tally))
         .bind(job.deleted)
         .bind(&job.digest.id)
-        .bind(job.dest.platform.as_str())
-        .bind(&job.dest.chat)
-        .bind(job.dest.thread_key())
+        .bind_dest(&job.dest)
         .execute(&self.pool)
         .await
         .map_err(q("recording an edit"))?;
@@ -1499,9 +1345,7 @@ impl Store for SqliteStore {
              WHERE post_id = ? AND platform = ? AND chat = ? AND thread = ?",
         )
         .bind(&job.digest.id)
-        .bind(job.dest.platform.as_str())
-        .bind(&job.dest.chat)
-        .bind(job.dest.thread_key())
+        .bind_dest(&job.dest)
         .execute(&self.pool)
         .await
         .map_err(q("recording an edit"))?;
@@ -1592,26 +1436,4 @@ impl Store for SqliteStore {
             slot.take();
         }
     }
-}
-
-/// `Ok` when an outcome changed its row (the caller's claim held), else
-/// [`StoreError::ClaimLost`].
-fn claimed(rows_affected: u64, row: i64) -> Result<()> {
-    if rows_affected == 0 {
-        Err(StoreError::ClaimLost { row })
-    } else {
-        Ok(())
-    }
-}
-
-fn smallest_free_id(used: &[i64]) -> i64 {
-    let mut id = 1;
-    for &u in used {
-        if u == id {
-            id += 1;
-        } else if u > id {
-            break;
-        }
-    }
-    id
 }
