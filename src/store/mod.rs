@@ -8,6 +8,7 @@
 pub mod leader;
 pub mod migrate;
 pub mod postgres;
+mod queries;
 mod rows;
 pub mod sqlite;
 

@@ -35,13 +35,13 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{Connection, PgConnection, PgPool};
+use sqlx::{Connection, PgConnection, PgPool, Postgres};
 
 use super::migrate::{self, Migration};
+use super::queries::Shared;
 use super::rows::{
-    BindDest, Fields, SUBSCRIPTION_COLUMNS, TRACKED_COLUMNS, board_state_of, claimed, digest_json,
-    digest_of, edit_jobs, outbox_row_of, pending_of, platform_of, q, sent_message_of,
-    smallest_free_id, subscription_of, tally_json, tracked_of,
+    BindDest, Fields, SUBSCRIPTION_COLUMNS, claimed, digest_json, digest_of, outbox_row_of,
+    pending_posts_of, platform_of, q, subscription_of, tally_json,
 };
 use super::{
     BoardState, EditJob, GoneChat, OutboxRow, PendingPost, Removal, Result, SentMessage, Store,
@@ -317,23 +317,20 @@ const HEADS: &str = "WITH RECURSIVE heads AS (
         ORDER BY chat, thread, id LIMIT 1) n
 )";
 
+impl PostgresStore {
+    fn shared(&self) -> Shared<'_, Postgres> {
+        Shared(&self.pool)
+    }
+}
+
 #[async_trait]
 impl Store for PostgresStore {
     async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .map_err(q("pinging"))?;
-        Ok(())
+        self.shared().ping().await
     }
 
     async fn board_state(&self, board: &str) -> Result<BoardState> {
-        let row = sqlx::query("SELECT mark_id, last_ok_at FROM boards WHERE board = $1")
-            .bind(board)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(q("reading a board's mark"))?;
-        row.map_or(Ok(BoardState::default()), |r| board_state_of(&r))
+        self.shared().board_state(board).await
     }
 
     async fn raise_mark(&self, board: &str, mark: &PostId) -> Result<()> {
@@ -370,19 +367,7 @@ impl Store for PostgresStore {
     }
 
     async fn record_poll(&self, board: &str, ok: bool, at: i64) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO boards (board, last_poll_at, last_ok_at)
-             VALUES ($1, $2, CASE WHEN $3 THEN $2 END)
-             ON CONFLICT (board) DO UPDATE SET last_poll_at = $2,
-             last_ok_at = CASE WHEN $3 THEN $2 ELSE boards.last_ok_at END",
-        )
-        .bind(board)
-        .bind(at)
-        .bind(ok)
-        .execute(&self.pool)
-        .await
-        .map_err(q("recording a poll"))?;
-        Ok(())
+        self.shared().record_poll(board, ok, at).await
     }
 
     async fn is_seen(&self, board: &str, id: &PostId) -> Result<bool> {
@@ -413,29 +398,7 @@ impl Store for PostgresStore {
     }
 
     async fn put_pending(&self, post: &PendingPost) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO pending_posts (board, post_id, epoch, title, author, marker,
-                 first_seen_at, attempts, next_attempt_at, last_error)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-             ON CONFLICT (board, post_id) DO UPDATE SET title = excluded.title,
-                 author = excluded.author, marker = excluded.marker,
-                 first_seen_at = excluded.first_seen_at, attempts = excluded.attempts,
-                 next_attempt_at = excluded.next_attempt_at, last_error = excluded.last_error",
-        )
-        .bind(&post.board)
-        .bind(post.id.as_str())
-        .bind(post.id.epoch())
-        .bind(&post.title)
-        .bind(&post.author)
-        .bind(&post.marker)
-        .bind(post.first_seen_at)
-        .bind(i64::from(post.attempts))
-        .bind(post.next_attempt_at)
-        .bind(&post.last_error)
-        .execute(&self.pool)
-        .await
-        .map_err(q("recording a pending post"))?;
-        Ok(())
+        self.shared().put_pending(post).await
     }
 
     async fn pending_posts(&self, board: &str) -> Result<Vec<PendingPost>> {
@@ -448,19 +411,11 @@ impl Store for PostgresStore {
         .fetch_all(&self.pool)
         .await
         .map_err(q("reading pending posts"))?;
-        let mut posts = rows.iter().map(pending_of).collect::<Result<Vec<_>>>()?;
-        posts.sort_by(|a, b| a.id.cmp(&b.id));
-        Ok(posts)
+        pending_posts_of(&rows)
     }
 
     async fn remove_pending(&self, board: &str, id: &PostId) -> Result<()> {
-        sqlx::query("DELETE FROM pending_posts WHERE board = $1 AND post_id = $2")
-            .bind(board)
-            .bind(id.as_str())
-            .execute(&self.pool)
-            .await
-            .map_err(q("forgetting a pending post"))?;
-        Ok(())
+        self.shared().remove_pending(board, id).await
     }
 
     async fn accept_post(&self, digest: &Digest, dests: &[Destination], at: i64) -> Result<usize> {
@@ -503,14 +458,7 @@ impl Store for PostgresStore {
     }
 
     async fn digest(&self, board: &str, id: &PostId) -> Result<Option<Digest>> {
-        let json: Option<String> =
-            sqlx::query_scalar("SELECT digest FROM digests WHERE board = $1 AND post_id = $2")
-                .bind(board)
-                .bind(id.as_str())
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(q("reading a digest"))?;
-        json.as_deref().map(digest_of).transpose()
+        self.shared().digest(board, id).await
     }
 
     async fn latest_digests(&self, boards: &[String], limit: usize) -> Result<Vec<Digest>> {
@@ -546,99 +494,24 @@ impl Store for PostgresStore {
             .execute(&mut *tx)
             .await
             .map_err(q("subscribing"))?;
-        let existing: Option<i64> = sqlx::query_scalar(
-            "SELECT local_id FROM subscriptions
-             WHERE platform = $1 AND chat = $2 AND thread = $3 AND board = $4 AND filter = $5",
-        )
-        .bind_dest(dest)
-        .bind(board)
-        .bind(filter)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(q("subscribing"))?;
-        if let Some(id) = existing {
-            return Ok((id, false));
-        }
-        let used: Vec<i64> = sqlx::query_scalar(
-            "SELECT local_id FROM subscriptions WHERE platform = $1 AND chat = $2 ORDER BY local_id",
-        )
-        .bind(dest.platform.as_str())
-        .bind(&dest.chat)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(q("subscribing"))?;
-        // Counted in this transaction, which holds the chat's write lock:
-        // concurrent subscribes cannot pass the limit together.
-        if used.len() >= super::MAX_SUBSCRIPTIONS {
-            return Err(StoreError::SubscriptionLimit {
-                max: super::MAX_SUBSCRIPTIONS,
-            });
-        }
-        let id = smallest_free_id(&used);
-        sqlx::query(
-            "INSERT INTO subscriptions (platform, chat, thread, local_id, board, filter, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind_dest(dest)
-        .bind(id)
-        .bind(board)
-        .bind(filter)
-        .bind(at)
-        .execute(&mut *tx)
-        .await
-        .map_err(q("subscribing"))?;
+        let subscribed = self
+            .shared()
+            .subscribe_in(&mut tx, dest, board, filter, at)
+            .await?;
         tx.commit().await.map_err(q("subscribing"))?;
-        Ok((id, true))
+        Ok(subscribed)
     }
 
     async fn unsubscribe(&self, dest: &Destination, what: &Removal) -> Result<usize> {
-        let r = match what {
-            Removal::Id(id) => sqlx::query(
-                "DELETE FROM subscriptions WHERE platform = $1 AND chat = $2 AND local_id = $3",
-            )
-            .bind(dest.platform.as_str())
-            .bind(&dest.chat)
-            .bind(*id),
-            Removal::Board(board) => sqlx::query(
-                "DELETE FROM subscriptions WHERE platform = $1 AND chat = $2 AND thread = $3
-                 AND lower(board) = lower($4)",
-            )
-            .bind_dest(dest)
-            .bind(board.clone()),
-            Removal::All => sqlx::query(
-                "DELETE FROM subscriptions WHERE platform = $1 AND chat = $2 AND thread = $3",
-            )
-            .bind_dest(dest),
-        }
-        .execute(&self.pool)
-        .await
-        .map_err(q("unsubscribing"))?;
-        Ok(r.rows_affected() as usize)
+        self.shared().unsubscribe(dest, what).await
     }
 
     async fn subscriptions_of(&self, dest: &Destination) -> Result<Vec<Subscription>> {
-        let sql = format!(
-            "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions s
-             WHERE s.platform = $1 AND s.chat = $2 AND s.thread = $3 ORDER BY s.local_id"
-        );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind_dest(dest)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(q("listing subscriptions"))?;
-        rows.iter().map(subscription_of).collect()
+        self.shared().subscriptions_of(dest).await
     }
 
     async fn count_subscriptions(&self, platform: Platform, chat: &str) -> Result<usize> {
-        let n: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM subscriptions WHERE platform = $1 AND chat = $2",
-        )
-        .bind(platform.as_str())
-        .bind(chat)
-        .fetch_one(&self.pool)
-        .await
-        .map_err(q("counting subscriptions"))?;
-        Ok(n as usize)
+        self.shared().count_subscriptions(platform, chat).await
     }
 
     async fn subscriptions_for_board(&self, board: &str) -> Result<Vec<Subscription>> {
@@ -738,27 +611,11 @@ impl Store for PostgresStore {
     }
 
     async fn resume_chat(&self, platform: Platform, chat: &str) -> Result<bool> {
-        let r = sqlx::query("DELETE FROM paused_chats WHERE platform = $1 AND chat = $2")
-            .bind(platform.as_str())
-            .bind(chat)
-            .execute(&self.pool)
-            .await
-            .map_err(q("resuming a chat"))?;
-        Ok(r.rows_affected() > 0)
+        self.shared().resume_chat(platform, chat).await
     }
 
     async fn set_chat_group(&self, platform: Platform, chat: &str, group: &str) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO chat_groups (platform, chat, grp) VALUES ($1, $2, $3)
-             ON CONFLICT (platform, chat) DO UPDATE SET grp = excluded.grp",
-        )
-        .bind(platform.as_str())
-        .bind(chat)
-        .bind(group)
-        .execute(&self.pool)
-        .await
-        .map_err(q("recording a chat's group"))?;
-        Ok(())
+        self.shared().set_chat_group(platform, chat, group).await
     }
 
     async fn chats_in_group(&self, platform: Platform, group: &str) -> Result<Vec<String>> {
@@ -1009,10 +866,7 @@ impl Store for PostgresStore {
     }
 
     async fn oldest_pending_at(&self) -> Result<Option<i64>> {
-        sqlx::query_scalar("SELECT MIN(created_at) FROM outbox WHERE state = 'pending'")
-            .fetch_one(&self.pool)
-            .await
-            .map_err(q("measuring the outbox"))
+        self.shared().oldest_pending_at().await
     }
 
     async fn next_due_at(&self, platform: Platform) -> Result<Option<i64>> {
@@ -1031,14 +885,7 @@ impl Store for PostgresStore {
     }
 
     async fn sent_messages(&self, post_id: &str) -> Result<Vec<SentMessage>> {
-        let rows = sqlx::query(
-            "SELECT platform, chat, thread, message_id FROM sent_messages WHERE post_id = $1",
-        )
-        .bind(post_id)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(q("reading sent messages"))?;
-        rows.iter().map(sent_message_of).collect()
+        self.shared().sent_messages(post_id).await
     }
 
     async fn track(&self, t: &TrackStart<'_>) -> Result<()> {
@@ -1068,17 +915,7 @@ impl Store for PostgresStore {
     }
 
     async fn tracked_posts(&self, board: &str, now: i64) -> Result<Vec<TrackedPost>> {
-        let sql = format!(
-            "SELECT {TRACKED_COLUMNS} FROM tracked_posts
-             WHERE board = $1 AND NOT deleted AND until_at > $2"
-        );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(board)
-            .bind(now)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(q("reading tracked posts"))?;
-        rows.iter().map(tracked_of).collect()
+        self.shared().tracked_posts(board, now).await
     }
 
     async fn set_tracked_marker(
@@ -1103,19 +940,7 @@ impl Store for PostgresStore {
     }
 
     async fn due_tally_checks(&self, now: i64, limit: usize) -> Result<Vec<TrackedPost>> {
-        let sql = format!(
-            "SELECT {TRACKED_COLUMNS} FROM tracked_posts
-             WHERE NOT deleted AND until_at > $1
-               AND (fetch_due OR (relayed AND next_check_at <= $1))
-             ORDER BY fetch_due DESC, next_check_at LIMIT $2"
-        );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(now)
-            .bind(limit as i64)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(q("reading due tally checks"))?;
-        rows.iter().map(tracked_of).collect()
+        self.shared().due_tally_checks(now, limit).await
     }
 
     async fn record_tally(
@@ -1168,21 +993,10 @@ impl Store for PostgresStore {
             .begin()
             .await
             .map_err(q("marking a post deleted"))?;
-        sqlx::query("UPDATE tracked_posts SET deleted = TRUE WHERE board = $1 AND post_id = $2")
-            .bind(board)
-            .bind(id.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(q("marking a post deleted"))?;
-        let queued = sqlx::query(
-            "UPDATE sent_messages SET edit_due = TRUE
-             WHERE post_id = $1 AND NOT gone AND NOT deleted",
-        )
-        .bind(id.as_str())
-        .execute(&mut *tx)
-        .await
-        .map_err(q("marking a post deleted"))?
-        .rows_affected();
+        let queued = self
+            .shared()
+            .mark_post_deleted_in(&mut tx, board, id)
+            .await?;
         tx.commit().await.map_err(q("marking a post deleted"))?;
         Ok(queued)
     }
@@ -1193,21 +1007,7 @@ impl Store for PostgresStore {
         busy: &[Destination],
         limit: usize,
     ) -> Result<Vec<EditJob>> {
-        let rows = sqlx::query(
-            "SELECT s.platform, s.chat, s.thread, s.message_id, d.digest,
-                    COALESCE(t.deleted, FALSE) AS post_deleted
-             FROM sent_messages s
-             JOIN digests d ON d.board = s.board AND d.post_id = s.post_id
-             LEFT JOIN tracked_posts t ON t.board = s.board AND t.post_id = s.post_id
-             WHERE s.platform = $1 AND s.edit_due AND NOT s.gone
-             ORDER BY s.sent_at LIMIT $2",
-        )
-        .bind(platform.as_str())
-        .bind((limit + busy.len()) as i64)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(q("reading due edits"))?;
-        edit_jobs(&rows, busy, limit)
+        self.shared().due_edits(platform, busy, limit).await
     }
 
     async fn edit_done(&self, job: &EditJob) -> Result<()> {
@@ -1226,38 +1026,15 @@ impl Store for PostgresStore {
     }
 
     async fn edit_gone(&self, job: &EditJob) -> Result<()> {
-        sqlx::query(
-            "UPDATE sent_messages SET edit_due = FALSE, gone = TRUE
-             WHERE post_id = $1 AND platform = $2 AND chat = $3 AND thread = $4",
-        )
-        .bind(&job.digest.id)
-        .bind_dest(&job.dest)
-        .execute(&self.pool)
-        .await
-        .map_err(q("recording an edit"))?;
-        Ok(())
+        self.shared().edit_gone(job).await
     }
 
     async fn untrack_expired(&self, now: i64) -> Result<u64> {
-        Ok(
-            sqlx::query("DELETE FROM tracked_posts WHERE until_at <= $1 OR deleted")
-                .bind(now)
-                .execute(&self.pool)
-                .await
-                .map_err(q("ending tally tracking"))?
-                .rows_affected(),
-        )
+        self.shared().untrack_expired(now).await
     }
 
     async fn count_tracked(&self, now: i64) -> Result<u64> {
-        let n: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM tracked_posts WHERE NOT deleted AND until_at > $1",
-        )
-        .bind(now)
-        .fetch_one(&self.pool)
-        .await
-        .map_err(q("counting tracked posts"))?;
-        Ok(n as u64)
+        self.shared().count_tracked(now).await
     }
 
     async fn prune(&self, now: i64, max_age: Duration, retention: Duration) -> Result<(u64, u64)> {
@@ -1274,20 +1051,7 @@ impl Store for PostgresStore {
         .await
         .map_err(q("expiring old deliveries"))?
         .rows_affected();
-        let mut deleted = 0;
-        for sql in [
-            "DELETE FROM outbox WHERE state <> 'pending' AND done_at < $1",
-            "DELETE FROM seen_posts WHERE seen_at < $1",
-            "DELETE FROM digests WHERE seen_at < $1",
-            "DELETE FROM sent_messages WHERE sent_at < $1",
-        ] {
-            deleted += sqlx::query(sql)
-                .bind(keep_after)
-                .execute(&self.pool)
-                .await
-                .map_err(q("pruning"))?
-                .rows_affected();
-        }
+        let deleted = self.shared().prune_before(keep_after).await?;
         Ok((expired, deleted))
     }
 

@@ -195,7 +195,7 @@ pub(super) fn board_state_of(row: &impl Fields) -> Result<BoardState> {
 }
 
 /// A pending post (`pending_posts` columns).
-pub(super) fn pending_of(row: &impl Fields) -> Result<PendingPost> {
+fn pending_of(row: &impl Fields) -> Result<PendingPost> {
     Ok(PendingPost {
         board: row.text("board")?,
         id: post_id_of(row.text("post_id")?, "pending post id")?,
@@ -207,6 +207,13 @@ pub(super) fn pending_of(row: &impl Fields) -> Result<PendingPost> {
         next_attempt_at: row.int("next_attempt_at")?,
         last_error: row.text("last_error")?,
     })
+}
+
+/// Rows of `pending_posts`, oldest post id first.
+pub(super) fn pending_posts_of<R: Fields>(rows: &[R]) -> Result<Vec<PendingPost>> {
+    let mut posts = rows.iter().map(pending_of).collect::<Result<Vec<_>>>()?;
+    posts.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(posts)
 }
 
 /// A tracked post ([`TRACKED_COLUMNS`]).

@@ -16,15 +16,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+use sqlx::{Sqlite, SqlitePool};
 use tokio::task::JoinHandle;
 
 use super::migrate::{self, Migration};
+use super::queries::Shared;
 use super::rows::{
-    BindDest, Fields, SUBSCRIPTION_COLUMNS, TRACKED_COLUMNS, board_state_of, claimed, dest_of,
-    digest_json, digest_of, edit_jobs, outbox_row_of, pending_of, platform_of, q, sent_message_of,
-    smallest_free_id, subscription_of, tally_json, tracked_of,
+    BindDest, Fields, SUBSCRIPTION_COLUMNS, claimed, dest_of, digest_json, digest_of,
+    outbox_row_of, pending_posts_of, platform_of, q, subscription_of, tally_json,
 };
 use super::{
     BoardState, CLAIM_SECS, EditJob, GoneChat, OutboxRow, PendingPost, Removal, Result,
@@ -462,23 +462,20 @@ const HEADS: &str = "WITH RECURSIVE heads(id) AS (
     FROM heads JOIN outbox c ON c.id = heads.id
 )";
 
+impl SqliteStore {
+    fn shared(&self) -> Shared<'_, Sqlite> {
+        Shared(&self.pool)
+    }
+}
+
 #[async_trait]
 impl Store for SqliteStore {
     async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .map_err(q("pinging"))?;
-        Ok(())
+        self.shared().ping().await
     }
 
     async fn board_state(&self, board: &str) -> Result<BoardState> {
-        let row = sqlx::query("SELECT mark_id, last_ok_at FROM boards WHERE board = ?")
-            .bind(board)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(q("reading a board's mark"))?;
-        row.map_or(Ok(BoardState::default()), |r| board_state_of(&r))
+        self.shared().board_state(board).await
     }
 
     async fn raise_mark(&self, board: &str, mark: &PostId) -> Result<()> {
@@ -515,18 +512,7 @@ impl Store for SqliteStore {
     }
 
     async fn record_poll(&self, board: &str, ok: bool, at: i64) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO boards (board, last_poll_at, last_ok_at) VALUES (?1, ?2, CASE WHEN ?3 THEN ?2 END)
-             ON CONFLICT (board) DO UPDATE SET last_poll_at = ?2,
-             last_ok_at = CASE WHEN ?3 THEN ?2 ELSE boards.last_ok_at END",
-        )
-        .bind(board)
-        .bind(at)
-        .bind(ok)
-        .execute(&self.pool)
-        .await
-        .map_err(q("recording a poll"))?;
-        Ok(())
+        self.shared().record_poll(board, ok, at).await
     }
 
     async fn is_seen(&self, board: &str, id: &PostId) -> Result<bool> {
@@ -562,29 +548,7 @@ impl Store for SqliteStore {
     }
 
     async fn put_pending(&self, post: &PendingPost) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO pending_posts (board, post_id, epoch, title, author, marker,
-                 first_seen_at, attempts, next_attempt_at, last_error)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-             ON CONFLICT (board, post_id) DO UPDATE SET title = excluded.title,
-                 author = excluded.author, marker = excluded.marker,
-                 first_seen_at = excluded.first_seen_at, attempts = excluded.attempts,
-                 next_attempt_at = excluded.next_attempt_at, last_error = excluded.last_error",
-        )
-        .bind(&post.board)
-        .bind(post.id.as_str())
-        .bind(post.id.epoch())
-        .bind(&post.title)
-        .bind(&post.author)
-        .bind(&post.marker)
-        .bind(post.first_seen_at)
-        .bind(i64::from(post.attempts))
-        .bind(post.next_attempt_at)
-        .bind(&post.last_error)
-        .execute(&self.pool)
-        .await
-        .map_err(q("recording a pending post"))?;
-        Ok(())
+        self.shared().put_pending(post).await
     }
 
     async fn pending_posts(&self, board: &str) -> Result<Vec<PendingPost>> {
@@ -597,19 +561,11 @@ impl Store for SqliteStore {
         .fetch_all(&self.pool)
         .await
         .map_err(q("reading pending posts"))?;
-        let mut posts = rows.iter().map(pending_of).collect::<Result<Vec<_>>>()?;
-        posts.sort_by(|a, b| a.id.cmp(&b.id));
-        Ok(posts)
+        pending_posts_of(&rows)
     }
 
     async fn remove_pending(&self, board: &str, id: &PostId) -> Result<()> {
-        sqlx::query("DELETE FROM pending_posts WHERE board = ? AND post_id = ?")
-            .bind(board)
-            .bind(id.as_str())
-            .execute(&self.pool)
-            .await
-            .map_err(q("forgetting a pending post"))?;
-        Ok(())
+        self.shared().remove_pending(board, id).await
     }
 
     async fn accept_post(&self, digest: &Digest, dests: &[Destination], at: i64) -> Result<usize> {
@@ -655,14 +611,7 @@ impl Store for SqliteStore {
     }
 
     async fn digest(&self, board: &str, id: &PostId) -> Result<Option<Digest>> {
-        let json: Option<String> =
-            sqlx::query_scalar("SELECT digest FROM digests WHERE board = ? AND post_id = ?")
-                .bind(board)
-                .bind(id.as_str())
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(q("reading a digest"))?;
-        json.as_deref().map(digest_of).transpose()
+        self.shared().digest(board, id).await
     }
 
     async fn latest_digests(&self, boards: &[String], limit: usize) -> Result<Vec<Digest>> {
@@ -692,99 +641,24 @@ impl Store for SqliteStore {
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(q("subscribing"))?;
-        let existing: Option<i64> = sqlx::query_scalar(
-            "SELECT local_id FROM subscriptions
-             WHERE platform = ? AND chat = ? AND thread = ? AND board = ? AND filter = ?",
-        )
-        .bind_dest(dest)
-        .bind(board)
-        .bind(filter)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(q("subscribing"))?;
-        if let Some(id) = existing {
-            return Ok((id, false));
-        }
-        let used: Vec<i64> = sqlx::query_scalar(
-            "SELECT local_id FROM subscriptions WHERE platform = ? AND chat = ? ORDER BY local_id",
-        )
-        .bind(dest.platform.as_str())
-        .bind(&dest.chat)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(q("subscribing"))?;
-        // Counted in this transaction, which holds the chat's write lock:
-        // concurrent subscribes cannot pass the limit together.
-        if used.len() >= super::MAX_SUBSCRIPTIONS {
-            return Err(StoreError::SubscriptionLimit {
-                max: super::MAX_SUBSCRIPTIONS,
-            });
-        }
-        let id = smallest_free_id(&used);
-        sqlx::query(
-            "INSERT INTO subscriptions (platform, chat, thread, local_id, board, filter, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind_dest(dest)
-        .bind(id)
-        .bind(board)
-        .bind(filter)
-        .bind(at)
-        .execute(&mut *tx)
-        .await
-        .map_err(q("subscribing"))?;
+        let subscribed = self
+            .shared()
+            .subscribe_in(&mut tx, dest, board, filter, at)
+            .await?;
         tx.commit().await.map_err(q("subscribing"))?;
-        Ok((id, true))
+        Ok(subscribed)
     }
 
     async fn unsubscribe(&self, dest: &Destination, what: &Removal) -> Result<usize> {
-        let r = match what {
-            Removal::Id(id) => sqlx::query(
-                "DELETE FROM subscriptions WHERE platform = ? AND chat = ? AND local_id = ?",
-            )
-            .bind(dest.platform.as_str())
-            .bind(&dest.chat)
-            .bind(*id),
-            Removal::Board(board) => sqlx::query(
-                "DELETE FROM subscriptions WHERE platform = ? AND chat = ? AND thread = ?
-                 AND lower(board) = lower(?)",
-            )
-            .bind_dest(dest)
-            .bind(board.clone()),
-            Removal::All => sqlx::query(
-                "DELETE FROM subscriptions WHERE platform = ? AND chat = ? AND thread = ?",
-            )
-            .bind_dest(dest),
-        }
-        .execute(&self.pool)
-        .await
-        .map_err(q("unsubscribing"))?;
-        Ok(r.rows_affected() as usize)
+        self.shared().unsubscribe(dest, what).await
     }
 
     async fn subscriptions_of(&self, dest: &Destination) -> Result<Vec<Subscription>> {
-        let sql = format!(
-            "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions s
-             WHERE s.platform = ? AND s.chat = ? AND s.thread = ? ORDER BY s.local_id"
-        );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind_dest(dest)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(q("listing subscriptions"))?;
-        rows.iter().map(subscription_of).collect()
+        self.shared().subscriptions_of(dest).await
     }
 
     async fn count_subscriptions(&self, platform: Platform, chat: &str) -> Result<usize> {
-        let n: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM subscriptions WHERE platform = ? AND chat = ?",
-        )
-        .bind(platform.as_str())
-        .bind(chat)
-        .fetch_one(&self.pool)
-        .await
-        .map_err(q("counting subscriptions"))?;
-        Ok(n as usize)
+        self.shared().count_subscriptions(platform, chat).await
     }
 
     async fn subscriptions_for_board(&self, board: &str) -> Result<Vec<Subscription>> {
@@ -879,27 +753,11 @@ impl Store for SqliteStore {
     }
 
     async fn resume_chat(&self, platform: Platform, chat: &str) -> Result<bool> {
-        let r = sqlx::query("DELETE FROM paused_chats WHERE platform = ? AND chat = ?")
-            .bind(platform.as_str())
-            .bind(chat)
-            .execute(&self.pool)
-            .await
-            .map_err(q("resuming a chat"))?;
-        Ok(r.rows_affected() > 0)
+        self.shared().resume_chat(platform, chat).await
     }
 
     async fn set_chat_group(&self, platform: Platform, chat: &str, group: &str) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO chat_groups (platform, chat, grp) VALUES (?, ?, ?)
-             ON CONFLICT (platform, chat) DO UPDATE SET grp = excluded.grp",
-        )
-        .bind(platform.as_str())
-        .bind(chat)
-        .bind(group)
-        .execute(&self.pool)
-        .await
-        .map_err(q("recording a chat's group"))?;
-        Ok(())
+        self.shared().set_chat_group(platform, chat, group).await
     }
 
     async fn chats_in_group(&self, platform: Platform, group: &str) -> Result<Vec<String>> {
@@ -1121,10 +979,7 @@ impl Store for SqliteStore {
     }
 
     async fn oldest_pending_at(&self) -> Result<Option<i64>> {
-        sqlx::query_scalar("SELECT MIN(created_at) FROM outbox WHERE state = 'pending'")
-            .fetch_one(&self.pool)
-            .await
-            .map_err(q("measuring the outbox"))
+        self.shared().oldest_pending_at().await
     }
 
     async fn next_due_at(&self, platform: Platform) -> Result<Option<i64>> {
@@ -1141,14 +996,7 @@ impl Store for SqliteStore {
     }
 
     async fn sent_messages(&self, post_id: &str) -> Result<Vec<SentMessage>> {
-        let rows = sqlx::query(
-            "SELECT platform, chat, thread, message_id FROM sent_messages WHERE post_id = ?",
-        )
-        .bind(post_id)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(q("reading sent messages"))?;
-        rows.iter().map(sent_message_of).collect()
+        self.shared().sent_messages(post_id).await
     }
 
     async fn track(&self, t: &TrackStart<'_>) -> Result<()> {
@@ -1180,17 +1028,7 @@ impl Store for SqliteStore {
     }
 
     async fn tracked_posts(&self, board: &str, now: i64) -> Result<Vec<TrackedPost>> {
-        let sql = format!(
-            "SELECT {TRACKED_COLUMNS} FROM tracked_posts
-             WHERE board = ? AND deleted = 0 AND until_at > ?"
-        );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(board)
-            .bind(now)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(q("reading tracked posts"))?;
-        rows.iter().map(tracked_of).collect()
+        self.shared().tracked_posts(board, now).await
     }
 
     async fn set_tracked_marker(
@@ -1215,19 +1053,7 @@ impl Store for SqliteStore {
     }
 
     async fn due_tally_checks(&self, now: i64, limit: usize) -> Result<Vec<TrackedPost>> {
-        let sql = format!(
-            "SELECT {TRACKED_COLUMNS} FROM tracked_posts
-             WHERE deleted = 0 AND until_at > ?1
-               AND (fetch_due = 1 OR (relayed = 1 AND next_check_at <= ?1))
-             ORDER BY fetch_due DESC, next_check_at LIMIT ?2"
-        );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(now)
-            .bind(limit as i64)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(q("reading due tally checks"))?;
-        rows.iter().map(tracked_of).collect()
+        self.shared().due_tally_checks(now, limit).await
     }
 
     async fn record_tally(
@@ -1283,20 +1109,10 @@ impl Store for SqliteStore {
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(q("marking a post deleted"))?;
-        sqlx::query("UPDATE tracked_posts SET deleted = 1 WHERE board = ? AND post_id = ?")
-            .bind(board)
-            .bind(id.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(q("marking a post deleted"))?;
-        let queued = sqlx::query(
-            "UPDATE sent_messages SET edit_due = 1 WHERE post_id = ? AND gone = 0 AND deleted = 0",
-        )
-        .bind(id.as_str())
-        .execute(&mut *tx)
-        .await
-        .map_err(q("marking a post deleted"))?
-        .rows_affected();
+        let queued = self
+            .shared()
+            .mark_post_deleted_in(&mut tx, board, id)
+            .await?;
         tx.commit().await.map_err(q("marking a post deleted"))?;
         Ok(queued)
     }
@@ -1307,21 +1123,7 @@ impl Store for SqliteStore {
         busy: &[Destination],
         limit: usize,
     ) -> Result<Vec<EditJob>> {
-        let rows = sqlx::query(
-            "SELECT s.platform, s.chat, s.thread, s.message_id, d.digest,
-                    COALESCE(t.deleted, 0) AS post_deleted
-             FROM sent_messages s
-             JOIN digests d ON d.board = s.board AND d.post_id = s.post_id
-             LEFT JOIN tracked_posts t ON t.board = s.board AND t.post_id = s.post_id
-             WHERE s.platform = ? AND s.edit_due = 1 AND s.gone = 0
-             ORDER BY s.sent_at LIMIT ?",
-        )
-        .bind(platform.as_str())
-        .bind((limit + busy.len()) as i64)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(q("reading due edits"))?;
-        edit_jobs(&rows, busy, limit)
+        self.shared().due_edits(platform, busy, limit).await
     }
 
     async fn edit_done(&self, job: &EditJob) -> Result<()> {
@@ -1340,38 +1142,15 @@ impl Store for SqliteStore {
     }
 
     async fn edit_gone(&self, job: &EditJob) -> Result<()> {
-        sqlx::query(
-            "UPDATE sent_messages SET edit_due = 0, gone = 1
-             WHERE post_id = ? AND platform = ? AND chat = ? AND thread = ?",
-        )
-        .bind(&job.digest.id)
-        .bind_dest(&job.dest)
-        .execute(&self.pool)
-        .await
-        .map_err(q("recording an edit"))?;
-        Ok(())
+        self.shared().edit_gone(job).await
     }
 
     async fn untrack_expired(&self, now: i64) -> Result<u64> {
-        Ok(
-            sqlx::query("DELETE FROM tracked_posts WHERE until_at <= ? OR deleted = 1")
-                .bind(now)
-                .execute(&self.pool)
-                .await
-                .map_err(q("ending tally tracking"))?
-                .rows_affected(),
-        )
+        self.shared().untrack_expired(now).await
     }
 
     async fn count_tracked(&self, now: i64) -> Result<u64> {
-        let n: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM tracked_posts WHERE deleted = 0 AND until_at > ?",
-        )
-        .bind(now)
-        .fetch_one(&self.pool)
-        .await
-        .map_err(q("counting tracked posts"))?;
-        Ok(n as u64)
+        self.shared().count_tracked(now).await
     }
 
     async fn prune(&self, now: i64, max_age: Duration, retention: Duration) -> Result<(u64, u64)> {
@@ -1387,20 +1166,7 @@ impl Store for SqliteStore {
         .await
         .map_err(q("expiring old deliveries"))?
         .rows_affected();
-        let mut deleted = 0;
-        for sql in [
-            "DELETE FROM outbox WHERE state <> 'pending' AND done_at < ?",
-            "DELETE FROM seen_posts WHERE seen_at < ?",
-            "DELETE FROM digests WHERE seen_at < ?",
-            "DELETE FROM sent_messages WHERE sent_at < ?",
-        ] {
-            deleted += sqlx::query(sql)
-                .bind(keep_after)
-                .execute(&self.pool)
-                .await
-                .map_err(q("pruning"))?
-                .rows_affected();
-        }
+        let deleted = self.shared().prune_before(keep_after).await?;
         Ok((expired, deleted))
     }
 
