@@ -40,8 +40,7 @@ use sqlx::{Connection, PgConnection, PgPool, Postgres};
 use super::migrate::{self, Migration};
 use super::queries::Shared;
 use super::rows::{
-    BindDest, Fields, SUBSCRIPTION_COLUMNS, claimed, digest_json, digest_of, outbox_row_of,
-    pending_posts_of, platform_of, q, subscription_of, tally_json,
+    BindDest, Fields, claimed, digest_json, digest_of, outbox_row_of, platform_of, q, tally_json,
 };
 use super::{
     BoardState, EditJob, GoneChat, OutboxRow, PendingPost, Removal, Result, SentMessage, Store,
@@ -371,14 +370,7 @@ impl Store for PostgresStore {
     }
 
     async fn is_seen(&self, board: &str, id: &PostId) -> Result<bool> {
-        sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM seen_posts WHERE board = $1 AND post_id = $2)",
-        )
-        .bind(board)
-        .bind(id.as_str())
-        .fetch_one(&self.pool)
-        .await
-        .map_err(q("checking a seen post"))
+        self.shared().is_seen(board, id).await
     }
 
     async fn mark_seen(&self, board: &str, ids: &[PostId], at: i64) -> Result<()> {
@@ -402,16 +394,7 @@ impl Store for PostgresStore {
     }
 
     async fn pending_posts(&self, board: &str) -> Result<Vec<PendingPost>> {
-        let rows = sqlx::query(
-            "SELECT board, post_id, title, author, marker, first_seen_at, attempts,
-                 next_attempt_at, last_error
-             FROM pending_posts WHERE board = $1 ORDER BY epoch, post_id COLLATE \"C\"",
-        )
-        .bind(board)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(q("reading pending posts"))?;
-        pending_posts_of(&rows)
+        self.shared().pending_posts(board).await
     }
 
     async fn remove_pending(&self, board: &str, id: &PostId) -> Result<()> {
@@ -419,40 +402,8 @@ impl Store for PostgresStore {
     }
 
     async fn accept_post(&self, digest: &Digest, dests: &[Destination], at: i64) -> Result<usize> {
-        let json = digest_json(digest)?;
-        let epoch = PostId::parse(&digest.id).map_or(0, |id| id.epoch());
         let mut tx = self.pool.begin().await.map_err(q("queueing a post"))?;
-        sqlx::query(
-            "INSERT INTO digests (board, post_id, epoch, digest, seen_at) VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT (board, post_id) DO UPDATE SET digest = excluded.digest",
-        )
-        .bind(&digest.board)
-        .bind(&digest.id)
-        .bind(epoch)
-        .bind(&json)
-        .bind(at)
-        .execute(&mut *tx)
-        .await
-        .map_err(q("keeping a digest"))?;
-        let mut queued = 0;
-        for d in dests {
-            let r = sqlx::query(
-                // A paused (gone) destination gets no new rows.
-                "INSERT INTO outbox
-                 (board, post_id, platform, chat, thread, next_attempt_at, created_at)
-                 SELECT $1, $2, $3, $4, $5, $6, $6
-                 WHERE NOT EXISTS (SELECT 1 FROM paused_chats WHERE platform = $3 AND chat = $4)
-                 ON CONFLICT (post_id, platform, chat, thread) DO NOTHING",
-            )
-            .bind(&digest.board)
-            .bind(&digest.id)
-            .bind_dest(d)
-            .bind(at)
-            .execute(&mut *tx)
-            .await
-            .map_err(q("queueing a post"))?;
-            queued += r.rows_affected() as usize;
-        }
+        let queued = self.shared().accept_in(&mut tx, digest, dests, at).await?;
         tx.commit().await.map_err(q("queueing a post"))?;
         Ok(queued)
     }
@@ -515,17 +466,7 @@ impl Store for PostgresStore {
     }
 
     async fn subscriptions_for_board(&self, board: &str) -> Result<Vec<Subscription>> {
-        let sql = format!(
-            "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions s
-             WHERE lower(s.board) = lower($1)
-             ORDER BY s.platform COLLATE \"C\", s.chat COLLATE \"C\", s.local_id"
-        );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(board)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(q("reading a board's subscriptions"))?;
-        rows.iter().map(subscription_of).collect()
+        self.shared().subscriptions_for_board(board).await
     }
 
     async fn pause_chat(
@@ -619,15 +560,7 @@ impl Store for PostgresStore {
     }
 
     async fn chats_in_group(&self, platform: Platform, group: &str) -> Result<Vec<String>> {
-        sqlx::query_scalar(
-            "SELECT chat FROM chat_groups WHERE platform = $1 AND grp = $2
-             ORDER BY chat COLLATE \"C\"",
-        )
-        .bind(platform.as_str())
-        .bind(group)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(q("reading a group's chats"))
+        self.shared().chats_in_group(platform, group).await
     }
 
     async fn move_chat(&self, platform: Platform, from: &str, to: &str) -> Result<()> {
@@ -854,15 +787,7 @@ impl Store for PostgresStore {
     }
 
     async fn outbox_depth(&self, platform: Option<Platform>) -> Result<u64> {
-        let n: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM outbox WHERE state = 'pending'
-             AND ($1::text IS NULL OR platform = $1)",
-        )
-        .bind(platform.map(Platform::as_str))
-        .fetch_one(&self.pool)
-        .await
-        .map_err(q("measuring the outbox"))?;
-        Ok(n as u64)
+        self.shared().outbox_depth(platform).await
     }
 
     async fn oldest_pending_at(&self) -> Result<Option<i64>> {
@@ -925,18 +850,9 @@ impl Store for PostgresStore {
         marker: &str,
         fetch_due: bool,
     ) -> Result<()> {
-        sqlx::query(
-            "UPDATE tracked_posts SET marker = $1, fetch_due = fetch_due OR $2
-             WHERE board = $3 AND post_id = $4",
-        )
-        .bind(marker)
-        .bind(fetch_due)
-        .bind(board)
-        .bind(id.as_str())
-        .execute(&self.pool)
-        .await
-        .map_err(q("recording a push marker"))?;
-        Ok(())
+        self.shared()
+            .set_tracked_marker(board, id, marker, fetch_due)
+            .await
     }
 
     async fn due_tally_checks(&self, now: i64, limit: usize) -> Result<Vec<TrackedPost>> {

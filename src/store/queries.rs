@@ -12,8 +12,9 @@ use sqlx::sqlite::SqliteQueryResult;
 use sqlx::{Database, Encode, Executor, IntoArguments, Pool, Postgres, Sqlite, Type};
 
 use super::rows::{
-    BindDest, Fields, SUBSCRIPTION_COLUMNS, TRACKED_COLUMNS, board_state_of, digest_of, edit_jobs,
-    q, sent_message_of, smallest_free_id, subscription_of, tracked_of,
+    BindDest, Fields, SUBSCRIPTION_COLUMNS, TRACKED_COLUMNS, board_state_of, digest_json,
+    digest_of, edit_jobs, pending_posts_of, q, sent_message_of, smallest_free_id, subscription_of,
+    tracked_of,
 };
 use super::{
     BoardState, EditJob, MAX_SUBSCRIPTIONS, PendingPost, Removal, Result, SentMessage, StoreError,
@@ -28,10 +29,17 @@ use crate::ptt::PostId;
 pub(super) trait Db:
     Database<Arguments: IntoArguments<Self>, Row: Fields, QueryResult: Affected>
 {
+    /// The collation that orders text by its bytes.
+    const BYTEWISE: &'static str;
 }
 
-impl Db for Sqlite {}
-impl Db for Postgres {}
+impl Db for Sqlite {
+    const BYTEWISE: &'static str = "BINARY";
+}
+
+impl Db for Postgres {
+    const BYTEWISE: &'static str = "\"C\"";
+}
 
 /// How many rows a statement changed.
 pub(super) trait Affected {
@@ -122,6 +130,33 @@ where
         Ok(())
     }
 
+    pub async fn is_seen(&self, board: &str, id: &PostId) -> Result<bool> {
+        sqlx::query(
+            "SELECT EXISTS (SELECT 1 FROM seen_posts WHERE board = $1 AND post_id = $2) AS seen",
+        )
+        .bind(board)
+        .bind(id.as_str())
+        .fetch_one(self.0)
+        .await
+        .map_err(q("checking a seen post"))?
+        .flag("seen")
+    }
+
+    pub async fn pending_posts(&self, board: &str) -> Result<Vec<PendingPost>> {
+        let sql = format!(
+            "SELECT board, post_id, title, author, marker, first_seen_at, attempts,
+                 next_attempt_at, last_error
+             FROM pending_posts WHERE board = $1 ORDER BY epoch, post_id COLLATE {}",
+            DB::BYTEWISE
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(board)
+            .fetch_all(self.0)
+            .await
+            .map_err(q("reading pending posts"))?;
+        pending_posts_of(&rows)
+    }
+
     pub async fn remove_pending(&self, board: &str, id: &PostId) -> Result<()> {
         let query = sqlx::query("DELETE FROM pending_posts WHERE board = $1 AND post_id = $2")
             .bind(board)
@@ -138,6 +173,50 @@ where
             .await
             .map_err(q("reading a digest"))?;
         row.map(|r| digest_of(&r.text("digest")?)).transpose()
+    }
+
+    /// `accept_post` inside the caller's transaction.
+    pub async fn accept_in(
+        &self,
+        conn: &mut DB::Connection,
+        digest: &Digest,
+        dests: &[Destination],
+        at: i64,
+    ) -> Result<usize> {
+        let json = digest_json(digest)?;
+        let epoch = PostId::parse(&digest.id).map_or(0, |id| id.epoch());
+        sqlx::query(
+            "INSERT INTO digests (board, post_id, epoch, digest, seen_at) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (board, post_id) DO UPDATE SET digest = excluded.digest",
+        )
+        .bind(digest.board.as_str())
+        .bind(digest.id.as_str())
+        .bind(epoch)
+        .bind(json.as_str())
+        .bind(at)
+        .execute(&mut *conn)
+        .await
+        .map_err(q("keeping a digest"))?;
+        let mut queued = 0;
+        for d in dests {
+            queued += sqlx::query(
+                // A paused (gone) destination gets no new rows.
+                "INSERT INTO outbox
+                 (board, post_id, platform, chat, thread, next_attempt_at, created_at)
+                 SELECT $1, $2, $3, $4, $5, $6, $6
+                 WHERE NOT EXISTS (SELECT 1 FROM paused_chats WHERE platform = $3 AND chat = $4)
+                 ON CONFLICT (post_id, platform, chat, thread) DO NOTHING",
+            )
+            .bind(digest.board.as_str())
+            .bind(digest.id.as_str())
+            .bind_dest(d)
+            .bind(at)
+            .execute(&mut *conn)
+            .await
+            .map_err(q("queueing a post"))?
+            .affected() as usize;
+        }
+        Ok(queued)
     }
 
     /// `subscribe` inside the caller's transaction, which must keep two
@@ -244,6 +323,21 @@ where
         Ok(row.int("n")? as usize)
     }
 
+    pub async fn subscriptions_for_board(&self, board: &str) -> Result<Vec<Subscription>> {
+        let sql = format!(
+            "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions s
+             WHERE lower(s.board) = lower($1)
+             ORDER BY s.platform COLLATE {c}, s.chat COLLATE {c}, s.local_id",
+            c = DB::BYTEWISE
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(board)
+            .fetch_all(self.0)
+            .await
+            .map_err(q("reading a board's subscriptions"))?;
+        rows.iter().map(subscription_of).collect()
+    }
+
     pub async fn resume_chat(&self, platform: Platform, chat: &str) -> Result<bool> {
         let query = sqlx::query("DELETE FROM paused_chats WHERE platform = $1 AND chat = $2")
             .bind(platform.as_str())
@@ -261,6 +355,38 @@ where
         .bind(group);
         self.run(query, "recording a chat's group").await?;
         Ok(())
+    }
+
+    pub async fn chats_in_group(&self, platform: Platform, group: &str) -> Result<Vec<String>> {
+        let sql = format!(
+            "SELECT chat FROM chat_groups WHERE platform = $1 AND grp = $2
+             ORDER BY chat COLLATE {}",
+            DB::BYTEWISE
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(platform.as_str())
+            .bind(group)
+            .fetch_all(self.0)
+            .await
+            .map_err(q("reading a group's chats"))?
+            .iter()
+            .map(|r| r.text("chat"))
+            .collect()
+    }
+
+    pub async fn outbox_depth(&self, platform: Option<Platform>) -> Result<u64> {
+        let query = match platform {
+            Some(p) => sqlx::query(
+                "SELECT COUNT(*) AS n FROM outbox WHERE state = 'pending' AND platform = $1",
+            )
+            .bind(p.as_str()),
+            None => sqlx::query("SELECT COUNT(*) AS n FROM outbox WHERE state = 'pending'"),
+        };
+        let row = query
+            .fetch_one(self.0)
+            .await
+            .map_err(q("measuring the outbox"))?;
+        Ok(row.int("n")? as u64)
     }
 
     pub async fn oldest_pending_at(&self) -> Result<Option<i64>> {
@@ -294,6 +420,25 @@ where
             .await
             .map_err(q("reading tracked posts"))?;
         rows.iter().map(tracked_of).collect()
+    }
+
+    pub async fn set_tracked_marker(
+        &self,
+        board: &str,
+        id: &PostId,
+        marker: &str,
+        fetch_due: bool,
+    ) -> Result<()> {
+        let query = sqlx::query(
+            "UPDATE tracked_posts SET marker = $1, fetch_due = (fetch_due OR $2)
+             WHERE board = $3 AND post_id = $4",
+        )
+        .bind(marker)
+        .bind(fetch_due)
+        .bind(board)
+        .bind(id.as_str());
+        self.run(query, "recording a push marker").await?;
+        Ok(())
     }
 
     pub async fn due_tally_checks(&self, now: i64, limit: usize) -> Result<Vec<TrackedPost>> {
