@@ -37,7 +37,7 @@ use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, PgConnection, PgPool, Postgres};
 
-use super::migrate::{self, Migration};
+use super::migrate;
 use super::queries::Shared;
 use super::rows::{
     BindDest, Fields, claimed, digest_json, digest_of, outbox_row_of, platform_of, q, tally_json,
@@ -265,17 +265,7 @@ async fn migrate_locked(conn: &mut PgConnection) -> Result<()> {
             .fetch_one(&mut *conn)
             .await
             .map_err(q("reading the schema version"))?;
-    let known = migrate::newest(migrate::POSTGRES);
-    if current > known {
-        return Err(StoreError::TooNew {
-            found: current,
-            known,
-        });
-    }
-    let pending: Vec<&Migration> = migrate::POSTGRES
-        .iter()
-        .filter(|m| m.version > current)
-        .collect();
+    let pending = migrate::pending(migrate::POSTGRES, current)?;
     for m in pending {
         let failed = |e: sqlx::Error| StoreError::Migrate {
             version: m.version,

@@ -20,7 +20,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 use sqlx::{Sqlite, SqlitePool};
 use tokio::task::JoinHandle;
 
-use super::migrate::{self, Migration};
+use super::migrate;
 use super::queries::Shared;
 use super::rows::{
     BindDest, Fields, claimed, dest_of, digest_json, digest_of, outbox_row_of, platform_of, q,
@@ -158,17 +158,7 @@ impl SqliteStore {
                 .fetch_one(&self.pool)
                 .await
                 .map_err(q("reading the schema version"))?;
-        let known = migrate::newest(migrate::SQLITE);
-        if current > known {
-            return Err(StoreError::TooNew {
-                found: current,
-                known,
-            });
-        }
-        let pending: Vec<&Migration> = migrate::SQLITE
-            .iter()
-            .filter(|m| m.version > current)
-            .collect();
+        let pending = migrate::pending(migrate::SQLITE, current)?;
         if pending.is_empty() {
             return Ok(());
         }
