@@ -2,8 +2,10 @@
 //! dialects it lives here, with `$n` placeholders (which SQLite reads as
 //! parameter `n` too) and flags compared with `= TRUE` / `= FALSE` (SQLite
 //! keeps them as 0/1, and the comparison keeps its indexes usable).
-//! Each backend's [`Store`](super::Store) method calls these; what differs
-//! (locking, upserts, claims, collations) stays in `sqlite.rs` and
+//! Each method is the [`Store`](super::Store) method of the same name (a
+//! `…_in` one runs inside the caller's transaction, which each backend
+//! begins its own way); what differs between the dialects (locking,
+//! upserts, claim fences, JSON columns) stays in `sqlite.rs` and
 //! `postgres.rs`.
 
 use sqlx::postgres::PgQueryResult;
