@@ -6,7 +6,7 @@
 //! keeps them as integers), which [`Fields::flag`] hides.
 
 use sqlx::postgres::PgRow;
-use sqlx::query::{Query, QueryScalar};
+use sqlx::query::Query;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{ColumnIndex, Database, Decode, Encode, Row, Type};
 
@@ -120,17 +120,6 @@ where
     &'a str: Encode<'a, DB> + Type<DB>,
 {
     fn bind_dest(self, d: &'a Destination) -> Self {
-        self.bind(d.platform.as_str())
-            .bind(d.chat.as_str())
-            .bind(d.thread_key())
-    }
-}
-
-impl<'q, DB: Database, O> BindDest<'q> for QueryScalar<'q, DB, O, DB::Arguments>
-where
-    &'q str: Encode<'q, DB> + Type<DB>,
-{
-    fn bind_dest(self, d: &'q Destination) -> Self {
         self.bind(d.platform.as_str())
             .bind(d.chat.as_str())
             .bind(d.thread_key())
