@@ -1,5 +1,7 @@
 //! Embedded, forward-only schema migrations.
 
+use super::{Result, StoreError};
+
 /// One migration: its version and SQL.
 #[derive(Debug, Clone, Copy)]
 pub struct Migration {
@@ -64,4 +66,17 @@ pub const POSTGRES: &[Migration] = &[
 /// The newest version in a list.
 pub fn newest(migrations: &[Migration]) -> i64 {
     migrations.iter().map(|m| m.version).max().unwrap_or(0)
+}
+
+/// The migrations of a list that a store at version `current` still needs,
+/// oldest first; [`StoreError::TooNew`] when a newer release migrated it.
+pub fn pending(migrations: &[Migration], current: i64) -> Result<Vec<&Migration>> {
+    let known = newest(migrations);
+    if current > known {
+        return Err(StoreError::TooNew {
+            found: current,
+            known,
+        });
+    }
+    Ok(migrations.iter().filter(|m| m.version > current).collect())
 }

@@ -3,10 +3,15 @@
 //!
 //! The poller, the outbox worker and the command handler only see
 //! [`Store`]; SQLite ([`sqlite::SqliteStore`]) is the embedded default,
-//! PostgreSQL ([`postgres::PostgresStore`]) serves several replicas.
+//! PostgreSQL ([`postgres::PostgresStore`]) serves several replicas, one
+//! of which leads ([`leader::Leadership`]). Both read rows back through
+//! `rows` and run the queries their dialects share from `queries`.
 
+pub mod leader;
 pub mod migrate;
 pub mod postgres;
+mod queries;
+mod rows;
 pub mod sqlite;
 
 use std::time::Duration;

@@ -17,7 +17,7 @@
 //!   a newer replica's late outcome from landing on such a claim.)
 //! - replicas beat ([`Store::replica_heartbeat`]) in the `replicas` table,
 //!   so each can take its share of the platforms' overall limits.
-//! - one replica leads: [`Leadership`] holds a session advisory lock on a
+//! - one replica leads: [`Leadership`] (in [`super::leader`]) holds a session advisory lock on a
 //!   dedicated connection.
 //!
 //! Advisory lock keys are two 32-bit integers: a fixed class per purpose
@@ -34,18 +34,24 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
-use sqlx::{Connection, PgConnection, PgPool, Row};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{Connection, PgConnection, PgPool, Postgres};
 
-use super::migrate::{self, Migration};
+use super::migrate;
+use super::queries::Shared;
+use super::rows::{
+    BindDest, Fields, claimed, digest_json, digest_of, outbox_row_of, platform_of, q, tally_json,
+};
 use super::{
     BoardState, EditJob, GoneChat, OutboxRow, PendingPost, Removal, Result, SentMessage, Store,
     StoreError, Subscription, TrackStart, TrackedPost, claim_token, now_secs,
 };
 use crate::dest::{Destination, Platform};
 use crate::digest::Digest;
-use crate::ptt::{PostId, Tally};
+use crate::ptt::PostId;
 use crate::telemetry::redact::mask_url;
+
+pub use super::leader::{LeaderInfo, Leadership};
 
 /// How long a replica's claim on an outbox row lasts (seconds). A row
 /// claimed by a replica that stopped is taken by another after this.
@@ -53,8 +59,6 @@ pub use super::CLAIM_SECS;
 
 /// Advisory lock class serialising migrations (per schema).
 const MIGRATE_LOCK_CLASS: i32 = 0x5054_5201;
-/// Advisory lock class of leadership (per schema).
-const LEADER_LOCK_CLASS: i32 = 0x5054_5202;
 /// Transaction advisory lock class serialising `subscribe` per chat.
 const SUBSCRIBE_LOCK_CLASS: i32 = 0x5054_5203;
 
@@ -73,13 +77,6 @@ fn masked(url: &str) -> String {
     mask_url(url)
 }
 
-fn q(doing: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
-    move |e| StoreError::Query {
-        doing,
-        reason: e.to_string(),
-    }
-}
-
 /// A stable 32-bit FNV-1a hash (the second half of advisory lock keys).
 fn key_hash(s: &str) -> i32 {
     let mut h: u32 = 0x811c_9dc5;
@@ -92,7 +89,7 @@ fn key_hash(s: &str) -> i32 {
 
 /// Parses a `postgres://` URL into connect options, naming the
 /// application `ptt-relay` unless the URL names it.
-fn connect_options(url: &str) -> Result<PgConnectOptions> {
+pub(super) fn connect_options(url: &str) -> Result<PgConnectOptions> {
     let options = PgConnectOptions::from_str(url).map_err(|e| StoreError::Open {
         location: masked(url),
         reason: e.to_string(),
@@ -113,7 +110,7 @@ fn sets_statement_timeout(options: &PgConnectOptions) -> bool {
 }
 
 /// Opens one connection outside any pool, within [`CONNECT_TIMEOUT`].
-async fn connect_one(url: &str, options: &PgConnectOptions) -> Result<PgConnection> {
+pub(super) async fn connect_one(url: &str, options: &PgConnectOptions) -> Result<PgConnection> {
     let open_err = |reason: String| StoreError::Open {
         location: masked(url),
         reason,
@@ -129,7 +126,7 @@ async fn connect_one(url: &str, options: &PgConnectOptions) -> Result<PgConnecti
 }
 
 /// The hash of the connection's `current_schema()` (see the module doc).
-async fn schema_key(conn: &mut PgConnection) -> Result<i32> {
+pub(super) async fn schema_key(conn: &mut PgConnection) -> Result<i32> {
     let schema: Option<String> = sqlx::query_scalar("SELECT current_schema()::text")
         .fetch_one(&mut *conn)
         .await
@@ -207,10 +204,10 @@ impl PostgresStore {
             .map_err(q("reading the leader"))?;
         row.map(|r| {
             Ok(LeaderInfo {
-                replica_id: get(&r, "replica_id")?,
-                host: get(&r, "host")?,
-                since: get(&r, "since")?,
-                last_seen: get(&r, "last_seen")?,
+                replica_id: r.text("replica_id")?,
+                host: r.text("host")?,
+                since: r.int("since")?,
+                last_seen: r.int("last_seen")?,
             })
         })
         .transpose()
@@ -268,17 +265,7 @@ async fn migrate_locked(conn: &mut PgConnection) -> Result<()> {
             .fetch_one(&mut *conn)
             .await
             .map_err(q("reading the schema version"))?;
-    let known = migrate::newest(migrate::POSTGRES);
-    if current > known {
-        return Err(StoreError::TooNew {
-            found: current,
-            known,
-        });
-    }
-    let pending: Vec<&Migration> = migrate::POSTGRES
-        .iter()
-        .filter(|m| m.version > current)
-        .collect();
+    let pending = migrate::pending(migrate::POSTGRES, current)?;
     for m in pending {
         let failed = |e: sqlx::Error| StoreError::Migrate {
             version: m.version,
@@ -304,324 +291,6 @@ async fn migrate_locked(conn: &mut PgConnection) -> Result<()> {
     Ok(())
 }
 
-/// The replica that leads, as recorded in the store.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LeaderInfo {
-    /// Its replica id.
-    pub replica_id: String,
-    /// Its host name.
-    pub host: String,
-    /// When it took the lead (Unix seconds).
-    pub since: i64,
-    /// Its last recorded heartbeat (Unix seconds).
-    pub last_seen: i64,
-}
-
-/// Leadership among replicas: a session advisory lock
-/// (`pg_try_advisory_lock`) held on ONE dedicated connection outside the
-/// pool. The lock lives as long as that session: when the process dies or
-/// the connection breaks, the server releases it and another replica can
-/// take it.
-///
-/// Use: call [`try_acquire`](Self::try_acquire) every few seconds while
-/// following; once it returns `true`, start leader work and call
-/// [`ping`](Self::ping) every `lease_secs / 3`. Any ping error means the
-/// lock may be gone: stop leader work at once, then compete again with
-/// `try_acquire` (which reconnects). [`record`](Self::record) refreshes the
-/// `leader` row followers read with [`PostgresStore::leader`].
-///
-/// **PgBouncer:** in transaction (or statement) pooling mode, session
-/// advisory locks do not work (the lock stays on whichever server
-/// connection ran it, and other clients' transactions share that
-/// connection). Connect this to PostgreSQL directly or through session
-/// pooling; otherwise a lease row with an expiry would be needed instead.
-///
-/// A server only notices a vanished client (network partition) when TCP
-/// keepalives or `idle_session_timeout` fire, so the lock may outlive a
-/// partitioned leader for that long; the partitioned leader's own pings
-/// fail (they time out) and it stops.
-pub struct Leadership {
-    url: String,
-    options: PgConnectOptions,
-    replica_id: String,
-    host: String,
-    conn: Option<PgConnection>,
-    key: i32,
-    held: bool,
-    since: i64,
-    timeout: Duration,
-}
-
-impl Leadership {
-    /// A contender for leadership (connects on the first
-    /// [`try_acquire`](Self::try_acquire)). The store at `url` must have
-    /// been opened (migrated) with [`PostgresStore::open`]. Fails only on a
-    /// malformed URL.
-    pub fn new(url: &str, replica_id: String) -> Result<Self> {
-        Ok(Leadership {
-            url: url.to_owned(),
-            options: connect_options(url)?,
-            replica_id,
-            host: super::sqlite::host_name(),
-            conn: None,
-            key: 0,
-            held: false,
-            since: 0,
-            timeout: Duration::from_secs(5),
-        })
-    }
-
-    /// Sets how long `ping`, `try_acquire` and `record` wait for the server
-    /// before counting as failed (default 5 s).
-    pub fn with_timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
-    }
-
-    /// Whether this contender holds the lock (as far as it last knew).
-    pub fn is_leader(&self) -> bool {
-        self.held
-    }
-
-    /// This contender's replica id.
-    pub fn replica_id(&self) -> &str {
-        &self.replica_id
-    }
-
-    /// Tries to take the lock (`pg_try_advisory_lock`), reconnecting when
-    /// the dedicated connection is missing or broken. `Ok(true)`: this
-    /// replica leads (and the `leader` row names it); `Ok(false)`: another
-    /// does. When already leading, it checks the connection instead.
-    pub async fn try_acquire(&mut self) -> Result<bool> {
-        if self.held {
-            self.ping().await?;
-            return Ok(true);
-        }
-        if self.conn.is_none() {
-            let mut conn = connect_one(&self.url, &self.options).await?;
-            self.key = self.bounded(schema_key(&mut conn)).await?;
-            self.conn = Some(conn);
-        }
-        let (class, key, timeout) = (LEADER_LOCK_CLASS, self.key, self.timeout);
-        let Some(conn) = self.conn.as_mut() else {
-            return Ok(false);
-        };
-        let attempt = tokio::time::timeout(
-            timeout,
-            sqlx::query_scalar::<_, bool>("SELECT pg_try_advisory_lock($1, $2)")
-                .bind(class)
-                .bind(key)
-                .fetch_one(&mut *conn),
-        )
-        .await;
-        let got = match attempt {
-            Ok(Ok(got)) => got,
-            Ok(Err(e)) => {
-                self.drop_connection();
-                return Err(q("taking the leadership lock")(e));
-            }
-            Err(_) => {
-                self.drop_connection();
-                return Err(timed_out("taking the leadership lock"));
-            }
-        };
-        if got {
-            self.held = true;
-            self.since = now_secs();
-            if let Err(e) = self.record(self.since).await {
-                self.lose();
-                return Err(e);
-            }
-        }
-        Ok(got)
-    }
-
-    /// `SELECT 1` on the lock's connection. Any error means leadership is
-    /// lost (the connection is dropped, which frees the lock if the server
-    /// still held it): stop leader work at once.
-    pub async fn ping(&mut self) -> Result<()> {
-        if !self.held {
-            return Err(StoreError::Query {
-                doing: "pinging the leadership connection",
-                reason: "this replica does not lead".into(),
-            });
-        }
-        let timeout = self.timeout;
-        let Some(conn) = self.conn.as_mut() else {
-            self.held = false;
-            return Err(StoreError::Query {
-                doing: "pinging the leadership connection",
-                reason: "no connection".into(),
-            });
-        };
-        match tokio::time::timeout(timeout, sqlx::query("SELECT 1").execute(&mut *conn)).await {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) => {
-                self.lose();
-                Err(q("pinging the leadership connection")(e))
-            }
-            Err(_) => {
-                self.lose();
-                Err(timed_out("pinging the leadership connection"))
-            }
-        }
-    }
-
-    /// Writes the `leader` row (this replica, host, since, `last_seen` =
-    /// `now`) on the lock's connection; a heartbeat for followers. Does
-    /// nothing unless leading. An error counts as lost leadership.
-    pub async fn record(&mut self, now: i64) -> Result<()> {
-        if !self.held {
-            return Ok(());
-        }
-        let timeout = self.timeout;
-        let Some(conn) = self.conn.as_mut() else {
-            self.held = false;
-            return Ok(());
-        };
-        let write = sqlx::query(
-            "INSERT INTO leader (id, replica_id, host, since, last_seen) VALUES (1, $1, $2, $3, $4)
-             ON CONFLICT (id) DO UPDATE SET replica_id = excluded.replica_id,
-                 host = excluded.host, since = excluded.since, last_seen = excluded.last_seen",
-        )
-        .bind(&self.replica_id)
-        .bind(&self.host)
-        .bind(self.since)
-        .bind(now)
-        .execute(&mut *conn);
-        match tokio::time::timeout(timeout, write).await {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) => {
-                self.lose();
-                Err(q("recording the leader")(e))
-            }
-            Err(_) => {
-                self.lose();
-                Err(timed_out("recording the leader"))
-            }
-        }
-    }
-
-    /// Gives up leadership (unlocks and closes the connection), e.g. on
-    /// shutdown, so another replica takes over without waiting.
-    pub async fn release(&mut self) {
-        self.held = false;
-        if let Some(mut conn) = self.conn.take() {
-            let _ = tokio::time::timeout(self.timeout, async {
-                let _ = sqlx::query("SELECT pg_advisory_unlock($1, $2)")
-                    .bind(LEADER_LOCK_CLASS)
-                    .bind(self.key)
-                    .execute(&mut conn)
-                    .await;
-                let _ = conn.close().await;
-            })
-            .await;
-        }
-    }
-
-    async fn bounded<T>(&self, f: impl Future<Output = Result<T>>) -> Result<T> {
-        tokio::time::timeout(self.timeout, f)
-            .await
-            .unwrap_or_else(|_| Err(timed_out("reading the current schema")))
-    }
-
-    /// Leadership is gone: forget the connection (closing the socket frees
-    /// the lock server-side if the session was still alive).
-    fn lose(&mut self) {
-        self.held = false;
-        self.drop_connection();
-    }
-
-    fn drop_connection(&mut self) {
-        // Dropping a PgConnection closes its socket without a round trip.
-        self.conn = None;
-    }
-}
-
-fn timed_out(doing: &'static str) -> StoreError {
-    StoreError::Query {
-        doing,
-        reason: "the server did not answer in time".into(),
-    }
-}
-
-fn get<'r, T>(row: &'r PgRow, col: &'static str) -> Result<T>
-where
-    T: sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
-{
-    row.try_get(col).map_err(|e| StoreError::Corrupt {
-        what: col,
-        reason: e.to_string(),
-    })
-}
-
-fn dest_of(row: &PgRow) -> Result<Destination> {
-    let platform: String = get(row, "platform")?;
-    let thread: String = get(row, "thread")?;
-    Ok(Destination {
-        platform: Platform::parse(&platform).ok_or_else(|| StoreError::Corrupt {
-            what: "platform",
-            reason: platform.clone(),
-        })?,
-        chat: get(row, "chat")?,
-        thread: (!thread.is_empty()).then_some(thread),
-    })
-}
-
-fn digest_of(json: &str) -> Result<Digest> {
-    serde_json::from_str(json).map_err(|e| StoreError::Corrupt {
-        what: "digest",
-        reason: e.to_string(),
-    })
-}
-
-fn digest_json(digest: &Digest) -> Result<String> {
-    serde_json::to_string(digest).map_err(|e| StoreError::Corrupt {
-        what: "digest",
-        reason: e.to_string(),
-    })
-}
-
-fn tally_json(t: &Tally) -> String {
-    serde_json::to_string(t).unwrap_or_default()
-}
-
-fn tracked_of(row: &PgRow) -> Result<TrackedPost> {
-    let id: String = get(row, "post_id")?;
-    Ok(TrackedPost {
-        board: get(row, "board")?,
-        id: PostId::parse(&id).ok_or_else(|| StoreError::Corrupt {
-            what: "post id",
-            reason: id.clone(),
-        })?,
-        relayed: get(row, "relayed")?,
-        threshold: get::<Option<i64>>(row, "threshold")?
-            .map(|n| n.clamp(0, i64::from(u32::MAX)) as u32),
-        marker: get(row, "marker")?,
-        tally: get::<Option<String>>(row, "tally")?.and_then(|j| serde_json::from_str(&j).ok()),
-        until_at: get(row, "until_at")?,
-        next_check_at: get(row, "next_check_at")?,
-        step_secs: get(row, "step_secs")?,
-        fetch_due: get(row, "fetch_due")?,
-    })
-}
-
-const TRACKED_COLUMNS: &str = "board, post_id, relayed, threshold, marker, tally::text AS tally,
-    until_at, next_check_at, step_secs, fetch_due";
-
-fn subscription_of(row: &PgRow) -> Result<Subscription> {
-    Ok(Subscription {
-        id: get(row, "local_id")?,
-        dest: dest_of(row)?,
-        board: get(row, "board")?,
-        filter: get(row, "filter")?,
-        paused: get(row, "paused")?,
-    })
-}
-
-const SUBSCRIPTION_COLUMNS: &str = "s.platform, s.chat, s.thread, s.local_id, s.board, s.filter,
-    EXISTS (SELECT 1 FROM paused_chats p WHERE p.platform = s.platform AND p.chat = s.chat) AS paused";
-
 /// `heads(id, chat, thread)`: each destination's oldest pending row of
 /// platform `$1`, found by a loose scan of the `outbox_pending` index
 /// (state, platform, chat, thread, id) — one index seek per destination,
@@ -637,57 +306,20 @@ const HEADS: &str = "WITH RECURSIVE heads AS (
         ORDER BY chat, thread, id LIMIT 1) n
 )";
 
-fn outbox_row_of(row: &PgRow) -> Result<OutboxRow> {
-    let json: Option<String> = get(row, "digest")?;
-    let json = json.ok_or_else(|| StoreError::Corrupt {
-        what: "digest",
-        reason: "its post's digest is missing".into(),
-    })?;
-    Ok(OutboxRow {
-        id: get(row, "id")?,
-        dest: dest_of(row)?,
-        digest: digest_of(&json)?,
-        attempts: get::<i64>(row, "attempts")?.clamp(0, i64::from(u32::MAX)) as u32,
-        created_at: get(row, "created_at")?,
-        claim: get::<Option<String>>(row, "claim_token")?.unwrap_or_default(),
-    })
-}
-
-/// `Ok` when an outcome changed its row (the caller's claim held), else
-/// [`StoreError::ClaimLost`].
-fn claimed(rows_affected: u64, row: i64) -> Result<()> {
-    if rows_affected == 0 {
-        Err(StoreError::ClaimLost { row })
-    } else {
-        Ok(())
+impl PostgresStore {
+    fn shared(&self) -> Shared<'_, Postgres> {
+        Shared(&self.pool)
     }
 }
 
 #[async_trait]
 impl Store for PostgresStore {
     async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .map_err(q("pinging"))?;
-        Ok(())
+        self.shared().ping().await
     }
 
     async fn board_state(&self, board: &str) -> Result<BoardState> {
-        let row = sqlx::query("SELECT mark_id, last_ok_at FROM boards WHERE board = $1")
-            .bind(board)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(q("reading a board's mark"))?;
-        Ok(match row {
-            Some(r) => BoardState {
-                mark: get::<Option<String>>(&r, "mark_id")?
-                    .as_deref()
-                    .and_then(PostId::parse),
-                last_ok_at: get(&r, "last_ok_at")?,
-            },
-            None => BoardState::default(),
-        })
+        self.shared().board_state(board).await
     }
 
     async fn raise_mark(&self, board: &str, mark: &PostId) -> Result<()> {
@@ -724,30 +356,11 @@ impl Store for PostgresStore {
     }
 
     async fn record_poll(&self, board: &str, ok: bool, at: i64) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO boards (board, last_poll_at, last_ok_at)
-             VALUES ($1, $2, CASE WHEN $3 THEN $2 END)
-             ON CONFLICT (board) DO UPDATE SET last_poll_at = $2,
-             last_ok_at = CASE WHEN $3 THEN $2 ELSE boards.last_ok_at END",
-        )
-        .bind(board)
-        .bind(at)
-        .bind(ok)
-        .execute(&self.pool)
-        .await
-        .map_err(q("recording a poll"))?;
-        Ok(())
+        self.shared().record_poll(board, ok, at).await
     }
 
     async fn is_seen(&self, board: &str, id: &PostId) -> Result<bool> {
-        sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM seen_posts WHERE board = $1 AND post_id = $2)",
-        )
-        .bind(board)
-        .bind(id.as_str())
-        .fetch_one(&self.pool)
-        .await
-        .map_err(q("checking a seen post"))
+        self.shared().is_seen(board, id).await
     }
 
     async fn mark_seen(&self, board: &str, ids: &[PostId], at: i64) -> Result<()> {
@@ -767,125 +380,26 @@ impl Store for PostgresStore {
     }
 
     async fn put_pending(&self, post: &PendingPost) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO pending_posts (board, post_id, epoch, title, author, marker,
-                 first_seen_at, attempts, next_attempt_at, last_error)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-             ON CONFLICT (board, post_id) DO UPDATE SET title = excluded.title,
-                 author = excluded.author, marker = excluded.marker,
-                 first_seen_at = excluded.first_seen_at, attempts = excluded.attempts,
-                 next_attempt_at = excluded.next_attempt_at, last_error = excluded.last_error",
-        )
-        .bind(&post.board)
-        .bind(post.id.as_str())
-        .bind(post.id.epoch())
-        .bind(&post.title)
-        .bind(&post.author)
-        .bind(&post.marker)
-        .bind(post.first_seen_at)
-        .bind(i64::from(post.attempts))
-        .bind(post.next_attempt_at)
-        .bind(&post.last_error)
-        .execute(&self.pool)
-        .await
-        .map_err(q("recording a pending post"))?;
-        Ok(())
+        self.shared().put_pending(post).await
     }
 
     async fn pending_posts(&self, board: &str) -> Result<Vec<PendingPost>> {
-        let rows = sqlx::query(
-            "SELECT board, post_id, title, author, marker, first_seen_at, attempts,
-                 next_attempt_at, last_error
-             FROM pending_posts WHERE board = $1 ORDER BY epoch, post_id COLLATE \"C\"",
-        )
-        .bind(board)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(q("reading pending posts"))?;
-        let mut posts = rows
-            .iter()
-            .map(|r| {
-                let id: String = get(r, "post_id")?;
-                Ok(PendingPost {
-                    board: get(r, "board")?,
-                    id: PostId::parse(&id).ok_or_else(|| StoreError::Corrupt {
-                        what: "pending post id",
-                        reason: id.clone(),
-                    })?,
-                    title: get(r, "title")?,
-                    author: get(r, "author")?,
-                    marker: get(r, "marker")?,
-                    first_seen_at: get(r, "first_seen_at")?,
-                    attempts: get::<i64>(r, "attempts")?.clamp(0, i64::from(u32::MAX)) as u32,
-                    next_attempt_at: get(r, "next_attempt_at")?,
-                    last_error: get(r, "last_error")?,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        posts.sort_by(|a, b| a.id.cmp(&b.id));
-        Ok(posts)
+        self.shared().pending_posts(board).await
     }
 
     async fn remove_pending(&self, board: &str, id: &PostId) -> Result<()> {
-        sqlx::query("DELETE FROM pending_posts WHERE board = $1 AND post_id = $2")
-            .bind(board)
-            .bind(id.as_str())
-            .execute(&self.pool)
-            .await
-            .map_err(q("forgetting a pending post"))?;
-        Ok(())
+        self.shared().remove_pending(board, id).await
     }
 
     async fn accept_post(&self, digest: &Digest, dests: &[Destination], at: i64) -> Result<usize> {
-        let json = digest_json(digest)?;
-        let epoch = PostId::parse(&digest.id).map_or(0, |id| id.epoch());
         let mut tx = self.pool.begin().await.map_err(q("queueing a post"))?;
-        sqlx::query(
-            "INSERT INTO digests (board, post_id, epoch, digest, seen_at) VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT (board, post_id) DO UPDATE SET digest = excluded.digest",
-        )
-        .bind(&digest.board)
-        .bind(&digest.id)
-        .bind(epoch)
-        .bind(&json)
-        .bind(at)
-        .execute(&mut *tx)
-        .await
-        .map_err(q("keeping a digest"))?;
-        let mut queued = 0;
-        for d in dests {
-            let r = sqlx::query(
-                // A paused (gone) destination gets no new rows.
-                "INSERT INTO outbox
-                 (board, post_id, platform, chat, thread, next_attempt_at, created_at)
-                 SELECT $1, $2, $3, $4, $5, $6, $6
-                 WHERE NOT EXISTS (SELECT 1 FROM paused_chats WHERE platform = $3 AND chat = $4)
-                 ON CONFLICT (post_id, platform, chat, thread) DO NOTHING",
-            )
-            .bind(&digest.board)
-            .bind(&digest.id)
-            .bind(d.platform.as_str())
-            .bind(&d.chat)
-            .bind(d.thread_key())
-            .bind(at)
-            .execute(&mut *tx)
-            .await
-            .map_err(q("queueing a post"))?;
-            queued += r.rows_affected() as usize;
-        }
+        let queued = self.shared().accept_in(&mut tx, digest, dests, at).await?;
         tx.commit().await.map_err(q("queueing a post"))?;
         Ok(queued)
     }
 
     async fn digest(&self, board: &str, id: &PostId) -> Result<Option<Digest>> {
-        let json: Option<String> =
-            sqlx::query_scalar("SELECT digest FROM digests WHERE board = $1 AND post_id = $2")
-                .bind(board)
-                .bind(id.as_str())
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(q("reading a digest"))?;
-        json.as_deref().map(digest_of).transpose()
+        self.shared().digest(board, id).await
     }
 
     async fn latest_digests(&self, boards: &[String], limit: usize) -> Result<Vec<Digest>> {
@@ -921,124 +435,28 @@ impl Store for PostgresStore {
             .execute(&mut *tx)
             .await
             .map_err(q("subscribing"))?;
-        let existing: Option<i64> = sqlx::query_scalar(
-            "SELECT local_id FROM subscriptions
-             WHERE platform = $1 AND chat = $2 AND thread = $3 AND board = $4 AND filter = $5",
-        )
-        .bind(dest.platform.as_str())
-        .bind(&dest.chat)
-        .bind(dest.thread_key())
-        .bind(board)
-        .bind(filter)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(q("subscribing"))?;
-        if let Some(id) = existing {
-            return Ok((id, false));
-        }
-        let used: Vec<i64> = sqlx::query_scalar(
-            "SELECT local_id FROM subscriptions WHERE platform = $1 AND chat = $2 ORDER BY local_id",
-        )
-        .bind(dest.platform.as_str())
-        .bind(&dest.chat)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(q("subscribing"))?;
-        // Counted in this transaction, which holds the chat's write lock:
-        // concurrent subscribes cannot pass the limit together.
-        if used.len() >= super::MAX_SUBSCRIPTIONS {
-            return Err(StoreError::SubscriptionLimit {
-                max: super::MAX_SUBSCRIPTIONS,
-            });
-        }
-        let id = smallest_free_id(&used);
-        sqlx::query(
-            "INSERT INTO subscriptions (platform, chat, thread, local_id, board, filter, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(dest.platform.as_str())
-        .bind(&dest.chat)
-        .bind(dest.thread_key())
-        .bind(id)
-        .bind(board)
-        .bind(filter)
-        .bind(at)
-        .execute(&mut *tx)
-        .await
-        .map_err(q("subscribing"))?;
+        let subscribed = self
+            .shared()
+            .subscribe_in(&mut tx, dest, board, filter, at)
+            .await?;
         tx.commit().await.map_err(q("subscribing"))?;
-        Ok((id, true))
+        Ok(subscribed)
     }
 
     async fn unsubscribe(&self, dest: &Destination, what: &Removal) -> Result<usize> {
-        let p = dest.platform.as_str();
-        let r = match what {
-            Removal::Id(id) => sqlx::query(
-                "DELETE FROM subscriptions WHERE platform = $1 AND chat = $2 AND local_id = $3",
-            )
-            .bind(p)
-            .bind(&dest.chat)
-            .bind(*id),
-            Removal::Board(board) => sqlx::query(
-                "DELETE FROM subscriptions WHERE platform = $1 AND chat = $2 AND thread = $3
-                 AND lower(board) = lower($4)",
-            )
-            .bind(p)
-            .bind(&dest.chat)
-            .bind(dest.thread_key())
-            .bind(board.clone()),
-            Removal::All => sqlx::query(
-                "DELETE FROM subscriptions WHERE platform = $1 AND chat = $2 AND thread = $3",
-            )
-            .bind(p)
-            .bind(&dest.chat)
-            .bind(dest.thread_key()),
-        }
-        .execute(&self.pool)
-        .await
-        .map_err(q("unsubscribing"))?;
-        Ok(r.rows_affected() as usize)
+        self.shared().unsubscribe(dest, what).await
     }
 
     async fn subscriptions_of(&self, dest: &Destination) -> Result<Vec<Subscription>> {
-        let sql = format!(
-            "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions s
-             WHERE s.platform = $1 AND s.chat = $2 AND s.thread = $3 ORDER BY s.local_id"
-        );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(dest.platform.as_str())
-            .bind(&dest.chat)
-            .bind(dest.thread_key())
-            .fetch_all(&self.pool)
-            .await
-            .map_err(q("listing subscriptions"))?;
-        rows.iter().map(subscription_of).collect()
+        self.shared().subscriptions_of(dest).await
     }
 
     async fn count_subscriptions(&self, platform: Platform, chat: &str) -> Result<usize> {
-        let n: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM subscriptions WHERE platform = $1 AND chat = $2",
-        )
-        .bind(platform.as_str())
-        .bind(chat)
-        .fetch_one(&self.pool)
-        .await
-        .map_err(q("counting subscriptions"))?;
-        Ok(n as usize)
+        self.shared().count_subscriptions(platform, chat).await
     }
 
     async fn subscriptions_for_board(&self, board: &str) -> Result<Vec<Subscription>> {
-        let sql = format!(
-            "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions s
-             WHERE lower(s.board) = lower($1)
-             ORDER BY s.platform COLLATE \"C\", s.chat COLLATE \"C\", s.local_id"
-        );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(board)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(q("reading a board's subscriptions"))?;
-        rows.iter().map(subscription_of).collect()
+        self.shared().subscriptions_for_board(board).await
     }
 
     async fn pause_chat(
@@ -1091,8 +509,8 @@ impl Store for PostgresStore {
                 .map_err(q("finding gone chats"))?;
         let mut gone = Vec::with_capacity(rows.len());
         for row in &rows {
-            let platform: String = get(row, "platform")?;
-            let chat: String = get(row, "chat")?;
+            let platform = row.text("platform")?;
+            let chat = row.text("chat")?;
             let removed =
                 sqlx::query("DELETE FROM subscriptions WHERE platform = $1 AND chat = $2")
                     .bind(&platform)
@@ -1113,10 +531,7 @@ impl Store for PostgresStore {
             .await
             .map_err(q("forgetting a gone chat"))?;
             gone.push(GoneChat {
-                platform: Platform::parse(&platform).ok_or_else(|| StoreError::Corrupt {
-                    what: "platform",
-                    reason: platform.clone(),
-                })?,
+                platform: platform_of(platform)?,
                 chat,
                 subscriptions: removed,
             });
@@ -1127,39 +542,15 @@ impl Store for PostgresStore {
     }
 
     async fn resume_chat(&self, platform: Platform, chat: &str) -> Result<bool> {
-        let r = sqlx::query("DELETE FROM paused_chats WHERE platform = $1 AND chat = $2")
-            .bind(platform.as_str())
-            .bind(chat)
-            .execute(&self.pool)
-            .await
-            .map_err(q("resuming a chat"))?;
-        Ok(r.rows_affected() > 0)
+        self.shared().resume_chat(platform, chat).await
     }
 
     async fn set_chat_group(&self, platform: Platform, chat: &str, group: &str) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO chat_groups (platform, chat, grp) VALUES ($1, $2, $3)
-             ON CONFLICT (platform, chat) DO UPDATE SET grp = excluded.grp",
-        )
-        .bind(platform.as_str())
-        .bind(chat)
-        .bind(group)
-        .execute(&self.pool)
-        .await
-        .map_err(q("recording a chat's group"))?;
-        Ok(())
+        self.shared().set_chat_group(platform, chat, group).await
     }
 
     async fn chats_in_group(&self, platform: Platform, group: &str) -> Result<Vec<String>> {
-        sqlx::query_scalar(
-            "SELECT chat FROM chat_groups WHERE platform = $1 AND grp = $2
-             ORDER BY chat COLLATE \"C\"",
-        )
-        .bind(platform.as_str())
-        .bind(group)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(q("reading a group's chats"))
+        self.shared().chats_in_group(platform, group).await
     }
 
     async fn move_chat(&self, platform: Platform, from: &str, to: &str) -> Result<()> {
@@ -1256,12 +647,13 @@ impl Store for PostgresStore {
             .map_err(q("taking due deliveries"))?;
         let mut out = Vec::with_capacity(rows.len());
         for row in &rows {
-            match outbox_row_of(row) {
+            let claim = row.opt_text("claim_token")?.unwrap_or_default();
+            match outbox_row_of(row, claim) {
                 Ok(r) => out.push(r),
                 Err(e) => {
                     // Nothing to render: refuse this row rather than stall
                     // the destination (or every destination) behind it.
-                    let id: i64 = get(row, "id")?;
+                    let id = row.int("id")?;
                     tracing::error!(row = id, error = %e, "cannot deliver an outbox row; rejected");
                     sqlx::query(
                         "UPDATE outbox SET state = 'rejected', last_error = $1, done_at = $2,
@@ -1311,9 +703,7 @@ impl Store for PostgresStore {
         )
         .bind(&row.digest.board)
         .bind(&row.digest.id)
-        .bind(row.dest.platform.as_str())
-        .bind(&row.dest.chat)
-        .bind(row.dest.thread_key())
+        .bind_dest(&row.dest)
         .bind(message_id)
         .bind(at)
         .bind(tally_json(&row.digest.tally))
@@ -1387,22 +777,11 @@ impl Store for PostgresStore {
     }
 
     async fn outbox_depth(&self, platform: Option<Platform>) -> Result<u64> {
-        let n: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM outbox WHERE state = 'pending'
-             AND ($1::text IS NULL OR platform = $1)",
-        )
-        .bind(platform.map(Platform::as_str))
-        .fetch_one(&self.pool)
-        .await
-        .map_err(q("measuring the outbox"))?;
-        Ok(n as u64)
+        self.shared().outbox_depth(platform).await
     }
 
     async fn oldest_pending_at(&self) -> Result<Option<i64>> {
-        sqlx::query_scalar("SELECT MIN(created_at) FROM outbox WHERE state = 'pending'")
-            .fetch_one(&self.pool)
-            .await
-            .map_err(q("measuring the outbox"))
+        self.shared().oldest_pending_at().await
     }
 
     async fn next_due_at(&self, platform: Platform) -> Result<Option<i64>> {
@@ -1421,21 +800,7 @@ impl Store for PostgresStore {
     }
 
     async fn sent_messages(&self, post_id: &str) -> Result<Vec<SentMessage>> {
-        let rows = sqlx::query(
-            "SELECT platform, chat, thread, message_id FROM sent_messages WHERE post_id = $1",
-        )
-        .bind(post_id)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(q("reading sent messages"))?;
-        rows.iter()
-            .map(|r| {
-                Ok(SentMessage {
-                    dest: dest_of(r)?,
-                    message_id: get(r, "message_id")?,
-                })
-            })
-            .collect()
+        self.shared().sent_messages(post_id).await
     }
 
     async fn track(&self, t: &TrackStart<'_>) -> Result<()> {
@@ -1465,17 +830,7 @@ impl Store for PostgresStore {
     }
 
     async fn tracked_posts(&self, board: &str, now: i64) -> Result<Vec<TrackedPost>> {
-        let sql = format!(
-            "SELECT {TRACKED_COLUMNS} FROM tracked_posts
-             WHERE board = $1 AND NOT deleted AND until_at > $2"
-        );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(board)
-            .bind(now)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(q("reading tracked posts"))?;
-        rows.iter().map(tracked_of).collect()
+        self.shared().tracked_posts(board, now).await
     }
 
     async fn set_tracked_marker(
@@ -1485,34 +840,13 @@ impl Store for PostgresStore {
         marker: &str,
         fetch_due: bool,
     ) -> Result<()> {
-        sqlx::query(
-            "UPDATE tracked_posts SET marker = $1, fetch_due = fetch_due OR $2
-             WHERE board = $3 AND post_id = $4",
-        )
-        .bind(marker)
-        .bind(fetch_due)
-        .bind(board)
-        .bind(id.as_str())
-        .execute(&self.pool)
-        .await
-        .map_err(q("recording a push marker"))?;
-        Ok(())
+        self.shared()
+            .set_tracked_marker(board, id, marker, fetch_due)
+            .await
     }
 
     async fn due_tally_checks(&self, now: i64, limit: usize) -> Result<Vec<TrackedPost>> {
-        let sql = format!(
-            "SELECT {TRACKED_COLUMNS} FROM tracked_posts
-             WHERE NOT deleted AND until_at > $1
-               AND (fetch_due OR (relayed AND next_check_at <= $1))
-             ORDER BY fetch_due DESC, next_check_at LIMIT $2"
-        );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(now)
-            .bind(limit as i64)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(q("reading due tally checks"))?;
-        rows.iter().map(tracked_of).collect()
+        self.shared().due_tally_checks(now, limit).await
     }
 
     async fn record_tally(
@@ -1565,21 +899,10 @@ impl Store for PostgresStore {
             .begin()
             .await
             .map_err(q("marking a post deleted"))?;
-        sqlx::query("UPDATE tracked_posts SET deleted = TRUE WHERE board = $1 AND post_id = $2")
-            .bind(board)
-            .bind(id.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(q("marking a post deleted"))?;
-        let queued = sqlx::query(
-            "UPDATE sent_messages SET edit_due = TRUE
-             WHERE post_id = $1 AND NOT gone AND NOT deleted",
-        )
-        .bind(id.as_str())
-        .execute(&mut *tx)
-        .await
-        .map_err(q("marking a post deleted"))?
-        .rows_affected();
+        let queued = self
+            .shared()
+            .mark_post_deleted_in(&mut tx, board, id)
+            .await?;
         tx.commit().await.map_err(q("marking a post deleted"))?;
         Ok(queued)
     }
@@ -1590,38 +913,7 @@ impl Store for PostgresStore {
         busy: &[Destination],
         limit: usize,
     ) -> Result<Vec<EditJob>> {
-        let rows = sqlx::query(
-            "SELECT s.platform, s.chat, s.thread, s.message_id, d.digest,
-                    COALESCE(t.deleted, FALSE) AS post_deleted
-             FROM sent_messages s
-             JOIN digests d ON d.board = s.board AND d.post_id = s.post_id
-             LEFT JOIN tracked_posts t ON t.board = s.board AND t.post_id = s.post_id
-             WHERE s.platform = $1 AND s.edit_due AND NOT s.gone
-             ORDER BY s.sent_at LIMIT $2",
-        )
-        .bind(platform.as_str())
-        .bind((limit + busy.len()) as i64)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(q("reading due edits"))?;
-        let mut out: Vec<EditJob> = Vec::new();
-        for row in &rows {
-            let dest = dest_of(row)?;
-            if busy.contains(&dest) || out.iter().any(|j| j.dest == dest) {
-                continue;
-            }
-            let json: String = get(row, "digest")?;
-            out.push(EditJob {
-                dest,
-                message_id: get(row, "message_id")?,
-                digest: digest_of(&json)?,
-                deleted: get(row, "post_deleted")?,
-            });
-            if out.len() >= limit {
-                break;
-            }
-        }
-        Ok(out)
+        self.shared().due_edits(platform, busy, limit).await
     }
 
     async fn edit_done(&self, job: &EditJob) -> Result<()> {
@@ -1632,9 +924,7 @@ impl Store for PostgresStore {
         .bind(tally_json(&job.digest.tally))
         .bind(job.deleted)
         .bind(&job.digest.id)
-        .bind(job.dest.platform.as_str())
-        .bind(&job.dest.chat)
-        .bind(job.dest.thread_key())
+        .bind_dest(&job.dest)
         .execute(&self.pool)
         .await
         .map_err(q("recording an edit"))?;
@@ -1642,40 +932,15 @@ impl Store for PostgresStore {
     }
 
     async fn edit_gone(&self, job: &EditJob) -> Result<()> {
-        sqlx::query(
-            "UPDATE sent_messages SET edit_due = FALSE, gone = TRUE
-             WHERE post_id = $1 AND platform = $2 AND chat = $3 AND thread = $4",
-        )
-        .bind(&job.digest.id)
-        .bind(job.dest.platform.as_str())
-        .bind(&job.dest.chat)
-        .bind(job.dest.thread_key())
-        .execute(&self.pool)
-        .await
-        .map_err(q("recording an edit"))?;
-        Ok(())
+        self.shared().edit_gone(job).await
     }
 
     async fn untrack_expired(&self, now: i64) -> Result<u64> {
-        Ok(
-            sqlx::query("DELETE FROM tracked_posts WHERE until_at <= $1 OR deleted")
-                .bind(now)
-                .execute(&self.pool)
-                .await
-                .map_err(q("ending tally tracking"))?
-                .rows_affected(),
-        )
+        self.shared().untrack_expired(now).await
     }
 
     async fn count_tracked(&self, now: i64) -> Result<u64> {
-        let n: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM tracked_posts WHERE NOT deleted AND until_at > $1",
-        )
-        .bind(now)
-        .fetch_one(&self.pool)
-        .await
-        .map_err(q("counting tracked posts"))?;
-        Ok(n as u64)
+        self.shared().count_tracked(now).await
     }
 
     async fn prune(&self, now: i64, max_age: Duration, retention: Duration) -> Result<(u64, u64)> {
@@ -1692,20 +957,7 @@ impl Store for PostgresStore {
         .await
         .map_err(q("expiring old deliveries"))?
         .rows_affected();
-        let mut deleted = 0;
-        for sql in [
-            "DELETE FROM outbox WHERE state <> 'pending' AND done_at < $1",
-            "DELETE FROM seen_posts WHERE seen_at < $1",
-            "DELETE FROM digests WHERE seen_at < $1",
-            "DELETE FROM sent_messages WHERE sent_at < $1",
-        ] {
-            deleted += sqlx::query(sql)
-                .bind(keep_after)
-                .execute(&self.pool)
-                .await
-                .map_err(q("pruning"))?
-                .rows_affected();
-        }
+        let deleted = self.shared().prune_before(keep_after).await?;
         Ok((expired, deleted))
     }
 
@@ -1751,18 +1003,6 @@ impl Store for PostgresStore {
     }
 }
 
-fn smallest_free_id(used: &[i64]) -> i64 {
-    let mut id = 1;
-    for &u in used {
-        if u == id {
-            id += 1;
-        } else if u > id {
-            break;
-        }
-    }
-    id
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1774,13 +1014,6 @@ mod tests {
         assert_eq!(key_hash(""), 0x811c_9dc5_u32 as i32);
         assert_eq!(key_hash("public"), key_hash("public"));
         assert_ne!(key_hash("public"), key_hash("test_a"));
-    }
-
-    #[test]
-    fn smallest_free_id_fills_gaps() {
-        assert_eq!(smallest_free_id(&[]), 1);
-        assert_eq!(smallest_free_id(&[1, 2, 4]), 3);
-        assert_eq!(smallest_free_id(&[2, 3]), 1);
     }
 
     #[test]

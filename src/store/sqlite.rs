@@ -16,18 +16,23 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow};
-use sqlx::{Row, SqlitePool};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+use sqlx::{Sqlite, SqlitePool};
 use tokio::task::JoinHandle;
 
-use super::migrate::{self, Migration};
+use super::migrate;
+use super::queries::Shared;
+use super::rows::{
+    BindDest, Fields, claimed, dest_of, digest_json, digest_of, outbox_row_of, platform_of, q,
+    tally_json,
+};
 use super::{
     BoardState, CLAIM_SECS, EditJob, GoneChat, OutboxRow, PendingPost, Removal, Result,
     SentMessage, Store, StoreError, Subscription, TrackStart, TrackedPost, claim_token, now_secs,
 };
 use crate::dest::{Destination, Platform};
 use crate::digest::Digest;
-use crate::ptt::{PostId, Tally};
+use crate::ptt::PostId;
 
 /// How long a lease lasts without renewal.
 const LEASE_SECS: i64 = 30;
@@ -61,13 +66,6 @@ struct LeaseState {
     lost: tokio_util::sync::CancellationToken,
     /// Why, once lost.
     why: std::sync::Mutex<Option<String>>,
-}
-
-fn q(doing: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
-    move |e| StoreError::Query {
-        doing,
-        reason: e.to_string(),
-    }
 }
 
 impl SqliteStore {
@@ -160,17 +158,7 @@ impl SqliteStore {
                 .fetch_one(&self.pool)
                 .await
                 .map_err(q("reading the schema version"))?;
-        let known = migrate::newest(migrate::SQLITE);
-        if current > known {
-            return Err(StoreError::TooNew {
-                found: current,
-                known,
-            });
-        }
-        let pending: Vec<&Migration> = migrate::SQLITE
-            .iter()
-            .filter(|m| m.version > current)
-            .collect();
+        let pending = migrate::pending(migrate::SQLITE, current)?;
         if pending.is_empty() {
             return Ok(());
         }
@@ -241,7 +229,7 @@ impl SqliteStore {
             .await
             .map_err(q("reading the lease"))?;
         let (pid, other_host, expires_at) = match &holder {
-            Some(row) => (row.get("pid"), row.get("host"), row.get("expires_at")),
+            Some(row) => (row.int("pid")?, row.text("host")?, row.int("expires_at")?),
             None => (0, String::from("unknown host"), 0),
         };
         let refused = match &lock {
@@ -309,9 +297,10 @@ impl SqliteStore {
             .fetch_optional(&self.pool)
             .await
             .map_err(q("reading the lease"))?;
-        let (pid, host) = holder.map_or((0, "nobody (it was released)".into()), |r| {
-            (r.get::<i64, _>("pid"), r.get::<String, _>("host"))
-        });
+        let (pid, host) = match holder {
+            Some(r) => (r.int("pid")?, r.text("host")?),
+            None => (0, "nobody (it was released)".into()),
+        };
         Err(StoreError::Locked { pid, host })
     }
 
@@ -463,95 +452,20 @@ const HEADS: &str = "WITH RECURSIVE heads(id) AS (
     FROM heads JOIN outbox c ON c.id = heads.id
 )";
 
-fn dest_of(row: &SqliteRow) -> Result<Destination> {
-    let platform: String = row.get("platform");
-    let thread: String = row.get("thread");
-    Ok(Destination {
-        platform: Platform::parse(&platform).ok_or_else(|| StoreError::Corrupt {
-            what: "platform",
-            reason: platform.clone(),
-        })?,
-        chat: row.get("chat"),
-        thread: (!thread.is_empty()).then_some(thread),
-    })
+impl SqliteStore {
+    fn shared(&self) -> Shared<'_, Sqlite> {
+        Shared(&self.pool)
+    }
 }
-
-fn digest_of(json: &str) -> Result<Digest> {
-    serde_json::from_str(json).map_err(|e| StoreError::Corrupt {
-        what: "digest",
-        reason: e.to_string(),
-    })
-}
-
-fn tally_json(t: &Tally) -> String {
-    serde_json::to_string(t).unwrap_or_default()
-}
-
-fn tracked_of(row: &SqliteRow) -> Result<TrackedPost> {
-    let id: String = row.get("post_id");
-    Ok(TrackedPost {
-        board: row.get("board"),
-        id: PostId::parse(&id).ok_or_else(|| StoreError::Corrupt {
-            what: "post id",
-            reason: id.clone(),
-        })?,
-        relayed: row.get::<i64, _>("relayed") != 0,
-        threshold: row
-            .get::<Option<i64>, _>("threshold")
-            .map(|n| n.clamp(0, i64::from(u32::MAX)) as u32),
-        marker: row.get("marker"),
-        tally: row
-            .get::<Option<String>, _>("tally")
-            .and_then(|j| serde_json::from_str(&j).ok()),
-        until_at: row.get("until_at"),
-        next_check_at: row.get("next_check_at"),
-        step_secs: row.get("step_secs"),
-        fetch_due: row.get::<i64, _>("fetch_due") != 0,
-    })
-}
-
-const TRACKED_COLUMNS: &str = "board, post_id, relayed, threshold, marker, tally, until_at,
-    next_check_at, step_secs, fetch_due";
-
-fn subscription_of(row: &SqliteRow) -> Result<Subscription> {
-    Ok(Subscription {
-        id: row.get("local_id"),
-        dest: dest_of(row)?,
-        board: row.get("board"),
-        filter: row.get("filter"),
-        paused: row.get::<i64, _>("paused") != 0,
-    })
-}
-
-const SUBSCRIPTION_COLUMNS: &str = "s.platform, s.chat, s.thread, s.local_id, s.board, s.filter,
-    EXISTS (SELECT 1 FROM paused_chats p WHERE p.platform = s.platform AND p.chat = s.chat) AS paused";
 
 #[async_trait]
 impl Store for SqliteStore {
     async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .map_err(q("pinging"))?;
-        Ok(())
+        self.shared().ping().await
     }
 
     async fn board_state(&self, board: &str) -> Result<BoardState> {
-        let row = sqlx::query("SELECT mark_id, last_ok_at FROM boards WHERE board = ?")
-            .bind(board)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(q("reading a board's mark"))?;
-        Ok(match row {
-            Some(r) => BoardState {
-                mark: r
-                    .get::<Option<String>, _>("mark_id")
-                    .as_deref()
-                    .and_then(PostId::parse),
-                last_ok_at: r.get("last_ok_at"),
-            },
-            None => BoardState::default(),
-        })
+        self.shared().board_state(board).await
     }
 
     async fn raise_mark(&self, board: &str, mark: &PostId) -> Result<()> {
@@ -588,29 +502,11 @@ impl Store for SqliteStore {
     }
 
     async fn record_poll(&self, board: &str, ok: bool, at: i64) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO boards (board, last_poll_at, last_ok_at) VALUES (?1, ?2, CASE WHEN ?3 THEN ?2 END)
-             ON CONFLICT (board) DO UPDATE SET last_poll_at = ?2,
-             last_ok_at = CASE WHEN ?3 THEN ?2 ELSE boards.last_ok_at END",
-        )
-        .bind(board)
-        .bind(at)
-        .bind(ok)
-        .execute(&self.pool)
-        .await
-        .map_err(q("recording a poll"))?;
-        Ok(())
+        self.shared().record_poll(board, ok, at).await
     }
 
     async fn is_seen(&self, board: &str, id: &PostId) -> Result<bool> {
-        let n: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM seen_posts WHERE board = ? AND post_id = ?")
-                .bind(board)
-                .bind(id.as_str())
-                .fetch_one(&self.pool)
-                .await
-                .map_err(q("checking a seen post"))?;
-        Ok(n > 0)
+        self.shared().is_seen(board, id).await
     }
 
     async fn mark_seen(&self, board: &str, ids: &[PostId], at: i64) -> Result<()> {
@@ -635,131 +531,30 @@ impl Store for SqliteStore {
     }
 
     async fn put_pending(&self, post: &PendingPost) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO pending_posts (board, post_id, epoch, title, author, marker,
-                 first_seen_at, attempts, next_attempt_at, last_error)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-             ON CONFLICT (board, post_id) DO UPDATE SET title = excluded.title,
-                 author = excluded.author, marker = excluded.marker,
-                 first_seen_at = excluded.first_seen_at, attempts = excluded.attempts,
-                 next_attempt_at = excluded.next_attempt_at, last_error = excluded.last_error",
-        )
-        .bind(&post.board)
-        .bind(post.id.as_str())
-        .bind(post.id.epoch())
-        .bind(&post.title)
-        .bind(&post.author)
-        .bind(&post.marker)
-        .bind(post.first_seen_at)
-        .bind(i64::from(post.attempts))
-        .bind(post.next_attempt_at)
-        .bind(&post.last_error)
-        .execute(&self.pool)
-        .await
-        .map_err(q("recording a pending post"))?;
-        Ok(())
+        self.shared().put_pending(post).await
     }
 
     async fn pending_posts(&self, board: &str) -> Result<Vec<PendingPost>> {
-        let rows = sqlx::query(
-            "SELECT board, post_id, title, author, marker, first_seen_at, attempts,
-                 next_attempt_at, last_error
-             FROM pending_posts WHERE board = ? ORDER BY epoch, post_id",
-        )
-        .bind(board)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(q("reading pending posts"))?;
-        let mut posts = rows
-            .iter()
-            .map(|r| {
-                let id: String = r.get("post_id");
-                Ok(PendingPost {
-                    board: r.get("board"),
-                    id: PostId::parse(&id).ok_or_else(|| StoreError::Corrupt {
-                        what: "pending post id",
-                        reason: id.clone(),
-                    })?,
-                    title: r.get("title"),
-                    author: r.get("author"),
-                    marker: r.get("marker"),
-                    first_seen_at: r.get("first_seen_at"),
-                    attempts: r.get::<i64, _>("attempts").clamp(0, i64::from(u32::MAX)) as u32,
-                    next_attempt_at: r.get("next_attempt_at"),
-                    last_error: r.get("last_error"),
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        posts.sort_by(|a, b| a.id.cmp(&b.id));
-        Ok(posts)
+        self.shared().pending_posts(board).await
     }
 
     async fn remove_pending(&self, board: &str, id: &PostId) -> Result<()> {
-        sqlx::query("DELETE FROM pending_posts WHERE board = ? AND post_id = ?")
-            .bind(board)
-            .bind(id.as_str())
-            .execute(&self.pool)
-            .await
-            .map_err(q("forgetting a pending post"))?;
-        Ok(())
+        self.shared().remove_pending(board, id).await
     }
 
     async fn accept_post(&self, digest: &Digest, dests: &[Destination], at: i64) -> Result<usize> {
-        let json = serde_json::to_string(digest).map_err(|e| StoreError::Corrupt {
-            what: "digest",
-            reason: e.to_string(),
-        })?;
-        let epoch = PostId::parse(&digest.id).map_or(0, |id| id.epoch());
         let mut tx = self
             .pool
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(q("queueing a post"))?;
-        sqlx::query(
-            "INSERT INTO digests (board, post_id, epoch, digest, seen_at) VALUES (?, ?, ?, ?, ?)
-             ON CONFLICT (board, post_id) DO UPDATE SET digest = excluded.digest",
-        )
-        .bind(&digest.board)
-        .bind(&digest.id)
-        .bind(epoch)
-        .bind(&json)
-        .bind(at)
-        .execute(&mut *tx)
-        .await
-        .map_err(q("keeping a digest"))?;
-        let mut queued = 0;
-        for d in dests {
-            let r = sqlx::query(
-                // A paused (gone) destination gets no new rows.
-                "INSERT OR IGNORE INTO outbox
-                 (board, post_id, platform, chat, thread, next_attempt_at, created_at)
-                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?6
-                 WHERE NOT EXISTS (SELECT 1 FROM paused_chats WHERE platform = ?3 AND chat = ?4)",
-            )
-            .bind(&digest.board)
-            .bind(&digest.id)
-            .bind(d.platform.as_str())
-            .bind(&d.chat)
-            .bind(d.thread_key())
-            .bind(at)
-            .execute(&mut *tx)
-            .await
-            .map_err(q("queueing a post"))?;
-            queued += r.rows_affected() as usize;
-        }
+        let queued = self.shared().accept_in(&mut tx, digest, dests, at).await?;
         tx.commit().await.map_err(q("queueing a post"))?;
         Ok(queued)
     }
 
     async fn digest(&self, board: &str, id: &PostId) -> Result<Option<Digest>> {
-        let json: Option<String> =
-            sqlx::query_scalar("SELECT digest FROM digests WHERE board = ? AND post_id = ?")
-                .bind(board)
-                .bind(id.as_str())
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(q("reading a digest"))?;
-        json.as_deref().map(digest_of).transpose()
+        self.shared().digest(board, id).await
     }
 
     async fn latest_digests(&self, boards: &[String], limit: usize) -> Result<Vec<Digest>> {
@@ -789,123 +584,28 @@ impl Store for SqliteStore {
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(q("subscribing"))?;
-        let existing: Option<i64> = sqlx::query_scalar(
-            "SELECT local_id FROM subscriptions
-             WHERE platform = ? AND chat = ? AND thread = ? AND board = ? AND filter = ?",
-        )
-        .bind(dest.platform.as_str())
-        .bind(&dest.chat)
-        .bind(dest.thread_key())
-        .bind(board)
-        .bind(filter)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(q("subscribing"))?;
-        if let Some(id) = existing {
-            return Ok((id, false));
-        }
-        let used: Vec<i64> = sqlx::query_scalar(
-            "SELECT local_id FROM subscriptions WHERE platform = ? AND chat = ? ORDER BY local_id",
-        )
-        .bind(dest.platform.as_str())
-        .bind(&dest.chat)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(q("subscribing"))?;
-        // Counted in this transaction, which holds the chat's write lock:
-        // concurrent subscribes cannot pass the limit together.
-        if used.len() >= super::MAX_SUBSCRIPTIONS {
-            return Err(StoreError::SubscriptionLimit {
-                max: super::MAX_SUBSCRIPTIONS,
-            });
-        }
-        let id = smallest_free_id(&used);
-        sqlx::query(
-            "INSERT INTO subscriptions (platform, chat, thread, local_id, board, filter, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(dest.platform.as_str())
-        .bind(&dest.chat)
-        .bind(dest.thread_key())
-        .bind(id)
-        .bind(board)
-        .bind(filter)
-        .bind(at)
-        .execute(&mut *tx)
-        .await
-        .map_err(q("subscribing"))?;
+        let subscribed = self
+            .shared()
+            .subscribe_in(&mut tx, dest, board, filter, at)
+            .await?;
         tx.commit().await.map_err(q("subscribing"))?;
-        Ok((id, true))
+        Ok(subscribed)
     }
 
     async fn unsubscribe(&self, dest: &Destination, what: &Removal) -> Result<usize> {
-        let p = dest.platform.as_str();
-        let r = match what {
-            Removal::Id(id) => sqlx::query(
-                "DELETE FROM subscriptions WHERE platform = ? AND chat = ? AND local_id = ?",
-            )
-            .bind(p)
-            .bind(&dest.chat)
-            .bind(*id),
-            Removal::Board(board) => sqlx::query(
-                "DELETE FROM subscriptions WHERE platform = ? AND chat = ? AND thread = ?
-                 AND lower(board) = lower(?)",
-            )
-            .bind(p)
-            .bind(&dest.chat)
-            .bind(dest.thread_key())
-            .bind(board.clone()),
-            Removal::All => sqlx::query(
-                "DELETE FROM subscriptions WHERE platform = ? AND chat = ? AND thread = ?",
-            )
-            .bind(p)
-            .bind(&dest.chat)
-            .bind(dest.thread_key()),
-        }
-        .execute(&self.pool)
-        .await
-        .map_err(q("unsubscribing"))?;
-        Ok(r.rows_affected() as usize)
+        self.shared().unsubscribe(dest, what).await
     }
 
     async fn subscriptions_of(&self, dest: &Destination) -> Result<Vec<Subscription>> {
-        let sql = format!(
-            "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions s
-             WHERE s.platform = ? AND s.chat = ? AND s.thread = ? ORDER BY s.local_id"
-        );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(dest.platform.as_str())
-            .bind(&dest.chat)
-            .bind(dest.thread_key())
-            .fetch_all(&self.pool)
-            .await
-            .map_err(q("listing subscriptions"))?;
-        rows.iter().map(subscription_of).collect()
+        self.shared().subscriptions_of(dest).await
     }
 
     async fn count_subscriptions(&self, platform: Platform, chat: &str) -> Result<usize> {
-        let n: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM subscriptions WHERE platform = ? AND chat = ?",
-        )
-        .bind(platform.as_str())
-        .bind(chat)
-        .fetch_one(&self.pool)
-        .await
-        .map_err(q("counting subscriptions"))?;
-        Ok(n as usize)
+        self.shared().count_subscriptions(platform, chat).await
     }
 
     async fn subscriptions_for_board(&self, board: &str) -> Result<Vec<Subscription>> {
-        let sql = format!(
-            "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions s
-             WHERE lower(s.board) = lower(?) ORDER BY s.platform, s.chat, s.local_id"
-        );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(board)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(q("reading a board's subscriptions"))?;
-        rows.iter().map(subscription_of).collect()
+        self.shared().subscriptions_for_board(board).await
     }
 
     async fn pause_chat(
@@ -960,8 +660,8 @@ impl Store for SqliteStore {
         .map_err(q("finding gone chats"))?;
         let mut gone = Vec::with_capacity(rows.len());
         for row in &rows {
-            let platform: String = row.get("platform");
-            let chat: String = row.get("chat");
+            let platform = row.text("platform")?;
+            let chat = row.text("chat")?;
             for sql in [
                 "DELETE FROM subscriptions WHERE platform = ?2 AND chat = ?3",
                 "UPDATE outbox SET state = 'expired', done_at = ?1, claim_token = NULL,
@@ -977,12 +677,9 @@ impl Store for SqliteStore {
                     .map_err(q("forgetting a gone chat"))?;
             }
             gone.push(GoneChat {
-                platform: Platform::parse(&platform).ok_or_else(|| StoreError::Corrupt {
-                    what: "platform",
-                    reason: platform.clone(),
-                })?,
+                platform: platform_of(platform)?,
                 chat,
-                subscriptions: row.get::<i64, _>("subscriptions").max(0) as u64,
+                subscriptions: row.int("subscriptions")?.max(0) as u64,
             });
         }
         tx.commit().await.map_err(q("forgetting gone chats"))?;
@@ -990,36 +687,15 @@ impl Store for SqliteStore {
     }
 
     async fn resume_chat(&self, platform: Platform, chat: &str) -> Result<bool> {
-        let r = sqlx::query("DELETE FROM paused_chats WHERE platform = ? AND chat = ?")
-            .bind(platform.as_str())
-            .bind(chat)
-            .execute(&self.pool)
-            .await
-            .map_err(q("resuming a chat"))?;
-        Ok(r.rows_affected() > 0)
+        self.shared().resume_chat(platform, chat).await
     }
 
     async fn set_chat_group(&self, platform: Platform, chat: &str, group: &str) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO chat_groups (platform, chat, grp) VALUES (?, ?, ?)
-             ON CONFLICT (platform, chat) DO UPDATE SET grp = excluded.grp",
-        )
-        .bind(platform.as_str())
-        .bind(chat)
-        .bind(group)
-        .execute(&self.pool)
-        .await
-        .map_err(q("recording a chat's group"))?;
-        Ok(())
+        self.shared().set_chat_group(platform, chat, group).await
     }
 
     async fn chats_in_group(&self, platform: Platform, group: &str) -> Result<Vec<String>> {
-        sqlx::query_scalar("SELECT chat FROM chat_groups WHERE platform = ? AND grp = ?")
-            .bind(platform.as_str())
-            .bind(group)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(q("reading a group's chats"))
+        self.shared().chats_in_group(platform, group).await
     }
 
     async fn move_chat(&self, platform: Platform, from: &str, to: &str) -> Result<()> {
@@ -1080,23 +756,18 @@ impl Store for SqliteStore {
             if busy.contains(&dest) {
                 continue;
             }
-            let id: i64 = row.get("id");
-            let json: Option<String> = row.get("digest");
-            let digest = match json.as_deref().map(digest_of) {
-                Some(Ok(d)) => d,
-                unreadable => {
+            let id = row.int("id")?;
+            let taken = match outbox_row_of(row, token.clone()) {
+                Ok(taken) => taken,
+                Err(e) => {
                     // Nothing to render: refuse this row rather than stall
                     // the destination (or every destination) behind it.
-                    let reason = match unreadable {
-                        Some(Err(e)) => e.to_string(),
-                        _ => "its post's digest is missing".to_owned(),
-                    };
-                    tracing::error!(row = id, chat = %dest, %reason, "cannot deliver an outbox row; rejected");
+                    tracing::error!(row = id, chat = %dest, error = %e, "cannot deliver an outbox row; rejected");
                     sqlx::query(
                         "UPDATE outbox SET state = 'rejected', last_error = ?, done_at = ?
                          WHERE id = ?",
                     )
-                    .bind(&reason)
+                    .bind(e.to_string())
                     .bind(now)
                     .bind(id)
                     .execute(&mut *tx)
@@ -1112,14 +783,7 @@ impl Store for SqliteStore {
                 .execute(&mut *tx)
                 .await
                 .map_err(q("claiming due deliveries"))?;
-            out.push(OutboxRow {
-                id,
-                dest,
-                digest,
-                attempts: row.get::<i64, _>("attempts") as u32,
-                created_at: row.get("created_at"),
-                claim: token.clone(),
-            });
+            out.push(taken);
             if out.len() >= limit {
                 break;
             }
@@ -1170,9 +834,7 @@ impl Store for SqliteStore {
         )
         .bind(&row.digest.board)
         .bind(&row.digest.id)
-        .bind(row.dest.platform.as_str())
-        .bind(&row.dest.chat)
-        .bind(row.dest.thread_key())
+        .bind_dest(&row.dest)
         .bind(message_id)
         .bind(at)
         .bind(tally_json(&row.digest.tally))
@@ -1226,30 +888,11 @@ impl Store for SqliteStore {
     }
 
     async fn outbox_depth(&self, platform: Option<Platform>) -> Result<u64> {
-        let n: i64 = match platform {
-            Some(p) => {
-                sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM outbox WHERE state = 'pending' AND platform = ?",
-                )
-                .bind(p.as_str())
-                .fetch_one(&self.pool)
-                .await
-            }
-            None => {
-                sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE state = 'pending'")
-                    .fetch_one(&self.pool)
-                    .await
-            }
-        }
-        .map_err(q("measuring the outbox"))?;
-        Ok(n as u64)
+        self.shared().outbox_depth(platform).await
     }
 
     async fn oldest_pending_at(&self) -> Result<Option<i64>> {
-        sqlx::query_scalar("SELECT MIN(created_at) FROM outbox WHERE state = 'pending'")
-            .fetch_one(&self.pool)
-            .await
-            .map_err(q("measuring the outbox"))
+        self.shared().oldest_pending_at().await
     }
 
     async fn next_due_at(&self, platform: Platform) -> Result<Option<i64>> {
@@ -1266,21 +909,7 @@ impl Store for SqliteStore {
     }
 
     async fn sent_messages(&self, post_id: &str) -> Result<Vec<SentMessage>> {
-        let rows = sqlx::query(
-            "SELECT platform, chat, thread, message_id FROM sent_messages WHERE post_id = ?",
-        )
-        .bind(post_id)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(q("reading sent messages"))?;
-        rows.iter()
-            .map(|r| {
-                Ok(SentMessage {
-                    dest: dest_of(r)?,
-                    message_id: r.get("message_id"),
-                })
-            })
-            .collect()
+        self.shared().sent_messages(post_id).await
     }
 
     async fn track(&self, t: &TrackStart<'_>) -> Result<()> {
@@ -1312,17 +941,7 @@ impl Store for SqliteStore {
     }
 
     async fn tracked_posts(&self, board: &str, now: i64) -> Result<Vec<TrackedPost>> {
-        let sql = format!(
-            "SELECT {TRACKED_COLUMNS} FROM tracked_posts
-             WHERE board = ? AND deleted = 0 AND until_at > ?"
-        );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(board)
-            .bind(now)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(q("reading tracked posts"))?;
-        rows.iter().map(tracked_of).collect()
+        self.shared().tracked_posts(board, now).await
     }
 
     async fn set_tracked_marker(
@@ -1332,34 +951,13 @@ impl Store for SqliteStore {
         marker: &str,
         fetch_due: bool,
     ) -> Result<()> {
-        sqlx::query(
-            "UPDATE tracked_posts SET marker = ?, fetch_due = MAX(fetch_due, ?)
-             WHERE board = ? AND post_id = ?",
-        )
-        .bind(marker)
-        .bind(fetch_due)
-        .bind(board)
-        .bind(id.as_str())
-        .execute(&self.pool)
-        .await
-        .map_err(q("recording a push marker"))?;
-        Ok(())
+        self.shared()
+            .set_tracked_marker(board, id, marker, fetch_due)
+            .await
     }
 
     async fn due_tally_checks(&self, now: i64, limit: usize) -> Result<Vec<TrackedPost>> {
-        let sql = format!(
-            "SELECT {TRACKED_COLUMNS} FROM tracked_posts
-             WHERE deleted = 0 AND until_at > ?1
-               AND (fetch_due = 1 OR (relayed = 1 AND next_check_at <= ?1))
-             ORDER BY fetch_due DESC, next_check_at LIMIT ?2"
-        );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(now)
-            .bind(limit as i64)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(q("reading due tally checks"))?;
-        rows.iter().map(tracked_of).collect()
+        self.shared().due_tally_checks(now, limit).await
     }
 
     async fn record_tally(
@@ -1370,10 +968,7 @@ impl Store for SqliteStore {
         step_secs: i64,
     ) -> Result<u64> {
         let tally = tally_json(&digest.tally);
-        let json = serde_json::to_string(digest).map_err(|e| StoreError::Corrupt {
-            what: "digest",
-            reason: e.to_string(),
-        })?;
+        let json = digest_json(digest)?;
         let mut tx = self
             .pool
             .begin_with("BEGIN IMMEDIATE")
@@ -1418,20 +1013,10 @@ impl Store for SqliteStore {
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(q("marking a post deleted"))?;
-        sqlx::query("UPDATE tracked_posts SET deleted = 1 WHERE board = ? AND post_id = ?")
-            .bind(board)
-            .bind(id.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(q("marking a post deleted"))?;
-        let queued = sqlx::query(
-            "UPDATE sent_messages SET edit_due = 1 WHERE post_id = ? AND gone = 0 AND deleted = 0",
-        )
-        .bind(id.as_str())
-        .execute(&mut *tx)
-        .await
-        .map_err(q("marking a post deleted"))?
-        .rows_affected();
+        let queued = self
+            .shared()
+            .mark_post_deleted_in(&mut tx, board, id)
+            .await?;
         tx.commit().await.map_err(q("marking a post deleted"))?;
         Ok(queued)
     }
@@ -1442,38 +1027,7 @@ impl Store for SqliteStore {
         busy: &[Destination],
         limit: usize,
     ) -> Result<Vec<EditJob>> {
-        let rows = sqlx::query(
-            "SELECT s.platform, s.chat, s.thread, s.message_id, d.digest,
-                    COALESCE(t.deleted, 0) AS post_deleted
-             FROM sent_messages s
-             JOIN digests d ON d.board = s.board AND d.post_id = s.post_id
-             LEFT JOIN tracked_posts t ON t.board = s.board AND t.post_id = s.post_id
-             WHERE s.platform = ? AND s.edit_due = 1 AND s.gone = 0
-             ORDER BY s.sent_at LIMIT ?",
-        )
-        .bind(platform.as_str())
-        .bind((limit + busy.len()) as i64)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(q("reading due edits"))?;
-        let mut out: Vec<EditJob> = Vec::new();
-        for row in &rows {
-            let dest = dest_of(row)?;
-            if busy.contains(&dest) || out.iter().any(|j| j.dest == dest) {
-                continue;
-            }
-            let json: String = row.get("digest");
-            out.push(EditJob {
-                dest,
-                message_id: row.get("message_id"),
-                digest: digest_of(&json)?,
-                deleted: row.get::<i64, _>("post_deleted") != 0,
-            });
-            if out.len() >= limit {
-                break;
-            }
-        }
-        Ok(out)
+        self.shared().due_edits(platform, busy, limit).await
     }
 
     async fn edit_done(&self, job: &EditJob) -> Result<()> {
@@ -1484,9 +1038,7 @@ impl Store for SqliteStore {
         .bind(tally_json(&job.digest.tally))
         .bind(job.deleted)
         .bind(&job.digest.id)
-        .bind(job.dest.platform.as_str())
-        .bind(&job.dest.chat)
-        .bind(job.dest.thread_key())
+        .bind_dest(&job.dest)
         .execute(&self.pool)
         .await
         .map_err(q("recording an edit"))?;
@@ -1494,40 +1046,15 @@ impl Store for SqliteStore {
     }
 
     async fn edit_gone(&self, job: &EditJob) -> Result<()> {
-        sqlx::query(
-            "UPDATE sent_messages SET edit_due = 0, gone = 1
-             WHERE post_id = ? AND platform = ? AND chat = ? AND thread = ?",
-        )
-        .bind(&job.digest.id)
-        .bind(job.dest.platform.as_str())
-        .bind(&job.dest.chat)
-        .bind(job.dest.thread_key())
-        .execute(&self.pool)
-        .await
-        .map_err(q("recording an edit"))?;
-        Ok(())
+        self.shared().edit_gone(job).await
     }
 
     async fn untrack_expired(&self, now: i64) -> Result<u64> {
-        Ok(
-            sqlx::query("DELETE FROM tracked_posts WHERE until_at <= ? OR deleted = 1")
-                .bind(now)
-                .execute(&self.pool)
-                .await
-                .map_err(q("ending tally tracking"))?
-                .rows_affected(),
-        )
+        self.shared().untrack_expired(now).await
     }
 
     async fn count_tracked(&self, now: i64) -> Result<u64> {
-        let n: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM tracked_posts WHERE deleted = 0 AND until_at > ?",
-        )
-        .bind(now)
-        .fetch_one(&self.pool)
-        .await
-        .map_err(q("counting tracked posts"))?;
-        Ok(n as u64)
+        self.shared().count_tracked(now).await
     }
 
     async fn prune(&self, now: i64, max_age: Duration, retention: Duration) -> Result<(u64, u64)> {
@@ -1543,20 +1070,7 @@ impl Store for SqliteStore {
         .await
         .map_err(q("expiring old deliveries"))?
         .rows_affected();
-        let mut deleted = 0;
-        for sql in [
-            "DELETE FROM outbox WHERE state <> 'pending' AND done_at < ?",
-            "DELETE FROM seen_posts WHERE seen_at < ?",
-            "DELETE FROM digests WHERE seen_at < ?",
-            "DELETE FROM sent_messages WHERE sent_at < ?",
-        ] {
-            deleted += sqlx::query(sql)
-                .bind(keep_after)
-                .execute(&self.pool)
-                .await
-                .map_err(q("pruning"))?
-                .rows_affected();
-        }
+        let deleted = self.shared().prune_before(keep_after).await?;
         Ok((expired, deleted))
     }
 
@@ -1592,26 +1106,4 @@ impl Store for SqliteStore {
             slot.take();
         }
     }
-}
-
-/// `Ok` when an outcome changed its row (the caller's claim held), else
-/// [`StoreError::ClaimLost`].
-fn claimed(rows_affected: u64, row: i64) -> Result<()> {
-    if rows_affected == 0 {
-        Err(StoreError::ClaimLost { row })
-    } else {
-        Ok(())
-    }
-}
-
-fn smallest_free_id(used: &[i64]) -> i64 {
-    let mut id = 1;
-    for &u in used {
-        if u == id {
-            id += 1;
-        } else if u > id {
-            break;
-        }
-    }
-    id
 }
