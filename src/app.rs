@@ -252,7 +252,7 @@ pub async fn start_backend(
         let filter = Filter::parse_str(&settings.console.filter)
             .map_err(|e| StartError::Config(format!("console.filter: {e}")))?;
         sinks.push(Arc::new(ConsoleSink::new(
-            settings.console.format == "json",
+            settings.console.format == crate::config::OutputFormat::Json,
         )));
         Some(filter)
     } else {

@@ -165,7 +165,30 @@ pub struct ConsoleSettings {
     /// The `/subscribe` words after BOARD, applied to every polled board.
     pub filter: String,
     /// `text` or `json`.
-    pub format: String,
+    pub format: OutputFormat,
+}
+
+/// How the console sink prints digests and the log prints lines.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase", try_from = "String")]
+pub enum OutputFormat {
+    /// For people: a block per digest, a line per log event.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl TryFrom<String> for OutputFormat {
+    type Error = String;
+
+    fn try_from(v: String) -> Result<Self, String> {
+        match v.as_str() {
+            "text" => Ok(OutputFormat::Text),
+            "json" => Ok(OutputFormat::Json),
+            _ => Err(format!("must be text or json, not {v:?}")),
+        }
+    }
 }
 
 impl Default for ConsoleSettings {
@@ -173,7 +196,7 @@ impl Default for ConsoleSettings {
         ConsoleSettings {
             enabled: None,
             filter: "tag:新聞".into(),
-            format: "text".into(),
+            format: OutputFormat::Text,
         }
     }
 }
@@ -281,13 +304,13 @@ impl Default for HttpSettings {
 #[serde(default)]
 pub struct LogSettings {
     /// `text` or `json`.
-    pub format: String,
+    pub format: OutputFormat,
 }
 
 impl Default for LogSettings {
     fn default() -> Self {
         LogSettings {
-            format: "text".into(),
+            format: OutputFormat::Text,
         }
     }
 }
@@ -416,14 +439,7 @@ impl Settings {
                 errs.push(format!("{key} must be one of {}", allowed.join(", ")));
             }
         };
-        one_of(
-            "console.format",
-            &self.console.format,
-            &["text", "json"],
-            &mut errs,
-        );
         one_of("bot.locale", &self.bot.locale, &["zh-TW", "en"], &mut errs);
-        one_of("log.format", &self.log.format, &["text", "json"], &mut errs);
         if StoreUrl::parse(&self.store.url).is_none() {
             errs.push("store.url must be sqlite://PATH or postgres://…".into());
         }
@@ -693,6 +709,17 @@ mod tests {
         assert!(err.contains("poll_interval_secs"), "{err}");
         assert!(err.contains("not a PTT board name"), "{err}");
         assert!(err.contains("ptt.base_url"), "{err}");
+    }
+
+    #[test]
+    fn a_format_that_is_neither_text_nor_json_is_refused_naming_the_key() {
+        let err = load(&[("PTT_RELAY__CONSOLE__FORMAT", "xml")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("console.format"), "{err}");
+        assert!(err.contains("json"), "{err}");
+        let l = load(&[("PTT_RELAY__LOG__FORMAT", "json")]).unwrap();
+        assert_eq!(l.settings.log.format, OutputFormat::Json);
     }
 
     #[test]

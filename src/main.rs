@@ -95,7 +95,7 @@ fn run(file: Option<PathBuf>) -> Result<(), Failure> {
         settings,
         unknown_keys,
     } = Settings::load(&Sources { file, env: None }).map_err(|e| Failure::Usage(e.to_string()))?;
-    ptt_relay::telemetry::init(settings.log.format == "json");
+    ptt_relay::telemetry::init(settings.log.format == ptt_relay::config::OutputFormat::Json);
     let platform_keys = registry::configure(&settings)
         .map(|p| p.unknown_keys)
         .unwrap_or_default();
