@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 use crate::chat::console::ConsoleSink;
 use crate::chat::pacing::Share;
 use crate::chat::{AdapterContext, ChatSink, Listener, PlatformId, registry};
+use crate::clock::now_secs;
 use crate::commands::{Handler, Lang};
 use crate::config::{Settings, StoreUrl};
 use crate::filter::Filter;
@@ -22,7 +23,7 @@ use crate::relay::router::Router;
 use crate::relay::tally::{TallyOptions, Tracker};
 use crate::store::postgres::{Leadership, PostgresStore};
 use crate::store::sqlite::SqliteStore;
-use crate::store::{Store, StoreError, now_secs};
+use crate::store::{Store, StoreError};
 use crate::telemetry::status::RuntimeStatus;
 
 /// How often old rows are pruned.
@@ -94,7 +95,7 @@ pub struct Election {
 pub fn replica_id() -> String {
     format!(
         "{}-{}-{:04x}",
-        crate::store::sqlite::host_name(),
+        crate::host::name(),
         std::process::id(),
         rand::random::<u16>()
     )

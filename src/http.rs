@@ -18,7 +18,8 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tower_http::limit::RequestBodyLimitLayer;
 
-use crate::store::{Store, now_secs};
+use crate::clock::now_secs;
+use crate::store::Store;
 use crate::telemetry::metrics::metrics;
 use crate::telemetry::status::RuntimeStatus;
 

@@ -9,6 +9,7 @@ pub mod config;
 pub mod dest;
 pub mod digest;
 pub mod filter;
+pub mod host;
 pub mod http;
 pub mod preview;
 pub mod ptt;

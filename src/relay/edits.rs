@@ -13,8 +13,9 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::chat::{ChatSink, EditKind, SendOutcome};
+use crate::clock::now_secs;
 use crate::dest::Destination;
-use crate::store::{EditJob, Store, now_secs};
+use crate::store::{EditJob, Store};
 use crate::telemetry::metrics::metrics;
 use crate::telemetry::status::RuntimeStatus;
 

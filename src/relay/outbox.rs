@@ -20,8 +20,9 @@ use tokio_util::sync::CancellationToken;
 use tokio::time::Instant;
 
 use crate::chat::{ChatSink, SendOutcome};
+use crate::clock::now_secs;
 use crate::dest::Destination;
-use crate::store::{CLAIM_SECS, OutboxRow, Store, StoreError, now_secs};
+use crate::store::{CLAIM_SECS, OutboxRow, Store, StoreError};
 use crate::telemetry::metrics::metrics;
 
 /// First transient backoff.

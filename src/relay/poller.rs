@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::router::{Router, Target};
 use super::tally::Tracker;
+use crate::clock::now_secs;
 use crate::digest::Digest;
 use crate::filter::PostView;
 use crate::ptt::budget::Priority;
@@ -22,7 +23,7 @@ use crate::ptt::jitter;
 use crate::ptt::{
     Board, IndexPage, IndexRow, PostId, PushMarker, page_is_complete, parse_article, parse_index,
 };
-use crate::store::{PendingPost, Store, StoreError, now_secs};
+use crate::store::{PendingPost, Store, StoreError};
 use crate::telemetry::metrics::metrics;
 use crate::telemetry::status::RuntimeStatus;
 

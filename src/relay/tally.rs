@@ -13,11 +13,12 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::router::Router;
+use crate::clock::now_secs;
 use crate::digest::Digest;
 use crate::ptt::budget::Priority;
 use crate::ptt::client::{FetchError, PttClient};
 use crate::ptt::{Board, IndexRow, PostId, PushMarker, Tally, page_is_complete, parse_article};
-use crate::store::{Store, StoreError, TrackStart, TrackedPost, now_secs};
+use crate::store::{Store, StoreError, TrackStart, TrackedPost};
 use crate::telemetry::status::RuntimeStatus;
 
 /// Tracking settings.

@@ -71,7 +71,7 @@ impl Leadership {
             url: url.to_owned(),
             options: connect_options(url)?,
             replica_id,
-            host: super::sqlite::host_name(),
+            host: crate::host::name(),
             conn: None,
             key: 0,
             held: false,

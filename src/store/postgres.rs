@@ -968,7 +968,7 @@ impl Store for PostgresStore {
              ON CONFLICT (replica_id) DO UPDATE SET last_seen = excluded.last_seen",
         )
         .bind(&self.replica_id)
-        .bind(super::sqlite::host_name())
+        .bind(crate::host::name())
         .bind(now)
         .execute(&mut *tx)
         .await

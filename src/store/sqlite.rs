@@ -214,7 +214,7 @@ impl SqliteStore {
     }
 
     async fn take_lease(&self) -> Result<()> {
-        let host = host_name();
+        let host = crate::host::name();
         let now = now_secs();
         let mut tx = self
             .pool
@@ -284,7 +284,7 @@ impl SqliteStore {
             sqlx::query("UPDATE lease SET expires_at = ? WHERE id = 1 AND pid = ? AND host = ?")
                 .bind(now_secs() + LEASE_SECS)
                 .bind(self.pid)
-                .bind(host_name())
+                .bind(crate::host::name())
                 .execute(&self.pool)
                 .await
                 .map_err(q("renewing the lease"))?
@@ -350,16 +350,6 @@ impl LeaseState {
         }
         self.lost.cancel();
     }
-}
-
-pub(crate) fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
-        .map(|s| s.trim().to_owned())
-        .ok()
-        .filter(|s| !s.is_empty())
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .unwrap_or_else(|| "localhost".into())
 }
 
 /// The store's lock file, as [`lock_file`] found it.
@@ -1097,7 +1087,7 @@ impl Store for SqliteStore {
         if leased && !self.lease.lost.is_cancelled() {
             let _ = sqlx::query("DELETE FROM lease WHERE id = 1 AND pid = ? AND host = ?")
                 .bind(self.pid)
-                .bind(host_name())
+                .bind(crate::host::name())
                 .execute(&self.pool)
                 .await;
         }

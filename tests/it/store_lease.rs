@@ -11,12 +11,6 @@ use ptt_relay::store::{Store, StoreError};
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{ConnectOptions, Connection};
 
-fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|s| s.trim().to_owned())
-        .unwrap_or_else(|_| "localhost".into())
-}
-
 /// Writes the lease row a killed process leaves behind.
 async fn leave_lease(db: &Path, pid: i64, host: &str) {
     SqliteStore::open_unleased(db).await.unwrap().close().await;
@@ -49,7 +43,7 @@ async fn leave_lease(db: &Path, pid: i64, host: &str) {
 async fn a_stale_lease_row_naming_a_running_pid_on_this_host_does_not_refuse_a_start() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("relay.db");
-    leave_lease(&db, 1, &host_name()).await;
+    leave_lease(&db, 1, &ptt_relay::host::name()).await;
     let store = SqliteStore::open(&db)
         .await
         .expect("a stale lease row refused the start");
@@ -68,7 +62,7 @@ async fn a_second_store_with_the_same_pid_and_host_is_refused_while_the_first_ru
     match SqliteStore::open(&db).await {
         Err(StoreError::Locked { pid, host }) => {
             assert_eq!(pid, i64::from(std::process::id()));
-            assert_eq!(host, host_name());
+            assert_eq!(host, ptt_relay::host::name());
         }
         Err(e) => panic!("refused for another reason: {e}"),
         Ok(second) => {

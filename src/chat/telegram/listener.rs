@@ -35,13 +35,13 @@ use super::errors::{Failure, TelegramError, classify};
 use super::render::MAX_TEXT_UTF16;
 use super::{Call, Me, Shared};
 use crate::chat::SendOutcome;
+use crate::clock::now_secs;
 use crate::commands::grammar::ParseError;
 use crate::commands::i18n::fill;
 use crate::commands::{
     self, Admission, Command, CommandError, Context, Lang, Membership, Reply, ReplyKind,
 };
 use crate::dest::Destination;
-use crate::store::now_secs;
 
 /// A chat's task ends after this long without updates.
 const CHAT_IDLE: Duration = Duration::from_secs(30);
