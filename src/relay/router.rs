@@ -1,6 +1,7 @@
 //! Who wants a board's posts: its subscriptions, plus the console filter.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use crate::dest::Destination;
 use crate::filter::Filter;
@@ -19,13 +20,24 @@ pub struct Target {
 pub struct Router {
     store: Arc<dyn Store>,
     console: Option<Filter>,
+    /// Stored filters already parsed, by their canonical words: a poll
+    /// parses only filters it has not seen (subscriptions change rarely).
+    parsed: Mutex<HashMap<String, Filter>>,
 }
+
+/// At most this many parsed filters are kept; past it the memo starts
+/// over (a bound, not a cache policy: real deployments hold far fewer).
+const PARSED_MAX: usize = 10_000;
 
 impl Router {
     /// A router over the store's subscriptions; `console` is the console
     /// sink's filter when the console is enabled.
     pub fn new(store: Arc<dyn Store>, console: Option<Filter>) -> Self {
-        Router { store, console }
+        Router {
+            store,
+            console,
+            parsed: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Every target of a board. A stored filter that no longer parses is
@@ -40,7 +52,7 @@ impl Router {
             })
             .collect();
         for sub in self.store.subscriptions_for_board(board).await? {
-            match Filter::parse_str(&sub.filter) {
+            match self.parse(&sub.filter) {
                 Ok(filter) => out.push(Target {
                     dest: sub.dest,
                     filter,
@@ -51,5 +63,22 @@ impl Router {
             }
         }
         Ok(out)
+    }
+
+    /// A stored filter, parsed once.
+    fn parse(&self, words: &str) -> Result<Filter, crate::filter::FilterError> {
+        let mut parsed = self
+            .parsed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(f) = parsed.get(words) {
+            return Ok(f.clone());
+        }
+        let f = Filter::parse_str(words)?;
+        if parsed.len() >= PARSED_MAX {
+            parsed.clear();
+        }
+        parsed.insert(words.to_owned(), f.clone());
+        Ok(f)
     }
 }
