@@ -98,7 +98,15 @@ pub fn read_section<T: DeserializeOwned + Default>(
     let value: T = serde_ignored::deserialize(section.clone(), |path| {
         unknown.push(format!("{name}.{path}"));
     })
-    .map_err(|e| vec![format!("{name}: {e}")])?;
+    .map_err(|e| {
+        let e = e.to_string();
+        // A value's own check may name its key already.
+        if e.starts_with(&format!("{name}.")) {
+            vec![e]
+        } else {
+            vec![format!("{name}: {e}")]
+        }
+    })?;
     Ok((value, unknown))
 }
 

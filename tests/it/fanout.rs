@@ -84,7 +84,7 @@ async fn one_post_to_1000_telegram_chats() {
     let settings = TelegramSettings {
         token: Some(SecretString::from(TOKEN.to_owned())),
         api_url: tg.api_url.clone(),
-        link_preview: "off".into(),
+        link_preview: ptt_relay::chat::telegram::LinkPreview::Off,
     };
     let adapter =
         TelegramAdapter::with_options(&settings, ctx, TelegramOptions::default()).unwrap();
@@ -181,7 +181,7 @@ async fn a_backlog_of_200000_rows_drains_at_telegrams_limit() {
     let settings = TelegramSettings {
         token: Some(SecretString::from(TOKEN.to_owned())),
         api_url: tg.api_url.clone(),
-        link_preview: "off".into(),
+        link_preview: ptt_relay::chat::telegram::LinkPreview::Off,
     };
     let adapter =
         TelegramAdapter::with_options(&settings, ctx, TelegramOptions::default()).unwrap();

@@ -46,7 +46,7 @@ async fn setup() -> Setup {
     let settings = TelegramSettings {
         token: Some(SecretString::from(TOKEN.to_owned())),
         api_url: tg.api_url.clone(),
-        link_preview: "off".into(),
+        link_preview: ptt_relay::chat::telegram::LinkPreview::Off,
     };
     let options = TelegramOptions {
         poll_timeout: Duration::from_secs(1),

@@ -44,7 +44,7 @@ fn tg_settings(api_url: &str, token: &str) -> TelegramSettings {
     TelegramSettings {
         token: Some(SecretString::from(token.to_owned())),
         api_url: api_url.to_owned(),
-        link_preview: "source".into(),
+        link_preview: ptt_relay::chat::telegram::LinkPreview::Source,
     }
 }
 

@@ -25,9 +25,6 @@ pub enum TelegramError {
         /// Why.
         reason: String,
     },
-    /// `telegram.link_preview` is not `source`, `ptt` or `off`.
-    #[error("telegram.link_preview must be source, ptt or off, not {0:?}")]
-    LinkPreview(String),
     /// The HTTP client could not be built.
     #[error("cannot build the Telegram HTTP client: {0}")]
     Client(String),

@@ -34,7 +34,7 @@ use crate::chat::{AdapterContext, ChatSink, Configured, Enabled, Listener, Start
 use crate::dest::Platform as PlatformId;
 use crate::digest::Digest;
 use errors::{Failure, classify};
-pub use settings::TelegramSettings;
+pub use settings::{LinkPreview, TelegramSettings};
 
 /// teloxide's HTTP client gives up after this long (the default of
 /// [`TelegramOptions::request_timeout`]); a long poll must answer well
@@ -81,27 +81,7 @@ impl Default for TelegramOptions {
     }
 }
 
-/// What a digest's link preview shows (`telegram.link_preview`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum LinkPreview {
-    /// The news source, else the post.
-    Source,
-    /// The PTT post.
-    Ptt,
-    /// None.
-    Off,
-}
-
 impl LinkPreview {
-    fn parse(s: &str) -> Result<Self, TelegramError> {
-        match s {
-            "source" => Ok(LinkPreview::Source),
-            "ptt" => Ok(LinkPreview::Ptt),
-            "off" => Ok(LinkPreview::Off),
-            other => Err(TelegramError::LinkPreview(other.to_owned())),
-        }
-    }
-
     fn options(self, d: &Digest) -> LinkPreviewOptions {
         let url = match self {
             LinkPreview::Source => Some(d.source_url.clone().unwrap_or_else(|| d.url.clone())),
@@ -290,7 +270,7 @@ impl TelegramAdapter {
                 pacer: Arc::new(pacer().shared_by(Arc::clone(&ctx.share)).hold_after_start()),
                 ctx,
                 redactor,
-                preview: LinkPreview::parse(&settings.link_preview)?,
+                preview: settings.link_preview,
                 options,
                 me: OnceLock::new(),
                 recent_429: Mutex::new(Vec::new()),
@@ -514,6 +494,6 @@ mod tests {
             LinkPreview::Source.options(&d).url.as_deref(),
             Some(d.url.as_str())
         );
-        assert!(LinkPreview::parse("always").is_err());
+        assert!(LinkPreview::try_from("always".to_owned()).is_err());
     }
 }

@@ -6,6 +6,34 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{mask_secret, mask_url_password};
 
+/// What a digest's link preview shows (`telegram.link_preview`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase", try_from = "String")]
+pub enum LinkPreview {
+    /// The news source, else the post.
+    Source,
+    /// The PTT post.
+    Ptt,
+    /// None.
+    Off,
+}
+
+impl TryFrom<String> for LinkPreview {
+    type Error = String;
+
+    /// The error names the key: serde does not say which field failed.
+    fn try_from(v: String) -> Result<Self, String> {
+        match v.as_str() {
+            "source" => Ok(LinkPreview::Source),
+            "ptt" => Ok(LinkPreview::Ptt),
+            "off" => Ok(LinkPreview::Off),
+            _ => Err(format!(
+                "telegram.link_preview must be source, ptt or off, not {v:?}"
+            )),
+        }
+    }
+}
+
 /// `[telegram]`
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default)]
@@ -16,8 +44,8 @@ pub struct TelegramSettings {
     /// The Bot API server.
     #[serde(serialize_with = "mask_url_password")]
     pub api_url: String,
-    /// `source`, `ptt` or `off`.
-    pub link_preview: String,
+    /// What a digest's link preview shows.
+    pub link_preview: LinkPreview,
 }
 
 impl Default for TelegramSettings {
@@ -25,7 +53,7 @@ impl Default for TelegramSettings {
         TelegramSettings {
             token: None,
             api_url: "https://api.telegram.org".into(),
-            link_preview: "source".into(),
+            link_preview: LinkPreview::Source,
         }
     }
 }
@@ -48,9 +76,6 @@ impl TelegramSettings {
         let mut errs = Vec::new();
         if !crate::config::is_http_url(&self.api_url) {
             errs.push("telegram.api_url must be an http(s) URL".to_owned());
-        }
-        if !["source", "ptt", "off"].contains(&self.link_preview.as_str()) {
-            errs.push("telegram.link_preview must be one of source, ptt, off".to_owned());
         }
         errs
     }
