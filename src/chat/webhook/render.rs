@@ -155,7 +155,7 @@ pub fn json_body(d: &Digest) -> Vec<u8> {
 /// The body of a first delivery in `format`.
 pub fn body(format: Format, d: &Digest) -> Vec<u8> {
     match format {
-        Format::Discord => discord_body(d).to_string().into_bytes(),
+        Format::Embeds => discord_body(d).to_string().into_bytes(),
         Format::Slack => slack_body(d).to_string().into_bytes(),
         Format::Json => json_body(d),
     }

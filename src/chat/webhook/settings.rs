@@ -54,8 +54,10 @@ pub struct DestinationSettings {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
-    /// A Discord execute-webhook body (tally edits too).
-    Discord,
+    /// `discord`: a Discord execute-webhook body, an embed (tally edits
+    /// too).
+    #[serde(rename = "discord")]
+    Embeds,
     /// A Slack Block Kit message (no edits).
     Slack,
     /// The digest JSON, with a delivery id and an optional signature (no

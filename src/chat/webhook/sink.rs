@@ -262,7 +262,7 @@ fn classify(
             .ok()
             .and_then(|v| v.get("code")?.as_u64())
             .is_some_and(|c| c == 10015);
-        if editing && format == Format::Discord && !unknown_webhook && code == 404 {
+        if editing && format == Format::Embeds && !unknown_webhook && code == 404 {
             return SendOutcome::Rejected(format!("HTTP {code}: the message is gone"));
         }
         return SendOutcome::DestinationGone(format!("HTTP {code}"));
@@ -293,7 +293,7 @@ impl ChatSink for WebhookSink {
         let body = render::body(hook.format, digest);
         let delivery = render::delivery_id(&digest.board, &digest.id, &dest.chat);
         match hook.format {
-            Format::Discord => {
+            Format::Embeds => {
                 let mut url = hook.url.clone();
                 url.query_pairs_mut().append_pair("wait", "true");
                 let req = self.request(hook, Method::POST, url).body(body);
@@ -338,7 +338,7 @@ impl ChatSink for WebhookSink {
             Ok(h) => h,
             Err(out) => return out,
         };
-        if hook.format != Format::Discord {
+        if hook.format != Format::Embeds {
             return SendOutcome::Rejected("this webhook format has no edits".into());
         }
         if message_id.is_empty() || !message_id.bytes().all(|b| b.is_ascii_digit()) {
@@ -391,7 +391,7 @@ mod tests {
                 StatusCode::TOO_MANY_REQUESTS,
                 None,
                 br#"{"retry_after": 1.5}"#,
-                Format::Discord,
+                Format::Embeds,
                 false
             ),
             SendOutcome::RateLimited {
@@ -410,7 +410,7 @@ mod tests {
                 StatusCode::NOT_FOUND,
                 None,
                 br#"{"code":10008}"#,
-                Format::Discord,
+                Format::Embeds,
                 true
             ),
             SendOutcome::Rejected(_)
@@ -420,7 +420,7 @@ mod tests {
                 StatusCode::NOT_FOUND,
                 None,
                 br#"{"code":10015}"#,
-                Format::Discord,
+                Format::Embeds,
                 true
             ),
             SendOutcome::DestinationGone(_)
