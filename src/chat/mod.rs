@@ -9,6 +9,7 @@ pub mod discord;
 pub mod pacing;
 pub mod registry;
 pub mod telegram;
+pub mod webhook;
 
 use std::sync::Arc;
 use std::time::Duration;

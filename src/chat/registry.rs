@@ -6,8 +6,12 @@ use super::{Enabled, Platform, PlatformId};
 use crate::config::{ConfigError, Settings};
 
 /// Every chat platform, in the order they start and print.
-pub fn platforms() -> [&'static dyn Platform; 2] {
-    [&super::telegram::TELEGRAM, &super::discord::DISCORD]
+pub fn platforms() -> [&'static dyn Platform; 3] {
+    [
+        &super::telegram::TELEGRAM,
+        &super::discord::DISCORD,
+        &super::webhook::WEBHOOK,
+    ]
 }
 
 /// The platform called `name`, if any.

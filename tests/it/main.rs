@@ -36,3 +36,4 @@ mod tally;
 mod tally_telegram;
 mod telegram;
 mod telegram_binary;
+mod webhook;

@@ -5,6 +5,7 @@ pub mod binary;
 pub mod fake_discord;
 pub mod fake_ptt;
 pub mod fake_telegram;
+pub mod fake_webhook;
 pub mod harness;
 pub mod pg;
 pub mod recording;
