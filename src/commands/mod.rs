@@ -1,6 +1,7 @@
 //! Chat commands, parsed once into a platform-neutral [`Command`] and
 //! handled in one place ([`Handler`]); every reply text lives in [`i18n`].
 
+pub mod configured;
 pub mod events;
 pub mod grammar;
 pub mod handler;

@@ -1293,3 +1293,57 @@ async fn a_chat_gets_ten_answers_a_minute_then_one_slow_down_then_nothing() {
         assert!(!t.busy.is_empty());
     }
 }
+
+/// Configuration-defined subscriptions (webhooks): the wanted one is added
+/// before any other is removed, a repeat changes nothing, a paused
+/// destination resumes, and an unpolled board is refused without removing
+/// what is there.
+#[tokio::test]
+async fn subscriptions_set_from_the_configuration_replace_the_old_without_a_gap() {
+    let e = env().await;
+    let d = dest("hook");
+    let filter = |w: &str| ptt_relay::filter::Filter::parse_str(w).expect("filter");
+    e.handler
+        .set_subscriptions(&d, &[("stock".into(), filter("tag:新聞"))])
+        .await
+        .expect("applied");
+    assert_eq!(e.rows("hook").await, [row(1, "Stock", "tag:新聞")]);
+    // The same again keeps it (same id).
+    e.handler
+        .set_subscriptions(&d, &[("Stock".into(), filter("tag:新聞"))])
+        .await
+        .expect("applied");
+    assert_eq!(e.rows("hook").await, [row(1, "Stock", "tag:新聞")]);
+    // A changed filter: the new one gets the next id (it was added while
+    // the old one still stood), then the old one goes.
+    e.store
+        .pause_chat(d.platform, "hook", "404", 1)
+        .await
+        .expect("pause");
+    e.handler
+        .set_subscriptions(&d, &[("Stock".into(), filter("tag:新聞 kw:台積電"))])
+        .await
+        .expect("applied");
+    assert_eq!(
+        e.rows("hook").await,
+        [row(2, "Stock", "tag:新聞 kw:台積電")]
+    );
+    assert!(
+        !e.store
+            .resume_chat(d.platform, "hook")
+            .await
+            .expect("resume"),
+        "it was resumed already"
+    );
+    // A board that is not polled: refused, and nothing removed.
+    let err = e
+        .handler
+        .set_subscriptions(&d, &[("Gossiping".into(), filter("tag:新聞"))])
+        .await
+        .expect_err("not polled");
+    assert!(err[0].contains("Gossiping"), "{err:?}");
+    assert_eq!(
+        e.rows("hook").await,
+        [row(2, "Stock", "tag:新聞 kw:台積電")]
+    );
+}

@@ -6,10 +6,11 @@
 //!
 //! The configuration is the subscriptions' source of truth. The listener
 //! (the leader's, like every platform's) hands each destination's
-//! subscription to the command handler when it starts, as the destination
-//! typing `/unsubscribe all` then `/subscribe FILTER` would: a changed
-//! filter replaces the old one, and a destination paused after a 404/410
-//! resumes on the next start. So the poller, the router, the tally
+//! subscription to the command handler when it starts
+//! (`Handler::set_subscriptions`: the configured one added first, any other
+//! removed after, so no post falls between): a changed filter replaces the
+//! old one, and a destination paused after a 404/410 resumes on the next
+//! start. So the poller, the router, the tally
 //! tracker and the store treat a webhook like any chat, and nothing
 //! outside this folder knows about webhooks. A destination removed from
 //! the configuration finds no URL here: it is paused (destination gone)
@@ -31,7 +32,6 @@ use self::settings::{Subscription, WebhookSettings, subscription};
 use self::sink::WebhookSink;
 use crate::chat::pacing::{Pacer, per_chat};
 use crate::chat::{AdapterContext, Configured, Enabled, Started};
-use crate::commands::{Command, Context, Lang, ReplyKind, parse};
 use crate::dest::{Destination, Platform as PlatformId};
 use crate::digest::Digest;
 
@@ -124,27 +124,18 @@ struct ConfigSync {
 impl ConfigSync {
     async fn apply(&self) {
         for (name, sub) in &self.subscriptions {
-            let ctx = Context {
-                dest: Destination::chat(ID, name.clone()),
-                is_admin: true,
-                lang: Lang::En,
-                max_reply_chars: 4096,
-            };
             // The one subscription the configuration gives, replacing any
-            // earlier one ("nothing to unsubscribe" is fine).
-            let handler = &self.ctx.handler;
-            if let Ok(Some(all)) = parse("/unsubscribe all", None) {
-                let _ = handler.handle(&ctx, Ok(all)).await;
-            }
-            let command = Command::Subscribe {
-                board: Some(sub.board.clone()),
-                filter: sub.filter.clone(),
-            };
-            let reply = handler.handle(&ctx, Ok(command)).await;
-            if reply.kind == ReplyKind::Error {
-                tracing::error!(webhook = %name, reply = %reply.text, "cannot subscribe a webhook to its filter");
-            } else {
-                tracing::debug!(webhook = %name, board = %sub.board, filter = %sub.filter.canonical(), "webhook subscribed from the configuration");
+            // earlier one: added first, the others removed after, so no
+            // post falls between.
+            let dest = Destination::chat(ID, name.clone());
+            let wanted = [(sub.board.clone(), sub.filter.clone())];
+            match self.ctx.handler.set_subscriptions(&dest, &wanted).await {
+                Ok(()) => {
+                    tracing::debug!(webhook = %name, board = %sub.board, filter = %sub.filter.canonical(), "webhook subscribed from the configuration");
+                }
+                Err(errors) => {
+                    tracing::error!(webhook = %name, errors = %errors.join("; "), "cannot subscribe a webhook to its filter");
+                }
             }
         }
     }
