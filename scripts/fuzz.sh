@@ -23,6 +23,12 @@ fixtures=tests/fixtures
 export RUSTC_BOOTSTRAP=1
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 fuzz_flags=(-s none -a)
+# In CI each target runs for seconds: build them unoptimized (-D), which
+# compiles several minutes faster; longer runs build optimized
+# (FUZZ_OPTIMIZED=1 forces it in CI too).
+if [[ "${CI:-}" == "true" && "${FUZZ_OPTIMIZED:-0}" != 1 ]]; then
+  fuzz_flags+=(-D)
+fi
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
   echo "== installing cargo-fuzz"
