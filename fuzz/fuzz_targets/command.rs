@@ -4,7 +4,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use ptt_relay::commands::grammar::{LATEST_MAX, Target};
-use ptt_relay::commands::{Command, parse};
+use ptt_relay::commands::{Command, Latest, Subscribe, Unsubscribe, parse};
 use ptt_relay::filter::{Filter, PostView};
 use ptt_relay::ptt::Board;
 
@@ -28,16 +28,18 @@ fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
     for bot in [Some("ptt_relay_bot"), None] {
         match parse(&text, bot) {
-            Ok(Some(Command::Subscribe { board, filter })) => {
+            Ok(Some(Command::Subscribe(Subscribe { board, filter }))) => {
                 if let Some(b) = &board {
                     assert!(Board::parse(b).is_some(), "board {b:?}");
                 }
                 assert_round_trip(&filter, &text);
             }
-            Ok(Some(Command::Unsubscribe(Target::Board(b)))) => {
+            Ok(Some(Command::Unsubscribe(Unsubscribe {
+                target: Target::Board(b),
+            }))) => {
                 assert!(Board::parse(&b).is_some(), "board {b:?}");
             }
-            Ok(Some(Command::Latest(n))) => assert!((1..=LATEST_MAX).contains(&n)),
+            Ok(Some(Command::Latest(Latest { n }))) => assert!((1..=LATEST_MAX).contains(&n)),
             Ok(_) | Err(_) => {}
         }
     }

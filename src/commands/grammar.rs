@@ -1,47 +1,36 @@
-//! Parsing chat text into a platform-neutral [`Command`].
+//! Parsing chat text into a platform-neutral [`Command`]: the shared half
+//! (the command's name, its addressee, splitting the words). Each command's
+//! own words are parsed in its file (`subscribe.rs`, `unsubscribe.rs`, …).
 
 use unicode_normalization::UnicodeNormalization;
 
-use crate::filter::{Filter, FilterError, MAX_WORDS, UnbalancedQuote, split_words};
+use super::help::Help;
+use super::latest::Latest;
+use super::list::List;
+use super::status::Status;
+use super::subscribe::Subscribe;
+use super::unsubscribe::Unsubscribe;
+use crate::filter::{FilterError, UnbalancedQuote, split_words};
 
-/// Default and bounds of `/latest N`.
-pub const LATEST_DEFAULT: u8 = 5;
-/// Most digests `/latest` lists.
-pub const LATEST_MAX: u8 = 20;
+pub use super::latest::{LATEST_DEFAULT, LATEST_MAX};
+pub use super::unsubscribe::Target;
 
-/// What `/unsubscribe` names.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Target {
-    /// A subscription id.
-    Id(i64),
-    /// Every subscription to a board.
-    Board(String),
-    /// Everything.
-    All,
-}
-
-/// A command, the same on every platform.
+/// A command, the same on every platform: each holds its own file's
+/// struct, parsed and applied there.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     /// `/subscribe [BOARD] [WORD]…`
-    Subscribe {
-        /// The board as typed (checked against the polled boards later).
-        board: Option<String>,
-        /// The filter.
-        filter: Filter,
-    },
+    Subscribe(Subscribe),
     /// `/unsubscribe ID|BOARD|all`
-    Unsubscribe(Target),
+    Unsubscribe(Unsubscribe),
     /// `/list`
-    List,
+    List(List),
     /// `/latest [N]`
-    Latest(u8),
+    Latest(Latest),
     /// `/status`
-    Status,
-    /// `/help`
-    Help,
-    /// `/start`
-    Start,
+    Status(Status),
+    /// `/help` and `/start`
+    Help(Help),
 }
 
 /// Which command a parse error is about (to show its usage).
@@ -132,65 +121,24 @@ pub fn parse(text: &str, bot_name: Option<&str>) -> Result<Option<Command>, Comm
     };
     let args: String = args.nfkc().collect();
     let words = split_words(&args).map_err(|e| err(e.into()))?;
-    let no_args = |cmd: Command| {
-        if words.is_empty() {
-            Ok(Some(cmd))
-        } else {
-            Err(err(ParseError::UnexpectedWords))
-        }
+    let parsed = match name.as_str() {
+        "subscribe" | "sub" => Subscribe::parse(&words).map(Command::Subscribe),
+        "unsubscribe" | "unsub" => Unsubscribe::parse(&words).map(Command::Unsubscribe),
+        "list" => List::parse(&words).map(Command::List),
+        "latest" => Latest::parse(&words).map(Command::Latest),
+        "status" => Status::parse(&words).map(Command::Status),
+        "help" | "start" => Help::parse(&words).map(Command::Help),
+        _ => Err(ParseError::UnknownCommand(name)),
     };
-    match name.as_str() {
-        "subscribe" | "sub" => {
-            // A board, a `tag:` and MAX_WORDS more; Filter::parse decides.
-            if words.len() > MAX_WORDS + 2 {
-                return Err(err(ParseError::Filter(FilterError::TooManyWords)));
-            }
-            // The first word is a board when it can be a PTT board name;
-            // anything else (`台積電`) is a filter word, refused with usage.
-            let (board, rest) = match words.split_first() {
-                Some((first, rest))
-                    if !first.contains(':') && crate::ptt::Board::parse(first).is_some() =>
-                {
-                    (Some(first.clone()), rest)
-                }
-                _ => (None, &words[..]),
-            };
-            let filter = Filter::parse(rest).map_err(|e| err(e.into()))?;
-            Ok(Some(Command::Subscribe { board, filter }))
-        }
-        "unsubscribe" | "unsub" => {
-            let [target] = words.as_slice() else {
-                return Err(err(if words.is_empty() {
-                    ParseError::MissingTarget
-                } else {
-                    ParseError::UnexpectedWords
-                }));
-            };
-            let t = target.trim_start_matches('#');
-            let target = if t.eq_ignore_ascii_case("all") {
-                Target::All
-            } else if let Ok(id) = t.parse::<i64>() {
-                Target::Id(id)
-            } else if crate::ptt::Board::parse(t).is_some() {
-                Target::Board(t.to_owned())
-            } else {
-                return Err(err(ParseError::BadTarget(target.clone())));
-            };
-            Ok(Some(Command::Unsubscribe(target)))
-        }
-        "latest" => match words.as_slice() {
-            [] => Ok(Some(Command::Latest(LATEST_DEFAULT))),
-            [n] => match n.parse::<u8>() {
-                Ok(n) if (1..=LATEST_MAX).contains(&n) => Ok(Some(Command::Latest(n))),
-                _ => Err(err(ParseError::BadCount(n.clone()))),
-            },
-            _ => Err(err(ParseError::UnexpectedWords)),
-        },
-        "list" => no_args(Command::List),
-        "status" => no_args(Command::Status),
-        "help" => Ok(Some(Command::Help)),
-        "start" => Ok(Some(Command::Start)),
-        _ => Err(err(ParseError::UnknownCommand(name))),
+    parsed.map(Some).map_err(err)
+}
+
+/// A command that takes no words got some.
+pub(super) fn no_words<T>(words: &[String], cmd: T) -> Result<T, ParseError> {
+    if words.is_empty() {
+        Ok(cmd)
+    } else {
+        Err(ParseError::UnexpectedWords)
     }
 }
 
@@ -209,7 +157,7 @@ mod tests {
     #[test]
     fn subscribe_takes_an_optional_board_and_quoted_words() {
         match ok("/subscribe Stock kw:\"台積電 ADR\" not:盤中") {
-            Command::Subscribe { board, filter } => {
+            Command::Subscribe(Subscribe { board, filter }) => {
                 assert_eq!(board.as_deref(), Some("Stock"));
                 assert_eq!(filter.kw, vec!["台積電 adr"]);
                 assert_eq!(filter.not, vec!["盤中"]);
@@ -217,7 +165,7 @@ mod tests {
             other => panic!("{other:?}"),
         }
         match ok("/subscribe@ptt_relay_bot tag：*") {
-            Command::Subscribe { board, filter } => {
+            Command::Subscribe(Subscribe { board, filter }) => {
                 assert_eq!(board, None);
                 assert_eq!(filter.canonical(), "tag:*");
             }
@@ -236,19 +184,20 @@ mod tests {
 
     #[test]
     fn other_commands() {
-        assert_eq!(ok("/unsubscribe 3"), Command::Unsubscribe(Target::Id(3)));
-        assert_eq!(ok("/unsubscribe #3"), Command::Unsubscribe(Target::Id(3)));
-        assert_eq!(ok("/unsubscribe ALL"), Command::Unsubscribe(Target::All));
+        let unsub = |target| Command::Unsubscribe(Unsubscribe { target });
+        assert_eq!(ok("/unsubscribe 3"), unsub(Target::Id(3)));
+        assert_eq!(ok("/unsubscribe #3"), unsub(Target::Id(3)));
+        assert_eq!(ok("/unsubscribe ALL"), unsub(Target::All));
         assert_eq!(
             ok("/unsubscribe Stock"),
-            Command::Unsubscribe(Target::Board("Stock".into()))
+            unsub(Target::Board("Stock".into()))
         );
-        assert_eq!(ok("/latest"), Command::Latest(5));
-        assert_eq!(ok("/latest 20"), Command::Latest(20));
-        assert_eq!(ok("/LIST"), Command::List);
-        assert_eq!(ok("/status"), Command::Status);
-        assert_eq!(ok("/help"), Command::Help);
-        assert_eq!(ok("/start"), Command::Start);
+        assert_eq!(ok("/latest"), Command::Latest(Latest { n: 5 }));
+        assert_eq!(ok("/latest 20"), Command::Latest(Latest { n: 20 }));
+        assert_eq!(ok("/LIST"), Command::List(List));
+        assert_eq!(ok("/status"), Command::Status(Status));
+        assert_eq!(ok("/help"), Command::Help(Help));
+        assert_eq!(ok("/start"), Command::Help(Help));
     }
 
     #[test]

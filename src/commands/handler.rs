@@ -1,16 +1,15 @@
-//! Applying a command: one place for every platform.
+//! Applying a command: what every command shares (the [`Handler`], rate
+//! limiting, resuming a paused chat, the [`Context`] and [`Reply`] types,
+//! malformed-command replies); each command's own half is in its file.
 
 use std::sync::Arc;
 
-use chrono::{TimeZone, Utc};
-
-use super::grammar::{Command, CommandError, CommandName, ParseError, Target};
+use super::grammar::{Command, CommandError, CommandName, ParseError};
 use super::i18n::{Lang, Texts, fill};
 use super::limit::{Admission, CommandLimiter, PER_WINDOW};
 use crate::dest::Destination;
-use crate::filter::{Filter, PostView};
-use crate::ptt::{Board, time};
-use crate::store::{Removal, Store, now_secs};
+use crate::ptt::Board;
+use crate::store::Store;
 use crate::telemetry::status::RuntimeStatus;
 
 /// Most subscriptions a chat may have (enforced by the store).
@@ -51,7 +50,7 @@ pub struct Reply {
 }
 
 impl Reply {
-    fn new(kind: ReplyKind, text: impl Into<String>) -> Self {
+    pub(super) fn new(kind: ReplyKind, text: impl Into<String>) -> Self {
         Reply {
             text: text.into(),
             kind,
@@ -101,6 +100,11 @@ impl Handler {
     /// The store the handler applies commands and events to.
     pub(super) fn store(&self) -> &dyn Store {
         &*self.store
+    }
+
+    /// The runtime status `/status` reports.
+    pub(super) fn runtime_status(&self) -> &RuntimeStatus {
+        &self.status
     }
 
     /// Notified when a paused destination is resumed, so the outbox
@@ -184,221 +188,32 @@ impl Handler {
     }
 
     async fn apply(&self, ctx: &Context, cmd: Command) -> crate::store::Result<Reply> {
-        let t = ctx.lang.texts();
-        Ok(match cmd {
-            Command::Help | Command::Start => Reply::new(ReplyKind::Info, t.help),
-            Command::Subscribe { board, filter } => self.subscribe(ctx, board, filter).await?,
-            Command::Unsubscribe(target) => self.unsubscribe(ctx, target).await?,
-            Command::List => self.list(ctx).await?,
-            Command::Latest(n) => self.latest(ctx, n).await?,
-            Command::Status => self.status(ctx).await?,
-        })
+        match cmd {
+            Command::Subscribe(c) => c.apply(self, ctx).await,
+            Command::Unsubscribe(c) => c.apply(self, ctx).await,
+            Command::List(c) => c.apply(self, ctx).await,
+            Command::Latest(c) => c.apply(self, ctx).await,
+            Command::Status(c) => c.apply(self, ctx).await,
+            Command::Help(c) => Ok(c.apply(ctx)),
+        }
     }
 
-    fn board_named(&self, name: Option<&str>) -> Option<&Board> {
+    /// The polled board `name` names (any case), or the first polled board.
+    pub(super) fn board_named(&self, name: Option<&str>) -> Option<&Board> {
         match name {
             None => self.boards.first(),
             Some(n) => self.boards.iter().find(|b| b.eq_ignore_case(n)),
         }
     }
 
-    fn board_list(&self) -> String {
+    /// The polled boards, comma-separated.
+    pub(super) fn board_list(&self) -> String {
         self.boards
             .iter()
             .map(Board::as_str)
             .collect::<Vec<_>>()
             .join(", ")
     }
-
-    async fn subscribe(
-        &self,
-        ctx: &Context,
-        board: Option<String>,
-        filter: Filter,
-    ) -> crate::store::Result<Reply> {
-        let t = ctx.lang.texts();
-        if !ctx.is_admin {
-            return Ok(Reply::new(ReplyKind::Error, t.admins_only));
-        }
-        let Some(b) = self.board_named(board.as_deref()) else {
-            let typed = board.unwrap_or_default();
-            return Ok(Reply::new(
-                ReplyKind::Error,
-                fill(
-                    t.board_not_polled,
-                    &[("board", &typed), ("boards", &self.board_list())],
-                ),
-            ));
-        };
-        let canonical = filter.canonical();
-        // The limit is checked by the store inside the inserting
-        // transaction, so concurrent commands cannot pass it.
-        let (id, created) = match self
-            .store
-            .subscribe(&ctx.dest, b.as_str(), &canonical, now_secs())
-            .await
-        {
-            Ok(r) => r,
-            Err(crate::store::StoreError::SubscriptionLimit { max }) => {
-                let max = max.to_string();
-                return Ok(Reply::new(
-                    ReplyKind::Error,
-                    fill(t.too_many_subscriptions, &[("max", &max)]),
-                ));
-            }
-            Err(e) => return Err(e),
-        };
-        let id = id.to_string();
-        let values = [
-            ("id", id.as_str()),
-            ("board", b.as_str()),
-            ("filter", &canonical),
-        ];
-        Ok(if created {
-            tracing::info!(chat = %ctx.dest, board = %b, filter = %canonical, "subscribed");
-            Reply::new(ReplyKind::Done, fill(t.subscribed, &values))
-        } else {
-            Reply::new(ReplyKind::Done, fill(t.already_subscribed, &values))
-        })
-    }
-
-    async fn unsubscribe(&self, ctx: &Context, target: Target) -> crate::store::Result<Reply> {
-        let t = ctx.lang.texts();
-        if !ctx.is_admin {
-            return Ok(Reply::new(ReplyKind::Error, t.admins_only));
-        }
-        let removal = match target {
-            Target::Id(id) => {
-                // Only ids this destination can see.
-                let mine = self.store.subscriptions_of(&ctx.dest).await?;
-                if !mine.iter().any(|s| s.id == id) {
-                    return Ok(Reply::new(ReplyKind::Error, t.nothing_to_unsubscribe));
-                }
-                Removal::Id(id)
-            }
-            Target::Board(b) => Removal::Board(b),
-            Target::All => Removal::All,
-        };
-        let n = self.store.unsubscribe(&ctx.dest, &removal).await?;
-        Ok(if n == 0 {
-            Reply::new(ReplyKind::Error, t.nothing_to_unsubscribe)
-        } else {
-            tracing::info!(chat = %ctx.dest, removed = n, "unsubscribed");
-            Reply::new(
-                ReplyKind::Done,
-                fill(t.unsubscribed, &[("n", &n.to_string())]),
-            )
-        })
-    }
-
-    async fn list(&self, ctx: &Context) -> crate::store::Result<Reply> {
-        let t = ctx.lang.texts();
-        let subs = self.store.subscriptions_of(&ctx.dest).await?;
-        if subs.is_empty() {
-            return Ok(Reply::new(ReplyKind::Info, t.list_empty));
-        }
-        let lines: Vec<String> = subs
-            .iter()
-            .map(|s| {
-                let paused = if s.paused { t.paused_mark } else { "" };
-                format!("#{} {} {}{}", s.id, s.board, s.filter, paused)
-            })
-            .collect();
-        Ok(Reply::new(
-            ReplyKind::Info,
-            fit_lines(t, t.list_heading, &lines, ctx.max_reply_chars),
-        ))
-    }
-
-    async fn latest(&self, ctx: &Context, n: u8) -> crate::store::Result<Reply> {
-        let t = ctx.lang.texts();
-        let subs = self.store.subscriptions_of(&ctx.dest).await?;
-        let filters: Vec<(String, Filter)> = subs
-            .iter()
-            .filter_map(|s| {
-                Some((
-                    s.board.to_ascii_lowercase(),
-                    Filter::parse_str(&s.filter).ok()?,
-                ))
-            })
-            .collect();
-        let mut boards: Vec<String> = filters.iter().map(|(b, _)| b.clone()).collect();
-        boards.sort();
-        boards.dedup();
-        let digests = if boards.is_empty() {
-            Vec::new()
-        } else {
-            self.store.latest_digests(&boards, 500).await?
-        };
-        let lines: Vec<String> = digests
-            .iter()
-            .filter(|d| {
-                filters.iter().any(|(b, f)| {
-                    *b == d.board.to_ascii_lowercase()
-                        && f.matches_post(PostView::of_digest(d))
-                        && f.push.is_none_or(|p| d.tally.net >= i64::from(p))
-                })
-            })
-            .take(usize::from(n))
-            .map(|d| {
-                let when = d
-                    .posted_at
-                    .map(|p| p.format("%m-%d %H:%M ").to_string())
-                    .unwrap_or_default();
-                format!(
-                    "{when}{} {}",
-                    crate::text::strip_controls(d.display_title()),
-                    d.url
-                )
-            })
-            .collect();
-        if lines.is_empty() {
-            return Ok(Reply::new(ReplyKind::Info, t.latest_empty));
-        }
-        Ok(Reply::new(
-            ReplyKind::Info,
-            fit_lines(t, "", &lines, ctx.max_reply_chars),
-        ))
-    }
-
-    async fn status(&self, ctx: &Context) -> crate::store::Result<Reply> {
-        let t = ctx.lang.texts();
-        let mut lines = vec![fill(t.status_boards, &[("boards", &self.board_list())])];
-        for b in &self.boards {
-            let state = self.store.board_state(b.as_str()).await?;
-            let when = state
-                .last_ok_at
-                .map_or_else(|| t.status_never.to_owned(), show_time);
-            lines.push(fill(
-                t.status_board_line,
-                &[("board", b.as_str()), ("when", &when)],
-            ));
-        }
-        let depth = self.store.outbox_depth(None).await?;
-        lines.push(fill(t.status_outbox, &[("n", &depth.to_string())]));
-        lines.push(fill(
-            t.status_tracked,
-            &[("n", &self.status.tracked_posts().to_string())],
-        ));
-        let last_edit = self
-            .status
-            .last_edit_at()
-            .map_or_else(|| t.status_never.to_owned(), show_time);
-        lines.push(fill(t.status_last_edit, &[("when", &last_edit)]));
-        lines.push(fill(t.status_leader, &[("leader", &self.status.leader())]));
-        lines.push(fill(
-            t.status_version,
-            &[("version", env!("CARGO_PKG_VERSION"))],
-        ));
-        Ok(Reply::new(ReplyKind::Info, lines.join("\n")))
-    }
-}
-
-fn show_time(secs: i64) -> String {
-    Utc.timestamp_opt(secs, 0)
-        .single()
-        .map(|t| time::display(&t.fixed_offset()))
-        .unwrap_or_default()
 }
 
 fn malformed(t: &Texts, e: &CommandError) -> Reply {
@@ -451,7 +266,7 @@ fn describe(t: &Texts, e: &ParseError) -> String {
 
 /// Joins a heading and lines within `max` characters, ending with
 /// "…and K more" when lines had to be left out.
-fn fit_lines(t: &Texts, heading: &str, lines: &[String], max: usize) -> String {
+pub(super) fn fit_lines(t: &Texts, heading: &str, lines: &[String], max: usize) -> String {
     let mut out: Vec<String> = Vec::new();
     if !heading.is_empty() {
         out.push(heading.to_owned());

@@ -9,7 +9,7 @@ use unicode_normalization::UnicodeNormalization;
 
 use crate::commands::grammar::{CommandName, LATEST_MAX, ParseError, parse as parse_text};
 use crate::commands::i18n::{EN, Texts, ZH_TW};
-use crate::commands::{Command, CommandError};
+use crate::commands::{Command, CommandError, Help, Latest, List, Status, Subscribe};
 use crate::filter::{Filter, split_words};
 
 /// The one slash command.
@@ -217,19 +217,21 @@ pub fn to_command(name: &str, options: &[(String, OptionValue)]) -> Result<Comma
                 None => Err(err(CommandName::Unsubscribe, ParseError::MissingTarget)),
             }
         }
-        "latest" => match options.iter().find(|(k, _)| k == "n") {
-            None => Ok(Command::Latest(crate::commands::grammar::LATEST_DEFAULT)),
-            Some((_, v)) => {
-                let n = value_text(v);
-                match n.parse::<u8>() {
-                    Ok(k) if (1..=LATEST_MAX).contains(&k) => Ok(Command::Latest(k)),
-                    _ => Err(err(CommandName::Latest, ParseError::BadCount(n))),
-                }
-            }
-        },
-        "list" => Ok(Command::List),
-        "status" => Ok(Command::Status),
-        "help" => Ok(Command::Help),
+        "latest" => {
+            // Like `/latest [N]`.
+            let n: Vec<String> = options
+                .iter()
+                .filter(|(k, _)| k == "n")
+                .take(1)
+                .map(|(_, v)| value_text(v))
+                .collect();
+            Latest::parse(&n)
+                .map(Command::Latest)
+                .map_err(|e| err(CommandName::Latest, e))
+        }
+        "list" => Ok(Command::List(List)),
+        "status" => Ok(Command::Status(Status)),
+        "help" => Ok(Command::Help(Help)),
         other => Err(err(
             CommandName::Other,
             ParseError::UnknownCommand(format!("{COMMAND_NAME} {other}")),
@@ -264,7 +266,7 @@ fn subscribe(options: &[(String, OptionValue)]) -> Result<Command, CommandError>
         }
     }
     let filter = Filter::parse(&words).map_err(|e| fail(e.into()))?;
-    Ok(Command::Subscribe { board, filter })
+    Ok(Command::Subscribe(Subscribe { board, filter }))
 }
 
 /// Whether a command may take a while and is best answered publicly: the
@@ -279,7 +281,7 @@ pub fn answered_publicly(parsed: &Result<Command, CommandError>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::commands::grammar::Target;
+    use crate::commands::{Target, Unsubscribe};
     use crate::filter::{FilterError, TagFilter};
 
     fn s(k: &str, v: &str) -> (String, OptionValue) {
@@ -295,7 +297,9 @@ mod tests {
             ("push".to_owned(), OptionValue::Int(30)),
             ("re".to_owned(), OptionValue::Bool(true)),
         ];
-        let Command::Subscribe { board, filter } = to_command("subscribe", &opts).unwrap() else {
+        let Command::Subscribe(Subscribe { board, filter }) =
+            to_command("subscribe", &opts).unwrap()
+        else {
             panic!("not a subscribe");
         };
         assert_eq!(board.as_deref(), Some("stock"));
@@ -307,10 +311,10 @@ mod tests {
         .unwrap();
         assert_eq!(
             text,
-            Command::Subscribe {
+            Command::Subscribe(Subscribe {
                 board: Some("stock".into()),
                 filter: filter.clone()
-            }
+            })
         );
         assert_eq!(filter.tag, TagFilter::Is("新聞".into()));
     }
@@ -347,20 +351,27 @@ mod tests {
     fn other_subcommands() {
         assert_eq!(
             to_command("unsubscribe", &[s("target", "#3")]).unwrap(),
-            Command::Unsubscribe(Target::Id(3))
+            Command::Unsubscribe(Unsubscribe {
+                target: Target::Id(3)
+            })
         );
         assert_eq!(
             to_command("unsubscribe", &[s("target", "ALL")]).unwrap(),
-            Command::Unsubscribe(Target::All)
+            Command::Unsubscribe(Unsubscribe {
+                target: Target::All
+            })
         );
-        assert_eq!(to_command("latest", &[]).unwrap(), Command::Latest(5));
+        assert_eq!(
+            to_command("latest", &[]).unwrap(),
+            Command::Latest(Latest { n: 5 })
+        );
         assert_eq!(
             to_command("latest", &[("n".into(), OptionValue::Int(20))]).unwrap(),
-            Command::Latest(20)
+            Command::Latest(Latest { n: 20 })
         );
-        assert_eq!(to_command("list", &[]).unwrap(), Command::List);
-        assert_eq!(to_command("status", &[]).unwrap(), Command::Status);
-        assert_eq!(to_command("help", &[]).unwrap(), Command::Help);
+        assert_eq!(to_command("list", &[]).unwrap(), Command::List(List));
+        assert_eq!(to_command("status", &[]).unwrap(), Command::Status(Status));
+        assert_eq!(to_command("help", &[]).unwrap(), Command::Help(Help));
     }
 
     #[test]

@@ -17,7 +17,7 @@
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize, Serializer};
 
-use crate::commands::{Command, parse};
+use crate::commands::{Command, Subscribe, parse};
 use crate::config::mask_secret;
 use crate::filter::Filter;
 
@@ -97,10 +97,10 @@ pub struct Subscription {
 /// `Err` says what is wrong (never echoing anything but the filter).
 pub fn subscription(filter: &str) -> Result<Subscription, String> {
     match parse(&format!("/subscribe {filter}"), None) {
-        Ok(Some(Command::Subscribe {
+        Ok(Some(Command::Subscribe(Subscribe {
             board: Some(board),
             filter,
-        })) => Ok(Subscription { board, filter }),
+        }))) => Ok(Subscription { board, filter }),
         Ok(_) => Err("must start with a PTT board name".to_owned()),
         Err(e) => Err(e.error.to_string()),
     }
