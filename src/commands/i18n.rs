@@ -1,5 +1,6 @@
-//! Every user-facing reply text, once per language. Placeholders are
-//! `{name}`, filled by [`fill`].
+//! Every user-facing text (replies, command menus and option
+//! descriptions, the marks on a deleted post's message), once per language.
+//! Placeholders are `{name}`, filled by [`fill`].
 
 /// A reply language.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -133,7 +134,54 @@ pub struct Texts {
     /// Descriptions for command menus: subscribe, unsubscribe, list, latest,
     /// status, help.
     pub menu: [&'static str; 6],
+    /// Descriptions of the slash command's options.
+    pub options: OptionTexts,
 }
+
+/// Descriptions of the slash command and its options in one language
+/// (at most 100 characters each).
+#[derive(Debug)]
+pub struct OptionTexts {
+    /// The command itself.
+    pub command: &'static str,
+    /// `board`.
+    pub board: &'static str,
+    /// `tag`.
+    pub tag: &'static str,
+    /// `kw`.
+    pub kw: &'static str,
+    /// `not`.
+    pub not: &'static str,
+    /// `author`.
+    pub author: &'static str,
+    /// `push`.
+    pub push: &'static str,
+    /// `re`.
+    pub re: &'static str,
+    /// `fw`.
+    pub fw: &'static str,
+    /// `target` of `unsubscribe`.
+    pub target: &'static str,
+    /// `n` of `latest`.
+    pub n: &'static str,
+}
+
+/// Marks on the message of a post deleted on PTT. Digests are always
+/// Traditional Chinese (they quote PTT), whatever the chat's language, so
+/// these are too.
+#[derive(Debug)]
+pub struct DigestTexts {
+    /// A line above the digest.
+    pub deleted_line: &'static str,
+    /// A status in front of the digest's title.
+    pub deleted_title: &'static str,
+}
+
+/// The digest marks.
+pub static DIGEST: DigestTexts = DigestTexts {
+    deleted_line: "【PTT 原文已刪除】",
+    deleted_title: "【已刪除】",
+};
 
 /// Traditional Chinese.
 pub static ZH_TW: Texts = Texts {
@@ -195,6 +243,19 @@ pub static ZH_TW: Texts = Texts {
         "狀態",
         "說明",
     ],
+    options: OptionTexts {
+        command: "PTT 看板新文章摘要",
+        board: "看板（預設為第一個轉播看板）",
+        tag: "標題標籤，例如 新聞；* 表示全部（預設 新聞）",
+        kw: "標題必須包含的字，以空白分隔；含空白的詞請加引號",
+        not: "標題不可包含的字，以空白分隔",
+        author: "作者帳號",
+        push: "淨推文數達到此數才轉播（1–999）",
+        re: "也轉播回文（Re:）",
+        fw: "也轉播轉錄文（Fw:）",
+        target: "訂閱編號、看板名稱或 all",
+        n: "則數（1–20，預設 5）",
+    },
 };
 
 /// English.
@@ -257,6 +318,19 @@ Example: /subscribe Stock kw:台積電 not:\"盤中閒聊\"",
         "Status",
         "Help",
     ],
+    options: OptionTexts {
+        command: "Digests of new PTT posts",
+        board: "Board (default: the first relayed board)",
+        tag: "Title tag, e.g. 新聞; * for any (default 新聞)",
+        kw: "Words the title must contain, space-separated; quote a phrase with spaces",
+        not: "Words the title must not contain, space-separated",
+        author: "Author id",
+        push: "Relay once the net push reaches this (1–999)",
+        re: "Also relay replies (Re:)",
+        fw: "Also relay forwards (Fw:)",
+        target: "Subscription id, board name or all",
+        n: "How many (1–20, default 5)",
+    },
 };
 
 /// Fills `{name}` placeholders in one pass, so a value (which may be user

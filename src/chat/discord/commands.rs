@@ -8,7 +8,7 @@ use serenity::builder::{CreateCommand, CreateCommandOption};
 use unicode_normalization::UnicodeNormalization;
 
 use crate::commands::grammar::{CommandName, LATEST_MAX, ParseError, parse as parse_text};
-use crate::commands::i18n::{EN, Texts, ZH_TW};
+use crate::commands::i18n::{EN, OptionTexts, Texts, ZH_TW};
 use crate::commands::{Command, CommandError, Help, Latest, List, Status, Subscribe};
 use crate::filter::{Filter, split_words};
 
@@ -22,55 +22,8 @@ pub const COMMAND_NAME: &str = "ptt";
 /// Integrations); the handler checks subscribe/unsubscribe again anyway.
 pub const DEFAULT_MEMBER_PERMISSIONS: Permissions = Permissions::MANAGE_CHANNELS;
 
-/// Descriptions of the command and its options in one language (Discord
-/// allows at most 100 characters each).
-struct OptionTexts {
-    command: &'static str,
-    board: &'static str,
-    tag: &'static str,
-    kw: &'static str,
-    not: &'static str,
-    author: &'static str,
-    push: &'static str,
-    re: &'static str,
-    fw: &'static str,
-    target: &'static str,
-    n: &'static str,
-}
-
-static OPTIONS_ZH_TW: OptionTexts = OptionTexts {
-    command: "PTT 看板新文章摘要",
-    board: "看板（預設為第一個轉播看板）",
-    tag: "標題標籤，例如 新聞；* 表示全部（預設 新聞）",
-    kw: "標題必須包含的字，以空白分隔；含空白的詞請加引號",
-    not: "標題不可包含的字，以空白分隔",
-    author: "作者帳號",
-    push: "淨推文數達到此數才轉播（1–999）",
-    re: "也轉播回文（Re:）",
-    fw: "也轉播轉錄文（Fw:）",
-    target: "訂閱編號、看板名稱或 all",
-    n: "則數（1–20，預設 5）",
-};
-
-static OPTIONS_EN: OptionTexts = OptionTexts {
-    command: "Digests of new PTT posts",
-    board: "Board (default: the first relayed board)",
-    tag: "Title tag, e.g. 新聞; * for any (default 新聞)",
-    kw: "Words the title must contain, space-separated; quote a phrase with spaces",
-    not: "Words the title must not contain, space-separated",
-    author: "Author id",
-    push: "Relay once the net push reaches this (1–999)",
-    re: "Also relay replies (Re:)",
-    fw: "Also relay forwards (Fw:)",
-    target: "Subscription id, board name or all",
-    n: "How many (1–20, default 5)",
-};
-
 /// Discord's locales we describe the command in.
-const LOCALES: [(&str, &Texts, &OptionTexts); 2] = [
-    ("zh-TW", &ZH_TW, &OPTIONS_ZH_TW),
-    ("en-US", &EN, &OPTIONS_EN),
-];
+const LOCALES: [(&str, &Texts); 2] = [("zh-TW", &ZH_TW), ("en-US", &EN)];
 
 /// The subcommands, in the order of `Texts::menu`.
 const SUBCOMMANDS: [&str; 6] = [
@@ -87,9 +40,9 @@ fn option(
     name: &str,
     describe: fn(&OptionTexts) -> &'static str,
 ) -> CreateCommandOption {
-    let mut o = CreateCommandOption::new(kind, name, describe(&OPTIONS_EN));
-    for (locale, _, texts) in LOCALES {
-        o = o.description_localized(locale, describe(texts));
+    let mut o = CreateCommandOption::new(kind, name, describe(&EN.options));
+    for (locale, texts) in LOCALES {
+        o = o.description_localized(locale, describe(&texts.options));
     }
     o
 }
@@ -97,7 +50,7 @@ fn option(
 fn subcommand(index: usize) -> CreateCommandOption {
     let name = SUBCOMMANDS[index];
     let mut sub = CreateCommandOption::new(CommandOptionType::SubCommand, name, EN.menu[index]);
-    for (locale, texts, _) in LOCALES {
+    for (locale, texts) in LOCALES {
         sub = sub.description_localized(locale, texts.menu[index]);
     }
     match name {
@@ -133,11 +86,11 @@ fn subcommand(index: usize) -> CreateCommandOption {
 /// The definition of `/ptt` sent at start-up.
 pub fn ptt_command() -> CreateCommand {
     let mut cmd = CreateCommand::new(COMMAND_NAME)
-        .description(OPTIONS_EN.command)
+        .description(EN.options.command)
         .default_member_permissions(DEFAULT_MEMBER_PERMISSIONS)
         .dm_permission(true);
-    for (locale, _, texts) in LOCALES {
-        cmd = cmd.description_localized(locale, texts.command);
+    for (locale, texts) in LOCALES {
+        cmd = cmd.description_localized(locale, texts.options.command);
     }
     for i in 0..SUBCOMMANDS.len() {
         cmd = cmd.add_option(subcommand(i));

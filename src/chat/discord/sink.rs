@@ -15,14 +15,13 @@ use crate::chat::discord::render::{Embed, embed, embed_with_status, nonce};
 use crate::chat::pacing::Pacer;
 use crate::chat::{ChatSink, EditKind, SendOutcome};
 use crate::commands::Reply;
+use crate::commands::i18n::DIGEST;
 use crate::dest::{Destination, Platform};
 use crate::digest::Digest;
 use crate::text::truncate_chars;
 
 /// Discord's limit for a message's `content`.
 pub const MAX_CONTENT: usize = 2000;
-/// The status shown in the title of a post deleted on PTT.
-pub const DELETED_STATUS: &str = "【已刪除】";
 
 /// Converts our rendered embed into serenity's builder (the content is
 /// decided by [`crate::chat::discord::render`], not here).
@@ -161,7 +160,7 @@ impl ChatSink for DiscordSink {
         };
         let status = match kind {
             EditKind::Tally => None,
-            EditKind::Deleted => Some(DELETED_STATUS),
+            EditKind::Deleted => Some(DIGEST.deleted_title),
         };
         let edit = EditMessage::new()
             .embed(to_create_embed(&embed_with_status(digest, status)))

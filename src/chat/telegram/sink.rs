@@ -12,14 +12,11 @@ use super::errors::Failure;
 use super::render::{MAX_TEXT_UTF16, escape, render, render_with_status};
 use super::{Call, Shared, no_preview};
 use crate::chat::{ChatSink, EditKind, SendOutcome};
+use crate::commands::i18n::DIGEST;
 use crate::commands::{Membership, Reply};
 use crate::dest::{Destination, Platform};
 use crate::digest::Digest;
 use crate::text::truncate_utf16;
-
-/// The line above a digest whose post was deleted on PTT (digests are
-/// always Traditional Chinese: they quote PTT).
-pub const DELETED_MARK: &str = "【PTT 原文已刪除】";
 
 /// A command reply waits out a 429 this long at most.
 const REPLY_WAIT_MAX: std::time::Duration = std::time::Duration::from_secs(30);
@@ -205,7 +202,7 @@ impl ChatSink for TelegramSink {
         };
         let status = match kind {
             EditKind::Tally => None,
-            EditKind::Deleted => Some(DELETED_MARK),
+            EditKind::Deleted => Some(DIGEST.deleted_line),
         };
         let req = s
             .bot
