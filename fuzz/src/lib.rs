@@ -105,8 +105,8 @@ pub mod field {
     pub const NONCE_DEST: usize = 12;
 }
 
-/// The status line real callers pass (`chat::telegram::sink::DELETED_MARK`).
-pub const DELETED_MARK: &str = "【PTT 原文已刪除】";
+/// The status line real callers pass (the i18n table's deleted mark).
+pub const DELETED_MARK: &str = ptt_relay::commands::i18n::DIGEST.deleted_line;
 
 /// A digest and the status line to render it with.
 pub struct Case {

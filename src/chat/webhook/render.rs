@@ -15,12 +15,9 @@ use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 
 use super::settings::Format;
+use crate::commands::i18n::DIGEST;
 use crate::digest::{Digest, links};
 use crate::text::{strip_controls, truncate_chars, truncate_chars_keeping_links};
-
-/// The status shown before the title of a post deleted on PTT (as the
-/// Discord platform shows it).
-pub const DELETED_STATUS: &str = "【已刪除】";
 
 /// Slack's limit for the text of a section or context block.
 pub const SLACK_BLOCK_MAX: usize = 3000;
@@ -68,7 +65,7 @@ pub fn discord_body(d: &Digest) -> Value {
 
 /// The body of a tally edit (`PATCH {url}/messages/{id}`).
 pub fn discord_edit_body(d: &Digest, deleted: bool) -> Value {
-    discord_parts(d, deleted.then_some(DELETED_STATUS))
+    discord_parts(d, deleted.then_some(DIGEST.deleted_title))
 }
 
 /// Escapes text for Slack: `&`, `<` and `>` (Slack's control characters),
