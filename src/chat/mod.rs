@@ -111,6 +111,36 @@ pub fn read_section<T: DeserializeOwned + Default>(
     Ok((value, unknown))
 }
 
+/// A platform's typed config section, as [`configure_section`] reads it.
+pub trait Section: DeserializeOwned + Default + serde::Serialize {
+    /// Empty values made unset, and the like.
+    fn normalized(self) -> Self;
+    /// Every bad key, named (`telegram.api_url must be an http(s) URL`).
+    fn problems(&self) -> Vec<String>;
+    /// The platform ready to start, when these settings turn it on.
+    fn enabled(self) -> Option<Box<dyn Enabled>>;
+}
+
+/// What every [`Platform::configure`] does with its section `name`: read it
+/// ([`read_section`]), normalize and check it, show it (masked) and say
+/// whether it turns the platform on.
+pub fn configure_section<T: Section>(
+    name: &str,
+    section: Option<&serde_json::Value>,
+) -> Result<Configured, Vec<String>> {
+    let (s, unknown_keys) = read_section::<T>(name, section)?;
+    let s = s.normalized();
+    let problems = s.problems();
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    Ok(Configured {
+        unknown_keys,
+        shown: shown(&s),
+        enabled: s.enabled(),
+    })
+}
+
 /// A platform's settings as `check-config` prints them (its `Serialize`
 /// masks its secrets).
 pub fn shown<T: serde::Serialize>(settings: &T) -> toml::Table {

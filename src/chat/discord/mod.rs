@@ -400,6 +400,20 @@ pub const ID: PlatformId = PlatformId::new("discord");
 /// Discord as the registry lists it.
 pub struct Discord;
 
+impl crate::chat::Section for DiscordSettings {
+    fn normalized(self) -> Self {
+        DiscordSettings::normalized(self)
+    }
+
+    fn problems(&self) -> Vec<String> {
+        DiscordSettings::problems(self)
+    }
+
+    fn enabled(self) -> Option<Box<dyn Enabled>> {
+        (self.token.is_some()).then(|| Box::new(On(self)) as Box<dyn Enabled>)
+    }
+}
+
 /// The registry's entry for Discord.
 pub static DISCORD: Discord = Discord;
 
@@ -409,20 +423,7 @@ impl crate::chat::Platform for Discord {
     }
 
     fn configure(&self, section: Option<&serde_json::Value>) -> Result<Configured, Vec<String>> {
-        let (s, unknown_keys) = crate::chat::read_section::<DiscordSettings>("discord", section)?;
-        let s = s.normalized();
-        let problems = s.problems();
-        if !problems.is_empty() {
-            return Err(problems);
-        }
-        Ok(Configured {
-            unknown_keys,
-            shown: crate::chat::shown(&s),
-            enabled: s
-                .token
-                .is_some()
-                .then(|| Box::new(On(s)) as Box<dyn Enabled>),
-        })
+        crate::chat::configure_section::<DiscordSettings>("discord", section)
     }
 
     /// The body of the `POST /channels/{id}/messages` call, as JSON.

@@ -374,6 +374,20 @@ pub const ID: PlatformId = PlatformId::new("telegram");
 /// Telegram as the registry lists it.
 pub struct Telegram;
 
+impl crate::chat::Section for TelegramSettings {
+    fn normalized(self) -> Self {
+        TelegramSettings::normalized(self)
+    }
+
+    fn problems(&self) -> Vec<String> {
+        TelegramSettings::problems(self)
+    }
+
+    fn enabled(self) -> Option<Box<dyn Enabled>> {
+        (self.token.is_some()).then(|| Box::new(On(self)) as Box<dyn Enabled>)
+    }
+}
+
 /// The registry's entry for Telegram.
 pub static TELEGRAM: Telegram = Telegram;
 
@@ -383,20 +397,7 @@ impl crate::chat::Platform for Telegram {
     }
 
     fn configure(&self, section: Option<&serde_json::Value>) -> Result<Configured, Vec<String>> {
-        let (s, unknown_keys) = crate::chat::read_section::<TelegramSettings>("telegram", section)?;
-        let s = s.normalized();
-        let problems = s.problems();
-        if !problems.is_empty() {
-            return Err(problems);
-        }
-        Ok(Configured {
-            unknown_keys,
-            shown: crate::chat::shown(&s),
-            enabled: s
-                .token
-                .is_some()
-                .then(|| Box::new(On(s)) as Box<dyn Enabled>),
-        })
+        crate::chat::configure_section::<TelegramSettings>("telegram", section)
     }
 
     fn preview(&self, digest: &Digest) -> String {

@@ -48,6 +48,20 @@ pub fn pacer() -> Pacer {
 /// The webhooks as the registry lists them.
 pub struct Webhook;
 
+impl crate::chat::Section for WebhookSettings {
+    fn normalized(self) -> Self {
+        WebhookSettings::normalized(self)
+    }
+
+    fn problems(&self) -> Vec<String> {
+        WebhookSettings::problems(self)
+    }
+
+    fn enabled(self) -> Option<Box<dyn Enabled>> {
+        (!self.destinations.is_empty()).then(|| Box::new(On(self)) as Box<dyn Enabled>)
+    }
+}
+
 /// The registry's entry for webhooks.
 pub static WEBHOOK: Webhook = Webhook;
 
@@ -57,17 +71,7 @@ impl crate::chat::Platform for Webhook {
     }
 
     fn configure(&self, section: Option<&serde_json::Value>) -> Result<Configured, Vec<String>> {
-        let (s, unknown_keys) = crate::chat::read_section::<WebhookSettings>("webhook", section)?;
-        let s = s.normalized();
-        let problems = s.problems();
-        if !problems.is_empty() {
-            return Err(problems);
-        }
-        Ok(Configured {
-            unknown_keys,
-            shown: crate::chat::shown(&s),
-            enabled: (!s.destinations.is_empty()).then(|| Box::new(On(s)) as Box<dyn Enabled>),
-        })
+        crate::chat::configure_section::<WebhookSettings>("webhook", section)
     }
 
     /// What each format would POST, as one JSON object by format.
