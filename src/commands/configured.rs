@@ -26,7 +26,7 @@ impl Handler {
         let mut errors = Vec::new();
         let mut keep = Vec::new();
         for (board, filter) in wanted {
-            let Some(b) = self.boards().iter().find(|b| b.eq_ignore_case(board)) else {
+            let Some(b) = self.board_named(Some(board)) else {
                 errors.push(format!("board {board:?} is not polled (ptt.boards)"));
                 continue;
             };
