@@ -103,7 +103,15 @@ pub struct Poller {
     /// The newest row of the last complete walk: the index is known down
     /// to here. `None` after a start, where the stored mark is used.
     walked: Option<PostId>,
+    /// The rows of the newest page when it last showed no linked row and
+    /// the walk below it was complete (see [`bare_rows`]). Posts are only
+    /// ever added to the newest page, so while it shows exactly these rows
+    /// nothing was posted, and an idle poll stays one request.
+    bare_first_page: Option<Vec<BareRow>>,
 }
+
+/// A row of a page without linked rows, as far as the page shows it.
+type BareRow = (String, String, String);
 
 impl Poller {
     /// A poller; `wake` is notified when deliveries were queued.
@@ -127,6 +135,7 @@ impl Poller {
             tracker: None,
             last_parse_log: None,
             walked: None,
+            bare_first_page: None,
         }
     }
 
@@ -278,9 +287,15 @@ impl Poller {
             let rows = relayable(last);
             let go_on = if rows.is_empty() {
                 // A catch-up page of deleted rows only says nothing about
-                // what lies below it; the first page without any says there
-                // is nothing new.
-                pages.len() > 1
+                // what lies below it. Nor does a newest page of deleted rows
+                // only: a page that turned over with a post deleted at once
+                // hides the post before it on the older page. Only a newest
+                // page without any row, or one showing exactly the rows it
+                // showed after the last complete walk, says nothing is new.
+                pages.len() > 1 || {
+                    let bare = bare_rows(last);
+                    !bare.is_empty() && self.bare_first_page.as_ref() != Some(&bare)
+                }
             } else {
                 self.hides_older(&rows, &floor, &pending_ids).await?
             };
@@ -376,6 +391,10 @@ impl Poller {
         }
         self.work_through(work, &mut report).await?;
 
+        if walk_complete {
+            let first = pages.first().expect("at least the first page");
+            self.bare_first_page = relayable(first).is_empty().then(|| bare_rows(first));
+        }
         if walk_complete && let Some(newest) = newest {
             if newest.epoch() >= floor.epoch() {
                 self.walked = Some(newest.clone());
@@ -785,6 +804,16 @@ fn row_of(post: &PendingPost) -> IndexRow {
 /// (`(本文已被刪除) [author]`, `(已被xxx刪除) <reason>`).
 fn is_deleted_row(row: &IndexRow) -> bool {
     row.deleted && row.title.contains("刪除")
+}
+
+/// The unpinned rows of a page without linked rows (title, author, date):
+/// what tells two such pages apart.
+fn bare_rows(page: &IndexPage) -> Vec<BareRow> {
+    page.rows
+        .iter()
+        .filter(|r| !r.pinned)
+        .map(|r| (r.title.clone(), r.author.clone(), r.date.clone()))
+        .collect()
 }
 
 /// Rows that may be relayed: linked, not deleted, not pinned.

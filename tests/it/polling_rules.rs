@@ -275,6 +275,42 @@ async fn a_board_seeded_on_deleted_rows_only_relays_its_next_post() {
     quiet_board(false).await;
 }
 
+/// Found by the simulation (seed 1148): a post fills the older index page
+/// and the next one, which opens the newest page, is deleted at once. The
+/// newest page then shows a deleted row only; the post on the page before
+/// it is still relayed at the next poll, and once it has been, an idle poll
+/// of that page costs one request again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_post_before_a_newest_page_of_deleted_rows_is_relayed() {
+    let ptt = FakePtt::start(&["Stock"]).await;
+    ptt.add_posts("Stock", &news(19, "seed"));
+    let dir = tempfile::tempdir().unwrap();
+    let sink = RecordingSink::new();
+    let r = start(&settings(&ptt, &dir.path().join("db.sqlite")), &sink).await;
+    harness::subscribe(&r, chat("100"), "Stock").await;
+    seeded(&r).await;
+
+    // The 20th post fills index1.html; the 21st opens index.html and is
+    // deleted before a poll sees it linked.
+    let ids = ptt.add_posts("Stock", &news(2, "new"));
+    ptt.delete_post("Stock", &ids[1]);
+    wait_for("the post before the deleted one", || {
+        !sink.ids_for("100").is_empty()
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let before = ptt.index_requests();
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    let idle = ptt.index_requests() - before;
+    assert_eq!(sink.ids_for("100"), vec![ids[0].clone()]);
+    // About three polls in 3.5 s, each of index.html alone.
+    assert!(
+        idle <= 4,
+        "{idle} index requests in 3.5 s of idle 1-second polls"
+    );
+    r.stop().await;
+}
+
 /// Kind 5: with 1-second polls, six plain 503 pages (nginx's, not
 /// Cloudflare's) and then recovery: the post made during the outage is
 /// relayed within one interval plus 2 s of PTT answering again. The
