@@ -42,7 +42,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use ptt_relay::dest::{Destination, Platform};
 use ptt_relay::digest::Digest;
-use ptt_relay::ptt::PostId;
+use ptt_relay::filter::Filter;
+use ptt_relay::ptt::{Board, PostId};
 use ptt_relay::store::*;
 
 /// Runs each call of `inner` synchronously on `runtime`.

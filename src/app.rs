@@ -346,7 +346,7 @@ pub async fn start_backend(
         crate::http::HttpState {
             store: Arc::clone(&store),
             status: Arc::clone(&status),
-            boards: settings.ptt.boards.clone(),
+            boards: boards.clone(),
             poll_interval: Duration::from_secs(settings.ptt.poll_interval_secs),
         },
         shutdown.clone(),

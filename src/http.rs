@@ -35,7 +35,7 @@ pub struct HttpState {
     /// Runtime status.
     pub status: Arc<RuntimeStatus>,
     /// The polled boards.
-    pub boards: Vec<String>,
+    pub boards: Vec<crate::ptt::Board>,
     /// `ptt.poll_interval_secs`.
     pub poll_interval: Duration,
 }

@@ -37,7 +37,7 @@ fuzz_target!(|data: &[u8]| {
             Ok(Some(Command::Unsubscribe(Unsubscribe {
                 target: Target::Board(b),
             }))) => {
-                assert!(Board::parse(&b).is_some(), "board {b:?}");
+                assert_eq!(Board::parse(b.as_str()).as_ref(), Some(&b), "board {b:?}");
             }
             Ok(Some(Command::Latest(Latest { n }))) => assert!((1..=LATEST_MAX).contains(&n)),
             Ok(_) | Err(_) => {}

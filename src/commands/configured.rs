@@ -30,10 +30,7 @@ impl Handler {
                 errors.push(format!("board {board:?} is not polled (ptt.boards)"));
                 continue;
             };
-            match store
-                .subscribe(dest, b.as_str(), &filter.canonical(), now_secs())
-                .await
-            {
+            match store.subscribe(dest, b, filter, now_secs()).await {
                 Ok((id, _)) => keep.push(id),
                 Err(e) => errors.push(format!("cannot subscribe to {b}: {e}")),
             }

@@ -190,7 +190,7 @@ mod tests {
         assert_eq!(ok("/unsubscribe ALL"), unsub(Target::All));
         assert_eq!(
             ok("/unsubscribe Stock"),
-            unsub(Target::Board("Stock".into()))
+            unsub(Target::Board(crate::ptt::Board::parse("Stock").unwrap()))
         );
         assert_eq!(ok("/latest"), Command::Latest(Latest { n: 5 }));
         assert_eq!(ok("/latest 20"), Command::Latest(Latest { n: 20 }));

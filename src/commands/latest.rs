@@ -3,7 +3,8 @@
 
 use super::grammar::ParseError;
 use super::handler::{Context, Handler, Reply, ReplyKind, fit_lines};
-use crate::filter::{Filter, PostView};
+use crate::filter::PostView;
+use crate::ptt::Board;
 
 /// Default of `/latest N`.
 pub const LATEST_DEFAULT: u8 = 5;
@@ -34,18 +35,9 @@ impl Latest {
     pub(super) async fn apply(self, h: &Handler, ctx: &Context) -> crate::store::Result<Reply> {
         let t = ctx.lang.texts();
         let subs = h.store().subscriptions_of(&ctx.dest).await?;
-        let filters: Vec<(String, Filter)> = subs
-            .iter()
-            .filter_map(|s| {
-                Some((
-                    s.board.to_ascii_lowercase(),
-                    Filter::parse_str(&s.filter).ok()?,
-                ))
-            })
-            .collect();
-        let mut boards: Vec<String> = filters.iter().map(|(b, _)| b.clone()).collect();
-        boards.sort();
-        boards.dedup();
+        let mut boards: Vec<Board> = subs.iter().map(|s| s.board.clone()).collect();
+        boards.sort_by_key(|b| b.as_str().to_ascii_lowercase());
+        boards.dedup_by(|a, b| a.eq_ignore_case(b.as_str()));
         let digests = if boards.is_empty() {
             Vec::new()
         } else {
@@ -54,10 +46,10 @@ impl Latest {
         let lines: Vec<String> = digests
             .iter()
             .filter(|d| {
-                filters.iter().any(|(b, f)| {
-                    *b == d.board.to_ascii_lowercase()
-                        && f.matches_post(PostView::of_digest(d))
-                        && f.push.is_none_or(|p| d.tally.net >= i64::from(p))
+                subs.iter().any(|s| {
+                    s.board.eq_ignore_case(&d.board)
+                        && s.filter.matches_post(PostView::of_digest(d))
+                        && s.filter.push.is_none_or(|p| d.tally.net >= i64::from(p))
                 })
             })
             .take(usize::from(self.n))

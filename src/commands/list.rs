@@ -24,7 +24,7 @@ impl List {
             .iter()
             .map(|s| {
                 let paused = if s.paused { t.paused_mark } else { "" };
-                format!("#{} {} {}{}", s.id, s.board, s.filter, paused)
+                format!("#{} {} {}{}", s.id, s.board, s.filter.canonical(), paused)
             })
             .collect();
         Ok(Reply::new(

@@ -23,7 +23,7 @@ impl Status {
         let t = ctx.lang.texts();
         let mut lines = vec![fill(t.status_boards, &[("boards", &h.board_list())])];
         for b in h.boards() {
-            let state = h.store().board_state(b.as_str()).await?;
+            let state = h.store().board_state(b).await?;
             let when = state
                 .last_ok_at
                 .map_or_else(|| t.status_never.to_owned(), show_time);

@@ -59,7 +59,7 @@ impl Subscribe {
         // transaction, so concurrent commands cannot pass it.
         let (id, created) = match h
             .store()
-            .subscribe(&ctx.dest, b.as_str(), &canonical, now_secs())
+            .subscribe(&ctx.dest, b, &self.filter, now_secs())
             .await
         {
             Ok(r) => r,

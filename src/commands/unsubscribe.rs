@@ -11,7 +11,7 @@ pub enum Target {
     /// A subscription id.
     Id(i64),
     /// Every subscription to a board.
-    Board(String),
+    Board(crate::ptt::Board),
     /// Everything.
     All,
 }
@@ -38,8 +38,8 @@ impl Unsubscribe {
             Target::All
         } else if let Ok(id) = t.parse::<i64>() {
             Target::Id(id)
-        } else if crate::ptt::Board::parse(t).is_some() {
-            Target::Board(t.to_owned())
+        } else if let Some(b) = crate::ptt::Board::parse(t) {
+            Target::Board(b)
         } else {
             return Err(ParseError::BadTarget(word.clone()));
         };

@@ -177,11 +177,7 @@ impl Poller {
                     self.report_failure(&e);
                 }
             }
-            if let Err(e) = self
-                .store
-                .record_poll(self.board.as_str(), ok, now_secs())
-                .await
-            {
+            if let Err(e) = self.store.record_poll(&self.board, ok, now_secs()).await {
                 tracing::error!(board = %self.board, error = %e, "cannot record a poll");
             }
             let wait = self.next_wait();
@@ -255,7 +251,7 @@ impl Poller {
     /// next poll walks again), and never past a pending post.
     pub async fn poll_once(&mut self) -> Result<PollReport, PollError> {
         let mut report = PollReport::default();
-        let board = self.board.as_str().to_owned();
+        let board = self.board.clone();
         let html = self
             .client
             .fetch_index(&self.board, None, Priority::Index)
@@ -382,7 +378,7 @@ impl Poller {
                 continue;
             }
             report.new_posts += 1;
-            metrics().posts_seen(&board, 1);
+            metrics().posts_seen(board.as_str(), 1);
             work.push(Work {
                 row,
                 id,
@@ -427,7 +423,7 @@ impl Poller {
         for id in rows.iter().filter_map(|r| r.id.as_ref()) {
             if id.epoch() == oldest
                 && !pending.contains(id)
-                && !self.store.is_seen(self.board.as_str(), id).await?
+                && !self.store.is_seen(&self.board, id).await?
             {
                 return Ok(true);
             }
@@ -441,7 +437,7 @@ impl Poller {
     /// nothing older is ever relayed and the next post is.
     async fn seed(&mut self, page: &IndexPage, report: &mut PollReport) -> Result<(), PollError> {
         report.seeded = true;
-        let board = self.board.as_str().to_owned();
+        let board = self.board.clone();
         let mut rows = relayable(page);
         let Some(newest) = rows.iter().filter_map(|r| r.id.clone()).max() else {
             let mark =
@@ -461,7 +457,7 @@ impl Poller {
             .filter_map(|row| {
                 let id = row.id.clone()?;
                 report.new_posts += 1;
-                metrics().posts_seen(&board, 1);
+                metrics().posts_seen(board.as_str(), 1);
                 Some(Work {
                     row,
                     id,
@@ -477,7 +473,7 @@ impl Poller {
 
     /// Raises the mark to `to`, but never past the oldest pending post.
     async fn raise_mark_held(&self, to: &PostId) -> Result<(), PollError> {
-        let board = self.board.as_str();
+        let board = &self.board;
         let held = self.store.pending_posts(board).await?.into_iter().next();
         let mark = match held {
             Some(p) if p.id < *to => p.id,
@@ -505,7 +501,7 @@ impl Poller {
 
     /// A post is finished with: seen, and no longer pending.
     async fn finish(&self, id: &PostId, was_pending: bool) -> Result<(), PollError> {
-        let board = self.board.as_str();
+        let board = &self.board;
         self.store
             .mark_seen(board, std::slice::from_ref(id), now_secs())
             .await?;
@@ -530,7 +526,7 @@ impl Poller {
             return Ok(());
         }
         let board = self.board.as_str();
-        let targets = self.router.targets(board).await?;
+        let targets = self.router.targets(&self.board).await?;
         let mut ptt_down = false;
         for Work { row, id, pending } in work {
             let now = now_secs();
@@ -601,7 +597,7 @@ impl Poller {
             };
             self.store
                 .put_pending(&PendingPost {
-                    board: board.to_owned(),
+                    board: self.board.clone(),
                     id: id.clone(),
                     title: row.title.clone(),
                     author: row.author.clone(),
@@ -644,7 +640,7 @@ impl Poller {
         if !needs_article {
             if let (Some(n), Some(tracker)) = (candidate_threshold, &self.tracker) {
                 tracker
-                    .track_candidate(board, id, &row.push.raw, n, None)
+                    .track_candidate(&self.board, id, &row.push.raw, n, None)
                     .await?;
             }
             return Ok(Outcome::Done);
@@ -669,7 +665,7 @@ impl Poller {
             }
             if let Some(tracker) = &self.tracker {
                 tracker
-                    .track_relayed(board, id, &row.push.raw, digest.tally)
+                    .track_relayed(&self.board, id, &row.push.raw, digest.tally)
                     .await?;
             }
         }
@@ -685,7 +681,7 @@ impl Poller {
                 self.store.accept_post(&digest, &[], now_secs()).await?;
             }
             tracker
-                .track_candidate(board, id, &row.push.raw, n, Some(digest.tally))
+                .track_candidate(&self.board, id, &row.push.raw, n, Some(digest.tally))
                 .await?;
         }
         Ok(Outcome::Done)

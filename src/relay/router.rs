@@ -1,10 +1,10 @@
 //! Who wants a board's posts: its subscriptions, plus the console filter.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use crate::dest::Destination;
 use crate::filter::Filter;
+use crate::ptt::Board;
 use crate::store::{self, Store};
 
 /// A destination and the filter it subscribed with.
@@ -20,65 +20,28 @@ pub struct Target {
 pub struct Router {
     store: Arc<dyn Store>,
     console: Option<Filter>,
-    /// Stored filters already parsed, by their canonical words: a poll
-    /// parses only filters it has not seen (subscriptions change rarely).
-    parsed: Mutex<HashMap<String, Filter>>,
 }
-
-/// At most this many parsed filters are kept; past it the memo starts
-/// over (a bound, not a cache policy: real deployments hold far fewer).
-const PARSED_MAX: usize = 10_000;
 
 impl Router {
     /// A router over the store's subscriptions; `console` is the console
     /// sink's filter when the console is enabled.
     pub fn new(store: Arc<dyn Store>, console: Option<Filter>) -> Self {
-        Router {
-            store,
-            console,
-            parsed: Mutex::new(HashMap::new()),
-        }
+        Router { store, console }
     }
 
-    /// Every target of a board. A stored filter that no longer parses is
-    /// logged and skipped.
-    pub async fn targets(&self, board: &str) -> store::Result<Vec<Target>> {
-        let mut out: Vec<Target> = self
-            .console
-            .iter()
-            .map(|f| Target {
-                dest: Destination::console(),
-                filter: f.clone(),
-            })
-            .collect();
-        for sub in self.store.subscriptions_for_board(board).await? {
-            match self.parse(&sub.filter) {
-                Ok(filter) => out.push(Target {
-                    dest: sub.dest,
-                    filter,
-                }),
-                Err(e) => {
-                    tracing::error!(chat = %sub.dest, id = sub.id, error = %e, "stored filter does not parse")
-                }
-            }
-        }
-        Ok(out)
-    }
-
-    /// A stored filter, parsed once.
-    fn parse(&self, words: &str) -> Result<Filter, crate::filter::FilterError> {
-        let mut parsed = self
-            .parsed
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(f) = parsed.get(words) {
-            return Ok(f.clone());
-        }
-        let f = Filter::parse_str(words)?;
-        if parsed.len() >= PARSED_MAX {
-            parsed.clear();
-        }
-        parsed.insert(words.to_owned(), f.clone());
-        Ok(f)
+    /// Every target of a board: the console's, then each subscription's
+    /// (the store hands their filters over parsed).
+    pub async fn targets(&self, board: &Board) -> store::Result<Vec<Target>> {
+        let console = self.console.iter().map(|f| Target {
+            dest: Destination::console(),
+            filter: f.clone(),
+        });
+        let subscribed = self.store.subscriptions_for_board(board).await?;
+        Ok(console
+            .chain(subscribed.into_iter().map(|sub| Target {
+                dest: sub.dest,
+                filter: sub.filter,
+            }))
+            .collect())
     }
 }

@@ -100,7 +100,7 @@ impl Tracker {
 
     fn start<'a>(
         &self,
-        board: &'a str,
+        board: &'a Board,
         id: &'a PostId,
         marker: &'a str,
         relayed: bool,
@@ -124,7 +124,7 @@ impl Tracker {
     /// A post was relayed: keep its messages' tally live.
     pub async fn track_relayed(
         &self,
-        board: &str,
+        board: &Board,
         id: &PostId,
         marker: &str,
         tally: Tally,
@@ -138,7 +138,7 @@ impl Tracker {
     /// is not hot yet.
     pub async fn track_candidate(
         &self,
-        board: &str,
+        board: &Board,
         id: &PostId,
         marker: &str,
         threshold: u32,
@@ -153,7 +153,7 @@ impl Tracker {
     /// a change queues a re-count (for a candidate, only once the marker
     /// reaches its N).
     pub async fn observe_index(&self, board: &Board, rows: &[IndexRow]) -> Result<(), StoreError> {
-        let tracked = self.store.tracked_posts(board.as_str(), now_secs()).await?;
+        let tracked = self.store.tracked_posts(board, now_secs()).await?;
         if tracked.is_empty() {
             return Ok(());
         }
@@ -168,7 +168,7 @@ impl Tracker {
             }
             let due = t.relayed || t.threshold.is_some_and(|n| marker_reaches(&row.push, n));
             self.store
-                .set_tracked_marker(board.as_str(), id, &row.push.raw, due)
+                .set_tracked_marker(board, id, &row.push.raw, due)
                 .await?;
             queued |= due;
         }
@@ -255,11 +255,10 @@ impl Tracker {
     }
 
     async fn try_check(&self, post: &TrackedPost) -> Result<(), CheckError> {
-        let board =
-            Board::parse(&post.board).ok_or_else(|| CheckError::Board(post.board.clone()))?;
+        let board = &post.board;
         let html = match self
             .client
-            .fetch_article(&board, &post.id, Priority::Tally)
+            .fetch_article(board, &post.id, Priority::Tally)
             .await
         {
             Ok(h) => h,
@@ -280,7 +279,7 @@ impl Tracker {
         let tally = article.tally();
         let mut digest = match self.store.digest(&post.board, &post.id).await? {
             Some(d) => d,
-            None => Digest::from_article(&article, &board, &post.id),
+            None => Digest::from_article(&article, board, &post.id),
         };
         digest.tally = tally;
         let scheduled = !post.fetch_due;
@@ -300,7 +299,7 @@ impl Tracker {
         if let Some(n) = post.threshold
             && tally.net >= i64::from(n)
         {
-            self.fire_hot(&board, post, &digest).await?;
+            self.fire_hot(board, post, &digest).await?;
         }
         Ok(())
     }
@@ -315,7 +314,7 @@ impl Tracker {
     ) -> Result<(), CheckError> {
         let dests: Vec<_> = self
             .router
-            .targets(board.as_str())
+            .targets(board)
             .await?
             .into_iter()
             .filter(|t| t.filter.push.is_some() && t.filter.matches(digest))
@@ -330,7 +329,7 @@ impl Tracker {
             crate::telemetry::metrics::metrics().post_relayed(board.as_str());
             self.wake(&self.wake_outbox);
         }
-        self.track_relayed(board.as_str(), &post.id, &post.marker, digest.tally)
+        self.track_relayed(board, &post.id, &post.marker, digest.tally)
             .await?;
         Ok(())
     }
@@ -352,8 +351,6 @@ enum CheckError {
     NotAnArticle,
     #[error("the page was cut off")]
     Incomplete,
-    #[error("{0:?} is not a board name")]
-    Board(String),
 }
 
 #[cfg(test)]

@@ -20,7 +20,8 @@ use async_trait::async_trait;
 
 use crate::dest::{Destination, Platform};
 use crate::digest::Digest;
-use crate::ptt::{PostId, Tally};
+use crate::filter::Filter;
+use crate::ptt::{Board, PostId, Tally};
 
 /// Seconds since the Unix epoch (see [`crate::clock`]).
 pub use crate::clock::now_secs;
@@ -118,9 +119,9 @@ pub struct Subscription {
     /// Where it delivers.
     pub dest: Destination,
     /// The board.
-    pub board: String,
-    /// The canonical filter words.
-    pub filter: String,
+    pub board: Board,
+    /// The filter (stored as its canonical words).
+    pub filter: Filter,
     /// Its chat is paused (the bot was removed or blocked).
     pub paused: bool,
 }
@@ -131,7 +132,7 @@ pub enum Removal {
     /// One subscription by its id.
     Id(i64),
     /// All of the chat's subscriptions to a board (case-insensitive).
-    Board(String),
+    Board(Board),
     /// Everything of the chat.
     All,
 }
@@ -191,7 +192,7 @@ pub struct SentMessage {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrackedPost {
     /// Its board.
-    pub board: String,
+    pub board: Board,
     /// Its id.
     pub id: PostId,
     /// It was relayed (its messages are edited).
@@ -216,7 +217,7 @@ pub struct TrackedPost {
 #[derive(Debug, Clone)]
 pub struct TrackStart<'a> {
     /// Its board.
-    pub board: &'a str,
+    pub board: &'a Board,
     /// Its id.
     pub id: &'a PostId,
     /// It was relayed.
@@ -264,7 +265,7 @@ pub struct BoardState {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingPost {
     /// Its board.
-    pub board: String,
+    pub board: Board,
     /// Its id.
     pub id: PostId,
     /// The title on the index row.
@@ -290,43 +291,44 @@ pub trait Store: Send + Sync {
     async fn ping(&self) -> Result<()>;
 
     /// A board's mark and last successful poll.
-    async fn board_state(&self, board: &str) -> Result<BoardState>;
+    async fn board_state(&self, board: &Board) -> Result<BoardState>;
     /// Raises a board's high-water mark (never lowers it).
-    async fn raise_mark(&self, board: &str, mark: &PostId) -> Result<()>;
+    async fn raise_mark(&self, board: &Board, mark: &PostId) -> Result<()>;
     /// Records a poll; `ok` also sets the last successful poll.
-    async fn record_poll(&self, board: &str, ok: bool, at: i64) -> Result<()>;
+    async fn record_poll(&self, board: &Board, ok: bool, at: i64) -> Result<()>;
 
     /// Whether a post was seen before.
-    async fn is_seen(&self, board: &str, id: &PostId) -> Result<bool>;
+    async fn is_seen(&self, board: &Board, id: &PostId) -> Result<bool>;
     /// Records posts as seen.
-    async fn mark_seen(&self, board: &str, ids: &[PostId], at: i64) -> Result<()>;
+    async fn mark_seen(&self, board: &Board, ids: &[PostId], at: i64) -> Result<()>;
 
     /// Records a pending post, or replaces the record of the same post.
     async fn put_pending(&self, post: &PendingPost) -> Result<()>;
     /// A board's pending posts, oldest id first.
-    async fn pending_posts(&self, board: &str) -> Result<Vec<PendingPost>>;
+    async fn pending_posts(&self, board: &Board) -> Result<Vec<PendingPost>>;
     /// Forgets a pending post (relayed, gone or given up on); a post that is
     /// not pending is no error.
-    async fn remove_pending(&self, board: &str, id: &PostId) -> Result<()>;
+    async fn remove_pending(&self, board: &Board, id: &PostId) -> Result<()>;
 
     /// Keeps a post's digest (for `/latest`) and queues it for every
     /// destination, at most once per post × destination. Returns how many
     /// rows were newly queued.
     async fn accept_post(&self, digest: &Digest, dests: &[Destination], at: i64) -> Result<usize>;
     /// A post's kept digest.
-    async fn digest(&self, board: &str, id: &PostId) -> Result<Option<Digest>>;
+    async fn digest(&self, board: &Board, id: &PostId) -> Result<Option<Digest>>;
     /// The newest digests of these boards, newest first.
-    async fn latest_digests(&self, boards: &[String], limit: usize) -> Result<Vec<Digest>>;
+    async fn latest_digests(&self, boards: &[Board], limit: usize) -> Result<Vec<Digest>>;
 
-    /// Adds a subscription, or finds the identical one. Returns its id and
+    /// Adds a subscription (its filter stored as its canonical words), or
+    /// finds the identical one. Returns its id and
     /// whether it was created; [`StoreError::SubscriptionLimit`] when a new
     /// one would exceed [`MAX_SUBSCRIPTIONS`] for the chat (all threads),
     /// checked in the inserting transaction.
     async fn subscribe(
         &self,
         dest: &Destination,
-        board: &str,
-        filter: &str,
+        board: &Board,
+        filter: &Filter,
         at: i64,
     ) -> Result<(i64, bool)>;
     /// Removes subscriptions of a chat (of the destination's thread for a
@@ -337,7 +339,9 @@ pub trait Store: Send + Sync {
     /// How many subscriptions a chat has (all threads).
     async fn count_subscriptions(&self, platform: Platform, chat: &str) -> Result<usize>;
     /// Every subscription to a board (case-insensitive), paused ones included.
-    async fn subscriptions_for_board(&self, board: &str) -> Result<Vec<Subscription>>;
+    /// A stored row whose board or filter no longer parses is logged and
+    /// left out (here and in [`Store::subscriptions_of`]).
+    async fn subscriptions_for_board(&self, board: &Board) -> Result<Vec<Subscription>>;
 
     /// Pauses a chat: its rows stay queued but are not sent.
     async fn pause_chat(&self, platform: Platform, chat: &str, reason: &str, at: i64)
@@ -408,11 +412,11 @@ pub trait Store: Send + Sync {
     /// Starts tracking a post, or widens it (relayed, a lower threshold).
     async fn track(&self, start: &TrackStart<'_>) -> Result<()>;
     /// A board's posts still tracked at `now`.
-    async fn tracked_posts(&self, board: &str, now: i64) -> Result<Vec<TrackedPost>>;
+    async fn tracked_posts(&self, board: &Board, now: i64) -> Result<Vec<TrackedPost>>;
     /// Records a new marker; `fetch_due` asks for a re-check.
     async fn set_tracked_marker(
         &self,
-        board: &str,
+        board: &Board,
         id: &PostId,
         marker: &str,
         fetch_due: bool,
@@ -431,7 +435,7 @@ pub trait Store: Send + Sync {
     ) -> Result<u64>;
     /// A tracked post is gone from PTT: stop tracking it and queue one
     /// "deleted" edit of each of its messages.
-    async fn mark_post_deleted(&self, board: &str, id: &PostId) -> Result<u64>;
+    async fn mark_post_deleted(&self, board: &Board, id: &PostId) -> Result<u64>;
     /// Edits due on a platform, one per destination not in `busy`.
     async fn due_edits(
         &self,

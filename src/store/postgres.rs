@@ -48,7 +48,8 @@ use super::{
 };
 use crate::dest::{Destination, Platform};
 use crate::digest::Digest;
-use crate::ptt::PostId;
+use crate::filter::Filter;
+use crate::ptt::{Board, PostId};
 use crate::telemetry::redact::mask_url;
 
 pub use super::leader::{LeaderInfo, Leadership};
@@ -318,21 +319,21 @@ impl Store for PostgresStore {
         self.shared().ping().await
     }
 
-    async fn board_state(&self, board: &str) -> Result<BoardState> {
+    async fn board_state(&self, board: &Board) -> Result<BoardState> {
         self.shared().board_state(board).await
     }
 
-    async fn raise_mark(&self, board: &str, mark: &PostId) -> Result<()> {
+    async fn raise_mark(&self, board: &Board, mark: &PostId) -> Result<()> {
         let mut tx = self.pool.begin().await.map_err(q("raising a mark"))?;
         // Create the row first so the row lock below serialises raisers.
         sqlx::query("INSERT INTO boards (board) VALUES ($1) ON CONFLICT (board) DO NOTHING")
-            .bind(board)
+            .bind(board.as_str())
             .execute(&mut *tx)
             .await
             .map_err(q("raising a mark"))?;
         let current: Option<String> =
             sqlx::query_scalar("SELECT mark_id FROM boards WHERE board = $1 FOR UPDATE")
-                .bind(board)
+                .bind(board.as_str())
                 .fetch_optional(&mut *tx)
                 .await
                 .map_err(q("raising a mark"))?
@@ -346,7 +347,7 @@ impl Store for PostgresStore {
             return Ok(());
         }
         sqlx::query("UPDATE boards SET mark_id = $2 WHERE board = $1")
-            .bind(board)
+            .bind(board.as_str())
             .bind(mark.as_str())
             .execute(&mut *tx)
             .await
@@ -355,22 +356,22 @@ impl Store for PostgresStore {
         Ok(())
     }
 
-    async fn record_poll(&self, board: &str, ok: bool, at: i64) -> Result<()> {
+    async fn record_poll(&self, board: &Board, ok: bool, at: i64) -> Result<()> {
         self.shared().record_poll(board, ok, at).await
     }
 
-    async fn is_seen(&self, board: &str, id: &PostId) -> Result<bool> {
+    async fn is_seen(&self, board: &Board, id: &PostId) -> Result<bool> {
         self.shared().is_seen(board, id).await
     }
 
-    async fn mark_seen(&self, board: &str, ids: &[PostId], at: i64) -> Result<()> {
+    async fn mark_seen(&self, board: &Board, ids: &[PostId], at: i64) -> Result<()> {
         let ids: Vec<&str> = ids.iter().map(PostId::as_str).collect();
         sqlx::query(
             "INSERT INTO seen_posts (board, post_id, seen_at)
              SELECT $1, id, $3 FROM unnest($2::text[]) AS t(id)
              ON CONFLICT (board, post_id) DO NOTHING",
         )
-        .bind(board)
+        .bind(board.as_str())
         .bind(&ids)
         .bind(at)
         .execute(&self.pool)
@@ -383,11 +384,11 @@ impl Store for PostgresStore {
         self.shared().put_pending(post).await
     }
 
-    async fn pending_posts(&self, board: &str) -> Result<Vec<PendingPost>> {
+    async fn pending_posts(&self, board: &Board) -> Result<Vec<PendingPost>> {
         self.shared().pending_posts(board).await
     }
 
-    async fn remove_pending(&self, board: &str, id: &PostId) -> Result<()> {
+    async fn remove_pending(&self, board: &Board, id: &PostId) -> Result<()> {
         self.shared().remove_pending(board, id).await
     }
 
@@ -398,12 +399,15 @@ impl Store for PostgresStore {
         Ok(queued)
     }
 
-    async fn digest(&self, board: &str, id: &PostId) -> Result<Option<Digest>> {
+    async fn digest(&self, board: &Board, id: &PostId) -> Result<Option<Digest>> {
         self.shared().digest(board, id).await
     }
 
-    async fn latest_digests(&self, boards: &[String], limit: usize) -> Result<Vec<Digest>> {
-        let boards: Vec<String> = boards.iter().map(|b| b.to_ascii_lowercase()).collect();
+    async fn latest_digests(&self, boards: &[Board], limit: usize) -> Result<Vec<Digest>> {
+        let boards: Vec<String> = boards
+            .iter()
+            .map(|b| b.as_str().to_ascii_lowercase())
+            .collect();
         let rows: Vec<String> = sqlx::query_scalar(
             "SELECT digest FROM digests WHERE lower(board) = ANY($1::text[])
              ORDER BY epoch DESC, post_id COLLATE \"C\" DESC LIMIT $2",
@@ -419,8 +423,8 @@ impl Store for PostgresStore {
     async fn subscribe(
         &self,
         dest: &Destination,
-        board: &str,
-        filter: &str,
+        board: &Board,
+        filter: &Filter,
         at: i64,
     ) -> Result<(i64, bool)> {
         let mut tx = self.pool.begin().await.map_err(q("subscribing"))?;
@@ -455,7 +459,7 @@ impl Store for PostgresStore {
         self.shared().count_subscriptions(platform, chat).await
     }
 
-    async fn subscriptions_for_board(&self, board: &str) -> Result<Vec<Subscription>> {
+    async fn subscriptions_for_board(&self, board: &Board) -> Result<Vec<Subscription>> {
         self.shared().subscriptions_for_board(board).await
     }
 
@@ -814,7 +818,7 @@ impl Store for PostgresStore {
                  threshold = LEAST(tracked_posts.threshold, excluded.threshold),
                  tally = COALESCE(excluded.tally, tracked_posts.tally)",
         )
-        .bind(t.board)
+        .bind(t.board.as_str())
         .bind(t.id.as_str())
         .bind(t.relayed)
         .bind(t.threshold.map(i64::from))
@@ -829,13 +833,13 @@ impl Store for PostgresStore {
         Ok(())
     }
 
-    async fn tracked_posts(&self, board: &str, now: i64) -> Result<Vec<TrackedPost>> {
+    async fn tracked_posts(&self, board: &Board, now: i64) -> Result<Vec<TrackedPost>> {
         self.shared().tracked_posts(board, now).await
     }
 
     async fn set_tracked_marker(
         &self,
-        board: &str,
+        board: &Board,
         id: &PostId,
         marker: &str,
         fetch_due: bool,
@@ -866,14 +870,14 @@ impl Store for PostgresStore {
         .bind(&tally)
         .bind(next_check_at)
         .bind(step_secs)
-        .bind(&post.board)
+        .bind(post.board.as_str())
         .bind(post.id.as_str())
         .execute(&mut *tx)
         .await
         .map_err(q("recording a tally"))?;
         sqlx::query("UPDATE digests SET digest = $1 WHERE board = $2 AND post_id = $3")
             .bind(&json)
-            .bind(&post.board)
+            .bind(post.board.as_str())
             .bind(post.id.as_str())
             .execute(&mut *tx)
             .await
@@ -893,7 +897,7 @@ impl Store for PostgresStore {
         Ok(queued)
     }
 
-    async fn mark_post_deleted(&self, board: &str, id: &PostId) -> Result<u64> {
+    async fn mark_post_deleted(&self, board: &Board, id: &PostId) -> Result<u64> {
         let mut tx = self
             .pool
             .begin()

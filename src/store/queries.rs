@@ -15,7 +15,7 @@ use sqlx::{Database, Encode, Executor, IntoArguments, Pool, Postgres, Sqlite, Ty
 
 use super::rows::{
     BindDest, Fields, SUBSCRIPTION_COLUMNS, TRACKED_COLUMNS, board_state_of, digest_json,
-    digest_of, edit_jobs, pending_posts_of, q, sent_message_of, smallest_free_id, subscription_of,
+    digest_of, edit_jobs, pending_posts_of, q, sent_message_of, smallest_free_id, subscriptions_of,
     tracked_of,
 };
 use super::{
@@ -24,7 +24,8 @@ use super::{
 };
 use crate::dest::{Destination, Platform};
 use crate::digest::Digest;
-use crate::ptt::PostId;
+use crate::filter::Filter;
+use crate::ptt::{Board, PostId};
 
 /// A database both stores run on: its rows read through [`Fields`], its
 /// results tell how many rows changed.
@@ -87,23 +88,23 @@ where
         Ok(())
     }
 
-    pub async fn board_state(&self, board: &str) -> Result<BoardState> {
+    pub async fn board_state(&self, board: &Board) -> Result<BoardState> {
         let row = sqlx::query("SELECT mark_id, last_ok_at FROM boards WHERE board = $1")
-            .bind(board)
+            .bind(board.as_str())
             .fetch_optional(self.0)
             .await
             .map_err(q("reading a board's mark"))?;
         row.map_or(Ok(BoardState::default()), |r| board_state_of(&r))
     }
 
-    pub async fn record_poll(&self, board: &str, ok: bool, at: i64) -> Result<()> {
+    pub async fn record_poll(&self, board: &Board, ok: bool, at: i64) -> Result<()> {
         let query = sqlx::query(
             "INSERT INTO boards (board, last_poll_at, last_ok_at)
              VALUES ($1, $2, CASE WHEN $3 THEN $2 END)
              ON CONFLICT (board) DO UPDATE SET last_poll_at = $2,
              last_ok_at = CASE WHEN $3 THEN $2 ELSE boards.last_ok_at END",
         );
-        let query = query.bind(board).bind(at).bind(ok);
+        let query = query.bind(board.as_str()).bind(at).bind(ok);
         self.run(query, "recording a poll").await?;
         Ok(())
     }
@@ -132,11 +133,11 @@ where
         Ok(())
     }
 
-    pub async fn is_seen(&self, board: &str, id: &PostId) -> Result<bool> {
+    pub async fn is_seen(&self, board: &Board, id: &PostId) -> Result<bool> {
         sqlx::query(
             "SELECT EXISTS (SELECT 1 FROM seen_posts WHERE board = $1 AND post_id = $2) AS seen",
         )
-        .bind(board)
+        .bind(board.as_str())
         .bind(id.as_str())
         .fetch_one(self.0)
         .await
@@ -144,7 +145,7 @@ where
         .flag("seen")
     }
 
-    pub async fn pending_posts(&self, board: &str) -> Result<Vec<PendingPost>> {
+    pub async fn pending_posts(&self, board: &Board) -> Result<Vec<PendingPost>> {
         let sql = format!(
             "SELECT board, post_id, title, author, marker, first_seen_at, attempts,
                  next_attempt_at, last_error
@@ -152,24 +153,24 @@ where
             DB::BYTEWISE
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(board)
+            .bind(board.as_str())
             .fetch_all(self.0)
             .await
             .map_err(q("reading pending posts"))?;
         pending_posts_of(&rows)
     }
 
-    pub async fn remove_pending(&self, board: &str, id: &PostId) -> Result<()> {
+    pub async fn remove_pending(&self, board: &Board, id: &PostId) -> Result<()> {
         let query = sqlx::query("DELETE FROM pending_posts WHERE board = $1 AND post_id = $2")
-            .bind(board)
+            .bind(board.as_str())
             .bind(id.as_str());
         self.run(query, "forgetting a pending post").await?;
         Ok(())
     }
 
-    pub async fn digest(&self, board: &str, id: &PostId) -> Result<Option<Digest>> {
+    pub async fn digest(&self, board: &Board, id: &PostId) -> Result<Option<Digest>> {
         let row = sqlx::query("SELECT digest FROM digests WHERE board = $1 AND post_id = $2")
-            .bind(board)
+            .bind(board.as_str())
             .bind(id.as_str())
             .fetch_optional(self.0)
             .await
@@ -227,17 +228,18 @@ where
         &self,
         conn: &mut DB::Connection,
         dest: &Destination,
-        board: &str,
-        filter: &str,
+        board: &Board,
+        filter: &Filter,
         at: i64,
     ) -> Result<(i64, bool)> {
+        let filter = filter.canonical();
         let existing = sqlx::query(
             "SELECT local_id FROM subscriptions
              WHERE platform = $1 AND chat = $2 AND thread = $3 AND board = $4 AND filter = $5",
         )
         .bind_dest(dest)
-        .bind(board)
-        .bind(filter)
+        .bind(board.as_str())
+        .bind(filter.as_str())
         .fetch_optional(&mut *conn)
         .await
         .map_err(q("subscribing"))?;
@@ -269,8 +271,8 @@ where
         )
         .bind_dest(dest)
         .bind(id)
-        .bind(board)
-        .bind(filter)
+        .bind(board.as_str())
+        .bind(filter.as_str())
         .bind(at)
         .execute(&mut *conn)
         .await
@@ -310,7 +312,7 @@ where
             .fetch_all(self.0)
             .await
             .map_err(q("listing subscriptions"))?;
-        rows.iter().map(subscription_of).collect()
+        subscriptions_of(&rows)
     }
 
     pub async fn count_subscriptions(&self, platform: Platform, chat: &str) -> Result<usize> {
@@ -325,7 +327,7 @@ where
         Ok(row.int("n")? as usize)
     }
 
-    pub async fn subscriptions_for_board(&self, board: &str) -> Result<Vec<Subscription>> {
+    pub async fn subscriptions_for_board(&self, board: &Board) -> Result<Vec<Subscription>> {
         let sql = format!(
             "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions s
              WHERE lower(s.board) = lower($1)
@@ -333,11 +335,11 @@ where
             c = DB::BYTEWISE
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(board)
+            .bind(board.as_str())
             .fetch_all(self.0)
             .await
             .map_err(q("reading a board's subscriptions"))?;
-        rows.iter().map(subscription_of).collect()
+        subscriptions_of(&rows)
     }
 
     pub async fn resume_chat(&self, platform: Platform, chat: &str) -> Result<bool> {
@@ -410,13 +412,13 @@ where
         rows.iter().map(sent_message_of).collect()
     }
 
-    pub async fn tracked_posts(&self, board: &str, now: i64) -> Result<Vec<TrackedPost>> {
+    pub async fn tracked_posts(&self, board: &Board, now: i64) -> Result<Vec<TrackedPost>> {
         let sql = format!(
             "SELECT {TRACKED_COLUMNS} FROM tracked_posts
              WHERE board = $1 AND deleted = FALSE AND until_at > $2"
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(board)
+            .bind(board.as_str())
             .bind(now)
             .fetch_all(self.0)
             .await
@@ -426,7 +428,7 @@ where
 
     pub async fn set_tracked_marker(
         &self,
-        board: &str,
+        board: &Board,
         id: &PostId,
         marker: &str,
         fetch_due: bool,
@@ -437,7 +439,7 @@ where
         )
         .bind(marker)
         .bind(fetch_due)
-        .bind(board)
+        .bind(board.as_str())
         .bind(id.as_str());
         self.run(query, "recording a push marker").await?;
         Ok(())
@@ -463,11 +465,11 @@ where
     pub async fn mark_post_deleted_in(
         &self,
         conn: &mut DB::Connection,
-        board: &str,
+        board: &Board,
         id: &PostId,
     ) -> Result<u64> {
         sqlx::query("UPDATE tracked_posts SET deleted = TRUE WHERE board = $1 AND post_id = $2")
-            .bind(board)
+            .bind(board.as_str())
             .bind(id.as_str())
             .execute(&mut *conn)
             .await

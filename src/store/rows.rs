@@ -16,7 +16,8 @@ use super::{
 };
 use crate::dest::{Destination, Platform};
 use crate::digest::Digest;
-use crate::ptt::{PostId, Tally};
+use crate::filter::Filter;
+use crate::ptt::{Board, PostId, Tally};
 
 /// Maps a query error to [`StoreError::Query`], saying what was being done.
 pub(super) fn q(doing: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
@@ -139,6 +140,14 @@ fn post_id_of(id: String, what: &'static str) -> Result<PostId> {
     PostId::parse(&id).ok_or(StoreError::Corrupt { what, reason: id })
 }
 
+/// A stored board name.
+fn board_of(name: String) -> Result<Board> {
+    Board::parse(&name).ok_or(StoreError::Corrupt {
+        what: "board",
+        reason: name,
+    })
+}
+
 /// A count or attempt number, clamped into `u32`.
 fn small(n: i64) -> u32 {
     n.clamp(0, i64::from(u32::MAX)) as u32
@@ -186,7 +195,7 @@ pub(super) fn board_state_of(row: &impl Fields) -> Result<BoardState> {
 /// A pending post (`pending_posts` columns).
 fn pending_of(row: &impl Fields) -> Result<PendingPost> {
     Ok(PendingPost {
-        board: row.text("board")?,
+        board: board_of(row.text("board")?)?,
         id: post_id_of(row.text("post_id")?, "pending post id")?,
         title: row.text("title")?,
         author: row.text("author")?,
@@ -208,7 +217,7 @@ pub(super) fn pending_posts_of<R: Fields>(rows: &[R]) -> Result<Vec<PendingPost>
 /// A tracked post ([`TRACKED_COLUMNS`]).
 pub(super) fn tracked_of(row: &impl Fields) -> Result<TrackedPost> {
     Ok(TrackedPost {
-        board: row.text("board")?,
+        board: board_of(row.text("board")?)?,
         id: post_id_of(row.text("post_id")?, "post id")?,
         relayed: row.flag("relayed")?,
         threshold: row.opt_int("threshold")?.map(small),
@@ -223,15 +232,36 @@ pub(super) fn tracked_of(row: &impl Fields) -> Result<TrackedPost> {
     })
 }
 
-/// A subscription ([`SUBSCRIPTION_COLUMNS`]).
-pub(super) fn subscription_of(row: &impl Fields) -> Result<Subscription> {
-    Ok(Subscription {
-        id: row.int("local_id")?,
-        dest: dest_of(row)?,
-        board: row.text("board")?,
-        filter: row.text("filter")?,
-        paused: row.flag("paused")?,
-    })
+/// Subscriptions from rows of [`SUBSCRIPTION_COLUMNS`], in row order. A
+/// row whose board or filter words no longer parse (written by hand, or
+/// under older rules) is logged and left out, so one bad row does not stop
+/// the deliveries of every other subscription.
+pub(super) fn subscriptions_of<R: Fields>(rows: &[R]) -> Result<Vec<Subscription>> {
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let id = row.int("local_id")?;
+        let dest = dest_of(row)?;
+        let (board, words) = (row.text("board")?, row.text("filter")?);
+        let Some(board) = Board::parse(&board) else {
+            tracing::error!(chat = %dest, id, board = %board, "stored subscription names no valid board; skipped");
+            continue;
+        };
+        let filter = match Filter::parse_str(&words) {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::error!(chat = %dest, id, error = %e, "stored filter does not parse; subscription skipped");
+                continue;
+            }
+        };
+        out.push(Subscription {
+            id,
+            dest,
+            board,
+            filter,
+            paused: row.flag("paused")?,
+        });
+    }
+    Ok(out)
 }
 
 /// A sent message (destination columns and `message_id`).

@@ -32,7 +32,8 @@ use super::{
 };
 use crate::dest::{Destination, Platform};
 use crate::digest::Digest;
-use crate::ptt::PostId;
+use crate::filter::Filter;
+use crate::ptt::{Board, PostId};
 
 /// How long a lease lasts without renewal.
 const LEASE_SECS: i64 = 30;
@@ -454,11 +455,11 @@ impl Store for SqliteStore {
         self.shared().ping().await
     }
 
-    async fn board_state(&self, board: &str) -> Result<BoardState> {
+    async fn board_state(&self, board: &Board) -> Result<BoardState> {
         self.shared().board_state(board).await
     }
 
-    async fn raise_mark(&self, board: &str, mark: &PostId) -> Result<()> {
+    async fn raise_mark(&self, board: &Board, mark: &PostId) -> Result<()> {
         let mut tx = self
             .pool
             .begin_with("BEGIN IMMEDIATE")
@@ -466,7 +467,7 @@ impl Store for SqliteStore {
             .map_err(q("raising a mark"))?;
         let current: Option<String> =
             sqlx::query_scalar("SELECT mark_id FROM boards WHERE board = ?")
-                .bind(board)
+                .bind(board.as_str())
                 .fetch_optional(&mut *tx)
                 .await
                 .map_err(q("raising a mark"))?
@@ -482,7 +483,7 @@ impl Store for SqliteStore {
             "INSERT INTO boards (board, mark_id) VALUES (?, ?)
              ON CONFLICT (board) DO UPDATE SET mark_id = excluded.mark_id",
         )
-        .bind(board)
+        .bind(board.as_str())
         .bind(mark.as_str())
         .execute(&mut *tx)
         .await
@@ -491,15 +492,15 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn record_poll(&self, board: &str, ok: bool, at: i64) -> Result<()> {
+    async fn record_poll(&self, board: &Board, ok: bool, at: i64) -> Result<()> {
         self.shared().record_poll(board, ok, at).await
     }
 
-    async fn is_seen(&self, board: &str, id: &PostId) -> Result<bool> {
+    async fn is_seen(&self, board: &Board, id: &PostId) -> Result<bool> {
         self.shared().is_seen(board, id).await
     }
 
-    async fn mark_seen(&self, board: &str, ids: &[PostId], at: i64) -> Result<()> {
+    async fn mark_seen(&self, board: &Board, ids: &[PostId], at: i64) -> Result<()> {
         let mut tx = self
             .pool
             .begin_with("BEGIN IMMEDIATE")
@@ -509,7 +510,7 @@ impl Store for SqliteStore {
             sqlx::query(
                 "INSERT OR IGNORE INTO seen_posts (board, post_id, seen_at) VALUES (?, ?, ?)",
             )
-            .bind(board)
+            .bind(board.as_str())
             .bind(id.as_str())
             .bind(at)
             .execute(&mut *tx)
@@ -524,11 +525,11 @@ impl Store for SqliteStore {
         self.shared().put_pending(post).await
     }
 
-    async fn pending_posts(&self, board: &str) -> Result<Vec<PendingPost>> {
+    async fn pending_posts(&self, board: &Board) -> Result<Vec<PendingPost>> {
         self.shared().pending_posts(board).await
     }
 
-    async fn remove_pending(&self, board: &str, id: &PostId) -> Result<()> {
+    async fn remove_pending(&self, board: &Board, id: &PostId) -> Result<()> {
         self.shared().remove_pending(board, id).await
     }
 
@@ -543,12 +544,15 @@ impl Store for SqliteStore {
         Ok(queued)
     }
 
-    async fn digest(&self, board: &str, id: &PostId) -> Result<Option<Digest>> {
+    async fn digest(&self, board: &Board, id: &PostId) -> Result<Option<Digest>> {
         self.shared().digest(board, id).await
     }
 
-    async fn latest_digests(&self, boards: &[String], limit: usize) -> Result<Vec<Digest>> {
-        let boards: Vec<String> = boards.iter().map(|b| b.to_ascii_lowercase()).collect();
+    async fn latest_digests(&self, boards: &[Board], limit: usize) -> Result<Vec<Digest>> {
+        let boards: Vec<String> = boards
+            .iter()
+            .map(|b| b.as_str().to_ascii_lowercase())
+            .collect();
         let list = serde_json::to_string(&boards).unwrap_or_else(|_| "[]".into());
         let rows: Vec<String> = sqlx::query_scalar(
             "SELECT digest FROM digests WHERE lower(board) IN (SELECT value FROM json_each(?))
@@ -565,8 +569,8 @@ impl Store for SqliteStore {
     async fn subscribe(
         &self,
         dest: &Destination,
-        board: &str,
-        filter: &str,
+        board: &Board,
+        filter: &Filter,
         at: i64,
     ) -> Result<(i64, bool)> {
         let mut tx = self
@@ -594,7 +598,7 @@ impl Store for SqliteStore {
         self.shared().count_subscriptions(platform, chat).await
     }
 
-    async fn subscriptions_for_board(&self, board: &str) -> Result<Vec<Subscription>> {
+    async fn subscriptions_for_board(&self, board: &Board) -> Result<Vec<Subscription>> {
         self.shared().subscriptions_for_board(board).await
     }
 
@@ -915,7 +919,7 @@ impl Store for SqliteStore {
                      ELSE MIN(tracked_posts.threshold, excluded.threshold) END,
                  tally = COALESCE(excluded.tally, tracked_posts.tally)",
         )
-        .bind(t.board)
+        .bind(t.board.as_str())
         .bind(t.id.as_str())
         .bind(t.relayed)
         .bind(t.threshold.map(i64::from))
@@ -930,13 +934,13 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn tracked_posts(&self, board: &str, now: i64) -> Result<Vec<TrackedPost>> {
+    async fn tracked_posts(&self, board: &Board, now: i64) -> Result<Vec<TrackedPost>> {
         self.shared().tracked_posts(board, now).await
     }
 
     async fn set_tracked_marker(
         &self,
-        board: &str,
+        board: &Board,
         id: &PostId,
         marker: &str,
         fetch_due: bool,
@@ -971,14 +975,14 @@ impl Store for SqliteStore {
         .bind(&tally)
         .bind(next_check_at)
         .bind(step_secs)
-        .bind(&post.board)
+        .bind(post.board.as_str())
         .bind(post.id.as_str())
         .execute(&mut *tx)
         .await
         .map_err(q("recording a tally"))?;
         sqlx::query("UPDATE digests SET digest = ? WHERE board = ? AND post_id = ?")
             .bind(&json)
-            .bind(&post.board)
+            .bind(post.board.as_str())
             .bind(post.id.as_str())
             .execute(&mut *tx)
             .await
@@ -997,7 +1001,7 @@ impl Store for SqliteStore {
         Ok(queued)
     }
 
-    async fn mark_post_deleted(&self, board: &str, id: &PostId) -> Result<u64> {
+    async fn mark_post_deleted(&self, board: &Board, id: &PostId) -> Result<u64> {
         let mut tx = self
             .pool
             .begin_with("BEGIN IMMEDIATE")

@@ -2,6 +2,7 @@
 //! what a user sees in the reply and what the store holds afterwards
 //! (DESIGN.md, "Commands (same words on every platform)").
 
+use crate::support::board_of;
 use std::sync::Arc;
 
 use chrono::{DateTime, FixedOffset, TimeZone};
@@ -118,7 +119,7 @@ impl Env {
         self.subs(chat)
             .await
             .into_iter()
-            .map(|s| (s.id, s.board, s.filter))
+            .map(|s| (s.id, s.board.to_string(), s.filter.canonical()))
             .collect()
     }
 
@@ -731,10 +732,13 @@ async fn status_reports_boards_polls_outbox_tracking_leader_and_version() {
         )
     );
 
-    env.store.record_poll("Stock", true, BASE).await.unwrap();
+    env.store
+        .record_poll(&board_of("Stock"), true, BASE)
+        .await
+        .unwrap();
     // A failed poll later does not move the last successful one.
     env.store
-        .record_poll("Stock", false, BASE + 3600)
+        .record_poll(&board_of("Stock"), false, BASE + 3600)
         .await
         .unwrap();
     let d = digest("Stock", BASE, "[新聞] 台積電", "r", 1);

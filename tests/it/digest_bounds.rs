@@ -2,6 +2,7 @@
 //! post's digest once however many chats it goes to (DESIGN.md, "Bounds").
 //! Also the migration that moved existing outbox rows to the shared digest.
 
+use crate::support::board_of;
 use std::path::Path;
 
 use ptt_relay::chat::telegram::ID as TELEGRAM;
@@ -256,7 +257,7 @@ async fn a_schema_3_sqlite_store_keeps_its_queued_posts() {
     );
     assert_eq!(
         store
-            .digest("Stock", &PostId::parse(&orphan.id).unwrap())
+            .digest(&board_of("Stock"), &PostId::parse(&orphan.id).unwrap())
             .await
             .unwrap()
             .as_ref(),

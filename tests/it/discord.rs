@@ -3,6 +3,7 @@
 //! outbox, store) against the fake PTT.
 
 use crate::support;
+use crate::support::board_of;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -175,7 +176,7 @@ impl Harness {
         for _ in 0..100 {
             if self
                 .store
-                .board_state("Stock")
+                .board_state(&board_of("Stock"))
                 .await
                 .unwrap()
                 .mark

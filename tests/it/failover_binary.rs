@@ -6,6 +6,7 @@
 //! Needs PostgreSQL: `PTT_RELAY_TEST_PG_URL` (skipped, saying so, when unset).
 
 use crate::support;
+use crate::support::{board_of, filter_of};
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -60,7 +61,7 @@ async fn killing_the_leader_mid_fan_out_loses_nothing_and_a_new_leader_takes_ove
         for c in 0..CHATS {
             let dest = Destination::chat(TELEGRAM, (9100 + c).to_string());
             store
-                .subscribe(&dest, "Stock", "tag:新聞", 0)
+                .subscribe(&dest, &board_of("Stock"), &filter_of("tag:新聞"), 0)
                 .await
                 .unwrap();
         }

@@ -5,6 +5,7 @@
 //! and zero 429s; the rates are printed.
 
 use crate::support;
+use crate::support::{board_of, filter_of};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -45,7 +46,7 @@ async fn subscribed(
     for c in chats {
         let dest = Destination::chat(platform, c.to_string());
         store
-            .subscribe(&dest, "Stock", "tag:新聞", 0)
+            .subscribe(&dest, &board_of("Stock"), &filter_of("tag:新聞"), 0)
             .await
             .unwrap();
     }
@@ -419,7 +420,7 @@ async fn one_post_to_1000_telegram_chats_by_three_replicas() {
         for i in 0..chats {
             let dest = Destination::chat(TELEGRAM, (100_000 + i).to_string());
             store
-                .subscribe(&dest, "Stock", "tag:新聞", 0)
+                .subscribe(&dest, &board_of("Stock"), &filter_of("tag:新聞"), 0)
                 .await
                 .unwrap();
         }

@@ -34,7 +34,7 @@ async fn server() -> Server {
     let state = HttpState {
         store: store as Arc<dyn Store>,
         status: Arc::new(RuntimeStatus::new("this instance")),
-        boards: vec!["Stock".into()],
+        boards: vec![ptt_relay::ptt::Board::parse("Stock").unwrap()],
         poll_interval: Duration::from_secs(60),
     };
     tokio::spawn(serve(listener, state, shutdown.clone()));

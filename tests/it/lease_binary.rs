@@ -8,6 +8,7 @@
 //! that every post reaches every chat once.
 
 use crate::support;
+use crate::support::{board_of, filter_of};
 
 use std::collections::HashMap;
 use std::process::Command;
@@ -60,7 +61,7 @@ async fn a_process_stalled_past_its_lease_exits_1_and_the_new_holder_delivers_on
         for c in 0..CHATS {
             let dest = Destination::chat(TELEGRAM, (9300 + c).to_string());
             store
-                .subscribe(&dest, "Stock", "tag:新聞", 0)
+                .subscribe(&dest, &board_of("Stock"), &filter_of("tag:新聞"), 0)
                 .await
                 .unwrap();
         }

@@ -3,6 +3,7 @@
 //! same-second case, the real binary against the case's static pages).
 
 use crate::support;
+use crate::support::{board_of, filter_of};
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -133,12 +134,18 @@ async fn a_pending_post_survives_a_restart_and_costs_no_walk_back() {
     wait_for("the newer posts", || sink.ids_for("100").len() >= 25).await;
     assert_eq!(sink.ids_for("100"), newer);
     let stuck_id = PostId::parse(&stuck).unwrap();
-    let pending = r.store().pending_posts("Stock").await.unwrap();
+    let pending = r.store().pending_posts(&board_of("Stock")).await.unwrap();
     assert_eq!(
         pending.iter().map(|p| &p.id).collect::<Vec<_>>(),
         vec![&stuck_id]
     );
-    let mark = r.store().board_state("Stock").await.unwrap().mark.unwrap();
+    let mark = r
+        .store()
+        .board_state(&board_of("Stock"))
+        .await
+        .unwrap()
+        .mark
+        .unwrap();
     assert!(
         mark.epoch() <= stuck_id.epoch(),
         "the mark {mark} passed the pending post {stuck}"
@@ -164,7 +171,13 @@ async fn a_pending_post_survives_a_restart_and_costs_no_walk_back() {
     let mut expected = newer;
     expected.push(stuck);
     assert_eq!(sink.ids_for("100"), expected);
-    assert!(r.store().pending_posts("Stock").await.unwrap().is_empty());
+    assert!(
+        r.store()
+            .pending_posts(&board_of("Stock"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
     r.stop().await;
 }
 
@@ -186,17 +199,21 @@ async fn a_post_unreadable_past_the_delivery_age_is_given_up_and_counted() {
         // longer than the 24 hours allowed.
         let store = SqliteStore::open(&db).await.unwrap();
         store
-            .subscribe(&chat("100"), "Stock", "tag:新聞", 0)
+            .subscribe(&chat("100"), &board_of("Stock"), &filter_of("tag:新聞"), 0)
             .await
             .unwrap();
         store
-            .mark_seen("Stock", std::slice::from_ref(&newest_id), now_secs())
+            .mark_seen(
+                &board_of("Stock"),
+                std::slice::from_ref(&newest_id),
+                now_secs(),
+            )
             .await
             .unwrap();
-        store.raise_mark("Stock", &old_id).await.unwrap();
+        store.raise_mark(&board_of("Stock"), &old_id).await.unwrap();
         store
             .put_pending(&PendingPost {
-                board: "Stock".into(),
+                board: board_of("Stock"),
                 id: old_id.clone(),
                 title: "[新聞] 早就讀不到".into(),
                 author: "r".into(),
@@ -214,14 +231,30 @@ async fn a_post_unreadable_past_the_delivery_age_is_given_up_and_counted() {
     let r = start(&settings(&ptt, &db), &sink).await;
     let store = r.store();
     for _ in 0..100 {
-        if store.pending_posts("Stock").await.unwrap().is_empty() {
+        if store
+            .pending_posts(&board_of("Stock"))
+            .await
+            .unwrap()
+            .is_empty()
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(store.pending_posts("Stock").await.unwrap().is_empty());
-    assert!(store.is_seen("Stock", &old_id).await.unwrap());
-    let mark = store.board_state("Stock").await.unwrap().mark.unwrap();
+    assert!(
+        store
+            .pending_posts(&board_of("Stock"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(store.is_seen(&board_of("Stock"), &old_id).await.unwrap());
+    let mark = store
+        .board_state(&board_of("Stock"))
+        .await
+        .unwrap()
+        .mark
+        .unwrap();
     assert_eq!(mark, newest_id, "the mark is no longer held back");
     let metrics = ptt_relay::telemetry::metrics::metrics().encode();
     assert!(

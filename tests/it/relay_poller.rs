@@ -2,6 +2,7 @@
 //! recording sink.
 
 use crate::support;
+use crate::support::{board_of, filter_of};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -193,7 +194,7 @@ async fn backfill_relays_the_newest_posts_when_a_board_is_first_seen() {
             .unwrap();
         use ptt_relay::store::Store;
         store
-            .subscribe(&chat("100"), "Stock", "tag:新聞", 0)
+            .subscribe(&chat("100"), &board_of("Stock"), &filter_of("tag:新聞"), 0)
             .await
             .unwrap();
         store.close().await;

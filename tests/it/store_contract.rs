@@ -5,6 +5,7 @@
 //! outbox, leadership, concurrent migrations, refusal of a newer schema.
 
 use crate::support;
+use crate::support::{board_of, filter_of};
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -176,51 +177,69 @@ fn sorted<T: Ord>(mut v: Vec<T>) -> Vec<T> {
 // ------------------------------------------------------- contract checks
 
 async fn marks_are_never_lowered_and_polls_are_recorded(s: &dyn Store) {
-    assert_eq!(s.board_state("Stock").await.unwrap(), BoardState::default());
-    s.raise_mark("Stock", &pid("M.100.A.A")).await.unwrap();
     assert_eq!(
-        s.board_state("Stock").await.unwrap().mark,
+        s.board_state(&board_of("Stock")).await.unwrap(),
+        BoardState::default()
+    );
+    s.raise_mark(&board_of("Stock"), &pid("M.100.A.A"))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.board_state(&board_of("Stock")).await.unwrap().mark,
         Some(pid("M.100.A.A"))
     );
     // Lower (older epoch, and same epoch with a smaller hex): kept.
-    s.raise_mark("Stock", &pid("M.99.A.FFF")).await.unwrap();
-    s.raise_mark("Stock", &pid("M.100.A.9")).await.unwrap();
+    s.raise_mark(&board_of("Stock"), &pid("M.99.A.FFF"))
+        .await
+        .unwrap();
+    s.raise_mark(&board_of("Stock"), &pid("M.100.A.9"))
+        .await
+        .unwrap();
     assert_eq!(
-        s.board_state("Stock").await.unwrap().mark,
+        s.board_state(&board_of("Stock")).await.unwrap().mark,
         Some(pid("M.100.A.A"))
     );
     // Hex is compared by value, not as text: 1A > A.
-    s.raise_mark("Stock", &pid("M.100.A.1A")).await.unwrap();
+    s.raise_mark(&board_of("Stock"), &pid("M.100.A.1A"))
+        .await
+        .unwrap();
     assert_eq!(
-        s.board_state("Stock").await.unwrap().mark,
+        s.board_state(&board_of("Stock")).await.unwrap().mark,
         Some(pid("M.100.A.1A"))
     );
-    s.raise_mark("Stock", &pid("M.101.A.1")).await.unwrap();
+    s.raise_mark(&board_of("Stock"), &pid("M.101.A.1"))
+        .await
+        .unwrap();
     assert_eq!(
-        s.board_state("Stock").await.unwrap().mark,
+        s.board_state(&board_of("Stock")).await.unwrap().mark,
         Some(pid("M.101.A.1"))
     );
 
     // Polls: a failure records no successful poll and keeps the last one.
-    s.record_poll("Tech", false, 10).await.unwrap();
+    s.record_poll(&board_of("Tech"), false, 10).await.unwrap();
     assert_eq!(
-        s.board_state("Tech").await.unwrap(),
+        s.board_state(&board_of("Tech")).await.unwrap(),
         BoardState {
             mark: None,
             last_ok_at: None
         }
     );
-    s.record_poll("Tech", true, 20).await.unwrap();
-    s.record_poll("Tech", false, 30).await.unwrap();
-    assert_eq!(s.board_state("Tech").await.unwrap().last_ok_at, Some(20));
-    s.record_poll("Stock", true, 40).await.unwrap();
-    let st = s.board_state("Stock").await.unwrap();
+    s.record_poll(&board_of("Tech"), true, 20).await.unwrap();
+    s.record_poll(&board_of("Tech"), false, 30).await.unwrap();
+    assert_eq!(
+        s.board_state(&board_of("Tech")).await.unwrap().last_ok_at,
+        Some(20)
+    );
+    s.record_poll(&board_of("Stock"), true, 40).await.unwrap();
+    let st = s.board_state(&board_of("Stock")).await.unwrap();
     assert_eq!(st.last_ok_at, Some(40));
     assert_eq!(st.mark, Some(pid("M.101.A.1")), "a poll keeps the mark");
     // A mark raised after polls keeps the poll time.
-    s.raise_mark("Tech", &pid("M.5.A.5")).await.unwrap();
+    s.raise_mark(&board_of("Tech"), &pid("M.5.A.5"))
+        .await
+        .unwrap();
     assert_eq!(
-        s.board_state("Tech").await.unwrap(),
+        s.board_state(&board_of("Tech")).await.unwrap(),
         BoardState {
             mark: Some(pid("M.5.A.5")),
             last_ok_at: Some(20)
@@ -231,17 +250,20 @@ async fn marks_are_never_lowered_and_polls_are_recorded(s: &dyn Store) {
 async fn seen_posts(s: &dyn Store) {
     let a = pid("M.1.A.1");
     let b = pid("M.2.A.2");
-    assert!(!s.is_seen("Stock", &a).await.unwrap());
-    s.mark_seen("Stock", &[a.clone(), b.clone()], 5)
+    assert!(!s.is_seen(&board_of("Stock"), &a).await.unwrap());
+    s.mark_seen(&board_of("Stock"), &[a.clone(), b.clone()], 5)
         .await
         .unwrap();
-    s.mark_seen("Stock", std::slice::from_ref(&a), 6)
+    s.mark_seen(&board_of("Stock"), std::slice::from_ref(&a), 6)
         .await
         .unwrap();
-    s.mark_seen("Stock", &[], 6).await.unwrap();
-    assert!(s.is_seen("Stock", &a).await.unwrap());
-    assert!(s.is_seen("Stock", &b).await.unwrap());
-    assert!(!s.is_seen("Tech", &a).await.unwrap(), "seen is per board");
+    s.mark_seen(&board_of("Stock"), &[], 6).await.unwrap();
+    assert!(s.is_seen(&board_of("Stock"), &a).await.unwrap());
+    assert!(s.is_seen(&board_of("Stock"), &b).await.unwrap());
+    assert!(
+        !s.is_seen(&board_of("Tech"), &a).await.unwrap(),
+        "seen is per board"
+    );
 }
 
 async fn accept_post_queues_once_per_destination(s: &dyn Store) {
@@ -258,15 +280,24 @@ async fn accept_post_queues_once_per_destination(s: &dyn Store) {
     );
     assert_eq!(s.outbox_depth(None).await.unwrap(), 4);
     assert_eq!(
-        s.digest("Stock", &pid("M.100.A.1")).await.unwrap(),
+        s.digest(&board_of("Stock"), &pid("M.100.A.1"))
+            .await
+            .unwrap(),
         Some(d2.clone())
     );
-    assert_eq!(s.digest("Stock", &pid("M.100.A.2")).await.unwrap(), None);
+    assert_eq!(
+        s.digest(&board_of("Stock"), &pid("M.100.A.2"))
+            .await
+            .unwrap(),
+        None
+    );
     // A post with no destination is kept for /latest only.
     let lone = digest("Stock", "M.101.A.1", "lone");
     assert_eq!(s.accept_post(&lone, &[], 103).await.unwrap(), 0);
     assert_eq!(
-        s.digest("Stock", &pid("M.101.A.1")).await.unwrap(),
+        s.digest(&board_of("Stock"), &pid("M.101.A.1"))
+            .await
+            .unwrap(),
         Some(lone)
     );
     assert_eq!(s.outbox_depth(None).await.unwrap(), 4);
@@ -284,7 +315,7 @@ async fn latest_digests_newest_first_of_the_asked_boards(s: &dyn Store) {
         s.accept_post(&digest(board, id, id), &[], 1).await.unwrap();
     }
     let got = |v: Vec<Digest>| v.into_iter().map(|d| d.id).collect::<Vec<_>>();
-    let boards = vec!["stock".to_string(), "TECH_JOB".to_string()];
+    let boards = vec![board_of("stock"), board_of("TECH_JOB")];
     // Newest epoch first; within an epoch, the id in descending byte order.
     assert_eq!(
         got(s.latest_digests(&boards, 10).await.unwrap()),
@@ -303,7 +334,7 @@ async fn latest_digests_newest_first_of_the_asked_boards(s: &dyn Store) {
     assert!(s.latest_digests(&[], 10).await.unwrap().is_empty());
     assert_eq!(
         got(s
-            .latest_digests(&["gossiping".to_string()], 10)
+            .latest_digests(&[board_of("gossiping")], 10)
             .await
             .unwrap()),
         ["M.400.A.1"]
@@ -316,13 +347,19 @@ async fn latest_digests_newest_first_of_the_asked_boards(s: &dyn Store) {
 async fn concurrent_subscribes_do_not_pass_the_limit(s: &dyn Store) {
     let chat = tg("limit");
     for i in 0..40 {
-        s.subscribe(&chat, "Stock", &format!("kw:old{i}"), 1)
-            .await
-            .expect("below the limit");
+        s.subscribe(
+            &chat,
+            &board_of("Stock"),
+            &filter_of(&format!("kw:old{i}")),
+            1,
+        )
+        .await
+        .expect("below the limit");
     }
-    let filters: Vec<String> = (0..30).map(|i| format!("kw:new{i}")).collect();
+    let stock = board_of("Stock");
+    let filters: Vec<_> = (0..30).map(|i| filter_of(&format!("kw:new{i}"))).collect();
     let results =
-        futures::future::join_all(filters.iter().map(|f| s.subscribe(&chat, "Stock", f, 2))).await;
+        futures::future::join_all(filters.iter().map(|f| s.subscribe(&chat, &stock, f, 2))).await;
     let created = results
         .iter()
         .filter(|r| matches!(r, Ok((_, true))))
@@ -342,15 +379,23 @@ async fn concurrent_subscribes_do_not_pass_the_limit(s: &dyn Store) {
     // At the limit: an identical subscription is still found, a new one
     // refused; another chat is not affected.
     assert!(matches!(
-        s.subscribe(&chat, "Stock", "kw:old3", 3).await,
+        s.subscribe(&chat, &board_of("Stock"), &filter_of("kw:old3"), 3)
+            .await,
         Ok((_, false))
     ));
     assert!(matches!(
-        s.subscribe(&chat, "Stock", "kw:another", 3).await,
+        s.subscribe(&chat, &board_of("Stock"), &filter_of("kw:another"), 3)
+            .await,
         Err(StoreError::SubscriptionLimit { .. })
     ));
     assert!(matches!(
-        s.subscribe(&tg("other"), "Stock", "kw:another", 3).await,
+        s.subscribe(
+            &tg("other"),
+            &board_of("Stock"),
+            &filter_of("kw:another"),
+            3
+        )
+        .await,
         Ok((_, true))
     ));
 }
@@ -358,37 +403,47 @@ async fn concurrent_subscribes_do_not_pass_the_limit(s: &dyn Store) {
 async fn subscribe_finds_the_same_and_takes_the_smallest_free_id(s: &dyn Store) {
     let chat = tg("100");
     assert_eq!(
-        s.subscribe(&chat, "Stock", "tag:新聞", 1).await.unwrap(),
-        (1, true)
-    );
-    assert_eq!(
-        s.subscribe(&chat, "Stock", "tag:新聞", 2).await.unwrap(),
-        (1, false),
-        "the same subscription twice answers the existing id"
-    );
-    assert_eq!(
-        s.subscribe(&chat, "Stock", "tag:* kw:AI", 3).await.unwrap(),
-        (2, true)
-    );
-    assert_eq!(
-        s.subscribe(&chat, "Tech_Job", "tag:新聞", 4).await.unwrap(),
-        (3, true)
-    );
-    // Ids are unique within the chat, across its threads.
-    let topic = tg_thread("100", "5");
-    assert_eq!(
-        s.subscribe(&topic, "Stock", "tag:新聞", 5).await.unwrap(),
-        (4, true)
-    );
-    // Another chat (and another platform) starts at 1.
-    assert_eq!(
-        s.subscribe(&tg("200"), "Stock", "tag:新聞", 6)
+        s.subscribe(&chat, &board_of("Stock"), &filter_of("tag:新聞"), 1)
             .await
             .unwrap(),
         (1, true)
     );
     assert_eq!(
-        s.subscribe(&dc("100"), "Stock", "tag:新聞", 6)
+        s.subscribe(&chat, &board_of("Stock"), &filter_of("tag:新聞"), 2)
+            .await
+            .unwrap(),
+        (1, false),
+        "the same subscription twice answers the existing id"
+    );
+    assert_eq!(
+        s.subscribe(&chat, &board_of("Stock"), &filter_of("tag:* kw:AI"), 3)
+            .await
+            .unwrap(),
+        (2, true)
+    );
+    assert_eq!(
+        s.subscribe(&chat, &board_of("Tech_Job"), &filter_of("tag:新聞"), 4)
+            .await
+            .unwrap(),
+        (3, true)
+    );
+    // Ids are unique within the chat, across its threads.
+    let topic = tg_thread("100", "5");
+    assert_eq!(
+        s.subscribe(&topic, &board_of("Stock"), &filter_of("tag:新聞"), 5)
+            .await
+            .unwrap(),
+        (4, true)
+    );
+    // Another chat (and another platform) starts at 1.
+    assert_eq!(
+        s.subscribe(&tg("200"), &board_of("Stock"), &filter_of("tag:新聞"), 6)
+            .await
+            .unwrap(),
+        (1, true)
+    );
+    assert_eq!(
+        s.subscribe(&dc("100"), &board_of("Stock"), &filter_of("tag:新聞"), 6)
             .await
             .unwrap(),
         (1, true)
@@ -396,13 +451,13 @@ async fn subscribe_finds_the_same_and_takes_the_smallest_free_id(s: &dyn Store) 
     // The smallest free id is reused.
     assert_eq!(s.unsubscribe(&chat, &Removal::Id(2)).await.unwrap(), 1);
     assert_eq!(
-        s.subscribe(&chat, "Stock", "tag:* kw:TSMC", 7)
+        s.subscribe(&chat, &board_of("Stock"), &filter_of("tag:* kw:TSMC"), 7)
             .await
             .unwrap(),
         (2, true)
     );
     assert_eq!(
-        s.subscribe(&chat, "Stock", "tag:* kw:ASML", 8)
+        s.subscribe(&chat, &board_of("Stock"), &filter_of("tag:* kw:ASML"), 8)
             .await
             .unwrap(),
         (5, true)
@@ -414,7 +469,7 @@ async fn subscribe_finds_the_same_and_takes_the_smallest_free_id(s: &dyn Store) 
         [1, 2, 3, 5],
         "listed by id, this thread only"
     );
-    assert_eq!(mine[1].filter, "tag:* kw:TSMC");
+    assert_eq!(mine[1].filter.canonical(), "tag:* kw:tsmc");
     assert_eq!(mine[1].dest, chat);
     assert!(!mine[0].paused);
     let in_topic = s.subscriptions_of(&topic).await.unwrap();
@@ -423,7 +478,7 @@ async fn subscribe_finds_the_same_and_takes_the_smallest_free_id(s: &dyn Store) 
     assert_eq!(s.count_subscriptions(TELEGRAM, "100").await.unwrap(), 5);
     assert_eq!(s.count_subscriptions(DISCORD, "100").await.unwrap(), 1);
     let board: Vec<(Destination, i64)> = s
-        .subscriptions_for_board("STOCK")
+        .subscriptions_for_board(&board_of("STOCK"))
         .await
         .unwrap()
         .into_iter()
@@ -446,16 +501,26 @@ async fn subscribe_finds_the_same_and_takes_the_smallest_free_id(s: &dyn Store) 
 async fn unsubscribe_by_id_board_and_all(s: &dyn Store) {
     let chat = tg("1");
     let topic = tg_thread("1", "9");
-    s.subscribe(&chat, "Stock", "a", 1).await.unwrap();
-    s.subscribe(&chat, "Stock", "b", 1).await.unwrap();
-    s.subscribe(&chat, "Tech_Job", "a", 1).await.unwrap();
-    s.subscribe(&topic, "Stock", "a", 1).await.unwrap();
-    s.subscribe(&tg("2"), "Stock", "a", 1).await.unwrap();
+    s.subscribe(&chat, &board_of("Stock"), &filter_of("kw:a"), 1)
+        .await
+        .unwrap();
+    s.subscribe(&chat, &board_of("Stock"), &filter_of("kw:b"), 1)
+        .await
+        .unwrap();
+    s.subscribe(&chat, &board_of("Tech_Job"), &filter_of("kw:a"), 1)
+        .await
+        .unwrap();
+    s.subscribe(&topic, &board_of("Stock"), &filter_of("kw:a"), 1)
+        .await
+        .unwrap();
+    s.subscribe(&tg("2"), &board_of("Stock"), &filter_of("kw:a"), 1)
+        .await
+        .unwrap();
 
     assert_eq!(s.unsubscribe(&chat, &Removal::Id(42)).await.unwrap(), 0);
     // A board: this thread's only, case-insensitive.
     assert_eq!(
-        s.unsubscribe(&chat, &Removal::Board("stock".into()))
+        s.unsubscribe(&chat, &Removal::Board(board_of("stock")))
             .await
             .unwrap(),
         2
@@ -500,10 +565,12 @@ async fn chats_gone_too_long_are_forgotten(s: &dyn Store) {
     const DAY: i64 = 86_400;
     let day = Duration::from_secs(86_400);
     for chat in ["old", "recent", "live"] {
-        s.subscribe(&tg(chat), "Stock", "tag:新聞", 0)
+        s.subscribe(&tg(chat), &board_of("Stock"), &filter_of("tag:新聞"), 0)
             .await
             .unwrap();
-        s.subscribe(&tg(chat), "Gossiping", "", 0).await.unwrap();
+        s.subscribe(&tg(chat), &board_of("Gossiping"), &filter_of(""), 0)
+            .await
+            .unwrap();
     }
     let d = digest("Stock", "M.1769580000.A.001", "[新聞] a");
     s.accept_post(&d, &[tg("old"), tg("recent"), tg("live")], 1)
@@ -540,13 +607,15 @@ async fn chats_gone_too_long_are_forgotten(s: &dyn Store) {
 
 async fn pause_resume_and_chat_groups(s: &dyn Store) {
     let chat = dc("c1");
-    s.subscribe(&chat, "Stock", "a", 1).await.unwrap();
+    s.subscribe(&chat, &board_of("Stock"), &filter_of("kw:a"), 1)
+        .await
+        .unwrap();
     s.pause_chat(DISCORD, "c1", "Missing Access", 2)
         .await
         .unwrap();
     s.pause_chat(DISCORD, "c1", "again", 3).await.unwrap();
     assert!(s.subscriptions_of(&chat).await.unwrap()[0].paused);
-    assert!(s.subscriptions_for_board("Stock").await.unwrap()[0].paused);
+    assert!(s.subscriptions_for_board(&board_of("Stock")).await.unwrap()[0].paused);
     assert!(
         !s.resume_chat(TELEGRAM, "c1").await.unwrap(),
         "pauses are per platform"
@@ -576,10 +645,16 @@ async fn pause_resume_and_chat_groups(s: &dyn Store) {
 async fn move_chat_moves_what_does_not_collide(s: &dyn Store) {
     let old = tg("-1");
     let new = tg("-100");
-    s.subscribe(&old, "Stock", "a", 1).await.unwrap();
-    s.subscribe(&old, "Stock", "b", 1).await.unwrap();
+    s.subscribe(&old, &board_of("Stock"), &filter_of("kw:a"), 1)
+        .await
+        .unwrap();
+    s.subscribe(&old, &board_of("Stock"), &filter_of("kw:b"), 1)
+        .await
+        .unwrap();
     // Already at the new id: the same filter "a" (id 1).
-    s.subscribe(&new, "Stock", "a", 1).await.unwrap();
+    s.subscribe(&new, &board_of("Stock"), &filter_of("kw:a"), 1)
+        .await
+        .unwrap();
     s.accept_post(
         &digest("Stock", "M.1.A.1", "one"),
         std::slice::from_ref(&old),
@@ -606,18 +681,24 @@ async fn move_chat_moves_what_does_not_collide(s: &dyn Store) {
         .await
         .unwrap()
         .into_iter()
-        .map(|x| (x.id, x.filter))
+        .map(|x| (x.id, x.filter.canonical()))
         .collect();
-    assert_eq!(moved, [(1, "a".to_string()), (2, "b".to_string())]);
+    assert_eq!(
+        moved,
+        [
+            (1, "tag:新聞 kw:a".to_string()),
+            (2, "tag:新聞 kw:b".to_string())
+        ]
+    );
     // The colliding subscription stays behind, as it was.
     let left: Vec<(i64, String)> = s
         .subscriptions_of(&old)
         .await
         .unwrap()
         .into_iter()
-        .map(|x| (x.id, x.filter))
+        .map(|x| (x.id, x.filter.canonical()))
         .collect();
-    assert_eq!(left, [(1, "a".to_string())]);
+    assert_eq!(left, [(1, "tag:新聞 kw:a".to_string())]);
     assert_eq!(
         s.sent_messages("M.1.A.1").await.unwrap(),
         [SentMessage {
@@ -867,9 +948,11 @@ async fn delivery_outcomes_and_outbox_measures(s: &dyn Store) {
     assert_eq!(s.outbox_depth(None).await.unwrap(), 1);
 }
 
-fn start<'a>(board: &'a str, id: &'a PostId, now: i64) -> TrackStart<'a> {
+/// A track start on `board` (leaked: a few bytes a test, so that the
+/// start can be kept and spread over many statements).
+fn start<'a>(board: &str, id: &'a PostId, now: i64) -> TrackStart<'a> {
     TrackStart {
-        board,
+        board: Box::leak(Box::new(board_of(board))),
         id,
         relayed: false,
         threshold: None,
@@ -893,7 +976,7 @@ async fn tracking_starts_widens_and_schedules(s: &dyn Store) {
     })
     .await
     .unwrap();
-    let t = &s.tracked_posts("Stock", 100).await.unwrap()[0];
+    let t = &s.tracked_posts(&board_of("Stock"), 100).await.unwrap()[0];
     assert_eq!(
         (t.relayed, t.threshold, t.marker.as_str(), t.tally),
         (false, Some(30), "5", None)
@@ -921,7 +1004,7 @@ async fn tracking_starts_widens_and_schedules(s: &dyn Store) {
     })
     .await
     .unwrap();
-    let t = &s.tracked_posts("Stock", 170).await.unwrap()[0];
+    let t = &s.tracked_posts(&board_of("Stock"), 170).await.unwrap()[0];
     assert!(t.relayed);
     assert_eq!(t.threshold, Some(10), "the smallest push:N");
     assert_eq!(t.tally, Some(tally(3, 1)), "kept when not given again");
@@ -929,7 +1012,7 @@ async fn tracking_starts_widens_and_schedules(s: &dyn Store) {
     assert_eq!(t.until_at, 1100, "widening keeps the window");
     // Not relayed again: stays relayed.
     s.track(&start("Stock", &p1, 180)).await.unwrap();
-    assert!(s.tracked_posts("Stock", 180).await.unwrap()[0].relayed);
+    assert!(s.tracked_posts(&board_of("Stock"), 180).await.unwrap()[0].relayed);
     // A relayed post without a threshold, then a threshold.
     s.track(&TrackStart {
         relayed: true,
@@ -950,13 +1033,18 @@ async fn tracking_starts_widens_and_schedules(s: &dyn Store) {
     })
     .await
     .unwrap();
-    let stock = s.tracked_posts("Stock", 200).await.unwrap();
+    let stock = s.tracked_posts(&board_of("Stock"), 200).await.unwrap();
     assert_eq!(stock.len(), 2);
     let t2 = stock.iter().find(|t| t.id == p2).unwrap();
     assert_eq!((t2.relayed, t2.threshold), (true, Some(20)));
     assert_eq!(s.count_tracked(200).await.unwrap(), 3);
     // The window ends: not listed, not counted.
-    assert!(s.tracked_posts("Stock", 1100).await.unwrap().is_empty());
+    assert!(
+        s.tracked_posts(&board_of("Stock"), 1100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(s.count_tracked(1100).await.unwrap(), 0);
 
     // Due checks: a changed marker first, then relayed posts whose schedule
@@ -970,12 +1058,14 @@ async fn tracking_starts_widens_and_schedules(s: &dyn Store) {
         .map(|t| t.id)
         .collect();
     assert_eq!(due, HashSet::from([p1.clone(), p2.clone()]));
-    s.set_tracked_marker("Tech_Job", &p3, "爆", true)
+    s.set_tracked_marker(&board_of("Tech_Job"), &p3, "爆", true)
         .await
         .unwrap();
-    s.set_tracked_marker("Stock", &p2, "7", true).await.unwrap();
+    s.set_tracked_marker(&board_of("Stock"), &p2, "7", true)
+        .await
+        .unwrap();
     // A later marker without a change request keeps the request.
-    s.set_tracked_marker("Stock", &p2, "8", false)
+    s.set_tracked_marker(&board_of("Stock"), &p2, "8", false)
         .await
         .unwrap();
     let due = s.due_tally_checks(200, 10).await.unwrap();
@@ -997,7 +1087,7 @@ async fn tracking_starts_widens_and_schedules(s: &dyn Store) {
     d.tally = tally(120, 3);
     let p3_due = due.iter().find(|t| t.id == p3).unwrap();
     assert_eq!(s.record_tally(p3_due, &d, 900, 240).await.unwrap(), 0);
-    let p3t = s.tracked_posts("Tech_Job", 300).await.unwrap();
+    let p3t = s.tracked_posts(&board_of("Tech_Job"), 300).await.unwrap();
     let p3t = p3t.iter().find(|t| t.id == p3).unwrap();
     assert!(!p3t.fetch_due);
     assert_eq!((p3t.next_check_at, p3t.step_secs), (900, 240));
@@ -1005,14 +1095,14 @@ async fn tracking_starts_widens_and_schedules(s: &dyn Store) {
 
     // Ending: expired and deleted posts are removed.
     assert_eq!(s.untrack_expired(1099).await.unwrap(), 0);
-    s.mark_post_deleted("Stock", &p2).await.unwrap();
+    s.mark_post_deleted(&board_of("Stock"), &p2).await.unwrap();
     assert_eq!(
         s.count_tracked(300).await.unwrap(),
         2,
         "deleted is not counted"
     );
     assert!(
-        s.tracked_posts("Stock", 300)
+        s.tracked_posts(&board_of("Stock"), 300)
             .await
             .unwrap()
             .iter()
@@ -1048,7 +1138,11 @@ async fn tallies_queue_edits_only_when_the_shown_tally_differs(s: &dyn Store) {
     })
     .await
     .unwrap();
-    let post = s.tracked_posts("Stock", 100).await.unwrap().remove(0);
+    let post = s
+        .tracked_posts(&board_of("Stock"), 100)
+        .await
+        .unwrap()
+        .remove(0);
 
     // The same tally: nothing to edit.
     assert_eq!(s.record_tally(&post, &d, 300, 240).await.unwrap(), 0);
@@ -1058,7 +1152,10 @@ async fn tallies_queue_edits_only_when_the_shown_tally_differs(s: &dyn Store) {
     let mut d2 = d.clone();
     d2.tally = tally(5, 1);
     assert_eq!(s.record_tally(&post, &d2, 300, 240).await.unwrap(), 3);
-    assert_eq!(s.digest("Stock", &id).await.unwrap(), Some(d2.clone()));
+    assert_eq!(
+        s.digest(&board_of("Stock"), &id).await.unwrap(),
+        Some(d2.clone())
+    );
     let edits = s.due_edits(TELEGRAM, &[], 10).await.unwrap();
     assert_eq!(
         sorted(edits.iter().map(|e| e.dest.clone()).collect()),
@@ -1120,7 +1217,10 @@ async fn a_deleted_post_is_marked_once(s: &dyn Store) {
     })
     .await
     .unwrap();
-    assert_eq!(s.mark_post_deleted("Stock", &id).await.unwrap(), 2);
+    assert_eq!(
+        s.mark_post_deleted(&board_of("Stock"), &id).await.unwrap(),
+        2
+    );
     let edits: Vec<EditJob> = s.due_edits(TELEGRAM, &[], 10).await.unwrap();
     assert_eq!(edits.len(), 1);
     assert!(edits[0].deleted);
@@ -1129,12 +1229,14 @@ async fn a_deleted_post_is_marked_once(s: &dyn Store) {
     assert!(dc_edits[0].deleted);
     s.edit_done(&dc_edits[0]).await.unwrap();
     assert_eq!(
-        s.mark_post_deleted("Stock", &id).await.unwrap(),
+        s.mark_post_deleted(&board_of("Stock"), &id).await.unwrap(),
         0,
         "messages already marked are not edited again"
     );
     assert!(s.due_edits(TELEGRAM, &[], 10).await.unwrap().is_empty());
-    s.set_tracked_marker("Stock", &id, "3", true).await.unwrap();
+    s.set_tracked_marker(&board_of("Stock"), &id, "3", true)
+        .await
+        .unwrap();
     assert!(
         s.due_tally_checks(150, 10).await.unwrap().is_empty(),
         "a deleted post is not checked again"
@@ -1144,7 +1246,7 @@ async fn a_deleted_post_is_marked_once(s: &dyn Store) {
 
 fn pending(board: &str, id: &str, attempts: u32, next: i64) -> PendingPost {
     PendingPost {
-        board: board.into(),
+        board: board_of(board),
         id: pid(id),
         title: format!("[新聞] {id}"),
         author: "someid".into(),
@@ -1161,7 +1263,12 @@ fn pending(board: &str, id: &str, attempts: u32, next: i64) -> PendingPost {
 }
 
 async fn pending_posts_are_kept_replaced_and_removed(s: &dyn Store) {
-    assert!(s.pending_posts("Stock").await.unwrap().is_empty());
+    assert!(
+        s.pending_posts(&board_of("Stock"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
     // Oldest id first: by epoch, then the hex by value (1A > B).
     let a = pending("Stock", "M.200.A.1A", 0, 100);
     let b = pending("Stock", "M.200.A.B", 1, 130);
@@ -1171,7 +1278,7 @@ async fn pending_posts_are_kept_replaced_and_removed(s: &dyn Store) {
         s.put_pending(p).await.unwrap();
     }
     assert_eq!(
-        s.pending_posts("Stock").await.unwrap(),
+        s.pending_posts(&board_of("Stock")).await.unwrap(),
         vec![c.clone(), b.clone(), a.clone()]
     );
     // Replacing keeps one record per post, with the new values.
@@ -1184,34 +1291,41 @@ async fn pending_posts_are_kept_replaced_and_removed(s: &dyn Store) {
     };
     s.put_pending(&b2).await.unwrap();
     assert_eq!(
-        s.pending_posts("Stock").await.unwrap(),
+        s.pending_posts(&board_of("Stock")).await.unwrap(),
         vec![c.clone(), b2, a.clone()]
     );
-    s.remove_pending("Stock", &c.id).await.unwrap();
-    s.remove_pending("Stock", &pid("M.1.A.1")).await.unwrap();
+    s.remove_pending(&board_of("Stock"), &c.id).await.unwrap();
+    s.remove_pending(&board_of("Stock"), &pid("M.1.A.1"))
+        .await
+        .unwrap();
     // The same id on another board is another post.
-    s.remove_pending("Tech", &a.id).await.unwrap();
+    s.remove_pending(&board_of("Tech"), &a.id).await.unwrap();
     let left: Vec<PostId> = s
-        .pending_posts("Stock")
+        .pending_posts(&board_of("Stock"))
         .await
         .unwrap()
         .into_iter()
         .map(|p| p.id)
         .collect();
     assert_eq!(left, vec![b.id.clone(), a.id.clone()]);
-    assert_eq!(s.pending_posts("Tech").await.unwrap(), vec![other]);
+    assert_eq!(
+        s.pending_posts(&board_of("Tech")).await.unwrap(),
+        vec![other]
+    );
     // Pending is not seen: the two are separate records.
-    assert!(!s.is_seen("Stock", &a.id).await.unwrap());
+    assert!(!s.is_seen(&board_of("Stock"), &a.id).await.unwrap());
 }
 
 async fn prune_expires_and_deletes_but_keeps_marks(s: &dyn Store) {
     const DAY: i64 = 86_400;
     let now = 100 * DAY;
-    s.raise_mark("Stock", &pid("M.1.A.1")).await.unwrap();
-    s.mark_seen("Stock", &[pid("M.1.A.1")], now - 40 * DAY)
+    s.raise_mark(&board_of("Stock"), &pid("M.1.A.1"))
         .await
         .unwrap();
-    s.mark_seen("Stock", &[pid("M.2.A.1")], now - DAY)
+    s.mark_seen(&board_of("Stock"), &[pid("M.1.A.1")], now - 40 * DAY)
+        .await
+        .unwrap();
+    s.mark_seen(&board_of("Stock"), &[pid("M.2.A.1")], now - DAY)
         .await
         .unwrap();
     // Old, sent long ago: everything about it goes.
@@ -1247,13 +1361,29 @@ async fn prune_expires_and_deletes_but_keeps_marks(s: &dyn Store) {
     assert_eq!(deleted, 4);
     assert_eq!(s.outbox_depth(None).await.unwrap(), 1);
     assert_eq!(s.oldest_pending_at().await.unwrap(), Some(now - 60));
-    assert!(!s.is_seen("Stock", &pid("M.1.A.1")).await.unwrap());
-    assert!(s.is_seen("Stock", &pid("M.2.A.1")).await.unwrap());
-    assert_eq!(s.digest("Stock", &pid("M.1.A.1")).await.unwrap(), None);
-    assert!(s.digest("Stock", &pid("M.2.A.1")).await.unwrap().is_some());
+    assert!(
+        !s.is_seen(&board_of("Stock"), &pid("M.1.A.1"))
+            .await
+            .unwrap()
+    );
+    assert!(
+        s.is_seen(&board_of("Stock"), &pid("M.2.A.1"))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        s.digest(&board_of("Stock"), &pid("M.1.A.1")).await.unwrap(),
+        None
+    );
+    assert!(
+        s.digest(&board_of("Stock"), &pid("M.2.A.1"))
+            .await
+            .unwrap()
+            .is_some()
+    );
     assert!(s.sent_messages("M.1.A.1").await.unwrap().is_empty());
     assert_eq!(
-        s.board_state("Stock").await.unwrap().mark,
+        s.board_state(&board_of("Stock")).await.unwrap().mark,
         Some(pid("M.1.A.1")),
         "marks are never lowered or removed"
     );

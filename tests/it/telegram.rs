@@ -4,6 +4,7 @@
 //! fake Bot API received.
 
 use crate::support;
+use crate::support::{board_of, filter_of};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -132,7 +133,7 @@ impl Harness {
         for _ in 0..200 {
             if self
                 .store
-                .board_state("Stock")
+                .board_state(&board_of("Stock"))
                 .await
                 .unwrap()
                 .mark
@@ -440,7 +441,7 @@ async fn a_channel_is_subscribed_from_a_private_chat_only_by_its_admin_and_where
     assert!(r.contains("Subscribed #1"), "{r}");
     let subs = h.subs(&tg(channel)).await;
     assert_eq!(subs.len(), 1);
-    assert_eq!(subs[0].filter, "tag:新聞 kw:台積電");
+    assert_eq!(subs[0].filter.canonical(), "tag:新聞 kw:台積電");
     // Nothing was subscribed for the private chat itself.
     assert!(h.subs(&tg(777)).await.is_empty());
     h.tg.private_message(777, "en", "/list @pttnews");
@@ -484,7 +485,7 @@ async fn one_post_fans_out_to_200_chats_once_each_without_provoking_a_429() {
     chats.extend((0..100).map(|i| -20_001 - i));
     for c in &chats {
         h.store
-            .subscribe(&tg(*c), "Stock", "tag:新聞", 0)
+            .subscribe(&tg(*c), &board_of("Stock"), &filter_of("tag:新聞"), 0)
             .await
             .unwrap();
     }
@@ -539,7 +540,7 @@ async fn a_hostile_title_and_a_10000_character_excerpt_are_delivered_escaped_wit
     // Through the whole pipeline: a hostile title on the fake PTT.
     let user = 601;
     h.store
-        .subscribe(&tg(user), "Stock", "tag:新聞", 0)
+        .subscribe(&tg(user), &board_of("Stock"), &filter_of("tag:新聞"), 0)
         .await
         .unwrap();
     h.ptt.add_post(
@@ -583,7 +584,7 @@ async fn a_blocked_chat_is_paused_and_resumed_by_membership_or_a_command() {
     let (user, group) = (701, -7_001);
     for c in [user, group] {
         h.store
-            .subscribe(&tg(c), "Stock", "tag:新聞", 0)
+            .subscribe(&tg(c), &board_of("Stock"), &filter_of("tag:新聞"), 0)
             .await
             .unwrap();
     }
@@ -643,7 +644,7 @@ async fn a_group_that_became_a_supergroup_is_moved_and_its_post_arrives_at_the_n
     let h = Harness::start().await;
     let (old, new) = (-8_001, -1_008_000_000_001);
     h.store
-        .subscribe(&tg(old), "Stock", "tag:新聞", 0)
+        .subscribe(&tg(old), &board_of("Stock"), &filter_of("tag:新聞"), 0)
         .await
         .unwrap();
     h.tg.migrate(old, new);
@@ -656,7 +657,12 @@ async fn a_group_that_became_a_supergroup_is_moved_and_its_post_arrives_at_the_n
     // The service message of an upgrade moves a group too.
     let (old2, new2) = (-8_002, -1_008_000_000_002);
     h.store
-        .subscribe(&tg(old2), "Stock", "tag:新聞 kw:x", 0)
+        .subscribe(
+            &tg(old2),
+            &board_of("Stock"),
+            &filter_of("tag:新聞 kw:x"),
+            0,
+        )
         .await
         .unwrap();
     h.tg.migration_message(old2, new2);
@@ -920,7 +926,7 @@ async fn a_send_black_holed_past_the_timeout_is_retried_once_the_fault_ends_with
     .await;
     let chat = 31_001;
     h.store
-        .subscribe(&tg(chat), "Stock", "tag:新聞", 0)
+        .subscribe(&tg(chat), &board_of("Stock"), &filter_of("tag:新聞"), 0)
         .await
         .unwrap();
     // Requests vanish before Telegram sees them; no answer comes in time.
@@ -962,7 +968,7 @@ async fn unreadable_answers_to_sends_lose_nothing_and_duplicate_nothing() {
     let h = Harness::start().await;
     let chat = 32_001;
     h.store
-        .subscribe(&tg(chat), "Stock", "tag:新聞", 0)
+        .subscribe(&tg(chat), &board_of("Stock"), &filter_of("tag:新聞"), 0)
         .await
         .unwrap();
     let mut ids: Vec<String> = Vec::new();

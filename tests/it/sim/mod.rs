@@ -360,7 +360,12 @@ async fn run_in(sc: &Scenario, db: &Path) -> Outcome {
         let store = open_store(db);
         for sub in &subs {
             store
-                .subscribe(&sub.dest, BOARD, sub.words, clock::now_secs())
+                .subscribe(
+                    &sub.dest,
+                    &crate::support::board_of(BOARD),
+                    &crate::support::filter_of(sub.words),
+                    clock::now_secs(),
+                )
                 .await
                 .expect("subscribe");
         }

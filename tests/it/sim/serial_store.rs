@@ -14,7 +14,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use ptt_relay::dest::{Destination, Platform};
 use ptt_relay::digest::Digest;
-use ptt_relay::ptt::PostId;
+use ptt_relay::filter::Filter;
+use ptt_relay::ptt::{Board, PostId};
 use ptt_relay::store::*;
 
 /// Runs each call of `inner` synchronously on `runtime`.
@@ -49,23 +50,23 @@ impl Store for SerialStore {
         self.call(self.inner.ping())
     }
 
-    async fn board_state(&self, board: &str) -> Result<BoardState> {
+    async fn board_state(&self, board: &Board) -> Result<BoardState> {
         self.call(self.inner.board_state(board))
     }
 
-    async fn raise_mark(&self, board: &str, mark: &PostId) -> Result<()> {
+    async fn raise_mark(&self, board: &Board, mark: &PostId) -> Result<()> {
         self.call(self.inner.raise_mark(board, mark))
     }
 
-    async fn record_poll(&self, board: &str, ok: bool, at: i64) -> Result<()> {
+    async fn record_poll(&self, board: &Board, ok: bool, at: i64) -> Result<()> {
         self.call(self.inner.record_poll(board, ok, at))
     }
 
-    async fn is_seen(&self, board: &str, id: &PostId) -> Result<bool> {
+    async fn is_seen(&self, board: &Board, id: &PostId) -> Result<bool> {
         self.call(self.inner.is_seen(board, id))
     }
 
-    async fn mark_seen(&self, board: &str, ids: &[PostId], at: i64) -> Result<()> {
+    async fn mark_seen(&self, board: &Board, ids: &[PostId], at: i64) -> Result<()> {
         self.call(self.inner.mark_seen(board, ids, at))
     }
 
@@ -73,11 +74,11 @@ impl Store for SerialStore {
         self.call(self.inner.put_pending(post))
     }
 
-    async fn pending_posts(&self, board: &str) -> Result<Vec<PendingPost>> {
+    async fn pending_posts(&self, board: &Board) -> Result<Vec<PendingPost>> {
         self.call(self.inner.pending_posts(board))
     }
 
-    async fn remove_pending(&self, board: &str, id: &PostId) -> Result<()> {
+    async fn remove_pending(&self, board: &Board, id: &PostId) -> Result<()> {
         self.call(self.inner.remove_pending(board, id))
     }
 
@@ -85,19 +86,19 @@ impl Store for SerialStore {
         self.call(self.inner.accept_post(digest, dests, at))
     }
 
-    async fn digest(&self, board: &str, id: &PostId) -> Result<Option<Digest>> {
+    async fn digest(&self, board: &Board, id: &PostId) -> Result<Option<Digest>> {
         self.call(self.inner.digest(board, id))
     }
 
-    async fn latest_digests(&self, boards: &[String], limit: usize) -> Result<Vec<Digest>> {
+    async fn latest_digests(&self, boards: &[Board], limit: usize) -> Result<Vec<Digest>> {
         self.call(self.inner.latest_digests(boards, limit))
     }
 
     async fn subscribe(
         &self,
         dest: &Destination,
-        board: &str,
-        filter: &str,
+        board: &Board,
+        filter: &Filter,
         at: i64,
     ) -> Result<(i64, bool)> {
         self.call(self.inner.subscribe(dest, board, filter, at))
@@ -115,7 +116,7 @@ impl Store for SerialStore {
         self.call(self.inner.count_subscriptions(platform, chat))
     }
 
-    async fn subscriptions_for_board(&self, board: &str) -> Result<Vec<Subscription>> {
+    async fn subscriptions_for_board(&self, board: &Board) -> Result<Vec<Subscription>> {
         self.call(self.inner.subscriptions_for_board(board))
     }
 
@@ -201,13 +202,13 @@ impl Store for SerialStore {
         self.call(self.inner.track(start))
     }
 
-    async fn tracked_posts(&self, board: &str, now: i64) -> Result<Vec<TrackedPost>> {
+    async fn tracked_posts(&self, board: &Board, now: i64) -> Result<Vec<TrackedPost>> {
         self.call(self.inner.tracked_posts(board, now))
     }
 
     async fn set_tracked_marker(
         &self,
-        board: &str,
+        board: &Board,
         id: &PostId,
         marker: &str,
         fetch_due: bool,
@@ -232,7 +233,7 @@ impl Store for SerialStore {
         )
     }
 
-    async fn mark_post_deleted(&self, board: &str, id: &PostId) -> Result<u64> {
+    async fn mark_post_deleted(&self, board: &Board, id: &PostId) -> Result<u64> {
         self.call(self.inner.mark_post_deleted(board, id))
     }
 

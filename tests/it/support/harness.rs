@@ -1,5 +1,6 @@
 //! Starting the real service in-process against the fakes.
 
+use crate::support::board_of;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -85,7 +86,13 @@ pub async fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
 /// Waits until the board has been seeded by a first poll.
 pub async fn seeded(r: &Running) {
     for _ in 0..100 {
-        if r.store().board_state("Stock").await.unwrap().mark.is_some() {
+        if r.store()
+            .board_state(&board_of("Stock"))
+            .await
+            .unwrap()
+            .mark
+            .is_some()
+        {
             return;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;

@@ -21,3 +21,13 @@ pub fn init_logs() {
         .with_test_writer()
         .try_init();
 }
+
+/// A board name the tests know to be valid.
+pub fn board_of(name: &str) -> ptt_relay::ptt::Board {
+    ptt_relay::ptt::Board::parse(name).expect("a valid board name")
+}
+
+/// Subscription filter words the tests know to parse.
+pub fn filter_of(words: &str) -> ptt_relay::filter::Filter {
+    ptt_relay::filter::Filter::parse_str(words).expect("valid filter words")
+}
