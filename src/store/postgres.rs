@@ -4,7 +4,7 @@
 //! values, uniqueness, ordering and pruning), with two additions for
 //! replicas:
 //!
-//! - every replica sends: [`Store::due_rows`] *claims* the rows it returns
+//! - every replica sends: [`Store::due_rows`](super::Store::due_rows) *claims* the rows it returns
 //!   (`claimed_by` = this replica, `claimed_until` = now + [`CLAIM_SECS`]) in
 //!   one transaction with `FOR UPDATE SKIP LOCKED`, and a destination whose
 //!   oldest pending row is claimed by anyone is skipped, so per-destination
@@ -15,7 +15,7 @@
 //!   this replica's id, else it is [`StoreError::ClaimLost`]. (A replica of
 //!   the release before schema 3 claims without a token; the id check keeps
 //!   a newer replica's late outcome from landing on such a claim.)
-//! - replicas beat ([`Store::replica_heartbeat`]) in the `replicas` table,
+//! - replicas beat ([`Store::replica_heartbeat`](super::Store::replica_heartbeat)) in the `replicas` table,
 //!   so each can take its share of the platforms' overall limits.
 //! - one replica leads: [`Leadership`] (in [`super::leader`]) holds a session advisory lock on a
 //!   dedicated connection.
@@ -33,22 +33,20 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{Connection, PgConnection, PgPool, Postgres};
+use sqlx::{Connection, PgConnection, PgPool, Postgres, Transaction};
 
 use super::migrate;
-use super::queries::Shared;
+use super::queries::{Dialect, Shared, impl_store};
 use super::rows::{
     BindDest, Fields, claimed, digest_json, digest_of, outbox_row_of, platform_of, q, tally_json,
 };
 use super::{
-    BoardState, EditJob, GoneChat, OutboxRow, PendingPost, Removal, Result, SentMessage, Store,
-    StoreError, Subscription, TrackStart, TrackedPost, claim_token, now_secs,
+    EditJob, GoneChat, OutboxRow, Result, StoreError, TrackStart, TrackedPost, claim_token,
+    now_secs,
 };
 use crate::dest::{Destination, Platform};
 use crate::digest::Digest;
-use crate::filter::Filter;
 use crate::ptt::{Board, PostId};
 use crate::telemetry::redact::mask_url;
 
@@ -307,24 +305,38 @@ const HEADS: &str = "WITH RECURSIVE heads AS (
         ORDER BY chat, thread, id LIMIT 1) n
 )";
 
-impl PostgresStore {
+impl Dialect for PostgresStore {
+    type DB = Postgres;
+
     fn shared(&self) -> Shared<'_, Postgres> {
         Shared(&self.pool)
     }
-}
 
-#[async_trait]
-impl Store for PostgresStore {
-    async fn ping(&self) -> Result<()> {
-        self.shared().ping().await
+    async fn begin_write(&self, doing: &'static str) -> Result<Transaction<'_, Postgres>> {
+        self.pool.begin().await.map_err(q(doing))
     }
 
-    async fn board_state(&self, board: &Board) -> Result<BoardState> {
-        self.shared().board_state(board).await
+    async fn lock_subscriber(&self, conn: &mut PgConnection, dest: &Destination) -> Result<()> {
+        // Two commands of one chat must not pick the same free id.
+        sqlx::query("SELECT pg_advisory_xact_lock($1, $2)")
+            .bind(SUBSCRIBE_LOCK_CLASS)
+            .bind(key_hash(&format!(
+                "{}\u{0}{}",
+                dest.platform.as_str(),
+                dest.chat
+            )))
+            .execute(&mut *conn)
+            .await
+            .map_err(q("subscribing"))?;
+        Ok(())
+    }
+
+    fn claim_owner(&self) -> Option<&str> {
+        Some(&self.replica_id)
     }
 
     async fn raise_mark(&self, board: &Board, mark: &PostId) -> Result<()> {
-        let mut tx = self.pool.begin().await.map_err(q("raising a mark"))?;
+        let mut tx = self.begin_write("raising a mark").await?;
         // Create the row first so the row lock below serialises raisers.
         sqlx::query("INSERT INTO boards (board) VALUES ($1) ON CONFLICT (board) DO NOTHING")
             .bind(board.as_str())
@@ -356,14 +368,6 @@ impl Store for PostgresStore {
         Ok(())
     }
 
-    async fn record_poll(&self, board: &Board, ok: bool, at: i64) -> Result<()> {
-        self.shared().record_poll(board, ok, at).await
-    }
-
-    async fn is_seen(&self, board: &Board, id: &PostId) -> Result<bool> {
-        self.shared().is_seen(board, id).await
-    }
-
     async fn mark_seen(&self, board: &Board, ids: &[PostId], at: i64) -> Result<()> {
         let ids: Vec<&str> = ids.iter().map(PostId::as_str).collect();
         sqlx::query(
@@ -378,29 +382,6 @@ impl Store for PostgresStore {
         .await
         .map_err(q("marking posts seen"))?;
         Ok(())
-    }
-
-    async fn put_pending(&self, post: &PendingPost) -> Result<()> {
-        self.shared().put_pending(post).await
-    }
-
-    async fn pending_posts(&self, board: &Board) -> Result<Vec<PendingPost>> {
-        self.shared().pending_posts(board).await
-    }
-
-    async fn remove_pending(&self, board: &Board, id: &PostId) -> Result<()> {
-        self.shared().remove_pending(board, id).await
-    }
-
-    async fn accept_post(&self, digest: &Digest, dests: &[Destination], at: i64) -> Result<usize> {
-        let mut tx = self.pool.begin().await.map_err(q("queueing a post"))?;
-        let queued = self.shared().accept_in(&mut tx, digest, dests, at).await?;
-        tx.commit().await.map_err(q("queueing a post"))?;
-        Ok(queued)
-    }
-
-    async fn digest(&self, board: &Board, id: &PostId) -> Result<Option<Digest>> {
-        self.shared().digest(board, id).await
     }
 
     async fn latest_digests(&self, boards: &[Board], limit: usize) -> Result<Vec<Digest>> {
@@ -420,49 +401,6 @@ impl Store for PostgresStore {
         rows.iter().map(|j| digest_of(j)).collect()
     }
 
-    async fn subscribe(
-        &self,
-        dest: &Destination,
-        board: &Board,
-        filter: &Filter,
-        at: i64,
-    ) -> Result<(i64, bool)> {
-        let mut tx = self.pool.begin().await.map_err(q("subscribing"))?;
-        // Two commands of one chat must not pick the same free id.
-        sqlx::query("SELECT pg_advisory_xact_lock($1, $2)")
-            .bind(SUBSCRIBE_LOCK_CLASS)
-            .bind(key_hash(&format!(
-                "{}\u{0}{}",
-                dest.platform.as_str(),
-                dest.chat
-            )))
-            .execute(&mut *tx)
-            .await
-            .map_err(q("subscribing"))?;
-        let subscribed = self
-            .shared()
-            .subscribe_in(&mut tx, dest, board, filter, at)
-            .await?;
-        tx.commit().await.map_err(q("subscribing"))?;
-        Ok(subscribed)
-    }
-
-    async fn unsubscribe(&self, dest: &Destination, what: &Removal) -> Result<usize> {
-        self.shared().unsubscribe(dest, what).await
-    }
-
-    async fn subscriptions_of(&self, dest: &Destination) -> Result<Vec<Subscription>> {
-        self.shared().subscriptions_of(dest).await
-    }
-
-    async fn count_subscriptions(&self, platform: Platform, chat: &str) -> Result<usize> {
-        self.shared().count_subscriptions(platform, chat).await
-    }
-
-    async fn subscriptions_for_board(&self, board: &Board) -> Result<Vec<Subscription>> {
-        self.shared().subscriptions_for_board(board).await
-    }
-
     async fn pause_chat(
         &self,
         platform: Platform,
@@ -470,7 +408,7 @@ impl Store for PostgresStore {
         reason: &str,
         at: i64,
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await.map_err(q("pausing a chat"))?;
+        let mut tx = self.begin_write("pausing a chat").await?;
         sqlx::query(
             "INSERT INTO paused_chats (platform, chat, reason, paused_at) VALUES ($1, $2, $3, $4)
              ON CONFLICT (platform, chat) DO NOTHING",
@@ -500,11 +438,7 @@ impl Store for PostgresStore {
 
     async fn forget_gone_chats(&self, now: i64, gone_for: Duration) -> Result<Vec<GoneChat>> {
         let before = now.saturating_sub(i64::try_from(gone_for.as_secs()).unwrap_or(i64::MAX));
-        let mut tx = self
-            .pool
-            .begin()
-            .await
-            .map_err(q("forgetting gone chats"))?;
+        let mut tx = self.begin_write("forgetting gone chats").await?;
         let rows =
             sqlx::query("DELETE FROM paused_chats WHERE paused_at < $1 RETURNING platform, chat")
                 .bind(before)
@@ -545,18 +479,6 @@ impl Store for PostgresStore {
         Ok(gone)
     }
 
-    async fn resume_chat(&self, platform: Platform, chat: &str) -> Result<bool> {
-        self.shared().resume_chat(platform, chat).await
-    }
-
-    async fn set_chat_group(&self, platform: Platform, chat: &str, group: &str) -> Result<()> {
-        self.shared().set_chat_group(platform, chat, group).await
-    }
-
-    async fn chats_in_group(&self, platform: Platform, group: &str) -> Result<Vec<String>> {
-        self.shared().chats_in_group(platform, group).await
-    }
-
     async fn move_chat(&self, platform: Platform, from: &str, to: &str) -> Result<()> {
         // SQLite's UPDATE OR IGNORE: rows that would collide with a row
         // already at the new id stay where they are.
@@ -578,7 +500,7 @@ impl Store for PostgresStore {
              AND NOT EXISTS (SELECT 1 FROM paused_chats t
                  WHERE t.platform = s.platform AND t.chat = $1)",
         ];
-        let mut tx = self.pool.begin().await.map_err(q("moving a chat"))?;
+        let mut tx = self.begin_write("moving a chat").await?;
         for sql in MOVES {
             sqlx::query(sql)
                 .bind(to)
@@ -608,11 +530,7 @@ impl Store for PostgresStore {
         // due, unclaimed, unpaused, not busy ones, skipping rows another
         // replica is claiming right now; its conditions are on `o` so that
         // PostgreSQL re-checks them on a row changed since our snapshot.
-        let mut tx = self
-            .pool
-            .begin()
-            .await
-            .map_err(q("taking due deliveries"))?;
+        let mut tx = self.begin_write("taking due deliveries").await?;
         let sql = format!(
             "{HEADS}, pick AS (
                  SELECT o.id FROM outbox o JOIN heads h ON h.id = o.id
@@ -679,7 +597,7 @@ impl Store for PostgresStore {
     }
 
     async fn mark_sent(&self, row: &OutboxRow, message_id: &str, at: i64) -> Result<()> {
-        let mut tx = self.pool.begin().await.map_err(q("recording a delivery"))?;
+        let mut tx = self.begin_write("recording a delivery").await?;
         let n = sqlx::query(
             "UPDATE outbox SET state = 'sent', done_at = $1, attempts = attempts + 1,
              claimed_by = NULL, claimed_until = NULL, claim_token = NULL
@@ -718,76 +636,6 @@ impl Store for PostgresStore {
         Ok(())
     }
 
-    async fn mark_retry(
-        &self,
-        row: &OutboxRow,
-        next_at: i64,
-        error: &str,
-        count_attempt: bool,
-    ) -> Result<()> {
-        // Only with our own claim: if ours expired and another replica took
-        // the row meanwhile, its claim and its outcome stand.
-        let n = sqlx::query(
-            "UPDATE outbox SET next_attempt_at = $1, last_error = $2,
-             attempts = attempts + CASE WHEN $3 THEN 1 ELSE 0 END,
-             claimed_by = NULL, claimed_until = NULL, claim_token = NULL
-             WHERE id = $4 AND state = 'pending' AND claim_token = $5 AND claimed_by = $6",
-        )
-        .bind(next_at)
-        .bind(error)
-        .bind(count_attempt)
-        .bind(row.id)
-        .bind(&row.claim)
-        .bind(&self.replica_id)
-        .execute(&self.pool)
-        .await
-        .map_err(q("scheduling a retry"))?
-        .rows_affected();
-        claimed(n, row.id)
-    }
-
-    async fn mark_rejected(&self, row: &OutboxRow, error: &str, at: i64) -> Result<()> {
-        let n = sqlx::query(
-            "UPDATE outbox SET state = 'rejected', last_error = $1, done_at = $2,
-             attempts = attempts + 1, claimed_by = NULL, claimed_until = NULL, claim_token = NULL
-             WHERE id = $3 AND state = 'pending' AND claim_token = $4 AND claimed_by = $5",
-        )
-        .bind(error)
-        .bind(at)
-        .bind(row.id)
-        .bind(&row.claim)
-        .bind(&self.replica_id)
-        .execute(&self.pool)
-        .await
-        .map_err(q("rejecting a delivery"))?
-        .rows_affected();
-        claimed(n, row.id)
-    }
-
-    async fn renew_claim(&self, row: &OutboxRow, now: i64) -> Result<()> {
-        let n = sqlx::query(
-            "UPDATE outbox SET claimed_until = $1
-             WHERE id = $2 AND state = 'pending' AND claim_token = $3 AND claimed_by = $4",
-        )
-        .bind(now + CLAIM_SECS)
-        .bind(row.id)
-        .bind(&row.claim)
-        .bind(&self.replica_id)
-        .execute(&self.pool)
-        .await
-        .map_err(q("renewing a claim"))?
-        .rows_affected();
-        claimed(n, row.id)
-    }
-
-    async fn outbox_depth(&self, platform: Option<Platform>) -> Result<u64> {
-        self.shared().outbox_depth(platform).await
-    }
-
-    async fn oldest_pending_at(&self) -> Result<Option<i64>> {
-        self.shared().oldest_pending_at().await
-    }
-
     async fn next_due_at(&self, platform: Platform) -> Result<Option<i64>> {
         let sql = format!(
             "{HEADS}
@@ -801,10 +649,6 @@ impl Store for PostgresStore {
             .fetch_one(&self.pool)
             .await
             .map_err(q("measuring the outbox"))
-    }
-
-    async fn sent_messages(&self, post_id: &str) -> Result<Vec<SentMessage>> {
-        self.shared().sent_messages(post_id).await
     }
 
     async fn track(&self, t: &TrackStart<'_>) -> Result<()> {
@@ -833,26 +677,6 @@ impl Store for PostgresStore {
         Ok(())
     }
 
-    async fn tracked_posts(&self, board: &Board, now: i64) -> Result<Vec<TrackedPost>> {
-        self.shared().tracked_posts(board, now).await
-    }
-
-    async fn set_tracked_marker(
-        &self,
-        board: &Board,
-        id: &PostId,
-        marker: &str,
-        fetch_due: bool,
-    ) -> Result<()> {
-        self.shared()
-            .set_tracked_marker(board, id, marker, fetch_due)
-            .await
-    }
-
-    async fn due_tally_checks(&self, now: i64, limit: usize) -> Result<Vec<TrackedPost>> {
-        self.shared().due_tally_checks(now, limit).await
-    }
-
     async fn record_tally(
         &self,
         post: &TrackedPost,
@@ -862,7 +686,7 @@ impl Store for PostgresStore {
     ) -> Result<u64> {
         let tally = tally_json(&digest.tally);
         let json = digest_json(digest)?;
-        let mut tx = self.pool.begin().await.map_err(q("recording a tally"))?;
+        let mut tx = self.begin_write("recording a tally").await?;
         sqlx::query(
             "UPDATE tracked_posts SET tally = $1::jsonb, fetch_due = FALSE, next_check_at = $2,
              step_secs = $3 WHERE board = $4 AND post_id = $5",
@@ -897,29 +721,6 @@ impl Store for PostgresStore {
         Ok(queued)
     }
 
-    async fn mark_post_deleted(&self, board: &Board, id: &PostId) -> Result<u64> {
-        let mut tx = self
-            .pool
-            .begin()
-            .await
-            .map_err(q("marking a post deleted"))?;
-        let queued = self
-            .shared()
-            .mark_post_deleted_in(&mut tx, board, id)
-            .await?;
-        tx.commit().await.map_err(q("marking a post deleted"))?;
-        Ok(queued)
-    }
-
-    async fn due_edits(
-        &self,
-        platform: Platform,
-        busy: &[Destination],
-        limit: usize,
-    ) -> Result<Vec<EditJob>> {
-        self.shared().due_edits(platform, busy, limit).await
-    }
-
     async fn edit_done(&self, job: &EditJob) -> Result<()> {
         sqlx::query(
             "UPDATE sent_messages SET edit_due = FALSE, shown = $1::jsonb, deleted = deleted OR $2
@@ -935,38 +736,8 @@ impl Store for PostgresStore {
         Ok(())
     }
 
-    async fn edit_gone(&self, job: &EditJob) -> Result<()> {
-        self.shared().edit_gone(job).await
-    }
-
-    async fn untrack_expired(&self, now: i64) -> Result<u64> {
-        self.shared().untrack_expired(now).await
-    }
-
-    async fn count_tracked(&self, now: i64) -> Result<u64> {
-        self.shared().count_tracked(now).await
-    }
-
-    async fn prune(&self, now: i64, max_age: Duration, retention: Duration) -> Result<(u64, u64)> {
-        let expire_before = now - max_age.as_secs() as i64;
-        let keep_after = now - retention.as_secs() as i64;
-        let expired = sqlx::query(
-            "UPDATE outbox SET state = 'expired', done_at = $1, claimed_by = NULL,
-             claimed_until = NULL, claim_token = NULL
-             WHERE state = 'pending' AND created_at < $2",
-        )
-        .bind(now)
-        .bind(expire_before)
-        .execute(&self.pool)
-        .await
-        .map_err(q("expiring old deliveries"))?
-        .rows_affected();
-        let deleted = self.shared().prune_before(keep_after).await?;
-        Ok((expired, deleted))
-    }
-
     async fn replica_heartbeat(&self, now: i64, live_secs: i64) -> Result<u32> {
-        let mut tx = self.pool.begin().await.map_err(q("beating"))?;
+        let mut tx = self.begin_write("beating").await?;
         sqlx::query(
             "INSERT INTO replicas (replica_id, host, started_at, last_seen) VALUES ($1, $2, $3, $3)
              ON CONFLICT (replica_id) DO UPDATE SET last_seen = excluded.last_seen",
@@ -1006,6 +777,8 @@ impl Store for PostgresStore {
         self.pool.close().await;
     }
 }
+
+impl_store!(PostgresStore);
 
 #[cfg(test)]
 mod tests {

@@ -8,19 +8,21 @@
 //! upserts, claim fences, JSON columns) stays in `sqlite.rs` and
 //! `postgres.rs`.
 
+use std::time::Duration;
+
 use sqlx::postgres::PgQueryResult;
 use sqlx::query::Query;
 use sqlx::sqlite::SqliteQueryResult;
-use sqlx::{Database, Encode, Executor, IntoArguments, Pool, Postgres, Sqlite, Type};
+use sqlx::{Database, Encode, Executor, IntoArguments, Pool, Postgres, Sqlite, Transaction, Type};
 
 use super::rows::{
-    BindDest, Fields, SUBSCRIPTION_COLUMNS, TRACKED_COLUMNS, board_state_of, digest_json,
+    BindDest, Fields, SUBSCRIPTION_COLUMNS, TRACKED_COLUMNS, board_state_of, claimed, digest_json,
     digest_of, edit_jobs, pending_posts_of, q, sent_message_of, smallest_free_id, subscriptions_of,
     tracked_of,
 };
 use super::{
-    BoardState, EditJob, MAX_SUBSCRIPTIONS, PendingPost, Removal, Result, SentMessage, StoreError,
-    Subscription, TrackedPost,
+    BoardState, CLAIM_SECS, EditJob, GoneChat, MAX_SUBSCRIPTIONS, OutboxRow, PendingPost, Removal,
+    Result, SentMessage, StoreError, Subscription, TrackStart, TrackedPost,
 };
 use crate::dest::{Destination, Platform};
 use crate::digest::Digest;
@@ -34,14 +36,20 @@ pub(super) trait Db:
 {
     /// The collation that orders text by its bytes.
     const BYTEWISE: &'static str;
+    /// The `SET` clause that ends an outbox row's claim (PostgreSQL also
+    /// names the replica that held it).
+    const RELEASE_CLAIM: &'static str;
 }
 
 impl Db for Sqlite {
     const BYTEWISE: &'static str = "BINARY";
+    const RELEASE_CLAIM: &'static str = "claim_token = NULL, claimed_until = NULL";
 }
 
 impl Db for Postgres {
     const BYTEWISE: &'static str = "\"C\"";
+    const RELEASE_CLAIM: &'static str =
+        "claimed_by = NULL, claimed_until = NULL, claim_token = NULL";
 }
 
 /// How many rows a statement changed.
@@ -536,6 +544,101 @@ where
         Ok(row.int("n")? as u64)
     }
 
+    /// Expires undelivered rows older than `max_age`, then deletes what is
+    /// older than `retention` ([`Store::prune`](super::Store::prune)).
+    pub async fn prune(
+        &self,
+        now: i64,
+        max_age: Duration,
+        retention: Duration,
+    ) -> Result<(u64, u64)> {
+        let expire_before = now - max_age.as_secs() as i64;
+        let keep_after = now - retention.as_secs() as i64;
+        let sql = format!(
+            "UPDATE outbox SET state = 'expired', done_at = $1, {}
+             WHERE state = 'pending' AND created_at < $2",
+            DB::RELEASE_CLAIM
+        );
+        let query = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(now)
+            .bind(expire_before);
+        let expired = self.run(query, "expiring old deliveries").await?;
+        Ok((expired, self.prune_before(keep_after).await?))
+    }
+
+    /// [`Store::renew_claim`](super::Store::renew_claim); see [`owner_fence`].
+    pub async fn renew_claim(&self, row: &OutboxRow, now: i64, owner: Option<&str>) -> Result<()> {
+        let sql = format!(
+            "UPDATE outbox SET claimed_until = $1
+             WHERE id = $2 AND state = 'pending' AND claim_token = $3{}",
+            owner_fence(owner, 4)
+        );
+        let query = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(now + CLAIM_SECS)
+            .bind(row.id)
+            .bind(row.claim.as_str());
+        let n = self
+            .run(bind_owner(query, owner), "renewing a claim")
+            .await?;
+        claimed(n, row.id)
+    }
+
+    /// [`Store::mark_retry`](super::Store::mark_retry); see [`owner_fence`].
+    pub async fn mark_retry(
+        &self,
+        row: &OutboxRow,
+        next_at: i64,
+        error: &str,
+        count_attempt: bool,
+        owner: Option<&str>,
+    ) -> Result<()> {
+        // Only with our own claim: if ours expired and another sender took
+        // the row meanwhile, its claim and its outcome stand.
+        let sql = format!(
+            "UPDATE outbox SET next_attempt_at = $1, last_error = $2,
+             attempts = attempts + CASE WHEN $3 THEN 1 ELSE 0 END, {}
+             WHERE id = $4 AND state = 'pending' AND claim_token = $5{}",
+            DB::RELEASE_CLAIM,
+            owner_fence(owner, 6)
+        );
+        let query = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(next_at)
+            .bind(error)
+            .bind(count_attempt)
+            .bind(row.id)
+            .bind(row.claim.as_str());
+        let n = self
+            .run(bind_owner(query, owner), "scheduling a retry")
+            .await?;
+        claimed(n, row.id)
+    }
+
+    /// [`Store::mark_rejected`](super::Store::mark_rejected); see [`owner_fence`].
+    pub async fn mark_rejected(
+        &self,
+        row: &OutboxRow,
+        error: &str,
+        at: i64,
+        owner: Option<&str>,
+    ) -> Result<()> {
+        let sql = format!(
+            "UPDATE outbox SET state = 'rejected', last_error = $1, done_at = $2,
+             attempts = attempts + 1, {}
+             WHERE id = $3 AND state = 'pending' AND claim_token = $4{}",
+            DB::RELEASE_CLAIM,
+            owner_fence(owner, 5)
+        );
+        let query = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(error)
+            .bind(at)
+            .bind(row.id)
+            .bind(row.claim.as_str());
+        let n = self
+            .run(bind_owner(query, owner), "rejecting a delivery")
+            .await?;
+        claimed(n, row.id)
+    }
+
     /// Deletes finished rows, seen posts, digests and sent messages from
     /// before `keep_after`; returns how many.
     pub async fn prune_before(&self, keep_after: i64) -> Result<u64> {
@@ -553,3 +656,358 @@ where
         Ok(deleted)
     }
 }
+
+/// With a claim `owner` (a PostgreSQL replica), the condition that the row
+/// is still claimed by it, as parameter `$n`; nothing when the claim token
+/// alone fences (SQLite: one process per file). An outcome or a renewal
+/// changes a row only while the caller's claim is still on it.
+fn owner_fence(owner: Option<&str>, n: u8) -> String {
+    owner.map_or_else(String::new, |_| format!(" AND claimed_by = ${n}"))
+}
+
+/// Binds the claim's owner, when it has one, after the statement's other
+/// parameters (see [`owner_fence`]).
+fn bind_owner<'q, DB: Database>(
+    query: Query<'q, DB, DB::Arguments>,
+    owner: Option<&'q str>,
+) -> Query<'q, DB, DB::Arguments>
+where
+    &'q str: Encode<'q, DB> + Type<DB>,
+{
+    match owner {
+        Some(o) => query.bind(o),
+        None => query,
+    }
+}
+
+/// What a store does its own way: how it begins a write, keeps two
+/// subscribes of one chat apart and fences claims, and the
+/// [`Store`](super::Store) methods whose SQL differs between the dialects
+/// (each is the `Store` method of the same name). [`impl_store!`] writes
+/// the rest once for both.
+pub(super) trait Dialect: Sync {
+    /// The database.
+    type DB: Db;
+    /// The queries both dialects share, on this store's pool.
+    fn shared(&self) -> Shared<'_, Self::DB>;
+    /// Begins a transaction that writes (SQLite takes the file's write
+    /// lock at once, so two writers never deadlock on an upgrade).
+    async fn begin_write(&self, doing: &'static str) -> Result<Transaction<'_, Self::DB>>;
+    /// Inside a subscribe's transaction: keeps subscribes of one chat from
+    /// interleaving (both would pick the same free id).
+    async fn lock_subscriber(
+        &self,
+        conn: &mut <Self::DB as Database>::Connection,
+        dest: &Destination,
+    ) -> Result<()>;
+    /// Who holds this process's claims besides their token (PostgreSQL:
+    /// the replica), `None` when the token alone fences them.
+    fn claim_owner(&self) -> Option<&str>;
+
+    async fn raise_mark(&self, board: &Board, mark: &PostId) -> Result<()>;
+    async fn mark_seen(&self, board: &Board, ids: &[PostId], at: i64) -> Result<()>;
+    async fn latest_digests(&self, boards: &[Board], limit: usize) -> Result<Vec<Digest>>;
+    async fn pause_chat(&self, platform: Platform, chat: &str, reason: &str, at: i64)
+    -> Result<()>;
+    async fn forget_gone_chats(&self, now: i64, gone_for: Duration) -> Result<Vec<GoneChat>>;
+    async fn move_chat(&self, platform: Platform, from: &str, to: &str) -> Result<()>;
+    async fn due_rows(
+        &self,
+        platform: Platform,
+        now: i64,
+        busy: &[Destination],
+        limit: usize,
+    ) -> Result<Vec<OutboxRow>>;
+    async fn mark_sent(&self, row: &OutboxRow, message_id: &str, at: i64) -> Result<()>;
+    async fn next_due_at(&self, platform: Platform) -> Result<Option<i64>>;
+    async fn track(&self, start: &TrackStart<'_>) -> Result<()>;
+    async fn record_tally(
+        &self,
+        post: &TrackedPost,
+        digest: &Digest,
+        next_check_at: i64,
+        step_secs: i64,
+    ) -> Result<u64>;
+    async fn edit_done(&self, job: &EditJob) -> Result<()>;
+    async fn replica_heartbeat(&self, now: i64, live_secs: i64) -> Result<u32>;
+    async fn close(&self);
+}
+
+/// `impl Store for $store`, for a store that implements [`Dialect`]: the
+/// methods both dialects share are written here once (on [`Shared`], in a
+/// transaction begun by [`Dialect::begin_write`]); the others call the
+/// store's [`Dialect`] method of the same name. (A macro rather than a
+/// blanket impl: each store's futures stay concrete, so `Send` is checked
+/// on its own types.)
+macro_rules! impl_store {
+    ($store:ty) => {
+        const _: () = {
+            use std::time::Duration;
+
+            use $crate::dest::{Destination, Platform};
+            use $crate::digest::Digest;
+            use $crate::filter::Filter;
+            use $crate::ptt::{Board, PostId};
+            use $crate::store::queries::Dialect;
+            use $crate::store::rows::q;
+            use $crate::store::{
+                BoardState, EditJob, GoneChat, OutboxRow, PendingPost, Removal, Result,
+                SentMessage, Store, Subscription, TrackStart, TrackedPost,
+            };
+
+            #[async_trait::async_trait]
+            impl Store for $store {
+                async fn ping(&self) -> Result<()> {
+                    self.shared().ping().await
+                }
+                async fn board_state(&self, board: &Board) -> Result<BoardState> {
+                    self.shared().board_state(board).await
+                }
+                async fn raise_mark(&self, board: &Board, mark: &PostId) -> Result<()> {
+                    Dialect::raise_mark(self, board, mark).await
+                }
+                async fn record_poll(&self, board: &Board, ok: bool, at: i64) -> Result<()> {
+                    self.shared().record_poll(board, ok, at).await
+                }
+                async fn is_seen(&self, board: &Board, id: &PostId) -> Result<bool> {
+                    self.shared().is_seen(board, id).await
+                }
+                async fn mark_seen(&self, board: &Board, ids: &[PostId], at: i64) -> Result<()> {
+                    Dialect::mark_seen(self, board, ids, at).await
+                }
+                async fn put_pending(&self, post: &PendingPost) -> Result<()> {
+                    self.shared().put_pending(post).await
+                }
+                async fn pending_posts(&self, board: &Board) -> Result<Vec<PendingPost>> {
+                    self.shared().pending_posts(board).await
+                }
+                async fn remove_pending(&self, board: &Board, id: &PostId) -> Result<()> {
+                    self.shared().remove_pending(board, id).await
+                }
+                async fn accept_post(
+                    &self,
+                    digest: &Digest,
+                    dests: &[Destination],
+                    at: i64,
+                ) -> Result<usize> {
+                    let doing = "queueing a post";
+                    let mut tx = self.begin_write(doing).await?;
+                    let queued = self.shared().accept_in(&mut tx, digest, dests, at).await?;
+                    tx.commit().await.map_err(q(doing))?;
+                    Ok(queued)
+                }
+                async fn digest(&self, board: &Board, id: &PostId) -> Result<Option<Digest>> {
+                    self.shared().digest(board, id).await
+                }
+                async fn latest_digests(
+                    &self,
+                    boards: &[Board],
+                    limit: usize,
+                ) -> Result<Vec<Digest>> {
+                    Dialect::latest_digests(self, boards, limit).await
+                }
+                async fn subscribe(
+                    &self,
+                    dest: &Destination,
+                    board: &Board,
+                    filter: &Filter,
+                    at: i64,
+                ) -> Result<(i64, bool)> {
+                    let doing = "subscribing";
+                    let mut tx = self.begin_write(doing).await?;
+                    self.lock_subscriber(&mut tx, dest).await?;
+                    let subscribed = self
+                        .shared()
+                        .subscribe_in(&mut tx, dest, board, filter, at)
+                        .await?;
+                    tx.commit().await.map_err(q(doing))?;
+                    Ok(subscribed)
+                }
+                async fn unsubscribe(&self, dest: &Destination, what: &Removal) -> Result<usize> {
+                    self.shared().unsubscribe(dest, what).await
+                }
+                async fn subscriptions_of(&self, dest: &Destination) -> Result<Vec<Subscription>> {
+                    self.shared().subscriptions_of(dest).await
+                }
+                async fn count_subscriptions(
+                    &self,
+                    platform: Platform,
+                    chat: &str,
+                ) -> Result<usize> {
+                    self.shared().count_subscriptions(platform, chat).await
+                }
+                async fn subscriptions_for_board(
+                    &self,
+                    board: &Board,
+                ) -> Result<Vec<Subscription>> {
+                    self.shared().subscriptions_for_board(board).await
+                }
+                async fn pause_chat(
+                    &self,
+                    platform: Platform,
+                    chat: &str,
+                    reason: &str,
+                    at: i64,
+                ) -> Result<()> {
+                    Dialect::pause_chat(self, platform, chat, reason, at).await
+                }
+                async fn forget_gone_chats(
+                    &self,
+                    now: i64,
+                    gone_for: Duration,
+                ) -> Result<Vec<GoneChat>> {
+                    Dialect::forget_gone_chats(self, now, gone_for).await
+                }
+                async fn resume_chat(&self, platform: Platform, chat: &str) -> Result<bool> {
+                    self.shared().resume_chat(platform, chat).await
+                }
+                async fn set_chat_group(
+                    &self,
+                    platform: Platform,
+                    chat: &str,
+                    group: &str,
+                ) -> Result<()> {
+                    self.shared().set_chat_group(platform, chat, group).await
+                }
+                async fn chats_in_group(
+                    &self,
+                    platform: Platform,
+                    group: &str,
+                ) -> Result<Vec<String>> {
+                    self.shared().chats_in_group(platform, group).await
+                }
+                async fn move_chat(&self, platform: Platform, from: &str, to: &str) -> Result<()> {
+                    Dialect::move_chat(self, platform, from, to).await
+                }
+                async fn due_rows(
+                    &self,
+                    platform: Platform,
+                    now: i64,
+                    busy: &[Destination],
+                    limit: usize,
+                ) -> Result<Vec<OutboxRow>> {
+                    Dialect::due_rows(self, platform, now, busy, limit).await
+                }
+                async fn renew_claim(&self, row: &OutboxRow, now: i64) -> Result<()> {
+                    self.shared()
+                        .renew_claim(row, now, self.claim_owner())
+                        .await
+                }
+                async fn mark_sent(
+                    &self,
+                    row: &OutboxRow,
+                    message_id: &str,
+                    at: i64,
+                ) -> Result<()> {
+                    Dialect::mark_sent(self, row, message_id, at).await
+                }
+                async fn mark_retry(
+                    &self,
+                    row: &OutboxRow,
+                    next_at: i64,
+                    error: &str,
+                    count_attempt: bool,
+                ) -> Result<()> {
+                    let owner = self.claim_owner();
+                    self.shared()
+                        .mark_retry(row, next_at, error, count_attempt, owner)
+                        .await
+                }
+                async fn mark_rejected(&self, row: &OutboxRow, error: &str, at: i64) -> Result<()> {
+                    let owner = self.claim_owner();
+                    self.shared().mark_rejected(row, error, at, owner).await
+                }
+                async fn outbox_depth(&self, platform: Option<Platform>) -> Result<u64> {
+                    self.shared().outbox_depth(platform).await
+                }
+                async fn oldest_pending_at(&self) -> Result<Option<i64>> {
+                    self.shared().oldest_pending_at().await
+                }
+                async fn next_due_at(&self, platform: Platform) -> Result<Option<i64>> {
+                    Dialect::next_due_at(self, platform).await
+                }
+                async fn sent_messages(&self, post_id: &str) -> Result<Vec<SentMessage>> {
+                    self.shared().sent_messages(post_id).await
+                }
+                async fn track(&self, start: &TrackStart<'_>) -> Result<()> {
+                    Dialect::track(self, start).await
+                }
+                async fn tracked_posts(&self, board: &Board, now: i64) -> Result<Vec<TrackedPost>> {
+                    self.shared().tracked_posts(board, now).await
+                }
+                async fn set_tracked_marker(
+                    &self,
+                    board: &Board,
+                    id: &PostId,
+                    marker: &str,
+                    fetch_due: bool,
+                ) -> Result<()> {
+                    self.shared()
+                        .set_tracked_marker(board, id, marker, fetch_due)
+                        .await
+                }
+                async fn due_tally_checks(
+                    &self,
+                    now: i64,
+                    limit: usize,
+                ) -> Result<Vec<TrackedPost>> {
+                    self.shared().due_tally_checks(now, limit).await
+                }
+                async fn record_tally(
+                    &self,
+                    post: &TrackedPost,
+                    digest: &Digest,
+                    next_check_at: i64,
+                    step_secs: i64,
+                ) -> Result<u64> {
+                    Dialect::record_tally(self, post, digest, next_check_at, step_secs).await
+                }
+                async fn mark_post_deleted(&self, board: &Board, id: &PostId) -> Result<u64> {
+                    let doing = "marking a post deleted";
+                    let mut tx = self.begin_write(doing).await?;
+                    let queued = self
+                        .shared()
+                        .mark_post_deleted_in(&mut tx, board, id)
+                        .await?;
+                    tx.commit().await.map_err(q(doing))?;
+                    Ok(queued)
+                }
+                async fn due_edits(
+                    &self,
+                    platform: Platform,
+                    busy: &[Destination],
+                    limit: usize,
+                ) -> Result<Vec<EditJob>> {
+                    self.shared().due_edits(platform, busy, limit).await
+                }
+                async fn edit_done(&self, job: &EditJob) -> Result<()> {
+                    Dialect::edit_done(self, job).await
+                }
+                async fn edit_gone(&self, job: &EditJob) -> Result<()> {
+                    self.shared().edit_gone(job).await
+                }
+                async fn untrack_expired(&self, now: i64) -> Result<u64> {
+                    self.shared().untrack_expired(now).await
+                }
+                async fn count_tracked(&self, now: i64) -> Result<u64> {
+                    self.shared().count_tracked(now).await
+                }
+                async fn prune(
+                    &self,
+                    now: i64,
+                    max_age: Duration,
+                    retention: Duration,
+                ) -> Result<(u64, u64)> {
+                    self.shared().prune(now, max_age, retention).await
+                }
+                async fn replica_heartbeat(&self, now: i64, live_secs: i64) -> Result<u32> {
+                    Dialect::replica_heartbeat(self, now, live_secs).await
+                }
+                async fn close(&self) {
+                    Dialect::close(self).await
+                }
+            }
+        };
+    };
+}
+pub(super) use impl_store;

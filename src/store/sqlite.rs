@@ -7,7 +7,7 @@
 //! polling and sending at once and exits 1 (DESIGN.md, Store). Until a
 //! renewal notices, [`SqliteStore::lease_valid`] (the monotonic time since
 //! the last renewal) keeps a stalled process from starting a send. Outbox
-//! claims are fenced as on PostgreSQL (see [`Store::due_rows`]); taking the
+//! claims are fenced as on PostgreSQL (see [`Store::due_rows`](super::Store::due_rows)); taking the
 //! lease voids the previous holder's claims.
 
 use std::path::{Path, PathBuf};
@@ -15,24 +15,22 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
-use sqlx::{Sqlite, SqlitePool};
+use sqlx::{Sqlite, SqliteConnection, SqlitePool, Transaction};
 use tokio::task::JoinHandle;
 
 use super::migrate;
-use super::queries::Shared;
+use super::queries::{Dialect, Shared, impl_store};
 use super::rows::{
     BindDest, Fields, claimed, dest_of, digest_json, digest_of, outbox_row_of, platform_of, q,
     tally_json,
 };
 use super::{
-    BoardState, CLAIM_SECS, EditJob, GoneChat, OutboxRow, PendingPost, Removal, Result,
-    SentMessage, Store, StoreError, Subscription, TrackStart, TrackedPost, claim_token, now_secs,
+    CLAIM_SECS, EditJob, GoneChat, OutboxRow, Result, StoreError, TrackStart, TrackedPost,
+    claim_token, now_secs,
 };
 use crate::dest::{Destination, Platform};
 use crate::digest::Digest;
-use crate::filter::Filter;
 use crate::ptt::{Board, PostId};
 
 /// How long a lease lasts without renewal.
@@ -167,11 +165,7 @@ impl SqliteStore {
             self.backup(current).await?;
         }
         for m in pending {
-            let mut tx = self
-                .pool
-                .begin_with("BEGIN IMMEDIATE")
-                .await
-                .map_err(q("starting a migration"))?;
+            let mut tx = self.begin_write("starting a migration").await?;
             sqlx::raw_sql(m.sql)
                 .execute(&mut *tx)
                 .await
@@ -217,11 +211,7 @@ impl SqliteStore {
     async fn take_lease(&self) -> Result<()> {
         let host = crate::host::name();
         let now = now_secs();
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(q("taking the lease"))?;
+        let mut tx = self.begin_write("taking the lease").await?;
         // Locked inside the write transaction: a holder has written its row
         // by the time another process can look.
         let lock = lock_file_waiting(&self.path).await?;
@@ -443,28 +433,32 @@ const HEADS: &str = "WITH RECURSIVE heads(id) AS (
     FROM heads JOIN outbox c ON c.id = heads.id
 )";
 
-impl SqliteStore {
+impl Dialect for SqliteStore {
+    type DB = Sqlite;
+
     fn shared(&self) -> Shared<'_, Sqlite> {
         Shared(&self.pool)
     }
-}
 
-#[async_trait]
-impl Store for SqliteStore {
-    async fn ping(&self) -> Result<()> {
-        self.shared().ping().await
+    async fn begin_write(&self, doing: &'static str) -> Result<Transaction<'_, Sqlite>> {
+        self.pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(q(doing))
     }
 
-    async fn board_state(&self, board: &Board) -> Result<BoardState> {
-        self.shared().board_state(board).await
+    async fn lock_subscriber(&self, _: &mut SqliteConnection, _: &Destination) -> Result<()> {
+        // BEGIN IMMEDIATE holds the whole file's write lock already.
+        Ok(())
+    }
+
+    fn claim_owner(&self) -> Option<&str> {
+        // One process per file: every claim is this process's.
+        None
     }
 
     async fn raise_mark(&self, board: &Board, mark: &PostId) -> Result<()> {
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(q("raising a mark"))?;
+        let mut tx = self.begin_write("raising a mark").await?;
         let current: Option<String> =
             sqlx::query_scalar("SELECT mark_id FROM boards WHERE board = ?")
                 .bind(board.as_str())
@@ -492,20 +486,8 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn record_poll(&self, board: &Board, ok: bool, at: i64) -> Result<()> {
-        self.shared().record_poll(board, ok, at).await
-    }
-
-    async fn is_seen(&self, board: &Board, id: &PostId) -> Result<bool> {
-        self.shared().is_seen(board, id).await
-    }
-
     async fn mark_seen(&self, board: &Board, ids: &[PostId], at: i64) -> Result<()> {
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(q("marking posts seen"))?;
+        let mut tx = self.begin_write("marking posts seen").await?;
         for id in ids {
             sqlx::query(
                 "INSERT OR IGNORE INTO seen_posts (board, post_id, seen_at) VALUES (?, ?, ?)",
@@ -519,33 +501,6 @@ impl Store for SqliteStore {
         }
         tx.commit().await.map_err(q("marking posts seen"))?;
         Ok(())
-    }
-
-    async fn put_pending(&self, post: &PendingPost) -> Result<()> {
-        self.shared().put_pending(post).await
-    }
-
-    async fn pending_posts(&self, board: &Board) -> Result<Vec<PendingPost>> {
-        self.shared().pending_posts(board).await
-    }
-
-    async fn remove_pending(&self, board: &Board, id: &PostId) -> Result<()> {
-        self.shared().remove_pending(board, id).await
-    }
-
-    async fn accept_post(&self, digest: &Digest, dests: &[Destination], at: i64) -> Result<usize> {
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(q("queueing a post"))?;
-        let queued = self.shared().accept_in(&mut tx, digest, dests, at).await?;
-        tx.commit().await.map_err(q("queueing a post"))?;
-        Ok(queued)
-    }
-
-    async fn digest(&self, board: &Board, id: &PostId) -> Result<Option<Digest>> {
-        self.shared().digest(board, id).await
     }
 
     async fn latest_digests(&self, boards: &[Board], limit: usize) -> Result<Vec<Digest>> {
@@ -564,42 +519,6 @@ impl Store for SqliteStore {
         .await
         .map_err(q("reading recent digests"))?;
         rows.iter().map(|j| digest_of(j)).collect()
-    }
-
-    async fn subscribe(
-        &self,
-        dest: &Destination,
-        board: &Board,
-        filter: &Filter,
-        at: i64,
-    ) -> Result<(i64, bool)> {
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(q("subscribing"))?;
-        let subscribed = self
-            .shared()
-            .subscribe_in(&mut tx, dest, board, filter, at)
-            .await?;
-        tx.commit().await.map_err(q("subscribing"))?;
-        Ok(subscribed)
-    }
-
-    async fn unsubscribe(&self, dest: &Destination, what: &Removal) -> Result<usize> {
-        self.shared().unsubscribe(dest, what).await
-    }
-
-    async fn subscriptions_of(&self, dest: &Destination) -> Result<Vec<Subscription>> {
-        self.shared().subscriptions_of(dest).await
-    }
-
-    async fn count_subscriptions(&self, platform: Platform, chat: &str) -> Result<usize> {
-        self.shared().count_subscriptions(platform, chat).await
-    }
-
-    async fn subscriptions_for_board(&self, board: &Board) -> Result<Vec<Subscription>> {
-        self.shared().subscriptions_for_board(board).await
     }
 
     async fn pause_chat(
@@ -637,11 +556,7 @@ impl Store for SqliteStore {
 
     async fn forget_gone_chats(&self, now: i64, gone_for: Duration) -> Result<Vec<GoneChat>> {
         let before = now.saturating_sub(i64::try_from(gone_for.as_secs()).unwrap_or(i64::MAX));
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(q("forgetting gone chats"))?;
+        let mut tx = self.begin_write("forgetting gone chats").await?;
         let rows = sqlx::query(
             "SELECT p.platform, p.chat,
                     (SELECT COUNT(*) FROM subscriptions s
@@ -680,24 +595,8 @@ impl Store for SqliteStore {
         Ok(gone)
     }
 
-    async fn resume_chat(&self, platform: Platform, chat: &str) -> Result<bool> {
-        self.shared().resume_chat(platform, chat).await
-    }
-
-    async fn set_chat_group(&self, platform: Platform, chat: &str, group: &str) -> Result<()> {
-        self.shared().set_chat_group(platform, chat, group).await
-    }
-
-    async fn chats_in_group(&self, platform: Platform, group: &str) -> Result<Vec<String>> {
-        self.shared().chats_in_group(platform, group).await
-    }
-
     async fn move_chat(&self, platform: Platform, from: &str, to: &str) -> Result<()> {
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(q("moving a chat"))?;
+        let mut tx = self.begin_write("moving a chat").await?;
         for table in ["subscriptions", "outbox", "sent_messages", "paused_chats"] {
             let sql =
                 format!("UPDATE OR IGNORE {table} SET chat = ? WHERE platform = ? AND chat = ?");
@@ -720,11 +619,7 @@ impl Store for SqliteStore {
         busy: &[Destination],
         limit: usize,
     ) -> Result<Vec<OutboxRow>> {
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(q("taking due deliveries"))?;
+        let mut tx = self.begin_write("taking due deliveries").await?;
         // The digest is the post's one kept copy, current tally included.
         let sql = format!(
             "{HEADS} SELECT o.id, o.platform, o.chat, o.thread, d.digest, o.attempts, o.created_at
@@ -786,27 +681,8 @@ impl Store for SqliteStore {
         Ok(out)
     }
 
-    async fn renew_claim(&self, row: &OutboxRow, now: i64) -> Result<()> {
-        let n = sqlx::query(
-            "UPDATE outbox SET claimed_until = ?
-             WHERE id = ? AND state = 'pending' AND claim_token = ?",
-        )
-        .bind(now + CLAIM_SECS)
-        .bind(row.id)
-        .bind(&row.claim)
-        .execute(&self.pool)
-        .await
-        .map_err(q("renewing a claim"))?
-        .rows_affected();
-        claimed(n, row.id)
-    }
-
     async fn mark_sent(&self, row: &OutboxRow, message_id: &str, at: i64) -> Result<()> {
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(q("recording a delivery"))?;
+        let mut tx = self.begin_write("recording a delivery").await?;
         let n = sqlx::query(
             "UPDATE outbox SET state = 'sent', done_at = ?, attempts = attempts + 1,
              claim_token = NULL, claimed_until = NULL
@@ -839,56 +715,6 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn mark_retry(
-        &self,
-        row: &OutboxRow,
-        next_at: i64,
-        error: &str,
-        count_attempt: bool,
-    ) -> Result<()> {
-        let n = sqlx::query(
-            "UPDATE outbox SET next_attempt_at = ?, last_error = ?,
-             attempts = attempts + CASE WHEN ? THEN 1 ELSE 0 END,
-             claim_token = NULL, claimed_until = NULL
-             WHERE id = ? AND state = 'pending' AND claim_token = ?",
-        )
-        .bind(next_at)
-        .bind(error)
-        .bind(count_attempt)
-        .bind(row.id)
-        .bind(&row.claim)
-        .execute(&self.pool)
-        .await
-        .map_err(q("scheduling a retry"))?
-        .rows_affected();
-        claimed(n, row.id)
-    }
-
-    async fn mark_rejected(&self, row: &OutboxRow, error: &str, at: i64) -> Result<()> {
-        let n = sqlx::query(
-            "UPDATE outbox SET state = 'rejected', last_error = ?, done_at = ?,
-             attempts = attempts + 1, claim_token = NULL, claimed_until = NULL
-             WHERE id = ? AND state = 'pending' AND claim_token = ?",
-        )
-        .bind(error)
-        .bind(at)
-        .bind(row.id)
-        .bind(&row.claim)
-        .execute(&self.pool)
-        .await
-        .map_err(q("rejecting a delivery"))?
-        .rows_affected();
-        claimed(n, row.id)
-    }
-
-    async fn outbox_depth(&self, platform: Option<Platform>) -> Result<u64> {
-        self.shared().outbox_depth(platform).await
-    }
-
-    async fn oldest_pending_at(&self) -> Result<Option<i64>> {
-        self.shared().oldest_pending_at().await
-    }
-
     async fn next_due_at(&self, platform: Platform) -> Result<Option<i64>> {
         let sql = format!(
             "{HEADS} SELECT MIN(o.next_attempt_at) FROM heads h JOIN outbox o ON o.id = h.id
@@ -900,10 +726,6 @@ impl Store for SqliteStore {
             .fetch_one(&self.pool)
             .await
             .map_err(q("measuring the outbox"))
-    }
-
-    async fn sent_messages(&self, post_id: &str) -> Result<Vec<SentMessage>> {
-        self.shared().sent_messages(post_id).await
     }
 
     async fn track(&self, t: &TrackStart<'_>) -> Result<()> {
@@ -934,26 +756,6 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn tracked_posts(&self, board: &Board, now: i64) -> Result<Vec<TrackedPost>> {
-        self.shared().tracked_posts(board, now).await
-    }
-
-    async fn set_tracked_marker(
-        &self,
-        board: &Board,
-        id: &PostId,
-        marker: &str,
-        fetch_due: bool,
-    ) -> Result<()> {
-        self.shared()
-            .set_tracked_marker(board, id, marker, fetch_due)
-            .await
-    }
-
-    async fn due_tally_checks(&self, now: i64, limit: usize) -> Result<Vec<TrackedPost>> {
-        self.shared().due_tally_checks(now, limit).await
-    }
-
     async fn record_tally(
         &self,
         post: &TrackedPost,
@@ -963,11 +765,7 @@ impl Store for SqliteStore {
     ) -> Result<u64> {
         let tally = tally_json(&digest.tally);
         let json = digest_json(digest)?;
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(q("recording a tally"))?;
+        let mut tx = self.begin_write("recording a tally").await?;
         sqlx::query(
             "UPDATE tracked_posts SET tally = ?, fetch_due = 0, next_check_at = ?, step_secs = ?
              WHERE board = ? AND post_id = ?",
@@ -1001,29 +799,6 @@ impl Store for SqliteStore {
         Ok(queued)
     }
 
-    async fn mark_post_deleted(&self, board: &Board, id: &PostId) -> Result<u64> {
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(q("marking a post deleted"))?;
-        let queued = self
-            .shared()
-            .mark_post_deleted_in(&mut tx, board, id)
-            .await?;
-        tx.commit().await.map_err(q("marking a post deleted"))?;
-        Ok(queued)
-    }
-
-    async fn due_edits(
-        &self,
-        platform: Platform,
-        busy: &[Destination],
-        limit: usize,
-    ) -> Result<Vec<EditJob>> {
-        self.shared().due_edits(platform, busy, limit).await
-    }
-
     async fn edit_done(&self, job: &EditJob) -> Result<()> {
         sqlx::query(
             "UPDATE sent_messages SET edit_due = 0, shown = ?, deleted = MAX(deleted, ?)
@@ -1037,35 +812,6 @@ impl Store for SqliteStore {
         .await
         .map_err(q("recording an edit"))?;
         Ok(())
-    }
-
-    async fn edit_gone(&self, job: &EditJob) -> Result<()> {
-        self.shared().edit_gone(job).await
-    }
-
-    async fn untrack_expired(&self, now: i64) -> Result<u64> {
-        self.shared().untrack_expired(now).await
-    }
-
-    async fn count_tracked(&self, now: i64) -> Result<u64> {
-        self.shared().count_tracked(now).await
-    }
-
-    async fn prune(&self, now: i64, max_age: Duration, retention: Duration) -> Result<(u64, u64)> {
-        let expire_before = now - max_age.as_secs() as i64;
-        let keep_after = now - retention.as_secs() as i64;
-        let expired = sqlx::query(
-            "UPDATE outbox SET state = 'expired', done_at = ?, claim_token = NULL,
-             claimed_until = NULL WHERE state = 'pending' AND created_at < ?",
-        )
-        .bind(now)
-        .bind(expire_before)
-        .execute(&self.pool)
-        .await
-        .map_err(q("expiring old deliveries"))?
-        .rows_affected();
-        let deleted = self.shared().prune_before(keep_after).await?;
-        Ok((expired, deleted))
     }
 
     async fn replica_heartbeat(&self, _now: i64, _live_secs: i64) -> Result<u32> {
@@ -1101,3 +847,5 @@ impl Store for SqliteStore {
         }
     }
 }
+
+impl_store!(SqliteStore);
