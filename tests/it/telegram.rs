@@ -105,6 +105,7 @@ impl Harness {
                 })),
                 tally: None,
                 handler: Some(handler),
+                share: None,
             },
         )
         .await

@@ -51,6 +51,7 @@ pub async fn start(
             })),
             tally,
             handler: None,
+            share: None,
         },
     )
     .await
