@@ -3,8 +3,24 @@
 # prints the totals and any failing seed with the command that replays it.
 #
 #   scripts/simulate.sh [N] [FIRST]     # default 10000 seeds from seed 1
+#   PTT_RELAY_SIM_FAMILY=replicas PTT_RELAY_TEST_PG_URL=postgres://… \
+#     scripts/simulate.sh N [FIRST]     # N seeds of 2-3 PostgreSQL replicas
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export PTT_RELAY_SIM_SEEDS="${1:-10000}" PTT_RELAY_SIM_FIRST="${2:-1}"
+export PTT_RELAY_SIM_FIRST="${2:-1}"
 export PTT_RELAY_SIM_THREADS="${PTT_RELAY_SIM_THREADS:-$(nproc)}"
-exec cargo test --locked --test it simulation::many_seeds_keep_every_promise -- --exact --nocapture
+case "${PTT_RELAY_SIM_FAMILY:-sqlite}" in
+  sqlite)
+    export PTT_RELAY_SIM_SEEDS="${1:-10000}"
+    exec cargo test --locked --test it simulation::many_seeds_keep_every_promise -- --exact --nocapture ;;
+  replicas)
+    if [ -z "${PTT_RELAY_TEST_PG_URL:-}" ]; then
+      echo "PTT_RELAY_SIM_FAMILY=replicas needs PTT_RELAY_TEST_PG_URL" >&2
+      exit 2
+    fi
+    export PTT_RELAY_SIM_REPLICA_SEEDS="${1:-100}"
+    exec cargo test --locked --test it simulation::replica_seeds_keep_every_promise -- --exact --nocapture ;;
+  *)
+    echo "PTT_RELAY_SIM_FAMILY is sqlite or replicas" >&2
+    exit 2 ;;
+esac

@@ -21,7 +21,7 @@ use crate::relay::outbox::{self, OutboxWorker, SendGate};
 use crate::relay::poller::{Poller, PollerOptions};
 use crate::relay::router::Router;
 use crate::relay::tally::{TallyOptions, Tracker};
-use crate::store::postgres::{Leadership, PostgresStore};
+use crate::store::postgres::{LeaderInfo, Leadership, PostgresStore};
 use crate::store::sqlite::SqliteStore;
 use crate::store::{Store, StoreError};
 use crate::telemetry::status::RuntimeStatus;
@@ -77,7 +77,7 @@ pub struct Backend {
     /// The store.
     pub store: Arc<dyn Store>,
     /// `None`: this process always leads (SQLite, one process per file).
-    pub election: Option<Election>,
+    pub election: Option<Box<dyn Elect>>,
     /// The SQLite store whose lease this process holds: sends start only
     /// while the lease surely holds, and losing it stops the process.
     pub lease: Option<Arc<SqliteStore>>,
@@ -89,6 +89,54 @@ pub struct Election {
     pub leadership: Leadership,
     /// The store (for the leader row).
     pub store: Arc<PostgresStore>,
+}
+
+/// What decides whether this replica leads: [`Election`] in production;
+/// a seam so that a simulation can run each call on its own terms (e.g.
+/// to completion on another runtime, or frozen). The methods are those of
+/// [`Leadership`], plus the leader row; errors are the store's.
+#[async_trait::async_trait]
+pub trait Elect: Send {
+    /// This replica's id.
+    fn replica_id(&self) -> &str;
+    /// Tries to take the lead ([`Leadership::try_acquire`]).
+    async fn try_acquire(&mut self) -> Result<bool, StoreError>;
+    /// Checks that the lead still holds ([`Leadership::ping`]); an error
+    /// means it is lost.
+    async fn ping(&mut self) -> Result<(), StoreError>;
+    /// Records this replica as the leader at `now` (Unix seconds).
+    async fn record(&mut self, now: i64) -> Result<(), StoreError>;
+    /// Gives the lead up.
+    async fn release(&mut self);
+    /// Who leads, as recorded in the store.
+    async fn leader(&self) -> Result<Option<LeaderInfo>, StoreError>;
+}
+
+#[async_trait::async_trait]
+impl Elect for Election {
+    fn replica_id(&self) -> &str {
+        self.leadership.replica_id()
+    }
+
+    async fn try_acquire(&mut self) -> Result<bool, StoreError> {
+        self.leadership.try_acquire().await
+    }
+
+    async fn ping(&mut self) -> Result<(), StoreError> {
+        self.leadership.ping().await
+    }
+
+    async fn record(&mut self, now: i64) -> Result<(), StoreError> {
+        self.leadership.record(now).await
+    }
+
+    async fn release(&mut self) {
+        self.leadership.release().await;
+    }
+
+    async fn leader(&self) -> Result<Option<LeaderInfo>, StoreError> {
+        self.store.leader().await
+    }
 }
 
 /// A unique id of this process among replicas: host, pid and a random tag.
@@ -120,7 +168,7 @@ pub async fn open_backend(settings: &Settings) -> Result<Backend, StartError> {
             let leadership = Leadership::new(&url, id)?.with_timeout(ping);
             Ok(Backend {
                 store: Arc::clone(&store) as Arc<dyn Store>,
-                election: Some(Election { leadership, store }),
+                election: Some(Box::new(Election { leadership, store })),
                 lease: None,
             })
         }
@@ -146,6 +194,10 @@ pub struct Extras {
     /// the adapter and the service then share one handler, as they do when
     /// the service builds its adapters.
     pub handler: Option<Arc<Handler>>,
+    /// The replicas' share of the platforms' overall limits, when extra
+    /// sinks pace with it (a simulation's replicas); `None`: a new one.
+    /// Used only on a backend with an election.
+    pub share: Option<Arc<Share>>,
 }
 
 /// Starts the service with the sinks its settings enable.
@@ -227,7 +279,7 @@ pub async fn start_backend(
     // Replicas share the platforms' overall limits; one process has them
     // to itself.
     let share = if election.is_some() {
-        Share::replica()
+        extras.share.clone().unwrap_or_else(Share::replica)
     } else {
         Share::alone()
     };
@@ -503,15 +555,11 @@ impl LeaderWork {
 /// stops its leader work at once and competes again.
 async fn supervise(
     work: Arc<LeaderWork>,
-    election: Option<Election>,
+    election: Option<Box<dyn Elect>>,
     lease: Duration,
     shutdown: CancellationToken,
 ) {
-    let Some(Election {
-        mut leadership,
-        store,
-    }) = election
-    else {
+    let Some(mut leadership) = election else {
         work.status.set_is_leader(true);
         let mut set = work.spawn(&shutdown.child_token());
         while set.join_next().await.is_some() {}
@@ -553,7 +601,7 @@ async fn supervise(
             }
             Ok(false) => {
                 work.status.set_is_leader(false);
-                if let Ok(Some(leader)) = store.leader().await {
+                if let Ok(Some(leader)) = leadership.leader().await {
                     work.status
                         .set_leading_elsewhere(&leader.replica_id, &leader.host);
                 }

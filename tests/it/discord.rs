@@ -149,6 +149,7 @@ async fn start(opts: Options) -> Harness {
             })),
             tally: opts.tally,
             handler: Some(handler),
+            share: None,
         },
     )
     .await

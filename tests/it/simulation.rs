@@ -7,6 +7,9 @@
 //! `many_seeds_keep_every_promise`, `PTT_RELAY_SIM_THREADS=T` runs T seeds
 //! at once (`scripts/simulate.sh N` runs N seeds on every core).
 //! A failing run prints its seed; `PTT_RELAY_SIM_SEED=S` replays just it.
+//! With `PTT_RELAY_TEST_PG_URL` set, `replica_seeds_keep_every_promise`
+//! runs PostgreSQL replica seeds too (`PTT_RELAY_SIM_REPLICA_SEEDS=N`;
+//! `one_replica_seed` replays one); without it, it says it ran none.
 
 use std::time::Duration;
 
@@ -43,7 +46,15 @@ const REGRESSIONS: &[u64] = &[
     1148,
 ];
 
+/// Replica seeds (PostgreSQL) that once found a bug, kept as regression
+/// tests.
+const REPLICA_REGRESSIONS: &[u64] = &[];
+
 fn run_seeds(seeds: Vec<u64>) -> (usize, Vec<String>) {
+    run_family(seeds, family, "simulation::one_seed")
+}
+
+fn run_family(seeds: Vec<u64>, family: fn(u64) -> Family, replay: &str) -> (usize, Vec<String>) {
     // One seed at a time inside `cargo test` (each run keeps a core busy,
     // and the other tests need the other core for their timing);
     // `PTT_RELAY_SIM_THREADS` runs more at once (scripts/simulate.sh).
@@ -63,7 +74,7 @@ fn run_seeds(seeds: Vec<u64>) -> (usize, Vec<String>) {
                         seed,
                         outcome.posts.len(),
                         outcome.telegram.shown.len() + outcome.discord.shown.len(),
-                        outcome.crashes,
+                        (outcome.crashes, outcome.stalls),
                         violations,
                     ));
                 }
@@ -72,22 +83,23 @@ fn run_seeds(seeds: Vec<u64>) -> (usize, Vec<String>) {
     });
     let mut results = results.into_inner().unwrap();
     results.sort_by_key(|r| r.0);
-    let (mut posts, mut shown, mut crashes) = (0, 0, 0);
+    let (mut posts, mut shown, mut crashes, mut stalls) = (0, 0, 0, 0);
     let mut failures = Vec::new();
-    for (seed, p, s, c, violations) in &results {
+    for (seed, p, s, (c, st), violations) in &results {
         posts += p;
         shown += s;
         crashes += c;
+        stalls += st;
         if !violations.is_empty() {
             failures.push(format!(
-                "seed {seed} ({:?}; replay: PTT_RELAY_SIM_SEED={seed} cargo test --test it simulation::one_seed -- --nocapture):\n  {}",
+                "seed {seed} ({:?}; replay: PTT_RELAY_SIM_SEED={seed} cargo test --test it {replay} -- --exact --nocapture):\n  {}",
                 family(*seed),
                 violations.join("\n  ")
             ));
         }
     }
     eprintln!(
-        "simulation: {} seeds, {posts} posts, {shown} messages shown, {crashes} crashes, {} failing seeds",
+        "simulation ({replay}): {} seeds, {posts} posts, {shown} messages shown, {crashes} crashes, {stalls} freezes, {} failing seeds",
         results.len(),
         failures.len()
     );
@@ -106,6 +118,55 @@ fn many_seeds_keep_every_promise() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// Replica seeds in `cargo test` (seed 1: three replicas for 22
+/// simulated minutes, about a minute of wall time on a loaded machine:
+/// every replica reads PostgreSQL every second).
+const REPLICA_SEEDS: u64 = 1;
+
+/// Two or three replicas on PostgreSQL with leader loss and freezes
+/// (`Family::Replicas`): `PTT_RELAY_SIM_REPLICA_SEEDS=N` (and
+/// `PTT_RELAY_SIM_FIRST`) change the range; `scripts/simulate.sh N` with
+/// `PTT_RELAY_SIM_FAMILY=replicas` runs N of them. Needs
+/// `PTT_RELAY_TEST_PG_URL`; without it, it says it ran nothing.
+#[test]
+fn replica_seeds_keep_every_promise() {
+    if crate::support::pg::pg_url().is_none() {
+        eprintln!(
+            "SKIPPED: no PostgreSQL replica seed ran ({} is not set)",
+            crate::support::pg::ENV
+        );
+        return;
+    }
+    let first = env("PTT_RELAY_SIM_FIRST").unwrap_or(1);
+    let n = env("PTT_RELAY_SIM_REPLICA_SEEDS").unwrap_or(REPLICA_SEEDS);
+    let started = std::time::Instant::now();
+    let (ran, failures) = run_family(
+        (first..first + n)
+            .chain(REPLICA_REGRESSIONS.iter().copied())
+            .collect(),
+        |_| Family::Replicas,
+        "simulation::one_replica_seed",
+    );
+    eprintln!(
+        "replica seeds: {ran} in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Replays one replica seed (`PTT_RELAY_SIM_SEED`), printing its history.
+#[test]
+fn one_replica_seed() {
+    let Some(seed) = env("PTT_RELAY_SIM_SEED") else {
+        eprintln!("set PTT_RELAY_SIM_SEED to replay a replica seed");
+        return;
+    };
+    if crate::support::pg::pg_url().is_none() {
+        return;
+    }
+    replay(sim::run(&Scenario::new(seed, Family::Replicas)));
+}
+
 /// Replays one seed (`PTT_RELAY_SIM_SEED`), printing its history.
 #[test]
 fn one_seed() {
@@ -113,7 +174,11 @@ fn one_seed() {
         eprintln!("set PTT_RELAY_SIM_SEED to replay a seed");
         return;
     };
-    let outcome = sim::run(&Scenario::new(seed, family(seed)));
+    replay(sim::run(&Scenario::new(seed, family(seed))));
+}
+
+fn replay(outcome: sim::Outcome) {
+    let seed = outcome.scenario.seed;
     for p in &outcome.posts {
         eprintln!(
             "post {} {:>7.0}s net {:>3} held {} deleted {} old {} {}",

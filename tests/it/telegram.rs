@@ -106,6 +106,7 @@ impl Harness {
                 })),
                 tally: None,
                 handler: Some(handler),
+                share: None,
             },
         )
         .await

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use ptt_relay::chat::discord::ID as DISCORD;
-use ptt_relay::chat::pacing::Pacer;
+use ptt_relay::chat::pacing::{Pacer, Share};
 use ptt_relay::chat::{ChatSink, EditKind, SendOutcome};
 use ptt_relay::commands::Reply;
 use ptt_relay::dest::{Destination, Platform};
@@ -20,6 +20,8 @@ use ptt_relay::digest::Digest;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tokio::time::Instant;
+
+use super::freeze::{self, Freeze};
 
 /// How long Discord remembers a nonce.
 const NONCE_WINDOW: Duration = Duration::from_secs(300);
@@ -89,6 +91,8 @@ pub struct SimChat {
     pub left: Arc<Mutex<HashMap<String, Instant>>>,
     rng: Arc<Mutex<StdRng>>,
     pub record: Arc<Mutex<Record>>,
+    /// The process's freeze (a stalled replica), see `freeze.rs`.
+    pub freeze: Option<Arc<Freeze>>,
 }
 
 impl SimChat {
@@ -106,6 +110,25 @@ impl SimChat {
             left: Arc::new(Mutex::new(HashMap::new())),
             rng: Arc::new(Mutex::new(StdRng::seed_from_u64(seed))),
             record: Arc::new(Mutex::new(Record::default())),
+            freeze: None,
+        }
+    }
+
+    /// A replica's sink: its pacer takes this replica's share of the
+    /// platform's overall limit (fed by the app's heartbeat).
+    pub fn shared_by(mut self, share: Arc<Share>) -> SimChat {
+        self.pacer = std::mem::replace(&mut self.pacer, Pacer::unlimited()).shared_by(share);
+        self
+    }
+
+    /// Waits for a pacing turn for `chat`; a turn stopped by the freeze is
+    /// taken again after it (a frozen pacer lets nothing go).
+    async fn paced(&self, chat: &str) {
+        loop {
+            self.pacer.wait(chat).await;
+            if !freeze::pass(&self.freeze).await {
+                break;
+            }
         }
     }
 
@@ -233,7 +256,7 @@ impl ChatSink for SimChat {
     }
 
     async fn send(&self, dest: &Destination, digest: &Digest) -> SendOutcome {
-        self.pacer.wait(&dest.chat).await;
+        self.paced(&dest.chat).await;
         let mut flight = InFlight {
             record: &self.record,
             key: (dest.chat.clone(), digest.id.clone()),
@@ -286,6 +309,8 @@ impl ChatSink for SimChat {
                 SendOutcome::Sent { message_id }
             }
         };
+        // A frozen process reads the answer when it thaws.
+        freeze::pass(&self.freeze).await;
         flight.done = true;
         outcome
     }
@@ -297,7 +322,27 @@ impl ChatSink for SimChat {
         digest: &Digest,
         kind: EditKind,
     ) -> SendOutcome {
-        self.pacer.wait(&dest.chat).await;
+        self.paced(&dest.chat).await;
+        let outcome = self.edit_now(dest, message_id, digest, kind).await;
+        freeze::pass(&self.freeze).await;
+        outcome
+    }
+
+    async fn answer(&self, _dest: &Destination, _reply: &Reply) -> SendOutcome {
+        SendOutcome::Sent {
+            message_id: "0".into(),
+        }
+    }
+}
+
+impl SimChat {
+    async fn edit_now(
+        &self,
+        dest: &Destination,
+        message_id: &str,
+        digest: &Digest,
+        kind: EditKind,
+    ) -> SendOutcome {
         tokio::time::sleep(LATENCY / 2).await;
         self.record.lock().unwrap().requests.push(Instant::now());
         if self.gone(&dest.chat) {
@@ -330,12 +375,6 @@ impl ChatSink for SimChat {
                 }
             }
             None => SendOutcome::Rejected("message to edit not found".into()),
-        }
-    }
-
-    async fn answer(&self, _dest: &Destination, _reply: &Reply) -> SendOutcome {
-        SendOutcome::Sent {
-            message_id: "0".into(),
         }
     }
 }

@@ -78,7 +78,7 @@ pub fn all(o: &Outcome) -> Vec<String> {
     v.extend(order(o));
     v.extend(final_tally(o));
     v.extend(rate_windows(o));
-    if o.scenario.family == Family::Outages {
+    if matches!(o.scenario.family, Family::Outages | Family::Replicas) {
         v.extend(latency_after_faults(o));
     }
     v
@@ -218,7 +218,8 @@ pub fn final_tally(o: &Outcome) -> Vec<String> {
 }
 
 /// Requests of each platform stay within its overall limit in every
-/// one-second window (Telegram 30, Discord 50).
+/// one-second window (Telegram 30, Discord 50): every process's and every
+/// replica's requests together (the platforms' records are shared).
 pub fn rate_windows(o: &Outcome) -> Vec<String> {
     let mut v = Vec::new();
     for (name, rec, limit) in [("Telegram", &o.telegram, 30), ("Discord", &o.discord, 50)] {
@@ -238,7 +239,7 @@ pub fn rate_windows(o: &Outcome) -> Vec<String> {
                 break;
             }
         }
-        if rec.rate_limited > 0 && o.scenario.family != Family::Chaos {
+        if rec.rate_limited > 0 && !matches!(o.scenario.family, Family::Chaos | Family::Replicas) {
             v.push(format!("{name}: {} answers were 429", rec.rate_limited));
         }
     }
@@ -246,7 +247,8 @@ pub fn rate_windows(o: &Outcome) -> Vec<String> {
 }
 
 /// Once a plain fault ends, the next new post reaches the probe chat within
-/// one poll interval (plus its 10% jitter) and 2 s.
+/// one poll interval (plus its 10% jitter) and 2 s. With replicas, not
+/// across a crash or a freeze (a lead changing hands, a frozen leader).
 pub fn latency_after_faults(o: &Outcome) -> Vec<String> {
     let mut v = Vec::new();
     let interval = o.scenario.interval_secs as f64;
@@ -276,6 +278,12 @@ pub fn latency_after_faults(o: &Outcome) -> Vec<String> {
             .any(|g| g.start < limit && g.end > f.end && g.start != f.start)
         {
             continue; // another fault began before this one was over for it
+        }
+        if o.disruptions
+            .iter()
+            .any(|&(from, to)| from < limit && to > f.start)
+        {
+            continue; // a crash or a freeze, not the fault, held it
         }
         if o.outages.iter().any(|g| {
             g.fault == Fault::Cloudflare

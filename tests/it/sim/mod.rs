@@ -13,10 +13,25 @@
 //! runs to completion while the simulation waits (see `serial_store.rs`), so
 //! a seed replays exactly. After each run, `check` tests the invariants of
 //! issue 12; a failing run names its seed.
+//!
+//! The `Replicas` family runs two or three replicas on one PostgreSQL
+//! schema (`replica.rs`), sharing the same PTT and the same platforms, and
+//! plays leader loss on them: the leader (or a follower) crashes and
+//! restarts later; a replica freezes for longer than its claims last (as
+//! SIGSTOP or `docker pause` do, `freeze.rs`), sometimes with the server
+//! ending its sessions meanwhile (a frozen VM past TCP keepalive, or
+//! `idle_session_timeout`), which hands the lead to another replica while
+//! it is frozen. Forty more Telegram chats take every post, so a burst
+//! needs more than one replica's share of Telegram's overall limit. Its
+//! histories are shorter (posts for 12 minutes, pushes within 4, a
+//! 10-minute tally window, 22 minutes in all), as every replica reads the
+//! store every second.
 
 pub mod chat;
 pub mod check;
+pub mod freeze;
 pub mod ptt;
+pub mod replica;
 pub mod serial_store;
 
 use std::collections::BTreeMap;
@@ -24,13 +39,15 @@ use std::path::Path;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use ptt_relay::app::{self, Extras, Running};
+use ptt_relay::app::{self, Backend, Extras, Running};
 use ptt_relay::chat::ChatSink;
 use ptt_relay::chat::discord::ID as DISCORD;
+use ptt_relay::chat::pacing::Share;
 use ptt_relay::chat::telegram::ID as TELEGRAM;
 use ptt_relay::clock;
 use ptt_relay::config::Settings;
 use ptt_relay::dest::Destination;
+use ptt_relay::ptt::transport::Transport;
 use ptt_relay::relay::tally::TallyOptions;
 use ptt_relay::store::Store;
 use ptt_relay::store::sqlite::SqliteStore;
@@ -39,7 +56,8 @@ use rand::{Rng, SeedableRng};
 use tokio::time::Instant;
 
 use chat::{ChatFaults, SimChat};
-use ptt::{BOARD, Fault, Outage, SimPost, SimPtt};
+use freeze::Freeze;
+use ptt::{BOARD, Fault, Outage, ReplicaPtt, SimPost, SimPtt};
 use serial_store::SerialStore;
 
 /// Unix time at the start of every run (2026-09-22 01:46:40 UTC).
@@ -59,6 +77,10 @@ pub enum Family {
     Outages,
     /// A quiet board: posts before the start, none after.
     Idle,
+    /// Two or three replicas on PostgreSQL: crashes and restarts of the
+    /// leader and of followers, freezes past the claims' expiry (some
+    /// losing the lead meanwhile), PTT outages, chat faults.
+    Replicas,
 }
 
 /// One simulated run.
@@ -72,18 +94,41 @@ pub struct Scenario {
     pub posting: Duration,
     /// A fixed outage instead of drawn ones: (start, length, fault).
     pub outage: Option<(Duration, Duration, Fault)>,
+    /// Replicas on PostgreSQL (`Replicas`); 0: one process on SQLite.
+    pub replicas: usize,
+    /// How long after its post a push may come, and a deletion.
+    pub push_spread: Duration,
+    pub delete_spread: Duration,
+    /// How long the run goes on after the last post.
+    pub settle: Duration,
+    /// How long a relayed post's tally is tracked.
+    pub tally_window: Duration,
 }
 
 impl Scenario {
     /// A seed of a family with the default 60-second interval.
     pub fn new(seed: u64, family: Family) -> Scenario {
-        Scenario {
+        let mut sc = Scenario {
             seed,
             family,
             interval_secs: 60,
             posting: Duration::from_secs(90 * 60),
             outage: None,
+            replicas: 0,
+            push_spread: Duration::from_secs(1200),
+            delete_spread: Duration::from_secs(2400),
+            settle: SETTLE,
+            tally_window: Duration::from_secs(60 * 60),
+        };
+        if family == Family::Replicas {
+            sc.replicas = 2 + (seed % 2) as usize;
+            sc.posting = Duration::from_secs(12 * 60);
+            sc.push_spread = Duration::from_secs(240);
+            sc.delete_spread = Duration::from_secs(480);
+            sc.settle = Duration::from_secs(10 * 60);
+            sc.tally_window = Duration::from_secs(10 * 60);
         }
+        sc
     }
 }
 
@@ -93,6 +138,9 @@ pub struct Subscriber {
     pub dest: Destination,
     pub words: &'static str,
 }
+
+/// Telegram chats taking every post in a `Replicas` run.
+pub const FANOUT_CHATS: usize = 40;
 
 /// The chat that measures latency: every post, no faults.
 pub const PROBE: &str = "1004";
@@ -128,6 +176,11 @@ pub struct Outcome {
     pub discord: chat::Record,
     pub left: Vec<(String, Instant)>,
     pub crashes: usize,
+    /// Freezes of a replica (`Replicas`).
+    pub stalls: usize,
+    /// Times when a crash or a freeze kept the relay from its usual pace
+    /// (from, to): the latency rule does not apply across them.
+    pub disruptions: Vec<(Instant, Instant)>,
     pub subscribers: Vec<Subscriber>,
     pub index_requests: u64,
     pub article_requests: u64,
@@ -139,6 +192,20 @@ enum Event {
     Delete(String),
     Crash(Duration),
     Leave(&'static str),
+    /// A replica crashes (the leader, or a follower), down this long.
+    ReplicaCrash {
+        leader: bool,
+        down: Duration,
+    },
+    /// Replica `i` starts again.
+    Restart(usize),
+    /// A replica freezes this long; `cut`: the server ends its sessions
+    /// meanwhile.
+    Stall {
+        leader: bool,
+        len: Duration,
+        cut: bool,
+    },
 }
 
 impl Event {
@@ -149,6 +216,13 @@ impl Event {
             Event::Delete(id) => format!("delete {id}"),
             Event::Crash(down) => format!("crash, down {down:?}"),
             Event::Leave(chat) => format!("{chat} leaves"),
+            Event::ReplicaCrash { leader, down } => {
+                format!("a replica crashes (leader: {leader}), down {down:?}")
+            }
+            Event::Restart(i) => format!("replica {i} starts again"),
+            Event::Stall { leader, len, cut } => {
+                format!("a replica freezes (leader: {leader}) for {len:?}, sessions cut: {cut}")
+            }
         }
     }
 }
@@ -177,6 +251,7 @@ fn open_store(path: &Path) -> Arc<dyn Store> {
     Arc::new(SerialStore {
         inner: inner as Arc<dyn Store>,
         runtime,
+        freeze: None,
     })
 }
 
@@ -196,6 +271,7 @@ fn title(rng: &mut StdRng) -> String {
 }
 
 fn settings(interval: u64) -> Settings {
+    // (`store.lease_secs` stays 15: the leader pings its lock every 5 s.)
     let mut s = Settings::default();
     s.ptt.base_url = "https://ptt.sim".into();
     s.ptt.boards = vec![BOARD.into()];
@@ -211,7 +287,15 @@ struct Chats {
     discord: Arc<SimChat>,
 }
 
-fn chats(seed: u64, faults: ChatFaults, old: Option<&Chats>) -> Chats {
+/// A process's sinks: the same platforms as `old` (the first process's),
+/// new pacers (on `share`, for a replica), stopped by `freeze`.
+fn chats(
+    seed: u64,
+    faults: ChatFaults,
+    old: Option<&Chats>,
+    share: Option<&Arc<Share>>,
+    freeze: Option<&Arc<Freeze>>,
+) -> Chats {
     let mut telegram = SimChat::new(TELEGRAM, faults, seed ^ 1);
     let mut discord = SimChat::new(DISCORD, faults, seed ^ 2);
     telegram.reliable.insert(PROBE.into());
@@ -220,35 +304,148 @@ fn chats(seed: u64, faults: ChatFaults, old: Option<&Chats>) -> Chats {
         telegram.share_platform(&old.telegram);
         discord.share_platform(&old.discord);
     }
+    if let Some(share) = share {
+        telegram = telegram.shared_by(Arc::clone(share));
+        discord = discord.shared_by(Arc::clone(share));
+    }
+    telegram.freeze = freeze.cloned();
+    discord.freeze = freeze.cloned();
     Chats {
         telegram: Arc::new(telegram),
         discord: Arc::new(discord),
     }
 }
 
-async fn start_relay(s: &Settings, db: &Path, net: &Arc<SimPtt>, chats: &Chats) -> Running {
-    let net = Arc::clone(net);
-    let extras = Extras {
+fn extras(sc: &Scenario, transport: Arc<dyn Transport>, chats: &Chats) -> Extras {
+    Extras {
         sinks: vec![
             Arc::clone(&chats.telegram) as Arc<dyn ChatSink>,
             Arc::clone(&chats.discord) as Arc<dyn ChatSink>,
         ],
         ptt_client: Some(Box::new(move |o| {
-            o.transport = Some(Arc::clone(&net) as _);
+            o.transport = Some(Arc::clone(&transport));
         })),
         tally: Some(TallyOptions {
-            window: Duration::from_secs(60 * 60),
+            window: sc.tally_window,
             first_step: Duration::from_secs(120),
             max_step: Duration::from_secs(600),
         }),
         handler: None,
-    };
-    app::start_with_store(s, open_store(db), extras)
-        .await
-        .expect("start the relay")
+        share: None,
+    }
 }
 
-/// Runs one scenario to the end and returns what happened.
+async fn start_relay(
+    sc: &Scenario,
+    s: &Settings,
+    db: &Path,
+    net: &Arc<SimPtt>,
+    chats: &Chats,
+) -> Running {
+    app::start_with_store(
+        s,
+        open_store(db),
+        extras(sc, Arc::clone(net) as Arc<dyn Transport>, chats),
+    )
+    .await
+    .expect("start the relay")
+}
+
+/// The PostgreSQL schema of a `Replicas` run.
+struct Pg {
+    schema: crate::support::pg::TestSchema,
+}
+
+/// One replica process.
+struct Replica {
+    running: Option<Running>,
+    freeze: Arc<Freeze>,
+    /// Its sessions' name (also its replica id).
+    name: String,
+    /// When it comes back after a crash.
+    down_until: Option<Instant>,
+}
+
+impl Replica {
+    fn up(&self) -> bool {
+        self.running.is_some()
+    }
+
+    fn frozen(&self) -> bool {
+        self.freeze.frozen()
+    }
+
+    fn leads(&self) -> bool {
+        self.running
+            .as_ref()
+            .is_some_and(|r| r.status().is_leader())
+    }
+}
+
+/// Starts replica `i` (its `generation`-th process) on the schema.
+async fn start_replica(
+    sc: &Scenario,
+    s: &Settings,
+    pg: &Pg,
+    net: &Arc<SimPtt>,
+    platforms: &Chats,
+    i: usize,
+    generation: u32,
+) -> Replica {
+    let freeze = Arc::new(Freeze::default());
+    let name = format!("{}-r{i}g{generation}", pg.schema.name);
+    let runtime = store_runtime();
+    let ping = Duration::from_secs((s.store.lease_secs / 3).max(1));
+    let (store, election) = replica::open(&runtime, &pg.schema.url, &name, ping, &freeze);
+    let share = Share::replica();
+    let own = chats(
+        sc.seed,
+        chat_faults(sc),
+        Some(platforms),
+        Some(&share),
+        Some(&freeze),
+    );
+    let transport = Arc::new(ReplicaPtt {
+        net: Arc::clone(net),
+        freeze: Arc::clone(&freeze),
+    });
+    let mut extras = extras(sc, transport, &own);
+    extras.share = Some(share);
+    let backend = Backend {
+        store: Arc::new(SerialStore {
+            inner: store as Arc<dyn Store>,
+            runtime,
+            freeze: Some(Arc::clone(&freeze)),
+        }),
+        election: Some(Box::new(election)),
+        lease: None,
+    };
+    let running = app::start_backend(s, backend, extras)
+        .await
+        .expect("start a replica");
+    Replica {
+        running: Some(running),
+        freeze,
+        name,
+        down_until: None,
+    }
+}
+
+fn chat_faults(sc: &Scenario) -> ChatFaults {
+    if matches!(sc.family, Family::Chaos | Family::Replicas) {
+        ChatFaults {
+            rate_limited: 0.03,
+            server_error: 0.03,
+            timeout: 0.01,
+            lost_answer: 0.01,
+        }
+    } else {
+        ChatFaults::NONE
+    }
+}
+
+/// Runs one scenario to the end and returns what happened. A `Replicas`
+/// scenario needs `PTT_RELAY_TEST_PG_URL` (its caller checks).
 pub fn run(sc: &Scenario) -> Outcome {
     if std::env::var_os("PTT_RELAY_SIM_LOG").is_some() {
         crate::support::init_logs();
@@ -267,10 +464,16 @@ pub fn run(sc: &Scenario) -> Outcome {
         })
         .expect("temp dir");
     let db = dir.path().join("sim.db");
-    rt.block_on(run_in(sc, &db))
+    let pg = (sc.family == Family::Replicas).then(|| {
+        let url = std::env::var(crate::support::pg::ENV).expect("a PostgreSQL URL for replicas");
+        Pg {
+            schema: store_runtime().block_on(crate::support::pg::TestSchema::create(&url)),
+        }
+    });
+    rt.block_on(run_in(sc, &db, pg.as_ref()))
 }
 
-async fn run_in(sc: &Scenario, db: &Path) -> Outcome {
+async fn run_in(sc: &Scenario, db: &Path, pg: Option<&Pg>) -> Outcome {
     let _clock = clock::simulate(BASE_EPOCH, sc.seed);
     let start = Instant::now();
     let mut rng = StdRng::seed_from_u64(sc.seed);
@@ -332,16 +535,7 @@ async fn run_in(sc: &Scenario, db: &Path) -> Outcome {
         }
     }
     net.state.lock().unwrap().outages = outages.clone();
-    let faults = if chaos {
-        ChatFaults {
-            rate_limited: 0.03,
-            server_error: 0.03,
-            timeout: 0.01,
-            lost_answer: 0.01,
-        }
-    } else {
-        ChatFaults::NONE
-    };
+    let faults = chat_faults(sc);
     if chaos {
         for _ in 0..rng.random_range(0..3) {
             let t = Duration::from_secs(rng.random_range(120..sc.posting.as_secs()));
@@ -353,10 +547,63 @@ async fn run_in(sc: &Scenario, db: &Path) -> Outcome {
             at(&mut events, t, Event::Leave("1001"));
         }
     }
+    if sc.family == Family::Replicas {
+        // Leader loss and stalls, while posts arrive.
+        for _ in 0..rng.random_range(1..4) {
+            let t = Duration::from_secs(rng.random_range(60..sc.posting.as_secs()));
+            let leader = rng.random_bool(0.7);
+            let e = if rng.random_bool(0.5) {
+                Event::ReplicaCrash {
+                    leader,
+                    down: Duration::from_secs(rng.random_range(1..180)),
+                }
+            } else {
+                // Longer than a claim (60 s) and than the lead's ping.
+                Event::Stall {
+                    leader,
+                    len: Duration::from_secs(rng.random_range(61..150)),
+                    cut: rng.random_bool(0.5),
+                }
+            };
+            at(&mut events, t, e);
+        }
+        if rng.random_bool(0.3) {
+            let t = Duration::from_secs(rng.random_range(60..sc.posting.as_secs()));
+            at(&mut events, t, Event::Leave("1001"));
+        }
+    }
 
     let s = settings(sc.interval_secs);
-    let subs = subscribers();
-    {
+    let mut subs = subscribers();
+    if sc.family == Family::Replicas {
+        // A burst to many chats: more than one replica's share of
+        // Telegram's overall limit, so the replicas' sum is what holds.
+        subs.extend((0..FANOUT_CHATS).map(|i| Subscriber {
+            dest: Destination::chat(TELEGRAM, (3000 + i).to_string()),
+            words: "tag:*",
+        }));
+    }
+    let runtime = store_runtime();
+    if let Some(pg) = pg {
+        let store = replica::serially(
+            &runtime,
+            ptt_relay::store::postgres::PostgresStore::open(&pg.schema.url, "sim-setup".into()),
+        )
+        .expect("open the PostgreSQL store");
+        for sub in &subs {
+            replica::serially(
+                &runtime,
+                store.subscribe(
+                    &sub.dest,
+                    &crate::support::board_of(BOARD),
+                    &crate::support::filter_of(sub.words),
+                    clock::now_secs(),
+                ),
+            )
+            .expect("subscribe");
+        }
+        replica::serially(&runtime, store.close());
+    } else {
         let store = open_store(db);
         for sub in &subs {
             store
@@ -371,9 +618,23 @@ async fn run_in(sc: &Scenario, db: &Path) -> Outcome {
         }
         store.close().await;
     }
-    let mut chats_now = chats(sc.seed, faults, None);
-    let mut running = Some(start_relay(&s, db, &net, &chats_now).await);
+    // The platforms (the first process's sinks; later ones share them).
+    let platforms = chats(sc.seed, faults, None, None, None);
+    let mut chats_now = None;
+    let mut running = None;
+    let mut replicas: Vec<Replica> = Vec::new();
+    let mut generations = Vec::new();
+    if let Some(pg) = pg {
+        for i in 0..sc.replicas {
+            replicas.push(start_replica(sc, &s, pg, &net, &platforms, i, 0).await);
+            generations.push(0);
+        }
+    } else {
+        running = Some(start_relay(sc, &s, db, &net, &platforms).await);
+    }
     let mut crashes = 0;
+    let mut stalls = 0;
+    let mut disruptions = Vec::new();
     let mut left = Vec::new();
 
     // Play the history; a burst draws its posts' pushes and deletions.
@@ -396,12 +657,13 @@ async fn run_in(sc: &Scenario, db: &Path) -> Outcome {
                         _ => rng.random_range(3..14),
                     };
                     for _ in 0..pushes {
-                        let dt = Duration::from_secs(rng.random_range(5..1200));
+                        let dt = Duration::from_secs(rng.random_range(5..sc.push_spread.as_secs()));
                         let tag = ["推", "推", "推", "噓", "→"][rng.random_range(0..5)];
                         at(&mut events, t + dt, Event::Push(p.id.clone(), tag));
                     }
                     if rng.random_bool(0.08) {
-                        let dt = Duration::from_secs(rng.random_range(5..2400));
+                        let dt =
+                            Duration::from_secs(rng.random_range(5..sc.delete_spread.as_secs()));
                         at(&mut events, t + dt, Event::Delete(p.id.clone()));
                     }
                 }
@@ -429,21 +691,69 @@ async fn run_in(sc: &Scenario, db: &Path) -> Outcome {
                 drop(running.take());
                 crashes += 1;
                 tokio::time::sleep(down).await;
-                chats_now = chats(sc.seed, faults, Some(&chats_now));
-                running = Some(start_relay(&s, db, &net, &chats_now).await);
+                let next = chats(sc.seed, faults, Some(&platforms), None, None);
+                running = Some(start_relay(sc, &s, db, &net, &next).await);
+                chats_now = Some(next);
             }
             Event::Leave(chat) => {
                 let now = Instant::now();
-                chats_now.telegram.leave(chat, now);
+                platforms.telegram.leave(chat, now);
                 left.push((chat.to_owned(), now));
+            }
+            Event::ReplicaCrash { leader, down } => {
+                let Some(i) = pick(&replicas, leader, &mut rng) else {
+                    continue;
+                };
+                let r = &mut replicas[i];
+                drop(r.running.take());
+                // The process is gone, and so are its sessions (and with
+                // them the lead, if it held it).
+                if let Some(pg) = pg {
+                    replica::end_sessions(&runtime, &pg.schema.admin_url, &r.name);
+                }
+                crashes += 1;
+                r.down_until = Some(Instant::now() + down);
+                disruptions.push((
+                    Instant::now(),
+                    Instant::now() + down + Duration::from_secs(15),
+                ));
+                at(&mut events, t + down, Event::Restart(i));
+            }
+            Event::Restart(i) => {
+                let Some(pg) = pg else { continue };
+                generations[i] += 1;
+                replicas[i] = start_replica(sc, &s, pg, &net, &platforms, i, generations[i]).await;
+            }
+            Event::Stall { leader, len, cut } => {
+                let Some(i) = pick(&replicas, leader, &mut rng) else {
+                    continue;
+                };
+                let r = &replicas[i];
+                r.freeze.freeze(Instant::now() + len);
+                if cut && let Some(pg) = pg {
+                    // The server drops the frozen process's sessions: the
+                    // lead passes to another replica while it is frozen.
+                    replica::end_sessions(&runtime, &pg.schema.admin_url, &r.name);
+                }
+                stalls += 1;
+                disruptions.push((
+                    Instant::now(),
+                    Instant::now() + len + Duration::from_secs(15),
+                ));
             }
         }
     }
     // Let the last posts be delivered and their tallies settle.
-    tokio::time::sleep_until(start + sc.posting + SETTLE).await;
+    tokio::time::sleep_until(start + sc.posting + sc.settle).await;
     if let Some(r) = running.take() {
         r.stop().await;
     }
+    for r in &mut replicas {
+        if let Some(running) = r.running.take() {
+            running.stop().await;
+        }
+    }
+    drop(chats_now);
 
     let st = net.state.lock().unwrap();
     Outcome {
@@ -452,12 +762,29 @@ async fn run_in(sc: &Scenario, db: &Path) -> Outcome {
         outages,
         first_index_ok: st.first_index_ok,
         start,
-        telegram: chats_now.telegram.take_record(),
-        discord: chats_now.discord.take_record(),
+        telegram: platforms.telegram.take_record(),
+        discord: platforms.discord.take_record(),
         left,
         crashes,
+        stalls,
+        disruptions,
         subscribers: subs,
         index_requests: st.index_requests,
         article_requests: st.article_requests,
     }
+}
+
+/// The replica an event hits: the leader when `leader` and one leads
+/// (and is not frozen), else any running, unfrozen one.
+fn pick(replicas: &[Replica], leader: bool, rng: &mut StdRng) -> Option<usize> {
+    let live: Vec<usize> = (0..replicas.len())
+        .filter(|&i| replicas[i].up() && !replicas[i].frozen())
+        .collect();
+    if leader && let Some(&i) = live.iter().find(|&&i| replicas[i].leads()) {
+        return Some(i);
+    }
+    if live.is_empty() {
+        return None;
+    }
+    Some(live[rng.random_range(0..live.len())])
 }

@@ -381,3 +381,20 @@ pub fn burst(
     }
     out
 }
+
+/// One replica's way to PTT: its requests, and its reading of their
+/// answers, wait while the replica is frozen (see `freeze.rs`).
+pub struct ReplicaPtt {
+    pub net: std::sync::Arc<SimPtt>,
+    pub freeze: std::sync::Arc<super::freeze::Freeze>,
+}
+
+#[async_trait]
+impl Transport for ReplicaPtt {
+    async fn send(&self, request: RawRequest) -> Result<RawResponse, TransportError> {
+        self.freeze.pass().await;
+        let answer = self.net.send(request).await;
+        self.freeze.pass().await;
+        answer
+    }
+}

@@ -5,7 +5,8 @@
 //! completion before it returns, on a separate real-time runtime that owns
 //! the store's connections, while the simulated runtime's thread waits. So
 //! no store call ever overlaps another step of the simulation, the paused
-//! clock never jumps while SQLite works, and one seed replays one history.
+//! clock never jumps while SQLite or PostgreSQL works, and one seed replays
+//! one history.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -22,6 +23,9 @@ use ptt_relay::store::*;
 pub struct SerialStore {
     pub inner: Arc<dyn Store>,
     pub runtime: tokio::runtime::Handle,
+    /// The process's freeze (a stalled replica): a call waits until it
+    /// ends before it reaches the store.
+    pub freeze: Option<Arc<super::freeze::Freeze>>,
 }
 
 /// Store calls made through any `SerialStore` (for the simulation's figures).
@@ -31,7 +35,10 @@ pub static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::n
 pub static NANOS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 impl SerialStore {
-    fn call<F: Future>(&self, fut: F) -> F::Output {
+    async fn call<F: Future>(&self, fut: F) -> F::Output {
+        if let Some(freeze) = &self.freeze {
+            freeze.pass().await;
+        }
         CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let t = std::time::Instant::now();
         let _enter = self.runtime.enter();
@@ -47,51 +54,51 @@ impl SerialStore {
 #[async_trait]
 impl Store for SerialStore {
     async fn ping(&self) -> Result<()> {
-        self.call(self.inner.ping())
+        self.call(self.inner.ping()).await
     }
 
     async fn board_state(&self, board: &Board) -> Result<BoardState> {
-        self.call(self.inner.board_state(board))
+        self.call(self.inner.board_state(board)).await
     }
 
     async fn raise_mark(&self, board: &Board, mark: &PostId) -> Result<()> {
-        self.call(self.inner.raise_mark(board, mark))
+        self.call(self.inner.raise_mark(board, mark)).await
     }
 
     async fn record_poll(&self, board: &Board, ok: bool, at: i64) -> Result<()> {
-        self.call(self.inner.record_poll(board, ok, at))
+        self.call(self.inner.record_poll(board, ok, at)).await
     }
 
     async fn is_seen(&self, board: &Board, id: &PostId) -> Result<bool> {
-        self.call(self.inner.is_seen(board, id))
+        self.call(self.inner.is_seen(board, id)).await
     }
 
     async fn mark_seen(&self, board: &Board, ids: &[PostId], at: i64) -> Result<()> {
-        self.call(self.inner.mark_seen(board, ids, at))
+        self.call(self.inner.mark_seen(board, ids, at)).await
     }
 
     async fn put_pending(&self, post: &PendingPost) -> Result<()> {
-        self.call(self.inner.put_pending(post))
+        self.call(self.inner.put_pending(post)).await
     }
 
     async fn pending_posts(&self, board: &Board) -> Result<Vec<PendingPost>> {
-        self.call(self.inner.pending_posts(board))
+        self.call(self.inner.pending_posts(board)).await
     }
 
     async fn remove_pending(&self, board: &Board, id: &PostId) -> Result<()> {
-        self.call(self.inner.remove_pending(board, id))
+        self.call(self.inner.remove_pending(board, id)).await
     }
 
     async fn accept_post(&self, digest: &Digest, dests: &[Destination], at: i64) -> Result<usize> {
-        self.call(self.inner.accept_post(digest, dests, at))
+        self.call(self.inner.accept_post(digest, dests, at)).await
     }
 
     async fn digest(&self, board: &Board, id: &PostId) -> Result<Option<Digest>> {
-        self.call(self.inner.digest(board, id))
+        self.call(self.inner.digest(board, id)).await
     }
 
     async fn latest_digests(&self, boards: &[Board], limit: usize) -> Result<Vec<Digest>> {
-        self.call(self.inner.latest_digests(boards, limit))
+        self.call(self.inner.latest_digests(boards, limit)).await
     }
 
     async fn subscribe(
@@ -102,22 +109,24 @@ impl Store for SerialStore {
         at: i64,
     ) -> Result<(i64, bool)> {
         self.call(self.inner.subscribe(dest, board, filter, at))
+            .await
     }
 
     async fn unsubscribe(&self, dest: &Destination, what: &Removal) -> Result<usize> {
-        self.call(self.inner.unsubscribe(dest, what))
+        self.call(self.inner.unsubscribe(dest, what)).await
     }
 
     async fn subscriptions_of(&self, dest: &Destination) -> Result<Vec<Subscription>> {
-        self.call(self.inner.subscriptions_of(dest))
+        self.call(self.inner.subscriptions_of(dest)).await
     }
 
     async fn count_subscriptions(&self, platform: Platform, chat: &str) -> Result<usize> {
         self.call(self.inner.count_subscriptions(platform, chat))
+            .await
     }
 
     async fn subscriptions_for_board(&self, board: &Board) -> Result<Vec<Subscription>> {
-        self.call(self.inner.subscriptions_for_board(board))
+        self.call(self.inner.subscriptions_for_board(board)).await
     }
 
     async fn pause_chat(
@@ -128,26 +137,28 @@ impl Store for SerialStore {
         at: i64,
     ) -> Result<()> {
         self.call(self.inner.pause_chat(platform, chat, reason, at))
+            .await
     }
 
     async fn forget_gone_chats(&self, now: i64, gone_for: Duration) -> Result<Vec<GoneChat>> {
-        self.call(self.inner.forget_gone_chats(now, gone_for))
+        self.call(self.inner.forget_gone_chats(now, gone_for)).await
     }
 
     async fn resume_chat(&self, platform: Platform, chat: &str) -> Result<bool> {
-        self.call(self.inner.resume_chat(platform, chat))
+        self.call(self.inner.resume_chat(platform, chat)).await
     }
 
     async fn set_chat_group(&self, platform: Platform, chat: &str, group: &str) -> Result<()> {
         self.call(self.inner.set_chat_group(platform, chat, group))
+            .await
     }
 
     async fn chats_in_group(&self, platform: Platform, group: &str) -> Result<Vec<String>> {
-        self.call(self.inner.chats_in_group(platform, group))
+        self.call(self.inner.chats_in_group(platform, group)).await
     }
 
     async fn move_chat(&self, platform: Platform, from: &str, to: &str) -> Result<()> {
-        self.call(self.inner.move_chat(platform, from, to))
+        self.call(self.inner.move_chat(platform, from, to)).await
     }
 
     async fn due_rows(
@@ -158,14 +169,15 @@ impl Store for SerialStore {
         limit: usize,
     ) -> Result<Vec<OutboxRow>> {
         self.call(self.inner.due_rows(platform, now, busy, limit))
+            .await
     }
 
     async fn renew_claim(&self, row: &OutboxRow, now: i64) -> Result<()> {
-        self.call(self.inner.renew_claim(row, now))
+        self.call(self.inner.renew_claim(row, now)).await
     }
 
     async fn mark_sent(&self, row: &OutboxRow, message_id: &str, at: i64) -> Result<()> {
-        self.call(self.inner.mark_sent(row, message_id, at))
+        self.call(self.inner.mark_sent(row, message_id, at)).await
     }
 
     async fn mark_retry(
@@ -176,34 +188,35 @@ impl Store for SerialStore {
         count_attempt: bool,
     ) -> Result<()> {
         self.call(self.inner.mark_retry(row, next_at, error, count_attempt))
+            .await
     }
 
     async fn mark_rejected(&self, row: &OutboxRow, error: &str, at: i64) -> Result<()> {
-        self.call(self.inner.mark_rejected(row, error, at))
+        self.call(self.inner.mark_rejected(row, error, at)).await
     }
 
     async fn outbox_depth(&self, platform: Option<Platform>) -> Result<u64> {
-        self.call(self.inner.outbox_depth(platform))
+        self.call(self.inner.outbox_depth(platform)).await
     }
 
     async fn oldest_pending_at(&self) -> Result<Option<i64>> {
-        self.call(self.inner.oldest_pending_at())
+        self.call(self.inner.oldest_pending_at()).await
     }
 
     async fn next_due_at(&self, platform: Platform) -> Result<Option<i64>> {
-        self.call(self.inner.next_due_at(platform))
+        self.call(self.inner.next_due_at(platform)).await
     }
 
     async fn sent_messages(&self, post_id: &str) -> Result<Vec<SentMessage>> {
-        self.call(self.inner.sent_messages(post_id))
+        self.call(self.inner.sent_messages(post_id)).await
     }
 
     async fn track(&self, start: &TrackStart<'_>) -> Result<()> {
-        self.call(self.inner.track(start))
+        self.call(self.inner.track(start)).await
     }
 
     async fn tracked_posts(&self, board: &Board, now: i64) -> Result<Vec<TrackedPost>> {
-        self.call(self.inner.tracked_posts(board, now))
+        self.call(self.inner.tracked_posts(board, now)).await
     }
 
     async fn set_tracked_marker(
@@ -214,10 +227,11 @@ impl Store for SerialStore {
         fetch_due: bool,
     ) -> Result<()> {
         self.call(self.inner.set_tracked_marker(board, id, marker, fetch_due))
+            .await
     }
 
     async fn due_tally_checks(&self, now: i64, limit: usize) -> Result<Vec<TrackedPost>> {
-        self.call(self.inner.due_tally_checks(now, limit))
+        self.call(self.inner.due_tally_checks(now, limit)).await
     }
 
     async fn record_tally(
@@ -231,10 +245,11 @@ impl Store for SerialStore {
             self.inner
                 .record_tally(post, digest, next_check_at, step_secs),
         )
+        .await
     }
 
     async fn mark_post_deleted(&self, board: &Board, id: &PostId) -> Result<u64> {
-        self.call(self.inner.mark_post_deleted(board, id))
+        self.call(self.inner.mark_post_deleted(board, id)).await
     }
 
     async fn due_edits(
@@ -243,34 +258,35 @@ impl Store for SerialStore {
         busy: &[Destination],
         limit: usize,
     ) -> Result<Vec<EditJob>> {
-        self.call(self.inner.due_edits(platform, busy, limit))
+        self.call(self.inner.due_edits(platform, busy, limit)).await
     }
 
     async fn edit_done(&self, job: &EditJob) -> Result<()> {
-        self.call(self.inner.edit_done(job))
+        self.call(self.inner.edit_done(job)).await
     }
 
     async fn edit_gone(&self, job: &EditJob) -> Result<()> {
-        self.call(self.inner.edit_gone(job))
+        self.call(self.inner.edit_gone(job)).await
     }
 
     async fn untrack_expired(&self, now: i64) -> Result<u64> {
-        self.call(self.inner.untrack_expired(now))
+        self.call(self.inner.untrack_expired(now)).await
     }
 
     async fn count_tracked(&self, now: i64) -> Result<u64> {
-        self.call(self.inner.count_tracked(now))
+        self.call(self.inner.count_tracked(now)).await
     }
 
     async fn prune(&self, now: i64, max_age: Duration, retention: Duration) -> Result<(u64, u64)> {
-        self.call(self.inner.prune(now, max_age, retention))
+        self.call(self.inner.prune(now, max_age, retention)).await
     }
 
     async fn replica_heartbeat(&self, now: i64, live_secs: i64) -> Result<u32> {
         self.call(self.inner.replica_heartbeat(now, live_secs))
+            .await
     }
 
     async fn close(&self) {
-        self.call(self.inner.close())
+        self.call(self.inner.close()).await
     }
 }

@@ -52,6 +52,7 @@ pub async fn start(
             })),
             tally,
             handler: None,
+            share: None,
         },
     )
     .await
