@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use serenity::all::{ChannelId, MessageId, Nonce, Timestamp};
+use serenity::all::{ChannelId, MessageFlags, MessageId, Nonce, Timestamp};
 use serenity::builder::{
     CreateAllowedMentions, CreateEmbed, CreateEmbedFooter, CreateMessage, EditMessage,
 };
@@ -18,6 +18,7 @@ use crate::commands::Reply;
 use crate::commands::i18n::DIGEST;
 use crate::dest::{Destination, Platform};
 use crate::digest::Digest;
+use crate::filter::DeliveryOptions;
 use crate::text::truncate_chars;
 
 /// Discord's limit for a message's `content`.
@@ -111,16 +112,27 @@ impl ChatSink for DiscordSink {
         super::ID
     }
 
-    async fn send(&self, dest: &Destination, digest: &Digest) -> SendOutcome {
+    async fn send(
+        &self,
+        dest: &Destination,
+        digest: &Digest,
+        opts: &DeliveryOptions,
+    ) -> SendOutcome {
         let (chat, channel) = match Self::channel(dest) {
             Ok(c) => c,
             Err(out) => return out,
         };
-        let message = CreateMessage::new()
+        let mut message = CreateMessage::new()
             .embed(to_create_embed(&embed(digest)))
             .allowed_mentions(no_mentions())
             .nonce(Nonce::String(nonce(&digest.id, &dest.to_string())))
             .enforce_nonce(true);
+        if opts.silent {
+            // `flags` 4096: delivered without a push or desktop
+            // notification. (Discord has no per-message preview choice
+            // for embeds; `preview:` is a Telegram option.)
+            message = message.flags(MessageFlags::SUPPRESS_NOTIFICATIONS);
+        }
         self.pacer.wait(&chat).await;
         match channel.send_message(&*self.http, message).await {
             Ok(m) => self.succeeded(&chat, m.id.to_string()),
@@ -150,6 +162,7 @@ impl ChatSink for DiscordSink {
         message_id: &str,
         digest: &Digest,
         kind: EditKind,
+        _: &DeliveryOptions,
     ) -> SendOutcome {
         let (chat, channel) = match Self::channel(dest) {
             Ok(c) => c,

@@ -953,6 +953,14 @@ fn create_message(s: &mut Inner, channel: &str, body: &Value) -> Answered {
     if let Some(bad) = validate_message(body, true) {
         return (bad, vec![]);
     }
+    // A channel message may set only SUPPRESS_EMBEDS (4) and
+    // SUPPRESS_NOTIFICATIONS (4096) itself (IS_VOICE_MESSAGE too, which we
+    // never send).
+    if !body["flags"].is_null() && body["flags"].as_u64().is_none_or(|n| n & !(4 | 4096) != 0) {
+        let errors = json!({ "flags": { "_errors": [{ "code": "BASE_TYPE_BAD_FLAGS", "message": "Invalid flags" }] } });
+        let body = json!({ "code": 50035, "message": "Invalid Form Body", "errors": errors });
+        return ((400, body), vec![]);
+    }
     let nonce = match &body["nonce"] {
         Value::String(n) => Some(n.clone()),
         Value::Number(n) => Some(n.to_string()),
