@@ -286,12 +286,17 @@ impl ChatSink for WebhookSink {
         super::ID
     }
 
-    async fn send(&self, dest: &Destination, digest: &Digest, _: &DeliveryOptions) -> SendOutcome {
+    async fn send(
+        &self,
+        dest: &Destination,
+        digest: &Digest,
+        opts: &DeliveryOptions,
+    ) -> SendOutcome {
         let hook = match self.hook(dest) {
             Ok(h) => h,
             Err(out) => return out,
         };
-        let body = render::body(hook.format, digest);
+        let body = render::body(hook.format, digest, opts.silent);
         let delivery = render::delivery_id(&digest.board, &digest.id, &dest.chat);
         match hook.format {
             Format::Embeds => {
