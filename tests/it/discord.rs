@@ -1414,3 +1414,113 @@ async fn a_silent_subscription_suppresses_notifications_unless_a_loud_one_matche
     assert_eq!(messages[1].body["flags"].as_u64().unwrap_or(0) & 4096, 0);
     h.stop().await;
 }
+
+/// `ptt_relay_publish_skipped_total` of Discord in this process.
+fn publish_skipped() -> u64 {
+    let text = ptt_relay::telemetry::metrics::metrics().encode();
+    text.lines()
+        .find(|l| l.starts_with("ptt_relay_publish_skipped_total{platform=\"discord\"}"))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_announcement_channel_publishes_the_first_10_posts_of_an_hour_and_counts_the_11th() {
+    const NEWS: u64 = 810_000_000_000_000_005;
+    let h = start(Options::default()).await;
+    h.discord.set_channel_type(NEWS, 5);
+    let sink = h.adapter.sink();
+    let before = publish_skipped();
+    let post = |i: usize| {
+        let mut d = hostile_digest(10);
+        d.id = format!("M.{}.A.{i:03}", 1_769_577_959 + i);
+        d.url = format!("https://www.ptt.cc/bbs/Stock/{}.html", d.id);
+        d
+    };
+    let mut sent = Vec::new();
+    for i in 0..11 {
+        let out = sink.send(&dest(NEWS), &post(i), &Default::default()).await;
+        let SendOutcome::Sent { message_id } = out else {
+            panic!("send {i}: {out:?}");
+        };
+        sent.push(message_id);
+    }
+    assert_eq!(h.discord.messages_in(NEWS).len(), 11, "all 11 are posted");
+    assert_eq!(
+        h.discord.crossposts_in(NEWS),
+        sent[..10],
+        "the first 10 are published"
+    );
+    assert_eq!(publish_skipped(), before + 1, "the 11th is counted");
+    // The channel's type was asked once.
+    let asked = h
+        .discord
+        .requests()
+        .iter()
+        .filter(|r| r.method == "GET" && r.path == format!("/api/v10/channels/{NEWS}"))
+        .count();
+    assert_eq!(asked, 1);
+    // A text channel's messages are not published.
+    let out = sink.send(&dest(OTHER), &post(0), &Default::default()).await;
+    assert!(matches!(out, SendOutcome::Sent { .. }), "{out:?}");
+    assert!(h.discord.crossposts_in(OTHER).is_empty());
+
+    // A published message takes 3 tally edits an hour; the 4th waits
+    // (and then carries the latest numbers); the deleted mark goes at once.
+    let mut d = post(0);
+    for push in 1..=3 {
+        d.tally.push = push;
+        let out = sink
+            .edit(
+                &dest(NEWS),
+                &sent[0],
+                &d,
+                EditKind::Tally,
+                &Default::default(),
+            )
+            .await;
+        assert!(matches!(out, SendOutcome::Sent { .. }), "{out:?}");
+    }
+    d.tally.push = 4;
+    let out = sink
+        .edit(
+            &dest(NEWS),
+            &sent[0],
+            &d,
+            EditKind::Tally,
+            &Default::default(),
+        )
+        .await;
+    let SendOutcome::RateLimited { retry_after } = out else {
+        panic!("a 4th edit within the hour: {out:?}");
+    };
+    assert!(retry_after > Duration::from_secs(3500), "{retry_after:?}");
+    assert_eq!(h.discord.edits().len(), 3);
+    let out = sink
+        .edit(
+            &dest(NEWS),
+            &sent[0],
+            &d,
+            EditKind::Deleted,
+            &Default::default(),
+        )
+        .await;
+    assert!(matches!(out, SendOutcome::Sent { .. }), "{out:?}");
+    // The unpublished 11th is edited freely.
+    for push in 1..=4 {
+        d.tally.push = push;
+        let out = sink
+            .edit(
+                &dest(NEWS),
+                &sent[10],
+                &d,
+                EditKind::Tally,
+                &Default::default(),
+            )
+            .await;
+        assert!(matches!(out, SendOutcome::Sent { .. }), "{out:?}");
+    }
+    assert_eq!(h.discord.rate_limited(), 0, "{:?}", h.discord.requests());
+    h.stop().await;
+}
