@@ -1,5 +1,7 @@
 //! Subscription filters: `tag:` `kw:` `not:` `author:` `push:` `re:` `fw:`,
-//! matched case-insensitively after NFKC normalisation.
+//! matched case-insensitively after NFKC normalisation, and the delivery
+//! options `silent:` and `preview:` ([`DeliveryOptions`]), which say how a
+//! matching post is sent rather than whether.
 
 use unicode_normalization::UnicodeNormalization;
 
@@ -74,6 +76,79 @@ pub struct Filter {
     pub re: bool,
     /// `fw:yes`: forwards too.
     pub fw: bool,
+    /// `silent:yes`: delivered without a notification.
+    pub silent: bool,
+    /// `preview:source|ptt|off`: this subscription's link preview (the
+    /// platform's setting when `None`).
+    pub preview: Option<Preview>,
+}
+
+/// What a message's link preview shows (`preview:` word; Telegram's
+/// `telegram.link_preview` setting uses the same three values).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Preview {
+    /// The news source's link, else the post's.
+    Source,
+    /// The PTT post's link.
+    Ptt,
+    /// No preview.
+    Off,
+}
+
+impl Preview {
+    /// The word's value: `source`, `ptt` or `off`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Preview::Source => "source",
+            Preview::Ptt => "ptt",
+            Preview::Off => "off",
+        }
+    }
+
+    /// Reads `source`, `ptt` or `off` (already normalised).
+    pub fn parse(v: &str) -> Option<Preview> {
+        match v {
+            "source" => Some(Preview::Source),
+            "ptt" => Some(Preview::Ptt),
+            "off" => Some(Preview::Off),
+            _ => None,
+        }
+    }
+}
+
+/// How one message is sent to one destination, decided from the
+/// subscriptions of that destination that match the post
+/// ([`DeliveryOptions::merge`]). Platforms without such a feature ignore
+/// it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DeliveryOptions {
+    /// No notification (Telegram `disable_notification`, Discord's
+    /// `SUPPRESS_NOTIFICATIONS` flag).
+    pub silent: bool,
+    /// The link preview; `None`: the platform's own setting.
+    pub preview: Option<Preview>,
+}
+
+impl DeliveryOptions {
+    /// One message for several matching subscriptions of one destination
+    /// (DESIGN.md, "Delivery options"): silent only if every one is
+    /// silent; the preview of the lowest-numbered one. `subs` are the
+    /// matching subscriptions' ids and filters in any order; none gives
+    /// the defaults (a loud message with the platform's preview).
+    pub fn merge<'a>(subs: impl IntoIterator<Item = (i64, &'a Filter)>) -> DeliveryOptions {
+        let mut silent = None;
+        let mut lowest: Option<(i64, Option<Preview>)> = None;
+        for (id, f) in subs {
+            silent = Some(silent.unwrap_or(true) && f.silent);
+            if lowest.is_none_or(|(low, _)| id < low) {
+                lowest = Some((id, f.preview));
+            }
+        }
+        DeliveryOptions {
+            silent: silent.unwrap_or(false),
+            preview: lowest.and_then(|(_, p)| p),
+        }
+    }
 }
 
 impl Default for Filter {
@@ -86,6 +161,8 @@ impl Default for Filter {
             push: None,
             re: false,
             fw: false,
+            silent: false,
+            preview: None,
         }
     }
 }
@@ -126,6 +203,7 @@ impl Filter {
         }
         let mut f = Filter::default();
         let (mut tag_seen, mut re_seen, mut fw_seen) = (false, false, false);
+        let mut silent_seen = false;
         for word in words {
             let (key, raw) = word
                 .split_once(':')
@@ -203,6 +281,18 @@ impl Filter {
                     }
                     f.fw = yes_no(value).ok_or_else(|| bad("fw"))?;
                 }
+                "silent" => {
+                    if std::mem::replace(&mut silent_seen, true) {
+                        return Err(FilterError::Repeated("silent"));
+                    }
+                    f.silent = yes_no(value).ok_or_else(|| bad("silent"))?;
+                }
+                "preview" => {
+                    if f.preview.is_some() {
+                        return Err(FilterError::Repeated("preview"));
+                    }
+                    f.preview = Some(Preview::parse(value).ok_or_else(|| bad("preview"))?);
+                }
                 _ => return Err(FilterError::UnknownWord(word.clone())),
             }
         }
@@ -243,6 +333,12 @@ impl Filter {
         }
         if self.fw {
             words.push("fw:yes".into());
+        }
+        if self.silent {
+            words.push("silent:yes".into());
+        }
+        if let Some(p) = self.preview {
+            words.push(format!("preview:{}", p.as_str()));
         }
         words.join(" ")
     }
@@ -458,6 +554,50 @@ mod tests {
             Filter::parse_str("tag:\"[ 新聞 ]\"").unwrap().tag,
             TagFilter::Is("新聞".into())
         );
+    }
+
+    #[test]
+    fn delivery_options_are_words_that_list_and_parse_back() {
+        let f = Filter::parse(&words(&["preview:OFF", "silent:yes", "kw:台積電"])).unwrap();
+        assert!(f.silent);
+        assert_eq!(f.preview, Some(Preview::Off));
+        assert_eq!(f.canonical(), "tag:新聞 kw:台積電 silent:yes preview:off");
+        assert_eq!(Filter::parse_str(&f.canonical()), Ok(f.clone()));
+        // They say how, not whether: the same posts match.
+        assert!(f.matches_post(post("[新聞] 台積電法說")));
+        let quiet = Filter::parse(&words(&["silent:no"])).unwrap();
+        assert_eq!(quiet.canonical(), "tag:新聞");
+        assert!(matches!(
+            Filter::parse(&words(&["preview:big"])),
+            Err(FilterError::BadValue { key: "preview", .. })
+        ));
+        assert_eq!(
+            Filter::parse(&words(&["silent:yes", "silent:no"])),
+            Err(FilterError::Repeated("silent"))
+        );
+        assert_eq!(
+            Filter::parse(&words(&["preview:ptt", "preview:off"])),
+            Err(FilterError::Repeated("preview"))
+        );
+    }
+
+    #[test]
+    fn one_message_is_silent_only_if_every_matching_subscription_is() {
+        let loud = Filter::parse(&words(&["preview:ptt"])).unwrap();
+        let silent = Filter::parse(&words(&["silent:yes", "preview:off"])).unwrap();
+        let plain = Filter::default();
+        let both = DeliveryOptions::merge([(3, &silent), (2, &loud)]);
+        assert!(!both.silent);
+        assert_eq!(both.preview, Some(Preview::Ptt), "#2 is the lowest");
+        let only_silent = DeliveryOptions::merge([(7, &silent), (5, &silent)]);
+        assert!(only_silent.silent);
+        assert_eq!(only_silent.preview, Some(Preview::Off));
+        // The lowest-numbered one without a preview word: the platform's.
+        assert_eq!(
+            DeliveryOptions::merge([(1, &plain), (2, &silent)]).preview,
+            None
+        );
+        assert_eq!(DeliveryOptions::merge([]), DeliveryOptions::default());
     }
 
     #[test]

@@ -9,6 +9,7 @@ use super::{ChatSink, EditKind, SendOutcome};
 use crate::commands::Reply;
 use crate::dest::{Destination, Platform};
 use crate::digest::{Digest, text};
+use crate::filter::DeliveryOptions;
 
 /// Prints digests on stdout.
 pub struct ConsoleSink {
@@ -28,7 +29,7 @@ impl ChatSink for ConsoleSink {
         Platform::CONSOLE
     }
 
-    async fn send(&self, _dest: &Destination, digest: &Digest) -> SendOutcome {
+    async fn send(&self, _dest: &Destination, digest: &Digest, _: &DeliveryOptions) -> SendOutcome {
         let out = if self.json {
             format!("{}\n", text::render_json(digest))
         } else {
@@ -46,7 +47,14 @@ impl ChatSink for ConsoleSink {
         }
     }
 
-    async fn edit(&self, _: &Destination, _: &str, _: &Digest, _: EditKind) -> SendOutcome {
+    async fn edit(
+        &self,
+        _: &Destination,
+        _: &str,
+        _: &Digest,
+        _: EditKind,
+        _: &DeliveryOptions,
+    ) -> SendOutcome {
         // A printed block cannot change; the console shows each post once.
         SendOutcome::Sent {
             message_id: String::new(),

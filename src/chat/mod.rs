@@ -21,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 use crate::commands::Reply;
 use crate::dest::Destination;
 use crate::digest::Digest;
+use crate::filter::DeliveryOptions;
 
 /// A platform's id as stored, logged and counted (`telegram`, `discord`,
 /// `console`).
@@ -192,8 +193,15 @@ pub trait ChatSink: Send + Sync {
     /// Which platform this is.
     fn platform(&self) -> PlatformId;
 
-    /// Sends a digest to a destination.
-    async fn send(&self, dest: &Destination, digest: &Digest) -> SendOutcome;
+    /// Sends a digest to a destination, with the options of the
+    /// destination's subscriptions that match it (silent, link preview;
+    /// a platform applies those it has).
+    async fn send(
+        &self,
+        dest: &Destination,
+        digest: &Digest,
+        opts: &DeliveryOptions,
+    ) -> SendOutcome;
 
     /// Waits until the platform's pacing lets a message to `dest` go, and
     /// keeps that turn for the next call to `dest` (within two seconds), so
@@ -205,13 +213,16 @@ pub trait ChatSink: Send + Sync {
         let _ = dest;
     }
 
-    /// Edits a message sent earlier to show the digest's current state.
+    /// Edits a message sent earlier to show the digest's current state;
+    /// `opts` as for [`send`](Self::send) (an edit keeps the message's
+    /// link preview).
     async fn edit(
         &self,
         dest: &Destination,
         message_id: &str,
         digest: &Digest,
         kind: EditKind,
+        opts: &DeliveryOptions,
     ) -> SendOutcome;
 
     /// Answers a command in a destination (platforms whose commands arrive

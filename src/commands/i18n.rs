@@ -160,6 +160,10 @@ pub struct OptionTexts {
     pub re: &'static str,
     /// `fw`.
     pub fw: &'static str,
+    /// `silent`.
+    pub silent: &'static str,
+    /// `preview`.
+    pub preview: &'static str,
     /// `target` of `unsubscribe`.
     pub target: &'static str,
     /// `n` of `latest`.
@@ -187,13 +191,13 @@ pub static DIGEST: DigestTexts = DigestTexts {
 pub static ZH_TW: Texts = Texts {
     help: "PTT 新聞轉播機器人：把 PTT 看板上的新文章（預設 Stock 板的 [新聞]）摘要送到這裡。\n\
 指令：\n\
-/subscribe [看板] [條件…] 訂閱（條件：tag:標籤 kw:關鍵字 not:排除字 author:作者 push:推數 re:yes fw:yes）\n\
+/subscribe [看板] [條件…] 訂閱（條件：tag:標籤 kw:關鍵字 not:排除字 author:作者 push:推數 re:yes fw:yes；送法：silent:yes 不發通知、preview:source|ptt|off 連結預覽）\n\
 /unsubscribe 編號|看板|all 取消訂閱\n\
 /list 列出本聊天室的訂閱\n\
 /latest [N] 最近 N 則符合的摘要（1–20，預設 5）\n\
 /status 狀態\n\
 例：/subscribe Stock kw:台積電 not:\"盤中閒聊\"",
-    usage_subscribe: "用法：/subscribe [看板] [tag:標籤] [kw:關鍵字]… [not:排除字]… [author:作者] [push:1–999] [re:yes|no] [fw:yes|no]\n含空白的值請加引號，例如 kw:\"台積電 ADR\"",
+    usage_subscribe: "用法：/subscribe [看板] [tag:標籤] [kw:關鍵字]… [not:排除字]… [author:作者] [push:1–999] [re:yes|no] [fw:yes|no] [silent:yes|no] [preview:source|ptt|off]\n含空白的值請加引號，例如 kw:\"台積電 ADR\"",
     usage_unsubscribe: "用法：/unsubscribe 編號|看板|all",
     usage_latest: "用法：/latest [N]（N 為 1–20）",
     malformed: "指令有誤：{what}",
@@ -227,7 +231,7 @@ pub static ZH_TW: Texts = Texts {
     err_bad_target: "「{q}」不是訂閱編號、看板或 all",
     err_bad_count: "「{q}」不是 1–20 的數字",
     err_unexpected_words: "這個指令不需要其他字",
-    err_unknown_word: "看不懂「{q}」（條件要寫成 tag: kw: not: author: push: re: fw:）",
+    err_unknown_word: "看不懂「{q}」（條件要寫成 tag: kw: not: author: push: re: fw: silent: preview:）",
     err_bad_value: "{key}: 的值「{q}」不對",
     err_repeated: "{key}: 只能寫一次",
     err_too_many_words: "條件太多（最多 {max} 個）",
@@ -253,6 +257,8 @@ pub static ZH_TW: Texts = Texts {
         push: "淨推文數達到此數才轉播（1–999）",
         re: "也轉播回文（Re:）",
         fw: "也轉播轉錄文（Fw:）",
+        silent: "送出時不發通知",
+        preview: "連結預覽：source 新聞來源、ptt 原文、off 不顯示",
         target: "訂閱編號、看板名稱或 all",
         n: "則數（1–20，預設 5）",
     },
@@ -262,13 +268,13 @@ pub static ZH_TW: Texts = Texts {
 pub static EN: Texts = Texts {
     help: "PTT news relay: sends digests of new PTT posts (by default [新聞] on the Stock board) to this chat.\n\
 Commands:\n\
-/subscribe [BOARD] [WORD…] subscribe (words: tag:TAG kw:WORD not:WORD author:ID push:N re:yes fw:yes)\n\
+/subscribe [BOARD] [WORD…] subscribe (words: tag:TAG kw:WORD not:WORD author:ID push:N re:yes fw:yes; delivery: silent:yes without a notification, preview:source|ptt|off link preview)\n\
 /unsubscribe ID|BOARD|all remove subscriptions\n\
 /list this chat's subscriptions\n\
 /latest [N] the last N matching digests (1–20, default 5)\n\
 /status status\n\
 Example: /subscribe Stock kw:台積電 not:\"盤中閒聊\"",
-    usage_subscribe: "Usage: /subscribe [BOARD] [tag:TAG] [kw:WORD]… [not:WORD]… [author:ID] [push:1–999] [re:yes|no] [fw:yes|no]\nQuote values with spaces, e.g. kw:\"台積電 ADR\"",
+    usage_subscribe: "Usage: /subscribe [BOARD] [tag:TAG] [kw:WORD]… [not:WORD]… [author:ID] [push:1–999] [re:yes|no] [fw:yes|no] [silent:yes|no] [preview:source|ptt|off]\nQuote values with spaces, e.g. kw:\"台積電 ADR\"",
     usage_unsubscribe: "Usage: /unsubscribe ID|BOARD|all",
     usage_latest: "Usage: /latest [N] (N from 1 to 20)",
     malformed: "Malformed command: {what}",
@@ -302,7 +308,7 @@ Example: /subscribe Stock kw:台積電 not:\"盤中閒聊\"",
     err_bad_target: "\"{q}\" is not a subscription id, board or all",
     err_bad_count: "\"{q}\" is not a number from 1 to 20",
     err_unexpected_words: "this command takes no words",
-    err_unknown_word: "unknown word \"{q}\" (words are tag: kw: not: author: push: re: fw:)",
+    err_unknown_word: "unknown word \"{q}\" (words are tag: kw: not: author: push: re: fw: silent: preview:)",
     err_bad_value: "bad value for {key}: \"{q}\"",
     err_repeated: "{key}: may appear only once",
     err_too_many_words: "too many words (at most {max})",
@@ -328,6 +334,8 @@ Example: /subscribe Stock kw:台積電 not:\"盤中閒聊\"",
         push: "Relay once the net push reaches this (1–999)",
         re: "Also relay replies (Re:)",
         fw: "Also relay forwards (Fw:)",
+        silent: "Deliver without a notification",
+        preview: "Link preview: source (the news), ptt (the post) or off",
         target: "Subscription id, board name or all",
         n: "How many (1–20, default 5)",
     },

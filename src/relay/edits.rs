@@ -124,8 +124,15 @@ async fn edit(
         EditKind::Tally
     };
     let platform = job.dest.platform.as_str();
+    let opts = match super::options::for_message(&*store, &job.dest, &job.digest).await {
+        Ok(opts) => opts,
+        Err(e) => {
+            tracing::debug!(post = %job.digest.id, chat = %job.dest, error = %e, "cannot read the delivery options; will retry the edit");
+            return (job.dest, Some(Duration::from_secs(30)));
+        }
+    };
     let outcome = sink
-        .edit(&job.dest, &job.message_id, &job.digest, kind)
+        .edit(&job.dest, &job.message_id, &job.digest, kind, &opts)
         .await;
     let (label, rest, result) = match &outcome {
         SendOutcome::Sent { .. } => {

@@ -242,6 +242,21 @@ async fn deliver(
     let Claimed { row, mut since } = claimed;
     let platform = row.dest.platform.as_str();
     sink.wait_turn(&row.dest).await;
+    let opts = match super::options::for_message(&*store, &row.dest, &row.digest).await {
+        Ok(opts) => opts,
+        Err(e) => {
+            tracing::warn!(post = %row.digest.id, chat = %row.dest, error = %e, "cannot read the destination's delivery options; not sending");
+            let _ = store
+                .mark_retry(
+                    &row,
+                    now_secs() + 1,
+                    "cannot read the delivery options",
+                    false,
+                )
+                .await;
+            return row.dest;
+        }
+    };
     if !holds_for_a_send(since) {
         let began = Instant::now();
         match store.renew_claim(&row, now_secs()).await {
@@ -261,7 +276,8 @@ async fn deliver(
             .await;
         return row.dest;
     }
-    let outcome = match tokio::time::timeout(SEND_LIMIT, sink.send(&row.dest, &row.digest)).await {
+    let send = sink.send(&row.dest, &row.digest, &opts);
+    let outcome = match tokio::time::timeout(SEND_LIMIT, send).await {
         Ok(outcome) => outcome,
         Err(_) => SendOutcome::Transient(format!("no answer within {SEND_LIMIT:?}")),
     };

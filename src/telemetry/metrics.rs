@@ -44,6 +44,9 @@ pub struct Metrics {
     pub deliveries: Family<Labels, Counter>,
     /// Rate-limited answers by platform.
     pub rate_limited: Family<Labels, Counter>,
+    /// Messages of announcement channels left unpublished (the channel's
+    /// publish limit, 10 an hour, was used up, or the publish failed).
+    pub publish_skipped: Family<Labels, Counter>,
     /// Pending outbox rows.
     pub outbox_depth: Gauge,
     /// Age of the oldest pending row.
@@ -72,6 +75,7 @@ impl Metrics {
             posts_abandoned: Family::default(),
             deliveries: Family::default(),
             rate_limited: Family::default(),
+            publish_skipped: Family::default(),
             outbox_depth: Gauge::default(),
             outbox_oldest_seconds: Gauge::default(),
             tracked_posts: Gauge::default(),
@@ -117,6 +121,11 @@ impl Metrics {
             "rate_limited",
             "Rate-limited answers by platform",
             m.rate_limited.clone(),
+        );
+        registry.register(
+            "publish_skipped",
+            "Announcement channel messages left unpublished, by platform",
+            m.publish_skipped.clone(),
         );
         registry.register("outbox_depth", "Pending deliveries", m.outbox_depth.clone());
         registry.register(
@@ -211,6 +220,13 @@ impl Metrics {
     /// Counts a rate-limited answer.
     pub fn rate_limited(&self, platform: &str) {
         self.rate_limited
+            .get_or_create(&vec![("platform", platform.to_owned())])
+            .inc();
+    }
+
+    /// Counts a message of an announcement channel left unpublished.
+    pub fn publish_skipped(&self, platform: &str) {
+        self.publish_skipped
             .get_or_create(&vec![("platform", platform.to_owned())])
             .inc();
     }

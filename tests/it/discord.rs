@@ -594,8 +594,12 @@ async fn with_a_guild_id_the_command_is_registered_in_that_server_with_both_lang
         .collect();
     assert_eq!(
         subscribe,
-        ["board", "tag", "kw", "not", "author", "push", "re", "fw"]
+        [
+            "board", "tag", "kw", "not", "author", "push", "re", "fw", "silent", "preview"
+        ]
     );
+    let preview = &ptt["options"][0]["options"][9];
+    assert_eq!(preview["choices"][2]["value"], "off");
     assert_eq!(ptt["options"][1]["options"][0]["name"], "target");
     assert_eq!(ptt["options"][1]["options"][0]["required"], true);
     assert_eq!(ptt["options"][3]["options"][0]["min_value"], 1);
@@ -640,7 +644,7 @@ async fn a_hostile_title_and_a_10000_character_excerpt_arrive_within_limits_unpi
     let out = h
         .adapter
         .sink()
-        .send(&dest(OTHER), &hostile_digest(10_000))
+        .send(&dest(OTHER), &hostile_digest(10_000), &Default::default())
         .await;
     assert!(matches!(out, SendOutcome::Sent { .. }), "{out:?}");
     let m = &h.discord.messages_in(OTHER)[0];
@@ -1113,12 +1117,14 @@ async fn tally_edits_and_deletions_edit_the_message_and_unknown_messages_are_rej
     let sink = h.adapter.sink();
     let mut digest = hostile_digest(50);
     digest.title = Some("[新聞] 推文更新".into());
-    let SendOutcome::Sent { message_id } = sink.send(&dest(OTHER), &digest).await else {
+    let SendOutcome::Sent { message_id } =
+        sink.send(&dest(OTHER), &digest, &Default::default()).await
+    else {
         panic!("not sent");
     };
     // A resend (after a crash) carries the same nonce: Discord answers
     // with the earlier message instead of posting again.
-    let again = sink.send(&dest(OTHER), &digest).await;
+    let again = sink.send(&dest(OTHER), &digest, &Default::default()).await;
     assert_eq!(
         again,
         SendOutcome::Sent {
@@ -1130,11 +1136,23 @@ async fn tally_edits_and_deletions_edit_the_message_and_unknown_messages_are_rej
     digest.tally.push = 30;
     digest.tally.net = 27;
     let out = sink
-        .edit(&dest(OTHER), &message_id, &digest, EditKind::Tally)
+        .edit(
+            &dest(OTHER),
+            &message_id,
+            &digest,
+            EditKind::Tally,
+            &Default::default(),
+        )
         .await;
     assert!(matches!(out, SendOutcome::Sent { .. }), "{out:?}");
     let out = sink
-        .edit(&dest(OTHER), &message_id, &digest, EditKind::Deleted)
+        .edit(
+            &dest(OTHER),
+            &message_id,
+            &digest,
+            EditKind::Deleted,
+            &Default::default(),
+        )
         .await;
     assert!(matches!(out, SendOutcome::Sent { .. }), "{out:?}");
     let edits = h.discord.edits();
@@ -1145,10 +1163,24 @@ async fn tally_edits_and_deletions_edit_the_message_and_unknown_messages_are_rej
     assert!(deleted.starts_with("【已刪除】"), "{deleted}");
     assert_eq!(edits[1].2["allowed_mentions"]["parse"], json!([]));
     let out = sink
-        .edit(&dest(OTHER), "1234567890", &digest, EditKind::Tally)
+        .edit(
+            &dest(OTHER),
+            "1234567890",
+            &digest,
+            EditKind::Tally,
+            &Default::default(),
+        )
         .await;
     assert!(matches!(out, SendOutcome::Rejected(_)), "{out:?}");
-    let out = sink.edit(&dest(OTHER), "", &digest, EditKind::Tally).await;
+    let out = sink
+        .edit(
+            &dest(OTHER),
+            "",
+            &digest,
+            EditKind::Tally,
+            &Default::default(),
+        )
+        .await;
     assert!(matches!(out, SendOutcome::Rejected(_)), "{out:?}");
     // A command answer sent as a message (rarely used on Discord).
     let reply = ptt_relay::commands::Reply {
@@ -1161,10 +1193,14 @@ async fn tally_edits_and_deletions_edit_the_message_and_unknown_messages_are_rej
     assert_eq!(chars(&m["content"]), 2000);
     assert_eq!(m["allowed_mentions"]["parse"], json!([]));
     h.discord.set_fault(OTHER, Some(ChannelFault::ServerError));
-    let out = sink.send(&dest(OTHER), &digest).await;
+    let out = sink.send(&dest(OTHER), &digest, &Default::default()).await;
     assert!(matches!(out, SendOutcome::Transient(_)), "{out:?}");
     let out = sink
-        .send(&Destination::chat(DISCORD, "stdout"), &digest)
+        .send(
+            &Destination::chat(DISCORD, "stdout"),
+            &digest,
+            &Default::default(),
+        )
         .await;
     assert!(matches!(out, SendOutcome::Rejected(_)), "{out:?}");
     h.stop().await;
@@ -1208,7 +1244,7 @@ async fn the_token_never_appears_in_logs_or_error_messages() {
     // redacted too.
     let out = adapter
         .sink()
-        .send(&dest(CHANNEL), &hostile_digest(10))
+        .send(&dest(CHANNEL), &hostile_digest(10), &Default::default())
         .await;
     let SendOutcome::Transient(reason) = &out else {
         panic!("{out:?}");
@@ -1222,7 +1258,7 @@ async fn the_token_never_appears_in_logs_or_error_messages() {
     let offline = DiscordAdapter::new(&closed, adapter_context(&s, &store, &shutdown)).unwrap();
     let out = offline
         .sink()
-        .send(&dest(CHANNEL), &hostile_digest(10))
+        .send(&dest(CHANNEL), &hostile_digest(10), &Default::default())
         .await;
     assert!(
         matches!(&out, SendOutcome::Transient(r) if !r.contains(TOKEN)),
@@ -1327,5 +1363,166 @@ async fn the_live_tally_edits_the_embed_and_a_deleted_post_is_marked() {
         1,
         "edited, not re-sent"
     );
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_silent_subscription_suppresses_notifications_unless_a_loud_one_matches_too() {
+    let h = start(Options::default()).await;
+    // #1 silent (with a preview choice, which Discord's embeds ignore);
+    // #2 loud, for 台積電 only.
+    let a = h
+        .ask(
+            &manager(CHANNEL),
+            "subscribe",
+            json!([
+                opt("board", "Stock"),
+                opt("silent", true),
+                opt("preview", "off")
+            ]),
+        )
+        .await;
+    assert!(a.content.contains("#1"), "{a:?}");
+    assert!(a.content.contains("silent:yes preview:off"), "{a:?}");
+    let a = h
+        .ask(&manager(CHANNEL), "subscribe", json!([opt("kw", "台積電")]))
+        .await;
+    assert!(a.content.contains("#2"), "{a:?}");
+    let list = h.ask(&member(CHANNEL), "list", json!([])).await;
+    assert!(
+        list.content
+            .contains("#1 Stock tag:新聞 silent:yes preview:off"),
+        "{list:?}"
+    );
+
+    h.seeded().await;
+    let d = h.discord.clone();
+    let quiet = h.ptt.add_post("Stock", "[新聞] 聯發科營收", "reporter");
+    wait_until("the silent digest", || d.messages_in(CHANNEL).len() == 1).await;
+    let both = h.ptt.add_post("Stock", "[新聞] 台積電法說", "reporter");
+    wait_until("the loud digest", || d.messages_in(CHANNEL).len() == 2).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let messages = h.discord.messages_in(CHANNEL);
+    assert_eq!(messages.len(), 2, "one message per post");
+    let url = |id: &str| format!("https://www.ptt.cc/bbs/Stock/{id}.html");
+    assert_eq!(embed_of(&messages[0].body)["url"], url(&quiet));
+    assert_eq!(
+        messages[0].body["flags"], 4096,
+        "SUPPRESS_NOTIFICATIONS: {}",
+        messages[0].body
+    );
+    // Both match: silent only if every matching one is.
+    assert_eq!(embed_of(&messages[1].body)["url"], url(&both));
+    assert_eq!(messages[1].body["flags"].as_u64().unwrap_or(0) & 4096, 0);
+    h.stop().await;
+}
+
+/// `ptt_relay_publish_skipped_total` of Discord in this process.
+fn publish_skipped() -> u64 {
+    let text = ptt_relay::telemetry::metrics::metrics().encode();
+    text.lines()
+        .find(|l| l.starts_with("ptt_relay_publish_skipped_total{platform=\"discord\"}"))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_announcement_channel_publishes_the_first_10_posts_of_an_hour_and_counts_the_11th() {
+    const NEWS: u64 = 810_000_000_000_000_005;
+    let h = start(Options::default()).await;
+    h.discord.set_channel_type(NEWS, 5);
+    let sink = h.adapter.sink();
+    let before = publish_skipped();
+    let post = |i: usize| {
+        let mut d = hostile_digest(10);
+        d.id = format!("M.{}.A.{i:03}", 1_769_577_959 + i);
+        d.url = format!("https://www.ptt.cc/bbs/Stock/{}.html", d.id);
+        d
+    };
+    let mut sent = Vec::new();
+    for i in 0..11 {
+        let out = sink.send(&dest(NEWS), &post(i), &Default::default()).await;
+        let SendOutcome::Sent { message_id } = out else {
+            panic!("send {i}: {out:?}");
+        };
+        sent.push(message_id);
+    }
+    assert_eq!(h.discord.messages_in(NEWS).len(), 11, "all 11 are posted");
+    assert_eq!(
+        h.discord.crossposts_in(NEWS),
+        sent[..10],
+        "the first 10 are published"
+    );
+    assert_eq!(publish_skipped(), before + 1, "the 11th is counted");
+    // The channel's type was asked once.
+    let asked = h
+        .discord
+        .requests()
+        .iter()
+        .filter(|r| r.method == "GET" && r.path == format!("/api/v10/channels/{NEWS}"))
+        .count();
+    assert_eq!(asked, 1);
+    // A text channel's messages are not published.
+    let out = sink.send(&dest(OTHER), &post(0), &Default::default()).await;
+    assert!(matches!(out, SendOutcome::Sent { .. }), "{out:?}");
+    assert!(h.discord.crossposts_in(OTHER).is_empty());
+
+    // A published message takes 3 tally edits an hour; the 4th waits
+    // (and then carries the latest numbers); the deleted mark goes at once.
+    let mut d = post(0);
+    for push in 1..=3 {
+        d.tally.push = push;
+        let out = sink
+            .edit(
+                &dest(NEWS),
+                &sent[0],
+                &d,
+                EditKind::Tally,
+                &Default::default(),
+            )
+            .await;
+        assert!(matches!(out, SendOutcome::Sent { .. }), "{out:?}");
+    }
+    d.tally.push = 4;
+    let out = sink
+        .edit(
+            &dest(NEWS),
+            &sent[0],
+            &d,
+            EditKind::Tally,
+            &Default::default(),
+        )
+        .await;
+    let SendOutcome::RateLimited { retry_after } = out else {
+        panic!("a 4th edit within the hour: {out:?}");
+    };
+    assert!(retry_after > Duration::from_secs(3500), "{retry_after:?}");
+    assert_eq!(h.discord.edits().len(), 3);
+    let out = sink
+        .edit(
+            &dest(NEWS),
+            &sent[0],
+            &d,
+            EditKind::Deleted,
+            &Default::default(),
+        )
+        .await;
+    assert!(matches!(out, SendOutcome::Sent { .. }), "{out:?}");
+    // The unpublished 11th is edited freely.
+    for push in 1..=4 {
+        d.tally.push = push;
+        let out = sink
+            .edit(
+                &dest(NEWS),
+                &sent[10],
+                &d,
+                EditKind::Tally,
+                &Default::default(),
+            )
+            .await;
+        assert!(matches!(out, SendOutcome::Sent { .. }), "{out:?}");
+    }
+    assert_eq!(h.discord.rate_limited(), 0, "{:?}", h.discord.requests());
     h.stop().await;
 }

@@ -561,7 +561,11 @@ async fn a_hostile_title_and_a_10000_character_excerpt_are_delivered_escaped_wit
     // Straight through the sink: a digest no parser would produce.
     let d = hostile_digest();
     assert_eq!(d.excerpt.as_ref().unwrap().chars().count(), 10_000);
-    let outcome = h.adapter.sink().send(&tg(user), &d).await;
+    let outcome = h
+        .adapter
+        .sink()
+        .send(&tg(user), &d, &Default::default())
+        .await;
     assert!(
         matches!(outcome, SendOutcome::Sent { .. }),
         "{outcome:?}: {:?}",
@@ -737,7 +741,8 @@ async fn the_fake_refuses_floods_and_429s_are_honoured_for_sends_and_edits() {
     let sink = h.adapter.sink();
     let user = 801;
     let d = hostile_digest();
-    let SendOutcome::Sent { message_id } = sink.send(&tg(user), &d).await else {
+    let SendOutcome::Sent { message_id } = sink.send(&tg(user), &d, &Default::default()).await
+    else {
         panic!("send failed: {:?}", h.tg.errors());
     };
     // A forced 429 on an edit: reported with its retry_after, and the chat
@@ -746,7 +751,13 @@ async fn the_fake_refuses_floods_and_429s_are_honoured_for_sends_and_edits() {
     let mut tallied = d.clone();
     tallied.tally.push = 5;
     let out = sink
-        .edit(&tg(user), &message_id, &tallied, EditKind::Tally)
+        .edit(
+            &tg(user),
+            &message_id,
+            &tallied,
+            EditKind::Tally,
+            &Default::default(),
+        )
         .await;
     assert_eq!(
         out,
@@ -756,7 +767,13 @@ async fn the_fake_refuses_floods_and_429s_are_honoured_for_sends_and_edits() {
     );
     let held = std::time::Instant::now();
     let out = sink
-        .edit(&tg(user), &message_id, &tallied, EditKind::Tally)
+        .edit(
+            &tg(user),
+            &message_id,
+            &tallied,
+            EditKind::Tally,
+            &Default::default(),
+        )
         .await;
     assert!(matches!(out, SendOutcome::Sent { .. }), "{out:?}");
     assert!(held.elapsed() >= Duration::from_millis(1900));
@@ -764,7 +781,13 @@ async fn the_fake_refuses_floods_and_429s_are_honoured_for_sends_and_edits() {
     assert!(edit.visible.contains("推 5"), "{}", edit.visible);
     // Nothing new: "message is not modified" counts as done.
     let out = sink
-        .edit(&tg(user), &message_id, &tallied, EditKind::Tally)
+        .edit(
+            &tg(user),
+            &message_id,
+            &tallied,
+            EditKind::Tally,
+            &Default::default(),
+        )
         .await;
     assert_eq!(
         out,
@@ -774,18 +797,30 @@ async fn the_fake_refuses_floods_and_429s_are_honoured_for_sends_and_edits() {
     );
     // Deleted on PTT: the mark on top.
     let out = sink
-        .edit(&tg(user), &message_id, &tallied, EditKind::Deleted)
+        .edit(
+            &tg(user),
+            &message_id,
+            &tallied,
+            EditKind::Deleted,
+            &Default::default(),
+        )
         .await;
     assert!(matches!(out, SendOutcome::Sent { .. }), "{out:?}");
     assert!(h.tg.edits().pop().unwrap().visible.starts_with("【"));
     // An edit of a message that is gone is rejected.
     let out = sink
-        .edit(&tg(user), "999999", &tallied, EditKind::Tally)
+        .edit(
+            &tg(user),
+            "999999",
+            &tallied,
+            EditKind::Tally,
+            &Default::default(),
+        )
         .await;
     assert!(matches!(out, SendOutcome::Rejected(_)), "{out:?}");
     // A forced 429 on a send, too.
     h.tg.force_429("sendMessage", 3);
-    let out = sink.send(&tg(802), &d).await;
+    let out = sink.send(&tg(802), &d, &Default::default()).await;
     assert_eq!(
         out,
         SendOutcome::RateLimited {
@@ -886,13 +921,18 @@ async fn server_errors_are_transient_and_malformed_destinations_rejected() {
     let h = Harness::start().await;
     let sink = h.adapter.sink();
     h.tg.fail_500("sendMessage", 1);
-    let out = sink.send(&tg(901), &hostile_digest()).await;
+    let out = sink
+        .send(&tg(901), &hostile_digest(), &Default::default())
+        .await;
     assert!(matches!(out, SendOutcome::Transient(_)), "{out:?}");
-    let out = sink.send(&tg(901), &hostile_digest()).await;
+    let out = sink
+        .send(&tg(901), &hostile_digest(), &Default::default())
+        .await;
     assert!(matches!(out, SendOutcome::Sent { .. }), "{out:?}");
     let bad = Destination::chat(TELEGRAM, "not-a-number");
     assert!(matches!(
-        sink.send(&bad, &hostile_digest()).await,
+        sink.send(&bad, &hostile_digest(), &Default::default())
+            .await,
         SendOutcome::Rejected(_)
     ));
     h.stop().await;
@@ -1116,7 +1156,10 @@ async fn the_token_never_appears_in_logs_or_errors() {
             TelegramAdapter::with_options(&tg_settings(&api_url, secret), ctx, fast_options())
                 .unwrap();
         assert!(!format!("{adapter:?}").contains("RECOGNIZABLE"));
-        let out = adapter.sink().send(&tg(1), &hostile_digest()).await;
+        let out = adapter
+            .sink()
+            .send(&tg(1), &hostile_digest(), &Default::default())
+            .await;
         let SendOutcome::Transient(reason) = out else {
             panic!("{out:?}")
         };
@@ -1325,5 +1368,97 @@ async fn twelve_commands_in_a_minute_get_ten_answers_and_one_slow_down() {
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(h.tg.sent_to(user).len(), 11, "{:#?}", h.tg.sent_to(user));
     assert_no_flood(&h);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn silent_and_preview_words_reach_the_wire_and_two_matching_subscriptions_send_one_merged_message()
+ {
+    let h = Harness::start().await;
+    let user = 7101;
+    let mut n = 0;
+    // #1 silent with the post's preview; #2 loud, for 台積電 only.
+    let r = ask(&h, user, &mut n, "/subscribe Stock silent:yes preview:ptt").await;
+    assert!(
+        r.contains("#1") && r.contains("silent:yes preview:ptt"),
+        "{r}"
+    );
+    let r = ask(&h, user, &mut n, "/subscribe Stock kw:台積電 preview:off").await;
+    assert!(r.contains("#2"), "{r}");
+    let list = ask(&h, user, &mut n, "/list").await;
+    assert!(
+        list.contains("#1 Stock tag:新聞 silent:yes preview:ptt"),
+        "{list}"
+    );
+    assert!(
+        list.contains("#2 Stock tag:新聞 kw:台積電 preview:off"),
+        "{list}"
+    );
+
+    // Only #1 matches: silent, previewing the PTT post (not the source
+    // that telegram.link_preview = source would show).
+    let quiet = h.ptt.add_post("Stock", "[新聞] 聯發科營收", "reporter");
+    let m = h.next_to(user, n).await;
+    n += 1;
+    assert!(m.text.contains(&quiet), "{}", m.text);
+    assert!(m.silent, "a silent subscription's message notifies");
+    let preview = m.link_preview.clone().unwrap();
+    assert_eq!(
+        preview["url"],
+        format!("https://www.ptt.cc/bbs/Stock/{quiet}.html"),
+        "{preview}"
+    );
+    assert_ne!(preview["is_disabled"], true, "{preview}");
+
+    // Both match: one message, loud (not every match is silent), with the
+    // preview of #1, the lowest-numbered.
+    let both = h.ptt.add_post("Stock", "[新聞] 台積電法說", "reporter");
+    let m = h.next_to(user, n).await;
+    n += 1;
+    assert!(m.text.contains(&both), "{}", m.text);
+    assert!(!m.silent, "a loud subscription matched too");
+    assert_eq!(
+        m.link_preview.clone().unwrap()["url"],
+        format!("https://www.ptt.cc/bbs/Stock/{both}.html")
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(h.tg.sent_to(user).len(), n, "one message per post");
+
+    // After #1 is gone, #2 alone: loud, no preview at all.
+    ask(&h, user, &mut n, "/unsubscribe 1").await;
+    let off = h.ptt.add_post("Stock", "[新聞] 台積電擴產", "reporter");
+    let m = h.next_to(user, n).await;
+    assert!(m.text.contains(&off), "{}", m.text);
+    assert!(!m.silent);
+    assert_eq!(m.link_preview.clone().unwrap()["is_disabled"], true);
+    assert_eq!(m.link_preview.clone().unwrap().get("url"), None);
+    assert_no_flood(&h);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_tally_edit_keeps_the_messages_preview_option() {
+    let h = Harness::start().await;
+    let sink = h.adapter.sink();
+    let d = hostile_digest();
+    let off = ptt_relay::filter::DeliveryOptions {
+        silent: true,
+        preview: Some(ptt_relay::filter::Preview::Off),
+    };
+    let SendOutcome::Sent { message_id } = sink.send(&tg(7201), &d, &off).await else {
+        panic!("send failed: {:?}", h.tg.errors());
+    };
+    let sent = h.tg.sent_to(7201).pop().unwrap();
+    assert!(sent.silent);
+    assert_eq!(sent.link_preview.unwrap()["is_disabled"], true);
+    let mut tallied = d.clone();
+    tallied.tally.push = 9;
+    let out = sink
+        .edit(&tg(7201), &message_id, &tallied, EditKind::Tally, &off)
+        .await;
+    assert!(matches!(out, SendOutcome::Sent { .. }), "{out:?}");
+    let edit = h.tg.edits().pop().unwrap();
+    // Without the option the edit would turn the (source) preview back on.
+    assert_eq!(edit.link_preview.unwrap()["is_disabled"], true);
     h.stop().await;
 }

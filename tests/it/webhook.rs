@@ -95,7 +95,7 @@ async fn each_format_gets_the_post_and_the_discord_one_its_tally_edit() {
         &ptt,
         &dir.path().join("db"),
         json!([
-            {"name": "team-discord", "url": hook.url(DISCORD_PATH), "format": "discord", "filter": "Stock"},
+            {"name": "team-discord", "url": hook.url(DISCORD_PATH), "format": "discord", "filter": "Stock silent:yes"},
             {"name": "team-slack", "url": hook.url(SLACK_PATH), "format": "slack", "filter": "Stock kw:台積電"},
             {"name": "team-json", "url": hook.url(JSON_PATH), "format": "json", "filter": "Stock tag:新聞"},
         ]),
@@ -123,6 +123,8 @@ async fn each_format_gets_the_post_and_the_discord_one_its_tally_edit() {
     assert_eq!(d.query.as_deref(), Some("wait=true"));
     let body = d.json();
     assert_eq!(body["username"], "Stock");
+    // `silent:yes`: Discord's SUPPRESS_NOTIFICATIONS flag.
+    assert_eq!(body["flags"], 4096, "{body}");
     assert_eq!(body["allowed_mentions"], json!({"parse": []}));
     assert_eq!(
         body["embeds"][0]["title"],

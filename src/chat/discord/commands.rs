@@ -10,7 +10,7 @@ use unicode_normalization::UnicodeNormalization;
 use crate::commands::grammar::{CommandName, LATEST_MAX, ParseError, parse as parse_text};
 use crate::commands::i18n::{EN, OptionTexts, Texts, ZH_TW};
 use crate::commands::{Command, CommandError, Help, Latest, List, Status, Subscribe};
-use crate::filter::{Filter, split_words};
+use crate::filter::{Filter, Preview, split_words};
 
 /// The one slash command.
 pub const COMMAND_NAME: &str = "ptt";
@@ -68,7 +68,13 @@ fn subcommand(index: usize) -> CreateCommandOption {
                     .max_int_value(u64::from(crate::filter::MAX_PUSH)),
             )
             .add_sub_option(option(CommandOptionType::Boolean, "re", |t| t.re))
-            .add_sub_option(option(CommandOptionType::Boolean, "fw", |t| t.fw)),
+            .add_sub_option(option(CommandOptionType::Boolean, "fw", |t| t.fw))
+            .add_sub_option(option(CommandOptionType::Boolean, "silent", |t| t.silent))
+            .add_sub_option(preview_choices(option(
+                CommandOptionType::String,
+                "preview",
+                |t| t.preview,
+            ))),
         "unsubscribe" => sub.add_sub_option(
             option(CommandOptionType::String, "target", |t| t.target)
                 .required(true)
@@ -81,6 +87,13 @@ fn subcommand(index: usize) -> CreateCommandOption {
         ),
         _ => sub,
     }
+}
+
+/// The `preview` option's choices: the values of the `preview:` word.
+fn preview_choices(o: CreateCommandOption) -> CreateCommandOption {
+    [Preview::Source, Preview::Ptt, Preview::Off]
+        .into_iter()
+        .fold(o, |o, p| o.add_string_choice(p.as_str(), p.as_str()))
 }
 
 /// The definition of `/ptt` sent at start-up.
@@ -210,7 +223,9 @@ fn subscribe(options: &[(String, OptionValue)]) -> Result<Command, CommandError>
                     words.push(format!("{key}:{w}"));
                 }
             }
-            "tag" | "author" | "push" | "re" | "fw" => words.push(format!("{key}:{text}")),
+            "tag" | "author" | "push" | "re" | "fw" | "silent" | "preview" => {
+                words.push(format!("{key}:{text}"));
+            }
             other => {
                 return Err(fail(ParseError::Filter(
                     crate::filter::FilterError::UnknownWord(format!("{other}:{text}")),
@@ -249,6 +264,8 @@ mod tests {
             s("not", "盤中"),
             ("push".to_owned(), OptionValue::Int(30)),
             ("re".to_owned(), OptionValue::Bool(true)),
+            ("silent".to_owned(), OptionValue::Bool(true)),
+            s("preview", "off"),
         ];
         let Command::Subscribe(Subscribe { board, filter }) =
             to_command("subscribe", &opts).unwrap()
@@ -257,7 +274,7 @@ mod tests {
         };
         assert_eq!(board.as_deref(), Some("stock"));
         let text = crate::commands::parse(
-            "/subscribe stock kw:台積電 kw:\"ADR 漲\" not:盤中 push:30 re:yes",
+            "/subscribe stock kw:台積電 kw:\"ADR 漲\" not:盤中 push:30 re:yes silent:yes preview:off",
             None,
         )
         .unwrap()
@@ -270,6 +287,8 @@ mod tests {
             })
         );
         assert_eq!(filter.tag, TagFilter::Is("新聞".into()));
+        assert!(filter.silent);
+        assert_eq!(filter.preview, Some(Preview::Off));
     }
 
     #[test]
@@ -357,8 +376,20 @@ mod tests {
             .collect();
         assert_eq!(
             opt_names,
-            ["board", "tag", "kw", "not", "author", "push", "re", "fw"]
+            [
+                "board", "tag", "kw", "not", "author", "push", "re", "fw", "silent", "preview"
+            ]
         );
+        let preview = &sub[9];
+        assert_eq!(preview["type"], 3, "a string option");
+        let choices: Vec<&str> = preview["choices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["value"].as_str().unwrap())
+            .collect();
+        assert_eq!(choices, ["source", "ptt", "off"]);
+        assert_eq!(sub[8]["type"], 5, "a boolean option");
         assert_eq!(subs[1]["options"][0]["required"], true);
         assert_eq!(subs[3]["options"][0]["max_value"], 20);
     }

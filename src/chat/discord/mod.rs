@@ -15,6 +15,7 @@
 pub mod commands;
 pub mod errors;
 mod gateway;
+mod publish;
 pub mod render;
 pub mod settings;
 pub mod sink;

@@ -4,13 +4,15 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use serenity::all::{ChannelId, MessageId, Nonce, Timestamp};
+use serenity::all::{Channel, ChannelId, ChannelType, MessageFlags, MessageId, Nonce, Timestamp};
 use serenity::builder::{
     CreateAllowedMentions, CreateEmbed, CreateEmbedFooter, CreateMessage, EditMessage,
 };
 use serenity::http::Http;
+use serenity::http::HttpError;
 
 use super::errors::{Failure, Redactor, Strikes, classify, outcome};
+use super::publish::Publishing;
 use crate::chat::discord::render::{Embed, embed, embed_with_status, nonce};
 use crate::chat::pacing::Pacer;
 use crate::chat::{ChatSink, EditKind, SendOutcome};
@@ -18,6 +20,8 @@ use crate::commands::Reply;
 use crate::commands::i18n::DIGEST;
 use crate::dest::{Destination, Platform};
 use crate::digest::Digest;
+use crate::filter::DeliveryOptions;
+use crate::telemetry::metrics::metrics;
 use crate::text::truncate_chars;
 
 /// Discord's limit for a message's `content`.
@@ -63,7 +67,11 @@ pub struct DiscordSink {
     pacer: Arc<Pacer>,
     strikes: Strikes,
     redactor: Redactor,
+    publishing: Publishing,
 }
+
+/// Discord's code for "This message has already been crossposted".
+const ALREADY_CROSSPOSTED: isize = 40033;
 
 impl DiscordSink {
     /// A sink over an HTTP client, sharing the platform's pacer.
@@ -73,6 +81,61 @@ impl DiscordSink {
             pacer,
             strikes: Strikes::default(),
             redactor,
+            publishing: Publishing::default(),
+        }
+    }
+
+    /// Whether a channel is an announcement channel (type 5), asked of
+    /// Discord once per channel (`GET /channels/{id}`). Unknown (the
+    /// question failed) counts as no, and is asked again next time.
+    async fn is_announcement(&self, chat: &str, channel: ChannelId) -> bool {
+        if let Some(known) = self.publishing.kind(chat) {
+            return known;
+        }
+        match self.http.get_channel(channel).await {
+            Ok(c) => {
+                let news = matches!(&c, Channel::Guild(g) if g.kind == ChannelType::News);
+                self.publishing.set_kind(chat, news);
+                news
+            }
+            Err(e) => {
+                let why = classify(&e, &self.redactor);
+                tracing::debug!(chat, reason = ?why, "cannot read the channel's type");
+                false
+            }
+        }
+    }
+
+    /// Publishes (crossposts) a message just sent to an announcement
+    /// channel, within the channel's budget of 10 an hour; one over it, or
+    /// one Discord refuses, stays unpublished and is counted
+    /// (`ptt_relay_publish_skipped_total`).
+    async fn publish(&self, chat: &str, channel: ChannelId, message: MessageId) {
+        if !self.is_announcement(chat, channel).await {
+            return;
+        }
+        let platform = super::ID.as_str();
+        if !self.publishing.take_publish(chat) {
+            metrics().publish_skipped(platform);
+            tracing::info!(
+                chat,
+                "the announcement channel's publishes of this hour (10) are used up; the message stays unpublished"
+            );
+            return;
+        }
+        match channel.crosspost(&*self.http, message).await {
+            Ok(_) => self.publishing.published(&message.to_string()),
+            // A send retried after a lost answer: published the first time.
+            Err(serenity::Error::Http(HttpError::UnsuccessfulRequest(r)))
+                if r.error.code == ALREADY_CROSSPOSTED =>
+            {
+                self.publishing.published(&message.to_string());
+            }
+            Err(e) => {
+                metrics().publish_skipped(platform);
+                let why = classify(&e, &self.redactor);
+                tracing::warn!(chat, reason = ?why, "cannot publish a message of an announcement channel; it stays unpublished");
+            }
         }
     }
 
@@ -111,19 +174,34 @@ impl ChatSink for DiscordSink {
         super::ID
     }
 
-    async fn send(&self, dest: &Destination, digest: &Digest) -> SendOutcome {
+    async fn send(
+        &self,
+        dest: &Destination,
+        digest: &Digest,
+        opts: &DeliveryOptions,
+    ) -> SendOutcome {
         let (chat, channel) = match Self::channel(dest) {
             Ok(c) => c,
             Err(out) => return out,
         };
-        let message = CreateMessage::new()
+        let mut message = CreateMessage::new()
             .embed(to_create_embed(&embed(digest)))
             .allowed_mentions(no_mentions())
             .nonce(Nonce::String(nonce(&digest.id, &dest.to_string())))
             .enforce_nonce(true);
+        if opts.silent {
+            // `flags` 4096: delivered without a push or desktop
+            // notification. (Discord has no per-message preview choice
+            // for embeds; `preview:` is a Telegram option.)
+            message = message.flags(MessageFlags::SUPPRESS_NOTIFICATIONS);
+        }
         self.pacer.wait(&chat).await;
         match channel.send_message(&*self.http, message).await {
-            Ok(m) => self.succeeded(&chat, m.id.to_string()),
+            Ok(m) => {
+                let out = self.succeeded(&chat, m.id.to_string());
+                self.publish(&chat, channel, m.id).await;
+                out
+            }
             Err(e) => match classify(&e, &self.redactor) {
                 // A 2xx whose body cannot be read may come from Discord
                 // (the message exists) or from something in front of it
@@ -150,6 +228,7 @@ impl ChatSink for DiscordSink {
         message_id: &str,
         digest: &Digest,
         kind: EditKind,
+        _: &DeliveryOptions,
     ) -> SendOutcome {
         let (chat, channel) = match Self::channel(dest) {
             Ok(c) => c,
@@ -162,6 +241,15 @@ impl ChatSink for DiscordSink {
             EditKind::Tally => None,
             EditKind::Deleted => Some(DIGEST.deleted_title),
         };
+        // Every edit of a published message reaches every following
+        // server again: at most 3 tally edits an hour. The one that waits
+        // reads the post's tally when it goes, so it carries every change
+        // made meanwhile (coalesced). The deleted mark always goes.
+        if kind == EditKind::Tally
+            && let Err(wait) = self.publishing.take_edit(message_id)
+        {
+            return SendOutcome::RateLimited { retry_after: wait };
+        }
         let edit = EditMessage::new()
             .embed(to_create_embed(&embed_with_status(digest, status)))
             .allowed_mentions(no_mentions());

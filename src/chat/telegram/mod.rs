@@ -33,6 +33,7 @@ use crate::chat::pacing::{Pacer, per_chat};
 use crate::chat::{AdapterContext, ChatSink, Configured, Enabled, Listener, Started};
 use crate::dest::Platform as PlatformId;
 use crate::digest::Digest;
+use crate::filter::{DeliveryOptions, Preview};
 use errors::{Failure, classify};
 pub use settings::{LinkPreview, TelegramSettings};
 
@@ -78,6 +79,24 @@ impl Default for TelegramOptions {
             conflict_log_every: Duration::from_secs(60),
             request_timeout: CLIENT_TIMEOUT,
         }
+    }
+}
+
+impl From<Preview> for LinkPreview {
+    fn from(p: Preview) -> Self {
+        match p {
+            Preview::Source => LinkPreview::Source,
+            Preview::Ptt => LinkPreview::Ptt,
+            Preview::Off => LinkPreview::Off,
+        }
+    }
+}
+
+impl Shared {
+    /// A message's preview: its subscriptions' `preview:` word, else
+    /// `telegram.link_preview`.
+    fn preview_of(&self, opts: &DeliveryOptions) -> LinkPreview {
+        opts.preview.map_or(self.preview, LinkPreview::from)
     }
 }
 

@@ -16,6 +16,7 @@ use crate::commands::i18n::DIGEST;
 use crate::commands::{Membership, Reply};
 use crate::dest::{Destination, Platform};
 use crate::digest::Digest;
+use crate::filter::DeliveryOptions;
 use crate::text::truncate_utf16;
 
 /// A command reply waits out a 429 this long at most.
@@ -53,19 +54,24 @@ impl Target {
 
 impl Shared {
     /// One paced sendMessage in HTML parse mode; `reply` when it answers a
-    /// command (a 429 then holds only this chat).
+    /// command (a 429 then holds only this chat); `silent` sends it with
+    /// `disable_notification`.
     pub(super) async fn send_html(
         &self,
         to: Target,
         html: String,
         preview: LinkPreviewOptions,
         reply: bool,
+        silent: bool,
     ) -> Result<Message, Failure> {
         let mut req = self
             .bot
             .send_message(to.chat, html)
             .parse_mode(ParseMode::Html)
             .link_preview_options(preview);
+        if silent {
+            req = req.disable_notification(true);
+        }
         if let Some(t) = to.thread {
             req = req.message_thread_id(t);
         }
@@ -101,7 +107,10 @@ impl Shared {
         let mut left = retries;
         let mut migrated = false;
         loop {
-            match self.send_html(to, html.clone(), no_preview(), true).await {
+            match self
+                .send_html(to, html.clone(), no_preview(), true, false)
+                .await
+            {
                 Ok(m) => return sent(&m),
                 Err(Failure::Migrated(new)) if !migrated => {
                     self.migrate(to.chat.0, new).await;
@@ -166,13 +175,19 @@ impl ChatSink for TelegramSink {
         super::ID
     }
 
-    async fn send(&self, dest: &Destination, digest: &Digest) -> SendOutcome {
+    async fn send(
+        &self,
+        dest: &Destination,
+        digest: &Digest,
+        opts: &DeliveryOptions,
+    ) -> SendOutcome {
         let s = &self.shared;
         let Some(to) = Target::of(dest) else {
             return SendOutcome::Rejected(format!("malformed Telegram destination {dest}"));
         };
+        let preview = s.preview_of(opts).options(digest);
         match s
-            .send_html(to, render(digest), s.preview.options(digest), false)
+            .send_html(to, render(digest), preview, false, opts.silent)
             .await
         {
             Ok(m) => sent(&m),
@@ -193,6 +208,7 @@ impl ChatSink for TelegramSink {
         message_id: &str,
         digest: &Digest,
         kind: EditKind,
+        opts: &DeliveryOptions,
     ) -> SendOutcome {
         let s = &self.shared;
         let (Some(to), Ok(id)) = (Target::of(dest), message_id.parse::<i32>()) else {
@@ -208,7 +224,7 @@ impl ChatSink for TelegramSink {
             .bot
             .edit_message_text(to.chat, MessageId(id), render_with_status(digest, status))
             .parse_mode(ParseMode::Html)
-            .link_preview_options(s.preview.options(digest));
+            .link_preview_options(s.preview_of(opts).options(digest));
         let unchanged = SendOutcome::Sent {
             message_id: message_id.to_owned(),
         };

@@ -49,6 +49,9 @@ fn discord_parts(d: &Digest, status: Option<&str>) -> Value {
     })
 }
 
+/// Discord's message flag for "no push or desktop notification".
+const SUPPRESS_NOTIFICATIONS: u64 = 1 << 12;
+
 /// The execute-webhook body (`POST {url}?wait=true`): the embed, no
 /// mentions, the board as the sender's name.
 pub fn discord_body(d: &Digest) -> Value {
@@ -150,9 +153,19 @@ pub fn json_body(d: &Digest) -> Vec<u8> {
 }
 
 /// The body of a first delivery in `format`.
-pub fn body(format: Format, d: &Digest) -> Vec<u8> {
+///
+/// `silent` (a `silent:yes` filter) sets the Discord message flag
+/// SUPPRESS_NOTIFICATIONS (4096); Slack and JSON receivers have no such
+/// thing and get the same body either way.
+pub fn body(format: Format, d: &Digest, silent: bool) -> Vec<u8> {
     match format {
-        Format::Embeds => discord_body(d).to_string().into_bytes(),
+        Format::Embeds => {
+            let mut body = discord_body(d);
+            if silent && let Some(obj) = body.as_object_mut() {
+                obj.insert("flags".into(), json!(SUPPRESS_NOTIFICATIONS));
+            }
+            body.to_string().into_bytes()
+        }
         Format::Slack => slack_body(d).to_string().into_bytes(),
         Format::Json => json_body(d),
     }

@@ -26,6 +26,7 @@ use crate::chat::{ChatSink, EditKind, SendOutcome};
 use crate::commands::Reply;
 use crate::dest::{Destination, Platform};
 use crate::digest::Digest;
+use crate::filter::DeliveryOptions;
 use crate::text::{strip_controls, truncate_chars};
 
 /// A request that gets no answer in this time fails (transiently); below
@@ -285,12 +286,17 @@ impl ChatSink for WebhookSink {
         super::ID
     }
 
-    async fn send(&self, dest: &Destination, digest: &Digest) -> SendOutcome {
+    async fn send(
+        &self,
+        dest: &Destination,
+        digest: &Digest,
+        opts: &DeliveryOptions,
+    ) -> SendOutcome {
         let hook = match self.hook(dest) {
             Ok(h) => h,
             Err(out) => return out,
         };
-        let body = render::body(hook.format, digest);
+        let body = render::body(hook.format, digest, opts.silent);
         let delivery = render::delivery_id(&digest.board, &digest.id, &dest.chat);
         match hook.format {
             Format::Embeds => {
@@ -333,6 +339,7 @@ impl ChatSink for WebhookSink {
         message_id: &str,
         digest: &Digest,
         kind: EditKind,
+        _: &DeliveryOptions,
     ) -> SendOutcome {
         let hook = match self.hook(dest) {
             Ok(h) => h,

@@ -17,6 +17,7 @@ use ptt_relay::chat::{ChatSink, EditKind, SendOutcome};
 use ptt_relay::commands::Reply;
 use ptt_relay::dest::{Destination, Platform};
 use ptt_relay::digest::Digest;
+use ptt_relay::filter::DeliveryOptions;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tokio::time::Instant;
@@ -255,7 +256,7 @@ impl ChatSink for SimChat {
         self.pacer.take_turn(&dest.chat).await;
     }
 
-    async fn send(&self, dest: &Destination, digest: &Digest) -> SendOutcome {
+    async fn send(&self, dest: &Destination, digest: &Digest, _: &DeliveryOptions) -> SendOutcome {
         self.paced(&dest.chat).await;
         let mut flight = InFlight {
             record: &self.record,
@@ -321,6 +322,7 @@ impl ChatSink for SimChat {
         message_id: &str,
         digest: &Digest,
         kind: EditKind,
+        _: &DeliveryOptions,
     ) -> SendOutcome {
         self.paced(&dest.chat).await;
         let outcome = self.edit_now(dest, message_id, digest, kind).await;

@@ -190,6 +190,10 @@ struct Inner {
     heartbeats: usize,
     open_connections: usize,
     first_429_at: Option<Instant>,
+    /// Channel types other than text (0): announcement 5, forum 15, …
+    channel_types: HashMap<String, u64>,
+    /// Published messages: (channel, message id, when).
+    crossposts: Vec<(String, String, Instant)>,
 }
 
 /// A running fake Discord.
@@ -232,6 +236,8 @@ impl FakeDiscord {
             rate_limited: 0,
             limits: Windows::default(),
             next_id: 1_400_000_000_000_000_000,
+            channel_types: HashMap::new(),
+            crossposts: Vec::new(),
             identifies: Vec::new(),
             readies: 0,
             heartbeats: 0,
@@ -317,6 +323,29 @@ impl FakeDiscord {
     }
 
     /// Switches a channel's fault on or off.
+    /// Makes a channel of another type than text (0): announcement 5,
+    /// forum 15. `GET /channels/{id}` answers it.
+    pub fn set_channel_type(&self, channel: u64, kind: u64) {
+        self.inner
+            .lock()
+            .unwrap()
+            .channel_types
+            .insert(channel.to_string(), kind);
+    }
+
+    /// Ids of the messages published (crossposted) in a channel, in order.
+    pub fn crossposts_in(&self, channel: u64) -> Vec<String> {
+        let channel = channel.to_string();
+        self.inner
+            .lock()
+            .unwrap()
+            .crossposts
+            .iter()
+            .filter(|(c, _, _)| *c == channel)
+            .map(|(_, m, _)| m.clone())
+            .collect()
+    }
+
     pub fn set_fault(&self, channel: u64, fault: Option<ChannelFault>) {
         let mut s = self.lock();
         match fault {
@@ -840,6 +869,20 @@ fn route(s: &mut Inner, method: &Method, path: &str, body: &Value, auth: Option<
             }
         }
         ("POST", ["channels", channel, "messages"]) => create_message(s, channel, body),
+        ("GET", ["channels", channel]) => match channel_fault(s, channel) {
+            Some(f) => (f, vec![]),
+            None => {
+                let kind = s.channel_types.get(*channel).copied().unwrap_or(0);
+                let guild = s.guilds.first().copied().unwrap_or(0).to_string();
+                let c = json!({
+                    "id": channel, "type": kind, "guild_id": guild, "name": "news",
+                    "position": 0, "permission_overwrites": [], "nsfw": false,
+                    "parent_id": null, "last_message_id": null, "flags": 0
+                });
+                ((200, c), vec![])
+            }
+        },
+        ("POST", ["channels", channel, "messages", mid, "crosspost"]) => crosspost(s, channel, mid),
         ("PATCH", ["channels", channel, "messages", mid]) => edit_message(s, channel, mid, body),
         _ => (error(404, 0, "404: Not Found"), vec![]),
     }
@@ -953,6 +996,14 @@ fn create_message(s: &mut Inner, channel: &str, body: &Value) -> Answered {
     if let Some(bad) = validate_message(body, true) {
         return (bad, vec![]);
     }
+    // A channel message may set only SUPPRESS_EMBEDS (4) and
+    // SUPPRESS_NOTIFICATIONS (4096) itself (IS_VOICE_MESSAGE too, which we
+    // never send).
+    if !body["flags"].is_null() && body["flags"].as_u64().is_none_or(|n| n & !(4 | 4096) != 0) {
+        let errors = json!({ "flags": { "_errors": [{ "code": "BASE_TYPE_BAD_FLAGS", "message": "Invalid flags" }] } });
+        let body = json!({ "code": 50035, "message": "Invalid Form Body", "errors": errors });
+        return ((400, body), vec![]);
+    }
     let nonce = match &body["nonce"] {
         Value::String(n) => Some(n.clone()),
         Value::Number(n) => Some(n.to_string()),
@@ -979,6 +1030,50 @@ fn create_message(s: &mut Inner, channel: &str, body: &Value) -> Answered {
         s.nonces.insert((channel.to_owned(), n), msg.clone());
     }
     ((200, msg), vec![])
+}
+
+/// Discord's publish limit: 10 crossposts an hour per channel.
+pub const PUBLISH_LIMIT: usize = 10;
+const PUBLISH_WINDOW: Duration = Duration::from_secs(3600);
+
+/// `POST /channels/{id}/messages/{mid}/crosspost`: only in an announcement
+/// channel, once per message, 10 an hour per channel (then a 429 until the
+/// oldest of the hour's ten is an hour old).
+fn crosspost(s: &mut Inner, channel: &str, mid: &str) -> Answered {
+    if let Some(f) = channel_fault(s, channel) {
+        return (f, vec![]);
+    }
+    let Some(msg) = s.message_bodies.get(mid).cloned() else {
+        return (error(404, 10008, "Unknown Message"), vec![]);
+    };
+    if msg["channel_id"] != json!(channel) {
+        return (error(404, 10008, "Unknown Message"), vec![]);
+    }
+    if s.channel_types.get(channel) != Some(&5) {
+        return (error(400, 50068, "Invalid message type"), vec![]);
+    }
+    if msg["flags"].as_u64().unwrap_or(0) & 1 != 0 {
+        return (
+            error(400, 40033, "This message has already been crossposted"),
+            vec![],
+        );
+    }
+    let now = Instant::now();
+    let hour: Vec<Instant> = s
+        .crossposts
+        .iter()
+        .filter(|(c, _, at)| c == channel && now.duration_since(*at) < PUBLISH_WINDOW)
+        .map(|(_, _, at)| *at)
+        .collect();
+    if hour.len() >= PUBLISH_LIMIT {
+        let after = PUBLISH_WINDOW.saturating_sub(now.duration_since(hour[0]));
+        return too_many(s, after, false, PUBLISH_LIMIT as u32);
+    }
+    s.crossposts.push((channel.to_owned(), mid.to_owned(), now));
+    let mut published = msg;
+    published["flags"] = json!(published["flags"].as_u64().unwrap_or(0) | 1);
+    s.message_bodies.insert(mid.to_owned(), published.clone());
+    ((200, published), vec![])
 }
 
 fn edit_message(s: &mut Inner, channel: &str, mid: &str, body: &Value) -> Answered {

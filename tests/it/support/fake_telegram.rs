@@ -108,7 +108,10 @@ pub struct Sent {
     /// As sent (HTML when `parse_mode` is HTML).
     pub text: String,
     pub parse_mode: Option<String>,
+    /// `link_preview_options` as sent (checked by [`check_preview`]).
     pub link_preview: Option<Value>,
+    /// `disable_notification: true`: delivered without a notification.
+    pub silent: bool,
     /// The visible text (tags removed, entities decoded).
     pub visible: String,
     /// Links of the HTML, in order.
@@ -123,6 +126,8 @@ pub struct Edit {
     pub message_id: i64,
     pub text: String,
     pub visible: String,
+    /// `link_preview_options` as sent (checked by [`check_preview`]).
+    pub link_preview: Option<Value>,
     pub at: Instant,
 }
 
@@ -1008,6 +1013,33 @@ fn handle(s: &mut Book, method: &str, p: &Value) -> Answer {
     }
 }
 
+/// `link_preview_options` as the Bot API reads it: an object whose
+/// `is_disabled`, `prefer_small_media`, `prefer_large_media` and
+/// `show_above_text` are booleans and whose `url` is an http(s) URL;
+/// anything else is refused as Telegram does ("can't parse").
+fn check_preview(p: &Value) -> Result<Option<Value>, ApiErr> {
+    let Some(o) = p.get("link_preview_options") else {
+        return Ok(None);
+    };
+    let cant = || bad("Bad Request: can't parse link preview options");
+    let map = o.as_object().ok_or_else(cant)?;
+    for (k, v) in map {
+        let ok = match k.as_str() {
+            "is_disabled" | "prefer_small_media" | "prefer_large_media" | "show_above_text" => {
+                v.is_boolean()
+            }
+            "url" => v.as_str().is_some_and(|u| {
+                url::Url::parse(u).is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
+            }),
+            _ => false,
+        };
+        if !ok {
+            return Err(cant());
+        }
+    }
+    Ok(Some(o.clone()))
+}
+
 fn send_message(s: &mut Book, p: &Value) -> Answer {
     let chat = chat_id(s, &p["chat_id"])?;
     if let Some(f) = chat_fault(s, chat) {
@@ -1016,6 +1048,12 @@ fn send_message(s: &mut Book, p: &Value) -> Answer {
     let text = p["text"].as_str().unwrap_or("").to_owned();
     let parse_mode = p["parse_mode"].as_str().map(str::to_owned);
     let (visible, links) = check_text(&text, parse_mode.as_deref())?;
+    let link_preview = check_preview(p)?;
+    let silent = match p.get("disable_notification") {
+        None => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(bad("Bad Request: can't parse disable_notification")),
+    };
     let thread = p["message_thread_id"].as_i64();
     if let Some(t) = thread {
         let forum = matches!(kind_of(s, chat).kind, ChatKind::Supergroup { forum: true });
@@ -1034,7 +1072,8 @@ fn send_message(s: &mut Book, p: &Value) -> Answer {
         thread,
         text: text.clone(),
         parse_mode,
-        link_preview: p.get("link_preview_options").cloned(),
+        link_preview,
+        silent,
         visible,
         links,
         at: Instant::now(),
@@ -1061,6 +1100,7 @@ fn edit_message_text(s: &mut Book, p: &Value) -> Answer {
         return Err(bad("Bad Request: message to edit not found"));
     };
     let (visible, _) = check_text(&text, p["parse_mode"].as_str())?;
+    let link_preview = check_preview(p)?;
     if old == text {
         return Err(bad(
             "Bad Request: message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message",
@@ -1075,6 +1115,7 @@ fn edit_message_text(s: &mut Book, p: &Value) -> Answer {
         message_id: id,
         text: text.clone(),
         visible,
+        link_preview,
         at: Instant::now(),
     });
     Ok(json!({

@@ -9,12 +9,14 @@ use ptt_relay::chat::{ChatSink, EditKind, SendOutcome};
 use ptt_relay::commands::Reply;
 use ptt_relay::dest::{Destination, Platform};
 use ptt_relay::digest::Digest;
+use ptt_relay::filter::DeliveryOptions;
 
 /// One recorded send.
 #[derive(Clone, Debug)]
 pub struct Sent {
     pub dest: Destination,
     pub digest: Digest,
+    pub opts: DeliveryOptions,
 }
 
 /// One recorded edit.
@@ -64,7 +66,12 @@ impl ChatSink for RecordingSink {
         TELEGRAM
     }
 
-    async fn send(&self, dest: &Destination, digest: &Digest) -> SendOutcome {
+    async fn send(
+        &self,
+        dest: &Destination,
+        digest: &Digest,
+        opts: &DeliveryOptions,
+    ) -> SendOutcome {
         let delay = *self.delay.lock().unwrap();
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
@@ -75,6 +82,7 @@ impl ChatSink for RecordingSink {
         self.sent.lock().unwrap().push(Sent {
             dest: dest.clone(),
             digest: digest.clone(),
+            opts: *opts,
         });
         SendOutcome::Sent {
             message_id: format!("{}", self.sent.lock().unwrap().len()),
@@ -87,6 +95,7 @@ impl ChatSink for RecordingSink {
         message_id: &str,
         digest: &Digest,
         kind: EditKind,
+        _: &DeliveryOptions,
     ) -> SendOutcome {
         self.edits.lock().unwrap().push(Edited {
             dest: dest.clone(),
