@@ -3,7 +3,7 @@
 
 use super::grammar::ParseError;
 use super::handler::{Context, Handler, Reply, ReplyKind, fit_lines};
-use crate::filter::{Filter, PostView};
+use crate::filter::Filter;
 
 /// Default of `/latest N`.
 pub const LATEST_DEFAULT: u8 = 5;
@@ -54,11 +54,9 @@ impl Latest {
         let lines: Vec<String> = digests
             .iter()
             .filter(|d| {
-                filters.iter().any(|(b, f)| {
-                    *b == d.board.to_ascii_lowercase()
-                        && f.matches_post(PostView::of_digest(d))
-                        && f.push.is_none_or(|p| d.tally.net >= i64::from(p))
-                })
+                filters
+                    .iter()
+                    .any(|(b, f)| *b == d.board.to_ascii_lowercase() && f.matches(d))
             })
             .take(usize::from(self.n))
             .map(|d| {

@@ -125,7 +125,7 @@ impl Table {
             }
         }
         for v in t.names_by_first.values_mut() {
-            v.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+            v.sort_by_key(|(n, _)| std::cmp::Reverse(n.len()));
         }
         t
     }
@@ -146,21 +146,31 @@ pub fn lookup(word: &str) -> Result<&'static Company, Vec<String>> {
         return Ok(&t.companies[i]);
     }
     let is_code = w.chars().next().is_some_and(|c| c.is_ascii_digit());
-    // Names holding the word (or held by it) first, then by edit distance.
-    let mut scored: Vec<(bool, usize, &Company)> = t
+    // Names holding the word (or held by it) first, then by edit distance,
+    // then codes by how far apart they are as numbers (2339: 2338, 2337…).
+    let number = |s: &str| -> u64 {
+        let digits: String = s.chars().take_while(char::is_ascii_digit).collect();
+        digits.parse().unwrap_or(0)
+    };
+    let mut scored: Vec<(bool, usize, u64, &Company)> = t
         .companies
         .iter()
         .map(|c| {
             let key = fold(if is_code { c.code } else { c.name });
-            let near = key.contains(&w) || w.contains(&key);
-            (!near, strsim::levenshtein(&w, &key), c)
+            let near = !is_code && (key.contains(&w) || w.contains(&key));
+            let apart = if is_code {
+                number(&key).abs_diff(number(&w))
+            } else {
+                0
+            };
+            (!near, strsim::levenshtein(&w, &key), apart, c)
         })
         .collect();
-    scored.sort_by_key(|(far, d, c)| (*far, *d, c.code));
+    scored.sort_by_key(|(far, d, apart, c)| (*far, *d, *apart, c.code));
     Err(scored
         .into_iter()
         .take(SUGGESTIONS)
-        .map(|(_, _, c)| format!("{} {}", c.code, c.name))
+        .map(|(_, _, _, c)| format!("{} {}", c.code, c.name))
         .collect())
 }
 
@@ -269,11 +279,7 @@ mod tests {
 
     #[test]
     fn the_table_parses_whole() {
-        let rows = LISTED_CSV
-            .lines()
-            .filter(|l| !l.starts_with('#'))
-            .count()
-            - 1;
+        let rows = LISTED_CSV.lines().filter(|l| !l.starts_with('#')).count() - 1;
         assert_eq!(all().len(), rows);
         assert!(rows > 2000, "{rows}");
         assert!(LISTED_CSV.contains("# Source: twstock"));

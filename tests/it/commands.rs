@@ -159,6 +159,7 @@ fn digest(board: &str, epoch: i64, title: &str, author: &str, net: i64) -> Diges
         published: None,
         reporter: None,
         excerpt: None,
+        stocks: Vec::new(),
         tally: Tally {
             push,
             boo,

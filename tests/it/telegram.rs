@@ -529,6 +529,7 @@ fn hostile_digest() -> Digest {
         published: None,
         reporter: None,
         excerpt: Some("😀<&>".repeat(2_500)),
+        stocks: Vec::new(),
         tally: Default::default(),
     }
 }
