@@ -43,6 +43,7 @@ fn digest(i: usize) -> Digest {
         published: None,
         reporter: None,
         excerpt: Some("台積電將於明日舉行法說會".repeat(10)),
+        stocks: Vec::new(),
         tally: Tally::default(),
     }
 }

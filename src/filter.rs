@@ -1,7 +1,7 @@
-//! Subscription filters: `tag:` `kw:` `not:` `author:` `push:` `re:` `fw:`,
-//! matched case-insensitively after NFKC normalisation, and the delivery
-//! options `silent:` and `preview:` ([`DeliveryOptions`]), which say how a
-//! matching post is sent rather than whether.
+//! Subscription filters: `tag:` `kw:` `not:` `author:` `push:` `re:` `fw:`
+//! `stock:` `sector:`, matched case-insensitively after NFKC normalisation,
+//! and the delivery options `silent:` and `preview:` ([`DeliveryOptions`]),
+//! which say how a matching post is sent rather than whether.
 
 use unicode_normalization::UnicodeNormalization;
 
@@ -48,6 +48,17 @@ pub enum FilterError {
     /// A word over the length limit.
     #[error("word too long: {0:?}")]
     WordTooLong(String),
+    /// A `stock:` or `sector:` value that names no listed company or
+    /// industry group, with the closest ones (`2330 台積電`, `半導體業`).
+    #[error("unknown {key}: {value:?} (closest: {})", closest.join(", "))]
+    NotListed {
+        /// `stock` or `sector`.
+        key: &'static str,
+        /// The value (normalised).
+        value: String,
+        /// The closest codes and names, or groups, best first.
+        closest: Vec<String>,
+    },
 }
 
 /// Which tag a subscription wants.
@@ -81,6 +92,11 @@ pub struct Filter {
     /// `preview:source|ptt|off`: this subscription's link preview (the
     /// platform's setting when `None`).
     pub preview: Option<Preview>,
+    /// `stock:`: codes of listed companies (any may be mentioned, see
+    /// [`crate::stocks`]); with `sector:`, any of either.
+    pub stocks: Vec<String>,
+    /// `sector:`: industry groups (any company of one mentioned).
+    pub sectors: Vec<String>,
 }
 
 /// What a message's link preview shows (`preview:` word; Telegram's
@@ -163,6 +179,8 @@ impl Default for Filter {
             fw: false,
             silent: false,
             preview: None,
+            stocks: Vec::new(),
+            sectors: Vec::new(),
         }
     }
 }
@@ -293,6 +311,14 @@ impl Filter {
                     }
                     f.preview = Some(Preview::parse(value).ok_or_else(|| bad("preview"))?);
                 }
+                "stock" => match crate::stocks::lookup(value) {
+                    Ok(c) => f.stocks.push(c.code.to_owned()),
+                    Err(closest) => return Err(not_listed("stock", value, closest)),
+                },
+                "sector" => match crate::stocks::group(value) {
+                    Ok(g) => f.sectors.push(g.to_owned()),
+                    Err(closest) => return Err(not_listed("sector", value, closest)),
+                },
                 _ => return Err(FilterError::UnknownWord(word.clone())),
             }
         }
@@ -300,6 +326,10 @@ impl Filter {
         f.kw.dedup();
         f.not.sort();
         f.not.dedup();
+        f.stocks.sort();
+        f.stocks.dedup();
+        f.sectors.sort();
+        f.sectors.dedup();
         Ok(f)
     }
 
@@ -340,11 +370,14 @@ impl Filter {
         if let Some(p) = self.preview {
             words.push(format!("preview:{}", p.as_str()));
         }
+        words.extend(self.stocks.iter().map(|c| format!("stock:{c}")));
+        words.extend(self.sectors.iter().map(|g| format!("sector:{}", quote(g))));
         words.join(" ")
     }
 
-    /// Every condition but `push:`: what can be decided from a title and an
-    /// author (an index row).
+    /// Every condition but `push:`, `stock:` and `sector:`: what can be
+    /// decided from a title and an author (an index row); the other three
+    /// need the article (its tally, its excerpt).
     pub fn matches_post(&self, post: PostView<'_>) -> bool {
         let info = TitleInfo::parse(post.title);
         if info.is_reply && !self.re || info.is_forward && !self.fw {
@@ -370,10 +403,35 @@ impl Filter {
         true
     }
 
-    /// The whole filter against a digest: `push:N` needs the net push at N.
+    /// The whole filter against a digest: `push:N` needs the net push at N,
+    /// `stock:`/`sector:` a listed company of theirs named in the title or
+    /// the excerpt.
     pub fn matches(&self, d: &Digest) -> bool {
         self.matches_post(PostView::of_digest(d))
             && self.push.is_none_or(|n| d.tally.net >= i64::from(n))
+            && self.matches_stocks(d)
+    }
+
+    /// Whether the post names a company of `stock:` or of `sector:` (true
+    /// when there is neither). Every company mentioned counts, not only
+    /// the digest's first five.
+    fn matches_stocks(&self, d: &Digest) -> bool {
+        if self.stocks.is_empty() && self.sectors.is_empty() {
+            return true;
+        }
+        crate::stocks::mentioned(d.title.as_deref().unwrap_or(""), d.excerpt.as_deref())
+            .iter()
+            .any(|c| {
+                self.stocks.iter().any(|s| s == c.code) || self.sectors.iter().any(|g| g == c.group)
+            })
+    }
+}
+
+fn not_listed(key: &'static str, value: &str, closest: Vec<String>) -> FilterError {
+    FilterError::NotListed {
+        key,
+        value: value.to_owned(),
+        closest,
     }
 }
 

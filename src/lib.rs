@@ -14,6 +14,7 @@ pub mod http;
 pub mod preview;
 pub mod ptt;
 pub mod relay;
+pub mod stocks;
 pub mod store;
 pub mod telemetry;
 pub mod text;

@@ -169,6 +169,7 @@ pub fn digest_case(input: &Input) -> Case {
         reporter: present(6).then(|| non_empty(REPORTER)).flatten(),
         excerpt: present(5).then(|| non_empty(EXCERPT)).flatten(),
         tally,
+        stocks: Vec::new(),
     };
     let status = match input.header[1] % 4 {
         0 => None,

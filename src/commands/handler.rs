@@ -260,6 +260,18 @@ fn describe(t: &Texts, e: &ParseError) -> String {
             FilterError::WordTooLong(q) => {
                 fill(t.err_word_too_long, &[("q", q), ("max", &max_chars)])
             }
+            FilterError::NotListed {
+                key,
+                value,
+                closest,
+            } => fill(
+                t.err_not_listed,
+                &[
+                    ("key", key),
+                    ("q", value),
+                    ("closest", &closest.join(t.list_separator)),
+                ],
+            ),
         },
     }
 }

@@ -3,7 +3,6 @@
 
 use super::grammar::ParseError;
 use super::handler::{Context, Handler, Reply, ReplyKind, fit_lines};
-use crate::filter::PostView;
 use crate::ptt::Board;
 
 /// Default of `/latest N`.
@@ -46,11 +45,8 @@ impl Latest {
         let lines: Vec<String> = digests
             .iter()
             .filter(|d| {
-                subs.iter().any(|s| {
-                    s.board.eq_ignore_case(&d.board)
-                        && s.filter.matches_post(PostView::of_digest(d))
-                        && s.filter.push.is_none_or(|p| d.tally.net >= i64::from(p))
-                })
+                subs.iter()
+                    .any(|s| s.board.eq_ignore_case(&d.board) && s.filter.matches(d))
             })
             .take(usize::from(self.n))
             .map(|d| {

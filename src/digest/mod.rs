@@ -29,6 +29,18 @@ pub mod caps {
     /// `source_url`, in characters: a longer link is `null`, never cut (a
     /// cut link is a dead one); enforced where the link is read.
     pub const SOURCE_URL: usize = crate::ptt::news::MAX_SOURCE_URL_CHARS;
+    /// `stocks`: the most companies listed (codes and names from the
+    /// embedded table, so each entry is short).
+    pub const STOCKS: usize = crate::stocks::MAX_IN_DIGEST;
+}
+
+/// A listed company a post mentions: `{"code": "2330", "name": "台積電"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StockRef {
+    /// The exchange code.
+    pub code: String,
+    /// The short name.
+    pub name: String,
 }
 
 /// One post's digest. Serializes to exactly the JSON of DESIGN.md's "Digest
@@ -66,6 +78,10 @@ pub struct Digest {
     pub excerpt: Option<String>,
     /// The reaction tally.
     pub tally: Tally,
+    /// The listed companies the title, then the excerpt, mention (at most
+    /// [`caps::STOCKS`]). Digests stored before this key read as none.
+    #[serde(default)]
+    pub stocks: Vec<StockRef>,
 }
 
 impl Digest {
@@ -75,11 +91,21 @@ impl Digest {
         let info = title.as_deref().map(TitleInfo::parse).unwrap_or_default();
         let news = ptt::extract_news_linked(&article.body, &article.links);
         let cap = |v: Option<String>, max: usize| v.map(|s| truncate_chars(&s, max));
+        let title = cap(title, caps::TITLE);
+        let stocks =
+            crate::stocks::mentioned(title.as_deref().unwrap_or(""), news.excerpt.as_deref())
+                .into_iter()
+                .take(caps::STOCKS)
+                .map(|c| StockRef {
+                    code: c.code.to_owned(),
+                    name: c.name.to_owned(),
+                })
+                .collect();
         Digest {
             board: board.as_str().to_owned(),
             id: id.as_str().to_owned(),
             url: ptt::post_url(board, id),
-            title: cap(title, caps::TITLE),
+            title,
             tag: info.tag,
             is_reply: info.is_reply,
             is_forward: info.is_forward,
@@ -91,6 +117,7 @@ impl Digest {
             reporter: cap(news.reporter, caps::REPORTER),
             excerpt: news.excerpt,
             tally: article.tally(),
+            stocks,
         }
     }
 
@@ -105,6 +132,19 @@ impl Digest {
             "推 {}{sep}噓 {}{sep}→ {}",
             self.tally.push, self.tally.boo, self.tally.neutral
         )
+    }
+
+    /// `標的：台積電 2330、鴻海 2317`, or `None` when no company is mentioned.
+    pub fn stocks_line(&self) -> Option<String> {
+        (!self.stocks.is_empty()).then(|| {
+            let names: Vec<String> = self
+                .stocks
+                .iter()
+                .take(caps::STOCKS)
+                .map(|s| format!("{} {}", s.name, s.code))
+                .collect();
+            format!("標的：{}", names.join("、"))
+        })
     }
 
     /// `someid · 2026-01-28 13:25`, or whichever of the two is known.

@@ -38,6 +38,7 @@ const DIGEST_KEYS: &[&str] = &[
     "reporter",
     "excerpt",
     "tally",
+    "stocks",
 ];
 
 fn fixture(name: &str) -> PathBuf {

@@ -160,6 +160,7 @@ fn digest(board: &str, epoch: i64, title: &str, author: &str, net: i64) -> Diges
         published: None,
         reporter: None,
         excerpt: None,
+        stocks: Vec::new(),
         tally: Tally {
             push,
             boo,
@@ -370,6 +371,38 @@ async fn yes_no_words_and_single_keys_are_checked() {
         assert!(r.text.contains(EN.usage_subscribe), "{text}: {}", r.text);
     }
     assert!(env.subs("1").await.is_empty());
+}
+
+#[tokio::test]
+async fn stock_and_sector_words_are_stored_as_code_and_group_and_unknown_ones_get_the_closest() {
+    let env = env().await;
+    let ctx = admin("1");
+    env.done(&ctx, "/subscribe stock:台積電 sector:半導體業")
+        .await;
+    assert_eq!(
+        env.rows("1").await,
+        vec![(
+            1,
+            "Stock".into(),
+            "tag:新聞 stock:2330 sector:半導體業".into()
+        )]
+    );
+    let r = env.send(&ctx, "/subscribe stock:2330").await;
+    assert_eq!(r.kind, ReplyKind::Done, "{r:?}");
+    for (text, closest) in [
+        ("/subscribe stock:台積", "2330 台積電"),
+        ("/subscribe sector:半導體", "半導體業"),
+    ] {
+        let r = assert_refused_unchanged(&env, &ctx, text).await;
+        assert!(r.text.contains("closest: "), "{text}: {}", r.text);
+        assert!(r.text.contains(closest), "{text}: {}", r.text);
+    }
+    let zh = Context {
+        lang: Lang::ZhTw,
+        ..admin("1")
+    };
+    let r = assert_refused_unchanged(&env, &zh, "/subscribe stock:9999x").await;
+    assert!(r.text.contains("最接近的："), "{}", r.text);
 }
 
 // -------------------------------------------------------------- /unsubscribe

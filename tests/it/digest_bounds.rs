@@ -108,6 +108,7 @@ fn maximal_digest() -> Digest {
         published: full(caps::PUBLISHED),
         reporter: full(caps::REPORTER),
         excerpt: full(caps::EXCERPT),
+        stocks: Vec::new(),
         tally: Tally::default(),
     }
 }

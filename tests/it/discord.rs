@@ -627,6 +627,7 @@ fn hostile_digest(excerpt_chars: usize) -> Digest {
         published: None,
         reporter: None,
         excerpt: Some(format!("<@&1> @everyone {}", "字".repeat(excerpt_chars))),
+        stocks: Vec::new(),
         tally: Tally {
             push: 24,
             boo: 3,

@@ -30,6 +30,7 @@ mod run_binary;
 mod sim;
 mod simulation;
 mod source_links;
+mod stocks;
 mod store_contract;
 mod store_lease;
 mod tally;

@@ -118,6 +118,7 @@ fn digest() -> impl Strategy<Value = (Digest, Vec<String>)> {
                 published: None,
                 reporter: None,
                 excerpt,
+                stocks: Vec::new(),
                 tally: Tally {
                     push,
                     boo,

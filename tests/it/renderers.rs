@@ -62,6 +62,7 @@ fn sample() -> Digest {
         published: Some("January 28, 2026 12:33 PM GMT+8".into()),
         reporter: Some("Reporting by Reuters staff".into()),
         excerpt: Some("Jan 28 (Reuters) - China has approved the first imports.".into()),
+        stocks: Vec::new(),
         tally: tally(24, 3, 15),
     }
 }
@@ -443,6 +444,7 @@ fn discord_colour_follows_the_net_push() {
     let colour = |t: Tally| {
         let body = discord::message_body(
             &Digest {
+                stocks: Vec::new(),
                 tally: t,
                 ..sample()
             },

@@ -133,6 +133,7 @@ fn digest(board: &str, id: &str, title: &str) -> Digest {
         published: None,
         reporter: None,
         excerpt: Some("text".into()),
+        stocks: Vec::new(),
         tally: Tally::default(),
     }
 }

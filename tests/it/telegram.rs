@@ -531,6 +531,7 @@ fn hostile_digest() -> Digest {
         published: None,
         reporter: None,
         excerpt: Some("😀<&>".repeat(2_500)),
+        stocks: Vec::new(),
         tally: Default::default(),
     }
 }

@@ -194,10 +194,14 @@ pub fn embed_with_status(d: &Digest, status: Option<&str>) -> Embed {
         .map(|t| format!("**{}**", escaped_within(t, 500)))
         .unwrap_or_default();
     let mut parts = vec![headline];
+    if let Some(line) = d.stocks_line() {
+        parts.push(escaped_within(&line, 300));
+    }
     // The source line, whole, when the description and the embed have room
     // for it next to the headline; else it is left out.
     if let Some(line) = description_source {
-        let with_line = [parts[0].as_str(), &line];
+        let mut with_line = parts.clone();
+        with_line.push(line.clone());
         if fits(&embed, &with_line, 0) {
             parts.push(line);
         }

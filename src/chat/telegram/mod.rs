@@ -500,6 +500,7 @@ mod tests {
             reporter: None,
             excerpt: None,
             tally: Default::default(),
+            stocks: Vec::new(),
         };
         let src = LinkPreview::Source.options(&d);
         assert_eq!(src.url.as_deref(), Some("https://news.example.com/a"));
