@@ -831,7 +831,8 @@ fn retry_after(value: Option<&str>) -> Option<Duration> {
         return Some(Duration::from_secs(secs));
     }
     let when = chrono::DateTime::parse_from_rfc2822(value).ok()?;
-    let secs = (when.with_timezone(&chrono::Utc) - chrono::Utc::now()).num_seconds();
+    // The relay's clock (virtual in the simulation), not the system's.
+    let secs = when.timestamp().saturating_sub(crate::clock::now_secs());
     Some(Duration::from_secs(u64::try_from(secs).unwrap_or(0)))
 }
 

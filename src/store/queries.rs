@@ -410,20 +410,27 @@ where
     }
 
     pub async fn sent_messages(&self, post_id: &str) -> Result<Vec<SentMessage>> {
-        let rows = sqlx::query(
-            "SELECT platform, chat, thread, message_id FROM sent_messages WHERE post_id = $1",
-        )
-        .bind(post_id)
-        .fetch_all(self.0)
-        .await
-        .map_err(q("reading sent messages"))?;
+        // Ordered (bytewise, as on both stores) so that every replica, and
+        // every replay of a simulated history, acts on them in one order.
+        let sql = format!(
+            "SELECT platform, chat, thread, message_id FROM sent_messages WHERE post_id = $1
+             ORDER BY platform COLLATE {c}, chat COLLATE {c}, thread COLLATE {c}",
+            c = DB::BYTEWISE
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(post_id)
+            .fetch_all(self.0)
+            .await
+            .map_err(q("reading sent messages"))?;
         rows.iter().map(sent_message_of).collect()
     }
 
     pub async fn tracked_posts(&self, board: &Board, now: i64) -> Result<Vec<TrackedPost>> {
         let sql = format!(
             "SELECT {TRACKED_COLUMNS} FROM tracked_posts
-             WHERE board = $1 AND deleted = FALSE AND until_at > $2"
+             WHERE board = $1 AND deleted = FALSE AND until_at > $2
+             ORDER BY post_id COLLATE {}",
+            DB::BYTEWISE
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(board.as_str())
@@ -458,7 +465,9 @@ where
             "SELECT {TRACKED_COLUMNS} FROM tracked_posts
              WHERE deleted = FALSE AND until_at > $1
                AND (fetch_due = TRUE OR (relayed = TRUE AND next_check_at <= $1))
-             ORDER BY fetch_due DESC, next_check_at LIMIT $2"
+             ORDER BY fetch_due DESC, next_check_at, board COLLATE {c}, post_id COLLATE {c}
+             LIMIT CAST($2 AS INTEGER)",
+            c = DB::BYTEWISE
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(now)
@@ -499,20 +508,23 @@ where
         busy: &[Destination],
         limit: usize,
     ) -> Result<Vec<EditJob>> {
-        let rows = sqlx::query(
+        let sql = format!(
             "SELECT s.platform, s.chat, s.thread, s.message_id, d.digest,
                     COALESCE(t.deleted, FALSE) AS post_deleted
              FROM sent_messages s
              JOIN digests d ON d.board = s.board AND d.post_id = s.post_id
              LEFT JOIN tracked_posts t ON t.board = s.board AND t.post_id = s.post_id
              WHERE s.platform = $1 AND s.edit_due = TRUE AND s.gone = FALSE
-             ORDER BY s.sent_at LIMIT $2",
-        )
-        .bind(platform.as_str())
-        .bind((limit + busy.len()) as i64)
-        .fetch_all(self.0)
-        .await
-        .map_err(q("reading due edits"))?;
+             ORDER BY s.sent_at, s.post_id COLLATE {c}, s.chat COLLATE {c}, s.thread COLLATE {c}
+             LIMIT CAST($2 AS INTEGER)",
+            c = DB::BYTEWISE
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(platform.as_str())
+            .bind((limit + busy.len()) as i64)
+            .fetch_all(self.0)
+            .await
+            .map_err(q("reading due edits"))?;
         edit_jobs(&rows, busy, limit)
     }
 

@@ -511,7 +511,7 @@ impl Dialect for SqliteStore {
         let list = serde_json::to_string(&boards).unwrap_or_else(|_| "[]".into());
         let rows: Vec<String> = sqlx::query_scalar(
             "SELECT digest FROM digests WHERE lower(board) IN (SELECT value FROM json_each(?))
-             ORDER BY epoch DESC, post_id DESC LIMIT ?",
+             ORDER BY epoch DESC, post_id DESC LIMIT CAST(? AS INTEGER)",
         )
         .bind(list)
         .bind(limit as i64)
@@ -621,6 +621,11 @@ impl Dialect for SqliteStore {
     ) -> Result<Vec<OutboxRow>> {
         let mut tx = self.begin_write("taking due deliveries").await?;
         // The digest is the post's one kept copy, current tally included.
+        // `LIMIT CAST(? AS INTEGER)`, not `LIMIT ?`: SQLite (3.47 and
+        // later) plans a bare bound LIMIT as a constant and re-prepares the
+        // statement each time the bound value changes (`sqlite3ExprIsInteger`
+        // marks the parameter in the statement's `expmask`); the limit here
+        // changes with every busy destination. The cast keeps one plan.
         let sql = format!(
             "{HEADS} SELECT o.id, o.platform, o.chat, o.thread, d.digest, o.attempts, o.created_at
              FROM heads h JOIN outbox o ON o.id = h.id
@@ -629,7 +634,7 @@ impl Dialect for SqliteStore {
                AND (o.claimed_until IS NULL OR o.claimed_until <= ?2)
                AND NOT EXISTS (SELECT 1 FROM paused_chats p
                                WHERE p.platform = o.platform AND p.chat = o.chat)
-             ORDER BY o.id LIMIT ?3"
+             ORDER BY o.id LIMIT CAST(?3 AS INTEGER)"
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(platform.as_str())

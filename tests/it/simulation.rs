@@ -4,8 +4,10 @@
 //! within the platforms' limits". See `sim/mod.rs` for what is modelled.
 //!
 //! `PTT_RELAY_SIM_SEEDS=N PTT_RELAY_SIM_FIRST=S` change the seed range of
-//! `many_seeds_keep_every_promise`, `PTT_RELAY_SIM_THREADS=T` runs T seeds
-//! at once (`scripts/simulate.sh N` runs N seeds on every core).
+//! `many_seeds_keep_every_promise` (200 short histories by default;
+//! `PTT_RELAY_SIM_SHAPE=full` for the 175-minute ones), and
+//! `PTT_RELAY_SIM_THREADS=T` runs T seeds at once (`scripts/simulate.sh N`
+//! runs N seeds on every core).
 //! A failing run prints its seed; `PTT_RELAY_SIM_SEED=S` replays just it.
 //! With `PTT_RELAY_TEST_PG_URL` set, `replica_seeds_keep_every_promise`
 //! runs PostgreSQL replica seeds too (`PTT_RELAY_SIM_REPLICA_SEEDS=N`;
@@ -14,7 +16,7 @@
 use std::time::Duration;
 
 use crate::sim::ptt::Fault;
-use crate::sim::{self, Family, Scenario, check};
+use crate::sim::{self, Family, Scenario, Shape, check};
 
 fn env(name: &str) -> Option<u64> {
     std::env::var(name).ok().and_then(|v| v.parse().ok())
@@ -50,11 +52,16 @@ const REGRESSIONS: &[u64] = &[
 /// tests.
 const REPLICA_REGRESSIONS: &[u64] = &[];
 
-fn run_seeds(seeds: Vec<u64>) -> (usize, Vec<String>) {
-    run_family(seeds, family, "simulation::one_seed")
+/// The seeds' scenarios, run and checked; returns how many ran and the
+/// failures, each with the command that replays it (`replay`: the test).
+fn run_family(seeds: Vec<Scenario>, replay: &str) -> (usize, Vec<String>) {
+    let (ran, failures, _) = run_recorded(seeds, replay);
+    (ran, failures)
 }
 
-fn run_family(seeds: Vec<u64>, family: fn(u64) -> Family, replay: &str) -> (usize, Vec<String>) {
+/// As `run_family`, also returning each seed's fingerprint (what every
+/// chat was shown, when; see `check::fingerprint`), in seed order.
+fn run_recorded(seeds: Vec<Scenario>, replay: &str) -> (usize, Vec<String>, Vec<(u64, String)>) {
     // One seed at a time inside `cargo test` (each run keeps a core busy,
     // and the other tests need the other core for their timing);
     // `PTT_RELAY_SIM_THREADS` runs more at once (scripts/simulate.sh).
@@ -65,36 +72,39 @@ fn run_family(seeds: Vec<u64>, family: fn(u64) -> Family, replay: &str) -> (usiz
         for _ in 0..threads {
             scope.spawn(|| {
                 loop {
-                    let Some(seed) = next.lock().unwrap().next() else {
+                    let Some(sc) = next.lock().unwrap().next() else {
                         break;
                     };
-                    let outcome = sim::run(&Scenario::new(seed, family(seed)));
+                    let outcome = sim::run(&sc);
                     let violations = check::all(&outcome);
                     results.lock().unwrap().push((
-                        seed,
+                        sc,
                         outcome.posts.len(),
                         outcome.telegram.shown.len() + outcome.discord.shown.len(),
                         (outcome.crashes, outcome.stalls),
                         violations,
+                        check::fingerprint(&outcome),
                     ));
                 }
             });
         }
     });
     let mut results = results.into_inner().unwrap();
-    results.sort_by_key(|r| r.0);
+    results.sort_by_key(|r| (r.0.seed, r.0.shape.name()));
     let (mut posts, mut shown, mut crashes, mut stalls) = (0, 0, 0, 0);
     let mut failures = Vec::new();
-    for (seed, p, s, (c, st), violations) in &results {
+    for (sc, p, s, (c, st), violations, _) in &results {
         posts += p;
         shown += s;
         crashes += c;
         stalls += st;
         if !violations.is_empty() {
             failures.push(format!(
-                "seed {seed} ({:?}; replay: PTT_RELAY_SIM_SEED={seed} cargo test --test it {replay} -- --exact --nocapture):\n  {}",
-                family(*seed),
-                violations.join("\n  ")
+                "seed {seed} ({family:?}, {shape}; replay: PTT_RELAY_SIM_SHAPE={shape} PTT_RELAY_SIM_SEED={seed} cargo test --test it {replay} -- --exact --nocapture):\n  {}",
+                violations.join("\n  "),
+                seed = sc.seed,
+                family = sc.family,
+                shape = sc.shape.name(),
             ));
         }
     }
@@ -103,25 +113,42 @@ fn run_family(seeds: Vec<u64>, family: fn(u64) -> Family, replay: &str) -> (usiz
         results.len(),
         failures.len()
     );
-    (results.len(), failures)
+    let fingerprints = results.iter().map(|r| (r.0.seed, r.5.clone())).collect();
+    (results.len(), failures, fingerprints)
 }
 
+/// A sweep seed's scenario: its family, in `shape`.
+fn scenario(seed: u64, shape: Shape) -> Scenario {
+    Scenario::shaped(seed, family(seed), shape)
+}
+
+/// 200 seeds (`PTT_RELAY_SIM_SEEDS`, from `PTT_RELAY_SIM_FIRST`) in the
+/// short shape (`PTT_RELAY_SIM_SHAPE=full` for 175-minute histories, as
+/// `scripts/simulate.sh` runs them), and the regression seeds in the full
+/// shape they failed in.
 #[test]
 fn many_seeds_keep_every_promise() {
     let first = env("PTT_RELAY_SIM_FIRST").unwrap_or(1);
     let n = env("PTT_RELAY_SIM_SEEDS").unwrap_or(200);
-    let (_, failures) = run_seeds(
+    let shape = Shape::from_env(Shape::Short);
+    let started = std::time::Instant::now();
+    let (_, failures) = run_family(
         (first..first + n)
-            .chain(REGRESSIONS.iter().copied())
+            .map(|seed| scenario(seed, shape))
+            .chain(REGRESSIONS.iter().map(|&seed| scenario(seed, Shape::Full)))
             .collect(),
+        "simulation::one_seed",
     );
+    eprintln!("in {:.1} s", started.elapsed().as_secs_f64());
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-/// Replica seeds in `cargo test` (seed 1: three replicas for 22
-/// simulated minutes, about a minute of wall time on a loaded machine:
-/// every replica reads PostgreSQL every second).
+/// Replica seeds in `cargo test`: one, seed 2 (two replicas for 22
+/// simulated minutes, played twice: it once failed to replay), about a
+/// minute of wall time each on a loaded machine (every replica reads
+/// PostgreSQL every second).
 const REPLICA_SEEDS: u64 = 1;
+const REPLICA_FIRST: u64 = 2;
 
 /// Two or three replicas on PostgreSQL with leader loss and freezes
 /// (`Family::Replicas`): `PTT_RELAY_SIM_REPLICA_SEEDS=N` (and
@@ -137,21 +164,49 @@ fn replica_seeds_keep_every_promise() {
         );
         return;
     }
-    let first = env("PTT_RELAY_SIM_FIRST").unwrap_or(1);
+    let first = env("PTT_RELAY_SIM_FIRST").unwrap_or(REPLICA_FIRST);
     let n = env("PTT_RELAY_SIM_REPLICA_SEEDS").unwrap_or(REPLICA_SEEDS);
     let started = std::time::Instant::now();
-    let (ran, failures) = run_family(
+    let (ran, mut failures, fingerprints) = run_recorded(
         (first..first + n)
             .chain(REPLICA_REGRESSIONS.iter().copied())
+            .map(|seed| Scenario::new(seed, Family::Replicas))
             .collect(),
-        |_| Family::Replicas,
         "simulation::one_replica_seed",
     );
+    // A seed reproduces its run: the first one, played again, shows every
+    // chat the same messages at the same simulated times. (Seed 2 once
+    // diverged after 347 simulated seconds: PostgreSQL handed the claimed
+    // rows back in the order they lay on disk, which autovacuum changes.)
+    let (seed, first_run) = &fingerprints[0];
+    let again = check::fingerprint(&sim::run(&Scenario::new(*seed, Family::Replicas)));
+    if &again != first_run {
+        failures.push(format!(
+            "replica seed {seed} did not replay:\n{}",
+            first_difference(first_run, &again)
+        ));
+    }
     eprintln!(
-        "replica seeds: {ran} in {:.1} s",
+        "replica seeds: {ran} and a replay of seed {seed} in {:.1} s",
         started.elapsed().as_secs_f64()
     );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The first line where two fingerprints differ, with its neighbours.
+fn first_difference(a: &str, b: &str) -> String {
+    let (a, b): (Vec<&str>, Vec<&str>) = (a.lines().collect(), b.lines().collect());
+    let at = a
+        .iter()
+        .zip(&b)
+        .position(|(x, y)| x != y)
+        .unwrap_or(a.len().min(b.len()));
+    let from = at.saturating_sub(2);
+    format!(
+        "line {at}: first run\n  {}\nreplay\n  {}",
+        a[from..(at + 3).min(a.len())].join("\n  "),
+        b[from..(at + 3).min(b.len())].join("\n  ")
+    )
 }
 
 /// Replays one replica seed (`PTT_RELAY_SIM_SEED`), printing its history.
@@ -167,14 +222,16 @@ fn one_replica_seed() {
     replay(sim::run(&Scenario::new(seed, Family::Replicas)));
 }
 
-/// Replays one seed (`PTT_RELAY_SIM_SEED`), printing its history.
+/// Replays one seed (`PTT_RELAY_SIM_SEED`), printing its history: in the
+/// full shape, or the short one with `PTT_RELAY_SIM_SHAPE=short` (a failing
+/// sweep prints the line to use).
 #[test]
 fn one_seed() {
     let Some(seed) = env("PTT_RELAY_SIM_SEED") else {
         eprintln!("set PTT_RELAY_SIM_SEED to replay a seed");
         return;
     };
-    replay(sim::run(&Scenario::new(seed, family(seed))));
+    replay(sim::run(&scenario(seed, Shape::from_env(Shape::Full))));
 }
 
 fn replay(outcome: sim::Outcome) {

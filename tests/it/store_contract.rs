@@ -105,6 +105,7 @@ contract!(
     delivery_outcomes_and_outbox_measures,
     tracking_starts_widens_and_schedules,
     tallies_queue_edits_only_when_the_shown_tally_differs,
+    due_edits_come_in_one_order_whatever_the_rows_history,
     a_deleted_post_is_marked_once,
     prune_expires_and_deletes_but_keeps_marks,
     pending_posts_are_kept_replaced_and_removed,
@@ -1123,6 +1124,64 @@ async fn relay(s: &dyn Store, d: &Digest, dests: &[Destination], at: i64) {
             s.mark_sent(&row, &mid, at).await.unwrap();
         }
     }
+}
+
+/// Due edits come oldest message first and, among messages of one second
+/// (a fan-out), by post and chat, however the rows were written since:
+/// every replica, and every replay of a simulated history, edits in one
+/// order. (Ties came back in the order the rows lay on disk, which every
+/// update and autovacuum change: replica seed 2 of the simulation once
+/// diverged there.)
+async fn due_edits_come_in_one_order_whatever_the_rows_history(s: &dyn Store) {
+    let id = pid("M.1.A.1");
+    let mut d = digest("Stock", id.as_str(), "t");
+    d.tally = tally(1, 0);
+    let chats: Vec<Destination> = (0..40).map(|i| tg(&format!("c{i:02}"))).collect();
+    relay(s, &d, &chats, 100).await;
+    s.track(&TrackStart {
+        relayed: true,
+        tally: Some(d.tally),
+        ..start("Stock", &id, 100)
+    })
+    .await
+    .unwrap();
+    let post = s
+        .tracked_posts(&board_of("Stock"), 100)
+        .await
+        .unwrap()
+        .remove(0);
+    // An edit of every message; the first 20 done (their rows rewritten
+    // once more), then another tally: all 40 due again.
+    for (n, done) in [(2, 20), (3, 0)] {
+        let mut next = d.clone();
+        next.tally = tally(n, 0);
+        assert_eq!(s.record_tally(&post, &next, 300, 240).await.unwrap(), 40);
+        for job in s
+            .due_edits(TELEGRAM, &[], done)
+            .await
+            .unwrap()
+            .iter()
+            .take(done)
+        {
+            s.edit_done(job).await.unwrap();
+        }
+    }
+    let chats_of =
+        |jobs: &[EditJob]| -> Vec<String> { jobs.iter().map(|j| j.dest.chat.clone()).collect() };
+    let first: Vec<String> = (0..10).map(|i| format!("c{i:02}")).collect();
+    assert_eq!(
+        chats_of(&s.due_edits(TELEGRAM, &[], 10).await.unwrap()),
+        first
+    );
+    let busy = [chats[0].clone(), chats[5].clone()];
+    let expected: Vec<String> = [1, 2, 3, 4, 6, 7, 8, 9, 10, 11]
+        .iter()
+        .map(|i| format!("c{i:02}"))
+        .collect();
+    assert_eq!(
+        chats_of(&s.due_edits(TELEGRAM, &busy, 10).await.unwrap()),
+        expected
+    );
 }
 
 async fn tallies_queue_edits_only_when_the_shown_tally_differs(s: &dyn Store) {

@@ -83,6 +83,41 @@ pub enum Family {
     Replicas,
 }
 
+/// How long a history runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shape {
+    /// 90 minutes of posts, pushes within 20 and deletions within 40
+    /// minutes of their post, a 60-minute tally window, 85 minutes of
+    /// settling: 175 simulated minutes (`scripts/simulate.sh`).
+    Full,
+    /// A shorter history: 20 minutes of posts, pushes within 4 and
+    /// deletions within 8 minutes of their post, tally checks from every
+    /// minute to every 2.5, a 20-minute tally window (longer than the last
+    /// push plus the longest outage, 8 minutes, and the longest crash, 3),
+    /// 26 minutes of settling: 46 simulated minutes (the 200 seeds of
+    /// `cargo test`). Every fault of the full shape still happens.
+    Short,
+}
+
+impl Shape {
+    /// `PTT_RELAY_SIM_SHAPE` (`full` or `short`), else `default`.
+    pub fn from_env(default: Shape) -> Shape {
+        match std::env::var("PTT_RELAY_SIM_SHAPE").as_deref() {
+            Ok("full") => Shape::Full,
+            Ok("short") => Shape::Short,
+            _ => default,
+        }
+    }
+
+    /// Its name in `PTT_RELAY_SIM_SHAPE`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Shape::Full => "full",
+            Shape::Short => "short",
+        }
+    }
+}
+
 /// One simulated run.
 #[derive(Clone, Debug)]
 pub struct Scenario {
@@ -103,6 +138,10 @@ pub struct Scenario {
     pub settle: Duration,
     /// How long a relayed post's tally is tracked.
     pub tally_window: Duration,
+    /// The tally tracker's first and longest step between checks.
+    pub tally_steps: (Duration, Duration),
+    /// The shape the lengths above come from.
+    pub shape: Shape,
 }
 
 impl Scenario {
@@ -119,14 +158,32 @@ impl Scenario {
             delete_spread: Duration::from_secs(2400),
             settle: SETTLE,
             tally_window: Duration::from_secs(60 * 60),
+            tally_steps: (Duration::from_secs(120), Duration::from_secs(600)),
+            shape: Shape::Full,
         };
         if family == Family::Replicas {
             sc.replicas = 2 + (seed % 2) as usize;
+            // (A shape of its own: every replica reads the store each second.)
             sc.posting = Duration::from_secs(12 * 60);
             sc.push_spread = Duration::from_secs(240);
             sc.delete_spread = Duration::from_secs(480);
             sc.settle = Duration::from_secs(10 * 60);
             sc.tally_window = Duration::from_secs(10 * 60);
+        }
+        sc
+    }
+
+    /// A seed of a family in a shape (`Replicas` keeps its own).
+    pub fn shaped(seed: u64, family: Family, shape: Shape) -> Scenario {
+        let mut sc = Scenario::new(seed, family);
+        if shape == Shape::Short && family != Family::Replicas {
+            sc.posting = Duration::from_secs(20 * 60);
+            sc.push_spread = Duration::from_secs(240);
+            sc.delete_spread = Duration::from_secs(480);
+            sc.tally_window = Duration::from_secs(20 * 60);
+            sc.tally_steps = (Duration::from_secs(60), Duration::from_secs(150));
+            sc.settle = Duration::from_secs(26 * 60);
+            sc.shape = Shape::Short;
         }
         sc
     }
@@ -327,8 +384,8 @@ fn extras(sc: &Scenario, transport: Arc<dyn Transport>, chats: &Chats) -> Extras
         })),
         tally: Some(TallyOptions {
             window: sc.tally_window,
-            first_step: Duration::from_secs(120),
-            max_step: Duration::from_secs(600),
+            first_step: sc.tally_steps.0,
+            max_step: sc.tally_steps.1,
         }),
         handler: None,
         share: None,

@@ -10,8 +10,9 @@
 //! sessions (as it does when a process dies: its sockets close), which
 //! frees the leadership lock; the simulation waits (in real time, with
 //! virtual time held) until the server has, so the next leader is the same
-//! in every replay. (A replica seed still does not replay exactly: seed 2
-//! diverged after 347 simulated seconds in one of two runs; not found yet.)
+//! in every replay. The store's reads are fully ordered (see
+//! `PostgresStore::due_rows`), so a replica seed replays exactly:
+//! `simulation::replica_seeds_keep_every_promise` plays one twice.
 
 use std::future::Future;
 use std::sync::Arc;
