@@ -595,8 +595,18 @@ async fn with_a_guild_id_the_command_is_registered_in_that_server_with_both_lang
     assert_eq!(
         subscribe,
         [
-            "board", "tag", "kw", "not", "author", "push", "re", "fw", "silent", "preview"
+            "board", "tag", "kw", "not", "author", "push", "re", "fw", "silent", "preview",
+            "channel"
         ]
+    );
+    let channel = &ptt["options"][0]["options"][10];
+    assert_eq!(channel["type"], 7, "a channel option");
+    assert_eq!(channel["channel_types"], json!([0, 5, 15]));
+    assert!(
+        channel["description_localizations"]["zh-TW"]
+            .as_str()
+            .is_some_and(|d| d.contains("論壇")),
+        "{channel}"
     );
     let preview = &ptt["options"][0]["options"][9];
     assert_eq!(preview["choices"][2]["value"], "off");
@@ -1690,5 +1700,108 @@ async fn a_forum_post_whose_answer_was_lost_is_not_opened_twice() {
         .collect();
     assert_eq!(urls, urls_of(&[&a, &b]));
     assert_eq!(h.discord.rate_limited(), 0);
+    h.stop().await;
+}
+
+// ------------------------------------------------------ the channel option
+
+/// `/ptt subscribe channel:<id>` from `origin`, with Discord's resolved
+/// channel (its type, the member's permissions there); waits for the
+/// answer.
+async fn subscribe_channel(
+    h: &Harness,
+    origin: &Origin,
+    channel: u64,
+    kind: u64,
+    permissions: u64,
+) -> support::fake_discord::Answer {
+    let option = json!({ "name": "channel", "type": 7, "value": channel.to_string() });
+    let resolved = json!({ "channels": { channel.to_string(): {
+        "id": channel.to_string(), "name": "target", "type": kind,
+        "permissions": permissions.to_string()
+    } } });
+    let id = h
+        .discord
+        .slash_resolved(origin, "subscribe", json!([option]), resolved);
+    h.discord.wait_answer(&id).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_channel_option_subscribes_another_channel_only_when_member_and_bot_may() {
+    let h = start(Options::default()).await;
+    h.discord.set_forum(FORUM, &["新聞"]);
+    let here = manager(CHANNEL);
+    let en = manager(CHANNEL).locale("en-US");
+    let mention = |c: u64| format!("<#{c}>");
+
+    // Manage Channels here is not enough: the member needs it there.
+    let a = subscribe_channel(&h, &here, FORUM, 15, MEMBER).await;
+    assert!(a.ephemeral, "{a:?}");
+    assert!(a.content.contains("管理頻道"), "{a:?}");
+    assert!(a.content.contains(&mention(FORUM)), "{a:?}");
+    let a = subscribe_channel(&h, &en, FORUM, 15, MEMBER).await;
+    assert_eq!(
+        a.content,
+        format!(
+            "You need Manage Channels in {} to subscribe it.",
+            mention(FORUM)
+        )
+    );
+
+    // The bot must be able to post there (a forum: also read history).
+    h.discord.deny_bot(FORUM, 1 << 16);
+    let a = subscribe_channel(&h, &en, FORUM, 15, MANAGE_CHANNELS | MEMBER).await;
+    assert!(a.ephemeral, "{a:?}");
+    assert_eq!(
+        a.content,
+        format!(
+            "The bot lacks permissions in {}: Read Message History.",
+            mention(FORUM)
+        )
+    );
+    h.discord.deny_bot(THIRD, (1 << 11) | (1 << 14));
+    let a = subscribe_channel(&h, &here, THIRD, 0, MANAGE_CHANNELS | MEMBER).await;
+    assert_eq!(
+        a.content,
+        format!("機器人在 {} 缺少權限：傳送訊息, 嵌入連結。", mention(THIRD))
+    );
+    h.discord.deny_bot(OTHER, 1 << 10);
+    let a = subscribe_channel(&h, &en, OTHER, 0, MANAGE_CHANNELS | MEMBER).await;
+    assert!(a.content.contains("cannot see"), "{a:?}");
+    // Only channels of this server.
+    h.discord.deny_bot(OTHER, 0);
+    h.discord.set_channel_guild(OTHER, 800_000_000_000_000_009);
+    let a = subscribe_channel(&h, &en, OTHER, 0, MANAGE_CHANNELS | MEMBER).await;
+    assert_eq!(
+        a.content,
+        format!("{} is not in this server.", mention(OTHER))
+    );
+    for c in [CHANNEL, FORUM, OTHER, THIRD] {
+        assert!(
+            h.subscribed(c).await.is_empty(),
+            "nothing subscribed in {c}"
+        );
+    }
+
+    // Allowed: a member with Manage Channels in the forum (not here)
+    // subscribes the forum, which then gets its forum posts.
+    h.discord.deny_bot(FORUM, 0);
+    let a = subscribe_channel(&h, &member(CHANNEL), FORUM, 15, MANAGE_CHANNELS | MEMBER).await;
+    assert!(!a.ephemeral, "{a:?}");
+    assert!(a.content.starts_with(&mention(FORUM)), "{a:?}");
+    assert!(a.content.contains("#1"), "{a:?}");
+    assert_eq!(h.subscribed(FORUM).await.len(), 1);
+    assert!(h.subscribed(CHANNEL).await.is_empty());
+    let groups = h
+        .store
+        .chats_in_group(DISCORD, &GUILD.to_string())
+        .await
+        .unwrap();
+    assert_eq!(groups, vec![FORUM.to_string()]);
+    h.seeded().await;
+    h.ptt.add_post("Stock", "[新聞] 論壇訂閱", "reporter");
+    let d = h.discord.clone();
+    wait_until("the forum post", || d.threads_in(FORUM).len() == 1).await;
+    assert!(h.discord.messages_in(CHANNEL).is_empty());
     h.stop().await;
 }

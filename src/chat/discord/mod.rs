@@ -21,6 +21,7 @@ mod publish;
 pub mod render;
 pub mod settings;
 pub mod sink;
+pub mod target;
 
 use std::future::Future;
 use std::net::IpAddr;

@@ -43,6 +43,11 @@ pub const MEMBER: u64 = (1 << 10) | (1 << 11) | (1 << 16);
 pub const CHANNEL_LIMIT: u32 = 5;
 /// … per this window.
 pub const CHANNEL_WINDOW: Duration = Duration::from_secs(5);
+/// What @everyone may do in the fake's servers (the bot has no other
+/// role): View Channel, Send Messages, Send Messages in Threads, Create
+/// Public Threads, Embed Links, Read Message History.
+pub const EVERYONE: u64 = (1 << 10) | (1 << 11) | (1 << 38) | (1 << 35) | (1 << 14) | (1 << 16);
+
 /// Discord's global limit per second.
 pub const GLOBAL_LIMIT: u32 = 50;
 
@@ -215,6 +220,10 @@ struct Inner {
     forum_tags: HashMap<String, Vec<(String, String)>>,
     /// Forum posts, in the order created.
     threads: Vec<Thread>,
+    /// Channel → permissions denied to the bot there (a member overwrite).
+    bot_denied: HashMap<String, u64>,
+    /// Channel → its server, when not the first of `guilds`.
+    channel_guilds: HashMap<String, u64>,
 }
 
 /// A running fake Discord.
@@ -261,6 +270,8 @@ impl FakeDiscord {
             crossposts: Vec::new(),
             forum_tags: HashMap::new(),
             threads: Vec::new(),
+            bot_denied: HashMap::new(),
+            channel_guilds: HashMap::new(),
             identifies: Vec::new(),
             readies: 0,
             heartbeats: 0,
@@ -370,6 +381,21 @@ impl FakeDiscord {
         made.into_iter().map(|(_, id)| id).collect()
     }
 
+    /// Denies the bot these permissions in a channel (a member overwrite
+    /// that `GET /channels/{id}` shows).
+    pub fn deny_bot(&self, channel: u64, permissions: u64) {
+        self.lock()
+            .bot_denied
+            .insert(channel.to_string(), permissions);
+    }
+
+    /// Puts a channel in another server.
+    pub fn set_channel_guild(&self, channel: u64, guild: u64) {
+        self.lock()
+            .channel_guilds
+            .insert(channel.to_string(), guild);
+    }
+
     /// The forum posts created in a forum (deleted ones too), in order.
     pub fn threads_in(&self, forum: u64) -> Vec<Thread> {
         let forum = forum.to_string();
@@ -467,6 +493,18 @@ impl FakeDiscord {
     /// Injects `/ptt <sub>` with options (`[{"name","type","value"}]`);
     /// returns the interaction id.
     pub fn slash(&self, origin: &Origin, sub: &str, options: Value) -> String {
+        self.slash_resolved(origin, sub, options, Value::Null)
+    }
+
+    /// [`slash`](Self::slash) with `data.resolved` (the channels a CHANNEL
+    /// option names, with the member's permissions there).
+    pub fn slash_resolved(
+        &self,
+        origin: &Origin,
+        sub: &str,
+        options: Value,
+        resolved: Value,
+    ) -> String {
         let (id, token) = {
             let mut s = self.lock();
             s.next_id += 1;
@@ -504,6 +542,9 @@ impl FakeDiscord {
             "authorizing_integration_owners": { "0": "1" },
             "attachment_size_limit": 26_214_400,
         });
+        if !resolved.is_null() {
+            d["data"]["resolved"] = resolved;
+        }
         match origin.guild {
             Some(g) => {
                 d["guild_id"] = json!(g.to_string());
@@ -943,6 +984,23 @@ fn route(s: &mut Inner, method: &Method, path: &str, body: &Value, auth: Option<
                 _ => (error(404, 10008, "Unknown Message"), vec![]),
             },
         },
+        ("GET", ["guilds", guild]) => {
+            let mut g = guild_json(guild.parse().unwrap_or(0));
+            g["roles"] = json!([{
+                "id": guild, "name": "@everyone", "color": 0, "hoist": false,
+                "colors": { "primary_color": 0, "secondary_color": null, "tertiary_color": null },
+                "icon": null, "unicode_emoji": null, "position": 0,
+                "permissions": EVERYONE.to_string(), "managed": false,
+                "mentionable": false, "flags": 0
+            }]);
+            ok(g)
+        }
+        ("GET", ["guilds", _, "members", user]) if *user == APP_ID.to_string() => ok(json!({
+            "user": bot_user(), "nick": null, "avatar": null, "roles": [],
+            "joined_at": "2026-01-01T00:00:00.000000+00:00", "premium_since": null,
+            "deaf": false, "mute": false, "flags": 0, "pending": false,
+            "communication_disabled_until": null
+        })),
         ("GET", ["guilds", guild, "threads", "active"]) => {
             let threads: Vec<Value> = s
                 .threads
@@ -960,9 +1018,21 @@ fn route(s: &mut Inner, method: &Method, path: &str, body: &Value, auth: Option<
                     return ok(thread_json(t, &guild));
                 }
                 let kind = s.channel_types.get(*channel).copied().unwrap_or(0);
+                let guild = s
+                    .channel_guilds
+                    .get(*channel)
+                    .map_or(guild, |g| g.to_string());
+                let overwrites: Vec<Value> = s
+                    .bot_denied
+                    .get(*channel)
+                    .map(|deny| json!({
+                        "id": APP_ID.to_string(), "type": 1, "allow": "0", "deny": deny.to_string()
+                    }))
+                    .into_iter()
+                    .collect();
                 let mut c = json!({
                     "id": channel, "type": kind, "guild_id": guild, "name": "news",
-                    "position": 0, "permission_overwrites": [], "nsfw": false,
+                    "position": 0, "permission_overwrites": overwrites, "nsfw": false,
                     "parent_id": null, "last_message_id": null, "flags": 0
                 });
                 if let Some(tags) = s.forum_tags.get(*channel) {
