@@ -124,6 +124,15 @@ pub fn needed(kind: ChannelType) -> Permissions {
     }
 }
 
+/// The permissions of the invite link in README.md (274877991936): what
+/// [`needed`] asks in every channel kind, and Send Messages in Threads for
+/// subscriptions made inside a thread or forum post.
+pub const INVITE: Permissions = Permissions::VIEW_CHANNEL
+    .union(Permissions::SEND_MESSAGES)
+    .union(Permissions::EMBED_LINKS)
+    .union(Permissions::READ_MESSAGE_HISTORY)
+    .union(Permissions::SEND_MESSAGES_IN_THREADS);
+
 fn allowed(kind: ChannelType) -> bool {
     matches!(
         kind,
@@ -228,5 +237,15 @@ mod tests {
         );
         assert!(needed(ChannelType::Forum).read_message_history());
         assert!(!needed(ChannelType::News).read_message_history());
+    }
+
+    #[test]
+    fn the_readmes_invite_link_asks_for_what_every_channel_kind_needs() {
+        assert_eq!(INVITE.bits(), 274_877_991_936);
+        for kind in [ChannelType::Text, ChannelType::News, ChannelType::Forum] {
+            assert!(INVITE.contains(needed(kind)), "{kind:?}");
+        }
+        let readme = include_str!("../../../README.md");
+        assert!(readme.contains("permissions=274877991936"));
     }
 }
