@@ -173,6 +173,8 @@ pub struct OptionTexts {
     pub target: &'static str,
     /// `n` of `latest`.
     pub n: &'static str,
+    /// `channel` of Discord's `subscribe`.
+    pub channel: &'static str,
 }
 
 /// Marks on the message of a post deleted on PTT. Digests are always
@@ -268,6 +270,7 @@ pub static ZH_TW: Texts = Texts {
         preview: "連結預覽：source 新聞來源、ptt 原文、off 不顯示",
         target: "訂閱編號、看板名稱或 all",
         n: "則數（1–20，預設 5）",
+        channel: "要訂閱的頻道（文字、公告或論壇；預設為這個頻道）",
     },
 };
 
@@ -347,8 +350,72 @@ Example: /subscribe Stock kw:台積電 not:\"盤中閒聊\"",
         preview: "Link preview: source (the news), ptt (the post) or off",
         target: "Subscription id, board name or all",
         n: "How many (1–20, default 5)",
+        channel: "The channel to subscribe (text, announcement or forum; default: this one)",
     },
 };
+
+/// Refusals of Discord's `/ptt subscribe channel:`, per language
+/// (`{channel}` is the channel's mention, `{missing}` a list of
+/// permission names).
+#[derive(Debug)]
+pub struct ChannelOptionTexts {
+    /// The option was used outside a server.
+    pub not_in_server: &'static str,
+    /// Not a text, announcement or forum channel.
+    pub wrong_kind: &'static str,
+    /// The member lacks Manage Channels there.
+    pub member_not_manager: &'static str,
+    /// The channel is in another server.
+    pub other_server: &'static str,
+    /// The bot cannot see the channel.
+    pub bot_cannot_see: &'static str,
+    /// `{missing}`: the bot lacks permissions there.
+    pub bot_lacks: &'static str,
+    /// The checks could not be made (Discord did not answer).
+    pub check_failed: &'static str,
+    /// Names of View Channel, Send Messages, Embed Links, Read Message
+    /// History, as Discord shows them.
+    pub permission_names: [&'static str; 4],
+}
+
+/// Discord `channel:` refusals in Traditional Chinese.
+pub static CHANNEL_OPTION_ZH_TW: ChannelOptionTexts = ChannelOptionTexts {
+    not_in_server: "只有在伺服器裡才能指定頻道。",
+    wrong_kind: "{channel} 不是文字、公告或論壇頻道。",
+    member_not_manager: "你在 {channel} 沒有「管理頻道」權限，不能替它訂閱。",
+    other_server: "{channel} 不在這個伺服器。",
+    bot_cannot_see: "機器人看不到 {channel}：請在該頻道給它「檢視頻道」權限。",
+    bot_lacks: "機器人在 {channel} 缺少權限：{missing}。",
+    check_failed: "現在無法確認 {channel} 的權限，請稍後再試。",
+    permission_names: ["檢視頻道", "傳送訊息", "嵌入連結", "讀取訊息歷史"],
+};
+
+/// Discord `channel:` refusals in English.
+pub static CHANNEL_OPTION_EN: ChannelOptionTexts = ChannelOptionTexts {
+    not_in_server: "A channel can be chosen only in a server.",
+    wrong_kind: "{channel} is not a text, announcement or forum channel.",
+    member_not_manager: "You need Manage Channels in {channel} to subscribe it.",
+    other_server: "{channel} is not in this server.",
+    bot_cannot_see: "The bot cannot see {channel}: give it View Channel there.",
+    bot_lacks: "The bot lacks permissions in {channel}: {missing}.",
+    check_failed: "Cannot check the permissions of {channel} right now; try again later.",
+    permission_names: [
+        "View Channel",
+        "Send Messages",
+        "Embed Links",
+        "Read Message History",
+    ],
+};
+
+impl Lang {
+    /// Discord's `channel:` refusals in this language.
+    pub fn channel_option(self) -> &'static ChannelOptionTexts {
+        match self {
+            Lang::ZhTw => &CHANNEL_OPTION_ZH_TW,
+            Lang::En => &CHANNEL_OPTION_EN,
+        }
+    }
+}
 
 /// Fills `{name}` placeholders in one pass, so a value (which may be user
 /// text) is never itself treated as a template.

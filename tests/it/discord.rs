@@ -595,8 +595,18 @@ async fn with_a_guild_id_the_command_is_registered_in_that_server_with_both_lang
     assert_eq!(
         subscribe,
         [
-            "board", "tag", "kw", "not", "author", "push", "re", "fw", "silent", "preview"
+            "board", "tag", "kw", "not", "author", "push", "re", "fw", "silent", "preview",
+            "channel"
         ]
+    );
+    let channel = &ptt["options"][0]["options"][10];
+    assert_eq!(channel["type"], 7, "a channel option");
+    assert_eq!(channel["channel_types"], json!([0, 5, 15]));
+    assert!(
+        channel["description_localizations"]["zh-TW"]
+            .as_str()
+            .is_some_and(|d| d.contains("論壇")),
+        "{channel}"
     );
     let preview = &ptt["options"][0]["options"][9];
     assert_eq!(preview["choices"][2]["value"], "off");
@@ -1525,5 +1535,273 @@ async fn an_announcement_channel_publishes_the_first_10_posts_of_an_hour_and_cou
         assert!(matches!(out, SendOutcome::Sent { .. }), "{out:?}");
     }
     assert_eq!(h.discord.rate_limited(), 0, "{:?}", h.discord.requests());
+    h.stop().await;
+}
+
+// ------------------------------------------------------- forum channels
+
+const FORUM: u64 = 810_000_000_000_000_015;
+
+/// Subscribes the forum to every post of the board (any tag), as the
+/// `channel` option would.
+async fn subscribe_forum(h: &Harness) {
+    h.store
+        .subscribe(
+            &dest(FORUM),
+            &board_of("Stock"),
+            &support::filter_of("tag:*"),
+            0,
+        )
+        .await
+        .unwrap();
+}
+
+/// PATCHes of a message, by status.
+fn patches_of(h: &Harness, message: &str) -> Vec<u16> {
+    h.discord
+        .requests()
+        .iter()
+        .filter(|r| r.method == "PATCH" && r.path.ends_with(&format!("/messages/{message}")))
+        .map(|r| r.status)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_forum_gets_one_tagged_post_per_ptt_post_whose_starter_message_is_edited_and_marked() {
+    let h = start(Options {
+        tally: Some(TallyOptions {
+            window: Duration::from_secs(600),
+            first_step: Duration::from_secs(2),
+            max_step: Duration::from_secs(4),
+        }),
+        ..Options::default()
+    })
+    .await;
+    let tags = h.discord.set_forum(FORUM, &["公告", "新聞"]);
+    subscribe_forum(&h).await;
+    h.seeded().await;
+    let d = h.discord.clone();
+    let news = h.ptt.add_post("Stock", "[新聞] 台積電法說會", "reporter");
+    let long_title = format!("[心得] {}", "長".repeat(120));
+    let talk = h.ptt.add_post("Stock", &long_title, "someone");
+    wait_until("two forum posts", || d.threads_in(FORUM).len() == 2).await;
+    outbox_drained(&h).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let posts = h.discord.threads_in(FORUM);
+    assert_eq!(posts.len(), 2, "one forum post per PTT post");
+    assert!(h.discord.messages_in(FORUM).is_empty(), "no plain messages");
+    // Named by the title; the forum tag named like the PTT tag applied.
+    assert_eq!(posts[0].name, "[新聞] 台積電法說會");
+    assert_eq!(posts[0].applied_tags, vec![tags[1].clone()]);
+    let url = |id: &str| format!("https://www.ptt.cc/bbs/Stock/{id}.html");
+    assert_eq!(embed_of(&posts[0].message)["url"], url(&news));
+    assert_eq!(posts[0].message["allowed_mentions"]["parse"], json!([]));
+    // 100 characters (not bytes) of a longer title; no forum tag 心得.
+    assert_eq!(posts[1].name.chars().count(), 100);
+    assert!(long_title.starts_with(posts[1].name.trim_end_matches('…')));
+    assert!(posts[1].applied_tags.is_empty());
+    assert_eq!(embed_of(&posts[1].message)["url"], url(&talk));
+    // The id kept is the thread's, which is its starter message's.
+    let kept = h.store.sent_messages(&news).await.unwrap();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0].message_id, posts[0].id);
+
+    // The tally edits the starter message, in the thread.
+    h.ptt.add_pushes("Stock", &news, &["推", "推", "噓"]);
+    wait_until("a tally edit", || !d.edits().is_empty()).await;
+    let (channel, message, body) = h.discord.edits()[0].clone();
+    assert_eq!(
+        (channel.as_str(), message.as_str()),
+        (posts[0].id.as_str(), posts[0].id.as_str())
+    );
+    assert_eq!(field(embed_of(&body), "推噓"), "推 2 · 噓 1 · → 0");
+
+    // Deleted on PTT: the starter message is marked.
+    h.ptt.delete_post("Stock", &news);
+    wait_until("the deletion mark", || {
+        d.edits().iter().any(|(c, _, b)| {
+            *c == posts[0].id
+                && embed_of(b)["title"]
+                    .as_str()
+                    .is_some_and(|t| t.starts_with("【已刪除】"))
+        })
+    })
+    .await;
+
+    // A moderator deletes the other forum post: its tally is no longer
+    // tracked there (one refused edit, then none), and the forum still
+    // takes new posts.
+    h.discord.delete_thread(&posts[1].id);
+    h.ptt.add_pushes("Stock", &talk, &["推"]);
+    wait_until("the refused edit", || {
+        patches_of(&h, &posts[1].id) == vec![404]
+    })
+    .await;
+    h.ptt.add_pushes("Stock", &talk, &["推", "推"]);
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert_eq!(patches_of(&h, &posts[1].id), vec![404], "not tried again");
+    assert!(
+        !h.subscribed(FORUM).await[0].paused,
+        "the forum is not paused"
+    );
+    h.ptt.add_post("Stock", "[新聞] 之後的新聞", "reporter");
+    wait_until("a third forum post", || d.threads_in(FORUM).len() == 3).await;
+    assert_eq!(h.discord.rate_limited(), 0);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_forum_post_whose_answer_was_lost_is_not_opened_twice() {
+    let h = start(Options {
+        request_timeout: Some(Duration::from_secs(1)),
+        ..Default::default()
+    })
+    .await;
+    h.discord.set_forum(FORUM, &["新聞"]);
+    subscribe_forum(&h).await;
+    h.seeded().await;
+    let d = h.discord.clone();
+
+    // Discord opens the forum post, then the answer never comes in time:
+    // the retry finds the post instead of opening another.
+    h.discord
+        .set_create_fault(Some(CreateFault::AcceptThenHang(Duration::from_secs(3))));
+    let first = h.ptt.add_post("Stock", "[新聞] 收下了卻沒回答", "reporter");
+    wait_until("the hung create", || d.faulted_creates() >= 1).await;
+    outbox_drained(&h).await;
+    assert_eq!(h.discord.threads_in(FORUM).len(), 1);
+    assert_eq!(h.discord.faulted_creates(), 1, "no second create");
+    let thread = h.discord.threads_in(FORUM)[0].id.clone();
+    let kept = h.store.sent_messages(&first).await.unwrap();
+    assert_eq!(kept[0].message_id, thread, "kept with the found post's id");
+
+    // The answer is cut off halfway: the same.
+    h.discord.set_create_fault(Some(CreateFault::Truncated));
+    h.ptt.add_post("Stock", "[新聞] 回答被截斷", "reporter");
+    wait_until("the truncated create", || d.faulted_creates() >= 2).await;
+    outbox_drained(&h).await;
+    assert_eq!(h.discord.threads_in(FORUM).len(), 2);
+    assert_eq!(h.discord.faulted_creates(), 2, "no second create");
+
+    // Two PTT posts with one title are two forum posts: the look for an
+    // earlier create matches the starter message's link, not the name.
+    h.discord.set_create_fault(None);
+    let a = h.ptt.add_post("Stock", "[新聞] 同一個標題", "reporter");
+    wait_until("the first of two", || d.threads_in(FORUM).len() == 3).await;
+    let b = h.ptt.add_post("Stock", "[新聞] 同一個標題", "reporter");
+    wait_until("the second of two", || d.threads_in(FORUM).len() == 4).await;
+    outbox_drained(&h).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let posts = h.discord.threads_in(FORUM);
+    assert_eq!(posts.len(), 4, "{posts:?}");
+    let urls: Vec<String> = posts[2..]
+        .iter()
+        .map(|t| embed_of(&t.message)["url"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(urls, urls_of(&[&a, &b]));
+    assert_eq!(h.discord.rate_limited(), 0);
+    h.stop().await;
+}
+
+// ------------------------------------------------------ the channel option
+
+/// `/ptt subscribe channel:<id>` from `origin`, with Discord's resolved
+/// channel (its type, the member's permissions there); waits for the
+/// answer.
+async fn subscribe_channel(
+    h: &Harness,
+    origin: &Origin,
+    channel: u64,
+    kind: u64,
+    permissions: u64,
+) -> support::fake_discord::Answer {
+    let option = json!({ "name": "channel", "type": 7, "value": channel.to_string() });
+    let resolved = json!({ "channels": { channel.to_string(): {
+        "id": channel.to_string(), "name": "target", "type": kind,
+        "permissions": permissions.to_string()
+    } } });
+    let id = h
+        .discord
+        .slash_resolved(origin, "subscribe", json!([option]), resolved);
+    h.discord.wait_answer(&id).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_channel_option_subscribes_another_channel_only_when_member_and_bot_may() {
+    let h = start(Options::default()).await;
+    h.discord.set_forum(FORUM, &["新聞"]);
+    let here = manager(CHANNEL);
+    let en = manager(CHANNEL).locale("en-US");
+    let mention = |c: u64| format!("<#{c}>");
+
+    // Manage Channels here is not enough: the member needs it there.
+    let a = subscribe_channel(&h, &here, FORUM, 15, MEMBER).await;
+    assert!(a.ephemeral, "{a:?}");
+    assert!(a.content.contains("管理頻道"), "{a:?}");
+    assert!(a.content.contains(&mention(FORUM)), "{a:?}");
+    let a = subscribe_channel(&h, &en, FORUM, 15, MEMBER).await;
+    assert_eq!(
+        a.content,
+        format!(
+            "You need Manage Channels in {} to subscribe it.",
+            mention(FORUM)
+        )
+    );
+
+    // The bot must be able to post there (a forum: also read history).
+    h.discord.deny_bot(FORUM, 1 << 16);
+    let a = subscribe_channel(&h, &en, FORUM, 15, MANAGE_CHANNELS | MEMBER).await;
+    assert!(a.ephemeral, "{a:?}");
+    assert_eq!(
+        a.content,
+        format!(
+            "The bot lacks permissions in {}: Read Message History.",
+            mention(FORUM)
+        )
+    );
+    h.discord.deny_bot(THIRD, (1 << 11) | (1 << 14));
+    let a = subscribe_channel(&h, &here, THIRD, 0, MANAGE_CHANNELS | MEMBER).await;
+    assert_eq!(
+        a.content,
+        format!("機器人在 {} 缺少權限：傳送訊息, 嵌入連結。", mention(THIRD))
+    );
+    h.discord.deny_bot(OTHER, 1 << 10);
+    let a = subscribe_channel(&h, &en, OTHER, 0, MANAGE_CHANNELS | MEMBER).await;
+    assert!(a.content.contains("cannot see"), "{a:?}");
+    // Only channels of this server.
+    h.discord.deny_bot(OTHER, 0);
+    h.discord.set_channel_guild(OTHER, 800_000_000_000_000_009);
+    let a = subscribe_channel(&h, &en, OTHER, 0, MANAGE_CHANNELS | MEMBER).await;
+    assert_eq!(
+        a.content,
+        format!("{} is not in this server.", mention(OTHER))
+    );
+    for c in [CHANNEL, FORUM, OTHER, THIRD] {
+        assert!(
+            h.subscribed(c).await.is_empty(),
+            "nothing subscribed in {c}"
+        );
+    }
+
+    // Allowed: a member with Manage Channels in the forum (not here)
+    // subscribes the forum, which then gets its forum posts.
+    h.discord.deny_bot(FORUM, 0);
+    let a = subscribe_channel(&h, &member(CHANNEL), FORUM, 15, MANAGE_CHANNELS | MEMBER).await;
+    assert!(!a.ephemeral, "{a:?}");
+    assert!(a.content.starts_with(&mention(FORUM)), "{a:?}");
+    assert!(a.content.contains("#1"), "{a:?}");
+    assert_eq!(h.subscribed(FORUM).await.len(), 1);
+    assert!(h.subscribed(CHANNEL).await.is_empty());
+    let groups = h
+        .store
+        .chats_in_group(DISCORD, &GUILD.to_string())
+        .await
+        .unwrap();
+    assert_eq!(groups, vec![FORUM.to_string()]);
+    h.seeded().await;
+    h.ptt.add_post("Stock", "[新聞] 論壇訂閱", "reporter");
+    let d = h.discord.clone();
+    wait_until("the forum post", || d.threads_in(FORUM).len() == 1).await;
+    assert!(h.discord.messages_in(CHANNEL).is_empty());
     h.stop().await;
 }

@@ -3,7 +3,9 @@
 //! options onto the platform-neutral [`Command`], validated by the same
 //! parser every platform uses so errors and replies are identical.
 
-use serenity::all::{CommandDataOption, CommandDataOptionValue, CommandOptionType, Permissions};
+use serenity::all::{
+    ChannelType, CommandDataOption, CommandDataOptionValue, CommandOptionType, Permissions,
+};
 use serenity::builder::{CreateCommand, CreateCommandOption};
 use unicode_normalization::UnicodeNormalization;
 
@@ -74,7 +76,14 @@ fn subcommand(index: usize) -> CreateCommandOption {
                 CommandOptionType::String,
                 "preview",
                 |t| t.preview,
-            ))),
+            )))
+            .add_sub_option(
+                option(CommandOptionType::Channel, "channel", |t| t.channel).channel_types(vec![
+                    ChannelType::Text,
+                    ChannelType::News,
+                    ChannelType::Forum,
+                ]),
+            ),
         "unsubscribe" => sub.add_sub_option(
             option(CommandOptionType::String, "target", |t| t.target)
                 .required(true)
@@ -226,6 +235,8 @@ fn subscribe(options: &[(String, OptionValue)]) -> Result<Command, CommandError>
             "tag" | "author" | "push" | "re" | "fw" | "silent" | "preview" => {
                 words.push(format!("{key}:{text}"));
             }
+            // Which channel, not a word: see `super::target`.
+            "channel" => {}
             other => {
                 return Err(fail(ParseError::Filter(
                     crate::filter::FilterError::UnknownWord(format!("{other}:{text}")),
@@ -377,8 +388,16 @@ mod tests {
         assert_eq!(
             opt_names,
             [
-                "board", "tag", "kw", "not", "author", "push", "re", "fw", "silent", "preview"
+                "board", "tag", "kw", "not", "author", "push", "re", "fw", "silent", "preview",
+                "channel"
             ]
+        );
+        let channel = &sub[10];
+        assert_eq!(channel["type"], 7, "a channel option");
+        assert_eq!(
+            channel["channel_types"],
+            serde_json::json!([0, 5, 15]),
+            "text, announcement, forum"
         );
         let preview = &sub[9];
         assert_eq!(preview["type"], 3, "a string option");

@@ -19,10 +19,13 @@ use tokio::time::Instant;
 use super::commands::{COMMAND_NAME, answered_publicly, subcommand_of, to_command};
 use super::errors::Redactor;
 use super::sink::{MAX_CONTENT, no_mentions};
+use super::target;
 use crate::chat::AdapterContext;
 use crate::chat::pacing::Pacer;
 use crate::commands::grammar::{CommandName, ParseError};
-use crate::commands::{Admission, CommandError, Context, Lang, Membership, Reply};
+use crate::commands::{
+    Admission, Command, CommandError, Context, Lang, Membership, Reply, ReplyKind,
+};
 use crate::dest::Destination;
 use crate::text::truncate_chars;
 
@@ -134,7 +137,26 @@ impl Listener {
         let public = answered_publicly(&parsed);
         let handler = Arc::clone(&self.ctx.handler);
         let guild = cmd.guild_id;
+        // `subscribe channel:#other`: checked, then subscribed there.
+        let target = match &parsed {
+            Ok(Command::Subscribe(_)) => target::target_of(&cmd),
+            _ => None,
+        };
+        let http = Arc::clone(&self.http);
+        let redactor = self.redactor.clone();
         let work = async move {
+            let mut context = context;
+            if let Some(t) = &target {
+                if let Err(refusal) = target::check(&http, &redactor, guild, t).await {
+                    tracing::debug!(channel = %t.channel, ?refusal, "refused to subscribe another channel");
+                    return Reply {
+                        text: refusal.text(lang.channel_option(), t.channel),
+                        kind: ReplyKind::Error,
+                    };
+                }
+                context.dest = Destination::chat(super::ID, t.channel.to_string());
+                context.is_admin = true;
+            }
             // Which server the channel is in, for GUILD_DELETE/CREATE.
             if let Some(guild) = guild {
                 let event = Membership::InGroup {
@@ -143,7 +165,12 @@ impl Listener {
                 };
                 handler.membership(super::ID, event).await;
             }
-            handler.handle(&context, parsed).await
+            let mut reply = handler.handle(&context, parsed).await;
+            if let Some(t) = &target {
+                // Says which channel the answer is about.
+                reply.text = format!("<#{}> {}", t.channel, reply.text);
+            }
+            reply
         };
         tokio::pin!(work);
         let early = if self.defer_after.is_zero() {

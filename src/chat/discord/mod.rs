@@ -12,13 +12,16 @@
 //! The gateway asks for `GUILDS` only (GUILD_CREATE/DELETE; interactions
 //! need no intent, and message content is never read).
 
+mod channels;
 pub mod commands;
 pub mod errors;
+pub mod forum;
 mod gateway;
 mod publish;
 pub mod render;
 pub mod settings;
 pub mod sink;
+pub mod target;
 
 use std::future::Future;
 use std::net::IpAddr;

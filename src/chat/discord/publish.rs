@@ -1,5 +1,4 @@
-//! Announcement channels: what is known of each channel's kind, and the
-//! two budgets of publishing (crossposting) there — Discord's 10 publishes
+//! Announcement channels: the two budgets of publishing (crossposting) there — Discord's 10 publishes
 //! an hour per channel, and at most 3 edits an hour of a published message
 //! (each edit of a published message goes out again to every following
 //! server).
@@ -47,11 +46,9 @@ impl Window {
     }
 }
 
-/// Channel kinds and publish budgets of one Discord sink.
+/// Publish budgets of one Discord sink.
 #[derive(Debug, Default)]
 pub struct Publishing {
-    /// Channel id → whether it is an announcement channel (type 5).
-    kinds: Mutex<HashMap<String, bool>>,
     /// Channel id → its publishes in the last hour.
     publishes: Mutex<HashMap<String, Window>>,
     /// Published message id → its edits in the last hour; with the order
@@ -60,16 +57,6 @@ pub struct Publishing {
 }
 
 impl Publishing {
-    /// Whether a channel is an announcement channel, if known.
-    pub fn kind(&self, channel: &str) -> Option<bool> {
-        lock(&self.kinds).get(channel).copied()
-    }
-
-    /// Records a channel's kind (read from `GET /channels/{id}`).
-    pub fn set_kind(&self, channel: &str, announcement: bool) {
-        lock(&self.kinds).insert(channel.to_owned(), announcement);
-    }
-
     /// Takes one of the channel's publishes of this hour; `false` when
     /// the hour's [`PUBLISH_PER_HOUR`] are used up.
     pub fn take_publish(&self, channel: &str) -> bool {

@@ -4,14 +4,18 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use serenity::all::{Channel, ChannelId, ChannelType, MessageFlags, MessageId, Nonce, Timestamp};
+use serenity::all::{ChannelId, MessageFlags, MessageId, Nonce, Timestamp, UserId};
 use serenity::builder::{
-    CreateAllowedMentions, CreateEmbed, CreateEmbedFooter, CreateMessage, EditMessage,
+    CreateAllowedMentions, CreateEmbed, CreateEmbedFooter, CreateForumPost, CreateMessage,
+    EditMessage,
 };
 use serenity::http::Http;
 use serenity::http::HttpError;
+use tokio::sync::OnceCell;
 
+use super::channels::{Channels, Forum, Kind};
 use super::errors::{Failure, Redactor, Strikes, classify, outcome};
+use super::forum;
 use super::publish::Publishing;
 use crate::chat::discord::render::{Embed, embed, embed_with_status, nonce};
 use crate::chat::pacing::Pacer;
@@ -68,6 +72,14 @@ pub struct DiscordSink {
     strikes: Strikes,
     redactor: Redactor,
     publishing: Publishing,
+    channels: Channels,
+    me: OnceCell<UserId>,
+}
+
+/// The pacing key of the lookups made for a channel (its kind, a forum's
+/// threads): counted in the overall budget, apart from its messages.
+fn lookup_key(chat: &str) -> String {
+    format!("{chat}/lookup")
 }
 
 /// Discord's code for "This message has already been crossposted".
@@ -82,27 +94,120 @@ impl DiscordSink {
             strikes: Strikes::default(),
             redactor,
             publishing: Publishing::default(),
+            channels: Channels::default(),
+            me: OnceCell::new(),
         }
     }
 
-    /// Whether a channel is an announcement channel (type 5), asked of
-    /// Discord once per channel (`GET /channels/{id}`). Unknown (the
-    /// question failed) counts as no, and is asked again next time.
-    async fn is_announcement(&self, chat: &str, channel: ChannelId) -> bool {
-        if let Some(known) = self.publishing.kind(chat) {
-            return known;
+    /// How a channel takes our digests (text, announcement, forum),
+    /// asked of Discord (`GET /channels/{id}`) once an hour per channel;
+    /// paced as a lookup (its own key, counted in the overall budget).
+    async fn kind(&self, chat: &str, channel: ChannelId) -> Result<Arc<Kind>, Failure> {
+        if let Some(known) = self.channels.get(chat) {
+            return Ok(known);
         }
+        self.pacer.wait(&lookup_key(chat)).await;
         match self.http.get_channel(channel).await {
-            Ok(c) => {
-                let news = matches!(&c, Channel::Guild(g) if g.kind == ChannelType::News);
-                self.publishing.set_kind(chat, news);
-                news
-            }
+            Ok(c) => Ok(self.channels.set(chat, Kind::of(&c))),
             Err(e) => {
                 let why = classify(&e, &self.redactor);
                 tracing::debug!(chat, reason = ?why, "cannot read the channel's type");
-                false
+                Err(why)
             }
+        }
+    }
+
+    /// This bot's user id (the owner of the forum posts it opens), asked
+    /// once (`GET /users/@me`).
+    async fn me(&self) -> Result<UserId, Failure> {
+        self.me
+            .get_or_try_init(|| async {
+                self.http
+                    .get_current_user()
+                    .await
+                    .map(|u| u.id)
+                    .map_err(|e| classify(&e, &self.redactor))
+            })
+            .await
+            .copied()
+    }
+
+    /// The forum post an earlier create of this post opened, if any (see
+    /// [`super::forum`]: the server's active threads, then the starter
+    /// message of each same-named one of ours in this forum).
+    async fn earlier_post(
+        &self,
+        chat: &str,
+        forum_id: ChannelId,
+        forum: &Forum,
+        name: &str,
+        digest: &Digest,
+    ) -> Result<Option<ChannelId>, Failure> {
+        let me = self.me().await?;
+        self.pacer.wait(&lookup_key(chat)).await;
+        let active = forum
+            .guild
+            .get_active_threads(&*self.http)
+            .await
+            .map_err(|e| classify(&e, &self.redactor))?;
+        for thread in forum::candidates(&active.threads, forum_id, me, name) {
+            let (channel, message) = forum::starter(thread.id);
+            self.pacer.wait(&lookup_key(chat)).await;
+            match channel.message(&*self.http, message).await {
+                Ok(m)
+                    if m.embeds
+                        .iter()
+                        .any(|e| e.url.as_deref() == Some(&digest.url)) =>
+                {
+                    return Ok(Some(thread.id));
+                }
+                Ok(_) => {}
+                // A starter message (or post) deleted meanwhile is not ours
+                // to find.
+                Err(e) => match classify(&e, &self.redactor) {
+                    Failure::Rejected(_) | Failure::Gone(_) => {}
+                    f => return Err(f),
+                },
+            }
+        }
+        Ok(None)
+    }
+
+    /// One forum post for a PTT post, unless an earlier create opened it.
+    async fn send_forum(
+        &self,
+        chat: &str,
+        forum_id: ChannelId,
+        forum: &Forum,
+        digest: &Digest,
+        message: CreateMessage,
+    ) -> SendOutcome {
+        let name = forum::thread_name(digest);
+        match self
+            .earlier_post(chat, forum_id, forum, &name, digest)
+            .await
+        {
+            Ok(Some(thread)) => {
+                tracing::info!(chat, post = %digest.id, thread = %thread, "the forum post was opened by an earlier attempt; not opening another");
+                return self.succeeded(chat, thread.to_string());
+            }
+            Ok(None) => {}
+            Err(f) => return self.failed_with(chat, f),
+        }
+        let mut post = CreateForumPost::new(name, message);
+        if let Some(tag) = digest.tag.as_deref().and_then(|t| forum.tag_for(t)) {
+            post = post.add_applied_tag(tag);
+        }
+        self.pacer.wait(chat).await;
+        match forum_id.create_forum_post(&*self.http, post).await {
+            Ok(thread) => self.succeeded(chat, thread.id.to_string()),
+            Err(e) => match classify(&e, &self.redactor) {
+                // The post may exist; the retry looks for it first.
+                Failure::Accepted(r) => {
+                    SendOutcome::Transient(format!("Discord's answer could not be read: {r}"))
+                }
+                f => self.failed_with(chat, f),
+            },
         }
     }
 
@@ -111,9 +216,6 @@ impl DiscordSink {
     /// one Discord refuses, stays unpublished and is counted
     /// (`ptt_relay_publish_skipped_total`).
     async fn publish(&self, chat: &str, channel: ChannelId, message: MessageId) {
-        if !self.is_announcement(chat, channel).await {
-            return;
-        }
         let platform = super::ID.as_str();
         if !self.publishing.take_publish(chat) {
             metrics().publish_skipped(platform);
@@ -184,22 +286,34 @@ impl ChatSink for DiscordSink {
             Ok(c) => c,
             Err(out) => return out,
         };
+        let kind = match self.kind(&chat, channel).await {
+            Ok(k) => k,
+            Err(f) => return self.failed_with(&chat, f),
+        };
         let mut message = CreateMessage::new()
             .embed(to_create_embed(&embed(digest)))
-            .allowed_mentions(no_mentions())
-            .nonce(Nonce::String(nonce(&digest.id, &dest.to_string())))
-            .enforce_nonce(true);
+            .allowed_mentions(no_mentions());
         if opts.silent {
             // `flags` 4096: delivered without a push or desktop
             // notification. (Discord has no per-message preview choice
             // for embeds; `preview:` is a Telegram option.)
             message = message.flags(MessageFlags::SUPPRESS_NOTIFICATIONS);
         }
+        if let Kind::Forum(forum) = &*kind {
+            return self
+                .send_forum(&chat, channel, forum, digest, message)
+                .await;
+        }
+        let message = message
+            .nonce(Nonce::String(nonce(&digest.id, &dest.to_string())))
+            .enforce_nonce(true);
         self.pacer.wait(&chat).await;
         match channel.send_message(&*self.http, message).await {
             Ok(m) => {
                 let out = self.succeeded(&chat, m.id.to_string());
-                self.publish(&chat, channel, m.id).await;
+                if *kind == Kind::Announcement {
+                    self.publish(&chat, channel, m.id).await;
+                }
                 out
             }
             Err(e) => match classify(&e, &self.redactor) {
@@ -250,16 +364,31 @@ impl ChatSink for DiscordSink {
         {
             return SendOutcome::RateLimited { retry_after: wait };
         }
+        // A forum post's starter message lives in its thread, whose id
+        // it shares (the id kept for a forum delivery).
+        let forum = match self.kind(&chat, channel).await {
+            Ok(k) => matches!(*k, Kind::Forum(_)),
+            Err(f) => return self.failed_with(&chat, f),
+        };
+        let (in_channel, message) = if forum {
+            forum::starter(ChannelId::new(mid))
+        } else {
+            (channel, MessageId::new(mid))
+        };
         let edit = EditMessage::new()
             .embed(to_create_embed(&embed_with_status(digest, status)))
             .allowed_mentions(no_mentions());
         self.pacer.wait(&chat).await;
-        match channel
-            .edit_message(&*self.http, MessageId::new(mid), edit)
-            .await
-        {
+        match in_channel.edit_message(&*self.http, message, edit).await {
             Ok(m) => self.succeeded(&chat, m.id.to_string()),
-            Err(e) => self.failed(&chat, &e),
+            Err(e) => match classify(&e, &self.redactor) {
+                // A forum post deleted by a moderator (Unknown Channel):
+                // that message is gone, the forum is not.
+                Failure::Gone(r) if forum => {
+                    SendOutcome::Rejected(format!("the forum post is gone or closed to us: {r}"))
+                }
+                f => self.failed_with(&chat, f),
+            },
         }
     }
 

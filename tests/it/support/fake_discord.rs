@@ -43,6 +43,11 @@ pub const MEMBER: u64 = (1 << 10) | (1 << 11) | (1 << 16);
 pub const CHANNEL_LIMIT: u32 = 5;
 /// … per this window.
 pub const CHANNEL_WINDOW: Duration = Duration::from_secs(5);
+/// What @everyone may do in the fake's servers (the bot has no other
+/// role): View Channel, Send Messages, Send Messages in Threads, Create
+/// Public Threads, Embed Links, Read Message History.
+pub const EVERYONE: u64 = (1 << 10) | (1 << 11) | (1 << 38) | (1 << 35) | (1 << 14) | (1 << 16);
+
 /// Discord's global limit per second.
 pub const GLOBAL_LIMIT: u32 = 50;
 
@@ -63,6 +68,23 @@ pub struct Created {
     pub id: String,
     pub channel: String,
     pub body: Value,
+    pub at: Instant,
+}
+
+/// A forum post created with `POST /channels/{forum}/threads`.
+#[derive(Clone, Debug)]
+pub struct Thread {
+    /// The thread's id (= its starter message's id).
+    pub id: String,
+    /// The forum it is in.
+    pub forum: String,
+    pub name: String,
+    /// Ids of the forum tags applied.
+    pub applied_tags: Vec<String>,
+    /// The starter message's body as sent (`message`).
+    pub message: Value,
+    /// Deleted by a moderator ([`FakeDiscord::delete_thread`]).
+    pub deleted: bool,
     pub at: Instant,
 }
 
@@ -194,6 +216,14 @@ struct Inner {
     channel_types: HashMap<String, u64>,
     /// Published messages: (channel, message id, when).
     crossposts: Vec<(String, String, Instant)>,
+    /// Forum channel → its tags (name, id).
+    forum_tags: HashMap<String, Vec<(String, String)>>,
+    /// Forum posts, in the order created.
+    threads: Vec<Thread>,
+    /// Channel → permissions denied to the bot there (a member overwrite).
+    bot_denied: HashMap<String, u64>,
+    /// Channel → its server, when not the first of `guilds`.
+    channel_guilds: HashMap<String, u64>,
 }
 
 /// A running fake Discord.
@@ -238,6 +268,10 @@ impl FakeDiscord {
             next_id: 1_400_000_000_000_000_000,
             channel_types: HashMap::new(),
             crossposts: Vec::new(),
+            forum_tags: HashMap::new(),
+            threads: Vec::new(),
+            bot_denied: HashMap::new(),
+            channel_guilds: HashMap::new(),
             identifies: Vec::new(),
             readies: 0,
             heartbeats: 0,
@@ -333,6 +367,58 @@ impl FakeDiscord {
             .insert(channel.to_string(), kind);
     }
 
+    /// Makes a channel a forum (type 15) with these tags; returns the
+    /// tags' ids, in order.
+    pub fn set_forum(&self, channel: u64, tags: &[&str]) -> Vec<String> {
+        let mut s = self.lock();
+        s.channel_types.insert(channel.to_string(), 15);
+        let mut made = Vec::new();
+        for name in tags {
+            s.next_id += 1;
+            made.push((name.to_string(), s.next_id.to_string()));
+        }
+        s.forum_tags.insert(channel.to_string(), made.clone());
+        made.into_iter().map(|(_, id)| id).collect()
+    }
+
+    /// Denies the bot these permissions in a channel (a member overwrite
+    /// that `GET /channels/{id}` shows).
+    pub fn deny_bot(&self, channel: u64, permissions: u64) {
+        self.lock()
+            .bot_denied
+            .insert(channel.to_string(), permissions);
+    }
+
+    /// Puts a channel in another server.
+    pub fn set_channel_guild(&self, channel: u64, guild: u64) {
+        self.lock()
+            .channel_guilds
+            .insert(channel.to_string(), guild);
+    }
+
+    /// The forum posts created in a forum (deleted ones too), in order.
+    pub fn threads_in(&self, forum: u64) -> Vec<Thread> {
+        let forum = forum.to_string();
+        self.lock()
+            .threads
+            .iter()
+            .filter(|t| t.forum == forum)
+            .cloned()
+            .collect()
+    }
+
+    /// A moderator deletes a forum post: the thread and its messages are
+    /// gone (Unknown Channel from then on).
+    pub fn delete_thread(&self, thread: &str) {
+        let mut s = self.lock();
+        for t in s.threads.iter_mut().filter(|t| t.id == thread) {
+            t.deleted = true;
+        }
+        s.message_bodies.remove(thread);
+        s.faults
+            .insert(thread.to_owned(), ChannelFault::UnknownChannel);
+    }
+
     /// Ids of the messages published (crossposted) in a channel, in order.
     pub fn crossposts_in(&self, channel: u64) -> Vec<String> {
         let channel = channel.to_string();
@@ -407,6 +493,18 @@ impl FakeDiscord {
     /// Injects `/ptt <sub>` with options (`[{"name","type","value"}]`);
     /// returns the interaction id.
     pub fn slash(&self, origin: &Origin, sub: &str, options: Value) -> String {
+        self.slash_resolved(origin, sub, options, Value::Null)
+    }
+
+    /// [`slash`](Self::slash) with `data.resolved` (the channels a CHANNEL
+    /// option names, with the member's permissions there).
+    pub fn slash_resolved(
+        &self,
+        origin: &Origin,
+        sub: &str,
+        options: Value,
+        resolved: Value,
+    ) -> String {
         let (id, token) = {
             let mut s = self.lock();
             s.next_id += 1;
@@ -444,6 +542,9 @@ impl FakeDiscord {
             "authorizing_integration_owners": { "0": "1" },
             "attachment_size_limit": 26_214_400,
         });
+        if !resolved.is_null() {
+            d["data"]["resolved"] = resolved;
+        }
         match origin.guild {
             Some(g) => {
                 d["guild_id"] = json!(g.to_string());
@@ -697,8 +798,14 @@ async fn rest(
     body: Bytes,
 ) -> Response {
     let path = uri.path().to_owned();
+    let content_type = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     let body: Value = if body.is_empty() {
         Value::Null
+    } else if content_type.starts_with("multipart/form-data") {
+        multipart_payload(content_type, &body).unwrap_or(Value::String("<no payload_json>".into()))
     } else {
         serde_json::from_slice(&body).unwrap_or(Value::String("<not json>".into()))
     };
@@ -711,7 +818,7 @@ async fn rest(
             path.strip_prefix("/api/v10/channels/")
                 .map(|r| r.split('/').collect::<Vec<_>>())
                 .as_deref(),
-            Some([_, "messages"])
+            Some([_, "messages"] | [_, "threads"])
         );
     // Decided under the lock, answered (perhaps after a wait) without it.
     let (answer, extra, fault) = {
@@ -869,16 +976,77 @@ fn route(s: &mut Inner, method: &Method, path: &str, body: &Value, auth: Option<
             }
         }
         ("POST", ["channels", channel, "messages"]) => create_message(s, channel, body),
+        ("POST", ["channels", channel, "threads"]) => create_thread(s, channel, body),
+        ("GET", ["channels", channel, "messages", mid]) => match channel_fault(s, channel) {
+            Some(f) => (f, vec![]),
+            None => match s.message_bodies.get(*mid) {
+                Some(m) if m["channel_id"] == json!(channel) => ok(m.clone()),
+                _ => (error(404, 10008, "Unknown Message"), vec![]),
+            },
+        },
+        ("GET", ["guilds", guild]) => {
+            let mut g = guild_json(guild.parse().unwrap_or(0));
+            g["roles"] = json!([{
+                "id": guild, "name": "@everyone", "color": 0, "hoist": false,
+                "colors": { "primary_color": 0, "secondary_color": null, "tertiary_color": null },
+                "icon": null, "unicode_emoji": null, "position": 0,
+                "permissions": EVERYONE.to_string(), "managed": false,
+                "mentionable": false, "flags": 0
+            }]);
+            ok(g)
+        }
+        ("GET", ["guilds", _, "members", user]) if *user == APP_ID.to_string() => ok(json!({
+            "user": bot_user(), "nick": null, "avatar": null, "roles": [],
+            "joined_at": "2026-01-01T00:00:00.000000+00:00", "premium_since": null,
+            "deaf": false, "mute": false, "flags": 0, "pending": false,
+            "communication_disabled_until": null
+        })),
+        ("GET", ["guilds", guild, "threads", "active"]) => {
+            let threads: Vec<Value> = s
+                .threads
+                .iter()
+                .filter(|t| !t.deleted)
+                .map(|t| thread_json(t, guild))
+                .collect();
+            ok(json!({ "threads": threads, "members": [] }))
+        }
         ("GET", ["channels", channel]) => match channel_fault(s, channel) {
             Some(f) => (f, vec![]),
             None => {
-                let kind = s.channel_types.get(*channel).copied().unwrap_or(0);
                 let guild = s.guilds.first().copied().unwrap_or(0).to_string();
-                let c = json!({
+                if let Some(t) = s.threads.iter().find(|t| t.id == *channel) {
+                    return ok(thread_json(t, &guild));
+                }
+                let kind = s.channel_types.get(*channel).copied().unwrap_or(0);
+                let guild = s
+                    .channel_guilds
+                    .get(*channel)
+                    .map_or(guild, |g| g.to_string());
+                let overwrites: Vec<Value> = s
+                    .bot_denied
+                    .get(*channel)
+                    .map(|deny| json!({
+                        "id": APP_ID.to_string(), "type": 1, "allow": "0", "deny": deny.to_string()
+                    }))
+                    .into_iter()
+                    .collect();
+                let mut c = json!({
                     "id": channel, "type": kind, "guild_id": guild, "name": "news",
-                    "position": 0, "permission_overwrites": [], "nsfw": false,
+                    "position": 0, "permission_overwrites": overwrites, "nsfw": false,
                     "parent_id": null, "last_message_id": null, "flags": 0
                 });
+                if let Some(tags) = s.forum_tags.get(*channel) {
+                    c["available_tags"] = Value::Array(
+                        tags.iter()
+                            .map(|(name, id)| {
+                                json!({
+                                    "id": id, "name": name, "moderated": false,
+                                    "emoji_id": null, "emoji_name": null
+                                })
+                            })
+                            .collect(),
+                    );
+                }
                 ((200, c), vec![])
             }
         },
@@ -1030,6 +1198,110 @@ fn create_message(s: &mut Inner, channel: &str, body: &Value) -> Answered {
         s.nonces.insert((channel.to_owned(), n), msg.clone());
     }
     ((200, msg), vec![])
+}
+
+/// A forum post (thread) as Discord shows it.
+fn thread_json(t: &Thread, guild: &str) -> Value {
+    json!({
+        "id": t.id, "type": 11, "guild_id": guild, "parent_id": t.forum,
+        "owner_id": APP_ID.to_string(), "name": t.name, "last_message_id": t.id,
+        "position": 0, "permission_overwrites": [], "nsfw": false, "flags": 0,
+        "rate_limit_per_user": 0, "message_count": 0, "member_count": 1,
+        "total_message_sent": 0, "applied_tags": t.applied_tags,
+        "thread_metadata": {
+            "archived": false, "auto_archive_duration": 1440,
+            "archive_timestamp": "2026-01-28T05:30:00.000000+00:00", "locked": false,
+            "create_timestamp": "2026-01-28T05:30:00.000000+00:00"
+        }
+    })
+}
+
+/// `POST /channels/{forum}/threads`: a forum post with its starter
+/// message (same checks as a message), a name of 1–100 characters, and
+/// only the forum's own tags.
+fn create_thread(s: &mut Inner, channel: &str, body: &Value) -> Answered {
+    if let Some(f) = channel_fault(s, channel) {
+        return (f, vec![]);
+    }
+    if let Some(limited) = channel_limit(s, channel) {
+        return limited;
+    }
+    if s.channel_types.get(channel) != Some(&15) {
+        return (
+            error(400, 50024, "Cannot execute action on this channel type"),
+            vec![],
+        );
+    }
+    let invalid = |field: &str| {
+        let errors =
+            json!({ field: { "_errors": [{ "code": "BASE_TYPE_BAD", "message": "Invalid" }] } });
+        (
+            (
+                400,
+                json!({ "code": 50035, "message": "Invalid Form Body", "errors": errors }),
+            ),
+            vec![],
+        )
+    };
+    let name = chars(&body["name"]);
+    if name == 0 || name > 100 {
+        return invalid("name");
+    }
+    let message = &body["message"];
+    if let Some(bad) = validate_message(message, true) {
+        return (bad, vec![]);
+    }
+    if !message["flags"].is_null()
+        && message["flags"]
+            .as_u64()
+            .is_none_or(|n| n & !(4 | 4096) != 0)
+    {
+        return invalid("message.flags");
+    }
+    let tags = s.forum_tags.get(channel).cloned().unwrap_or_default();
+    let applied: Vec<String> = body["applied_tags"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|t| t.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    if applied.iter().any(|a| !tags.iter().any(|(_, id)| id == a)) {
+        return invalid("applied_tags");
+    }
+    s.next_id += 1;
+    let id = s.next_id.to_string();
+    let starter = message_with_id(&id, &id, message);
+    s.message_bodies.insert(id.clone(), starter.clone());
+    let thread = Thread {
+        id: id.clone(),
+        forum: channel.to_owned(),
+        name: body["name"].as_str().unwrap_or("").to_owned(),
+        applied_tags: applied,
+        message: message.clone(),
+        deleted: false,
+        at: Instant::now(),
+    };
+    let guild = s.guilds.first().copied().unwrap_or(0).to_string();
+    let mut answer = thread_json(&thread, &guild);
+    answer["message"] = starter;
+    s.threads.push(thread);
+    ((200, answer), vec![])
+}
+
+/// The `payload_json` part of a multipart body (how serenity sends a
+/// forum post).
+fn multipart_payload(content_type: &str, body: &[u8]) -> Option<Value> {
+    let boundary = content_type.split("boundary=").nth(1)?.trim_matches('"');
+    let text = String::from_utf8_lossy(body);
+    text.split(&format!("--{boundary}")).find_map(|part| {
+        let (head, content) = part.split_once("\r\n\r\n")?;
+        if !head.contains("name=\"payload_json\"") {
+            return None;
+        }
+        serde_json::from_str(content.trim_end_matches("\r\n")).ok()
+    })
 }
 
 /// Discord's publish limit: 10 crossposts an hour per channel.
