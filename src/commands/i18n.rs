@@ -196,13 +196,13 @@ pub static DIGEST: DigestTexts = DigestTexts {
 pub static ZH_TW: Texts = Texts {
     help: "PTT 新聞轉播機器人：把 PTT 看板上的新文章（預設 Stock 板的 [新聞]）摘要送到這裡。\n\
 指令：\n\
-/subscribe [看板] [條件…] 訂閱（條件：tag:標籤 kw:關鍵字 not:排除字 author:作者 push:推數 re:yes fw:yes stock:代號或簡稱 sector:產業類別；送法：silent:yes 不發通知、preview:source|ptt|off 連結預覽）\n\
+/subscribe [看板] [條件…] 訂閱（條件：tag:標籤 kw:關鍵字 not:排除字 author:作者 push:推數 hot:N/M 推文暴增 re:yes fw:yes stock:代號或簡稱 sector:產業類別；送法：silent:yes 不發通知、preview:source|ptt|off 連結預覽）\n\
 /unsubscribe 編號|看板|all 取消訂閱\n\
 /list 列出本聊天室的訂閱\n\
 /latest [N] 最近 N 則符合的摘要（1–20，預設 5）\n\
 /status 狀態\n\
 例：/subscribe Stock kw:台積電 not:\"盤中閒聊\"",
-    usage_subscribe: "用法：/subscribe [看板] [tag:標籤] [kw:關鍵字]… [not:排除字]… [author:作者] [push:1–999] [re:yes|no] [fw:yes|no] [stock:代號|簡稱]… [sector:產業類別]… [silent:yes|no] [preview:source|ptt|off]\n含空白的值請加引號，例如 kw:\"台積電 ADR\"\nstock: 標題或摘要提到該公司（代號或簡稱，如 stock:2330、stock:台積電）；sector: 提到該產業任一公司（如 sector:半導體業）",
+    usage_subscribe: "用法：/subscribe [看板] [tag:標籤] [kw:關鍵字]… [not:排除字]… [author:作者] [push:1–999] [hot:N/M] [re:yes|no] [fw:yes|no] [stock:代號|簡稱]… [sector:產業類別]… [silent:yes|no] [preview:source|ptt|off]\n含空白的值請加引號，例如 kw:\"台積電 ADR\"\nstock: 標題或摘要提到該公司（代號或簡稱，如 stock:2330、stock:台積電）；sector: 提到該產業任一公司（如 sector:半導體業）\nhot:N/M 淨推文數在 M 分鐘內增加 N 以上時轉播一次（N 1–999，M 1–60，如 hot:20/10）",
     usage_unsubscribe: "用法：/unsubscribe 編號|看板|all",
     usage_latest: "用法：/latest [N]（N 為 1–20）",
     malformed: "指令有誤：{what}",
@@ -236,7 +236,7 @@ pub static ZH_TW: Texts = Texts {
     err_bad_target: "「{q}」不是訂閱編號、看板或 all",
     err_bad_count: "「{q}」不是 1–20 的數字",
     err_unexpected_words: "這個指令不需要其他字",
-    err_unknown_word: "看不懂「{q}」（條件要寫成 tag: kw: not: author: push: re: fw: stock: sector: silent: preview:）",
+    err_unknown_word: "看不懂「{q}」（條件要寫成 tag: kw: not: author: push: hot: re: fw: stock: sector: silent: preview:）",
     err_bad_value: "{key}: 的值「{q}」不對",
     err_repeated: "{key}: 只能寫一次",
     err_too_many_words: "條件太多（最多 {max} 個）",
@@ -275,13 +275,13 @@ pub static ZH_TW: Texts = Texts {
 pub static EN: Texts = Texts {
     help: "PTT news relay: sends digests of new PTT posts (by default [新聞] on the Stock board) to this chat.\n\
 Commands:\n\
-/subscribe [BOARD] [WORD…] subscribe (words: tag:TAG kw:WORD not:WORD author:ID push:N re:yes fw:yes stock:CODE|NAME sector:GROUP; delivery: silent:yes without a notification, preview:source|ptt|off link preview)\n\
+/subscribe [BOARD] [WORD…] subscribe (words: tag:TAG kw:WORD not:WORD author:ID push:N hot:N/M re:yes fw:yes stock:CODE|NAME sector:GROUP; delivery: silent:yes without a notification, preview:source|ptt|off link preview)\n\
 /unsubscribe ID|BOARD|all remove subscriptions\n\
 /list this chat's subscriptions\n\
 /latest [N] the last N matching digests (1–20, default 5)\n\
 /status status\n\
 Example: /subscribe Stock kw:台積電 not:\"盤中閒聊\"",
-    usage_subscribe: "Usage: /subscribe [BOARD] [tag:TAG] [kw:WORD]… [not:WORD]… [author:ID] [push:1–999] [re:yes|no] [fw:yes|no] [stock:CODE|NAME]… [sector:GROUP]… [silent:yes|no] [preview:source|ptt|off]\nQuote values with spaces, e.g. kw:\"台積電 ADR\"\nstock: the title or excerpt names the listed company (code or short name: stock:2330, stock:台積電); sector: any company of that industry group (sector:半導體業)",
+    usage_subscribe: "Usage: /subscribe [BOARD] [tag:TAG] [kw:WORD]… [not:WORD]… [author:ID] [push:1–999] [hot:N/M] [re:yes|no] [fw:yes|no] [stock:CODE|NAME]… [sector:GROUP]… [silent:yes|no] [preview:source|ptt|off]\nQuote values with spaces, e.g. kw:\"台積電 ADR\"\nstock: the title or excerpt names the listed company (code or short name: stock:2330, stock:台積電); sector: any company of that industry group (sector:半導體業)\nhot:N/M relays a post once when its net push rose by N or more within M minutes (N 1–999, M 1–60, e.g. hot:20/10)",
     usage_unsubscribe: "Usage: /unsubscribe ID|BOARD|all",
     usage_latest: "Usage: /latest [N] (N from 1 to 20)",
     malformed: "Malformed command: {what}",
@@ -315,7 +315,7 @@ Example: /subscribe Stock kw:台積電 not:\"盤中閒聊\"",
     err_bad_target: "\"{q}\" is not a subscription id, board or all",
     err_bad_count: "\"{q}\" is not a number from 1 to 20",
     err_unexpected_words: "this command takes no words",
-    err_unknown_word: "unknown word \"{q}\" (words are tag: kw: not: author: push: re: fw: stock: sector: silent: preview:)",
+    err_unknown_word: "unknown word \"{q}\" (words are tag: kw: not: author: push: hot: re: fw: stock: sector: silent: preview:)",
     err_bad_value: "bad value for {key}: \"{q}\"",
     err_repeated: "{key}: may appear only once",
     err_too_many_words: "too many words (at most {max})",

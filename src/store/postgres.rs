@@ -655,10 +655,11 @@ impl Dialect for PostgresStore {
         // LEAST ignores NULLs: the smaller threshold, or whichever is set.
         sqlx::query(
             "INSERT INTO tracked_posts (board, post_id, relayed, threshold, marker, tally,
-                 started_at, until_at, next_check_at, step_secs)
-             VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $7 + $9, $9)
+                 started_at, until_at, next_check_at, step_secs, hot)
+             VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $7 + $9, $9, $10)
              ON CONFLICT (board, post_id) DO UPDATE SET
                  relayed = tracked_posts.relayed OR excluded.relayed,
+                 hot = tracked_posts.hot OR excluded.hot,
                  threshold = LEAST(tracked_posts.threshold, excluded.threshold),
                  tally = COALESCE(excluded.tally, tracked_posts.tally)",
         )
@@ -671,6 +672,7 @@ impl Dialect for PostgresStore {
         .bind(t.now)
         .bind(t.until_at)
         .bind(t.first_step_secs)
+        .bind(t.hot)
         .execute(&self.pool)
         .await
         .map_err(q("tracking a post"))?;

@@ -21,8 +21,9 @@ use super::rows::{
     tracked_of,
 };
 use super::{
-    BoardState, CLAIM_SECS, EditJob, GoneChat, MAX_SUBSCRIPTIONS, OutboxRow, PendingPost, Removal,
-    Result, SentMessage, StoreError, Subscription, TrackStart, TrackedPost,
+    BoardState, CLAIM_SECS, EditJob, GoneChat, MAX_SUBSCRIPTIONS, OutboxRow, PUSH_SAMPLE_SECS,
+    PendingPost, PushSample, Removal, Result, SentMessage, StoreError, Subscription, TrackStart,
+    TrackedPost,
 };
 use crate::dest::{Destination, Platform};
 use crate::digest::Digest;
@@ -528,9 +529,58 @@ where
     }
 
     pub async fn untrack_expired(&self, now: i64) -> Result<u64> {
+        let samples =
+            sqlx::query("DELETE FROM push_samples WHERE seen_at < $1").bind(now - PUSH_SAMPLE_SECS);
+        self.run(samples, "forgetting push samples").await?;
         let query = sqlx::query("DELETE FROM tracked_posts WHERE until_at <= $1 OR deleted = TRUE")
             .bind(now);
         self.run(query, "ending tally tracking").await
+    }
+
+    pub async fn record_push_sample(
+        &self,
+        board: &Board,
+        id: &PostId,
+        sample: PushSample,
+    ) -> Result<()> {
+        let query = sqlx::query(
+            "INSERT INTO push_samples (board, post_id, seen_at, lo, hi) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (board, post_id, seen_at) DO UPDATE SET lo = excluded.lo, hi = excluded.hi",
+        )
+        .bind(board.as_str())
+        .bind(id.as_str())
+        .bind(sample.at)
+        .bind(sample.lo)
+        .bind(sample.hi);
+        self.run(query, "recording a push sample").await?;
+        Ok(())
+    }
+
+    pub async fn push_samples(
+        &self,
+        board: &Board,
+        id: &PostId,
+        since: i64,
+    ) -> Result<Vec<PushSample>> {
+        let rows = sqlx::query(
+            "SELECT seen_at, lo, hi FROM push_samples
+             WHERE board = $1 AND post_id = $2 AND seen_at >= $3 ORDER BY seen_at",
+        )
+        .bind(board.as_str())
+        .bind(id.as_str())
+        .bind(since)
+        .fetch_all(self.0)
+        .await
+        .map_err(q("reading push samples"))?;
+        rows.iter()
+            .map(|r| {
+                Ok(PushSample {
+                    at: r.int("seen_at")?,
+                    lo: r.int("lo")?,
+                    hi: r.int("hi")?,
+                })
+            })
+            .collect()
     }
 
     pub async fn count_tracked(&self, now: i64) -> Result<u64> {
@@ -751,7 +801,7 @@ macro_rules! impl_store {
             use $crate::store::queries::Dialect;
             use $crate::store::rows::q;
             use $crate::store::{
-                BoardState, EditJob, GoneChat, OutboxRow, PendingPost, Removal, Result,
+                BoardState, EditJob, GoneChat, OutboxRow, PendingPost, PushSample, Removal, Result,
                 SentMessage, Store, Subscription, TrackStart, TrackedPost,
             };
 
@@ -985,6 +1035,22 @@ macro_rules! impl_store {
                 }
                 async fn edit_gone(&self, job: &EditJob) -> Result<()> {
                     self.shared().edit_gone(job).await
+                }
+                async fn record_push_sample(
+                    &self,
+                    board: &Board,
+                    id: &PostId,
+                    sample: PushSample,
+                ) -> Result<()> {
+                    self.shared().record_push_sample(board, id, sample).await
+                }
+                async fn push_samples(
+                    &self,
+                    board: &Board,
+                    id: &PostId,
+                    since: i64,
+                ) -> Result<Vec<PushSample>> {
+                    self.shared().push_samples(board, id, since).await
                 }
                 async fn untrack_expired(&self, now: i64) -> Result<u64> {
                     self.shared().untrack_expired(now).await

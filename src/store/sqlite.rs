@@ -731,10 +731,11 @@ impl Dialect for SqliteStore {
     async fn track(&self, t: &TrackStart<'_>) -> Result<()> {
         sqlx::query(
             "INSERT INTO tracked_posts (board, post_id, relayed, threshold, marker, tally,
-                 started_at, until_at, next_check_at, step_secs)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?7 + ?9, ?9)
+                 started_at, until_at, next_check_at, step_secs, hot)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?7 + ?9, ?9, ?10)
              ON CONFLICT (board, post_id) DO UPDATE SET
                  relayed = MAX(tracked_posts.relayed, excluded.relayed),
+                 hot = MAX(tracked_posts.hot, excluded.hot),
                  threshold = CASE
                      WHEN tracked_posts.threshold IS NULL THEN excluded.threshold
                      WHEN excluded.threshold IS NULL THEN tracked_posts.threshold
@@ -750,6 +751,7 @@ impl Dialect for SqliteStore {
         .bind(t.now)
         .bind(t.until_at)
         .bind(t.first_step_secs)
+        .bind(t.hot)
         .execute(&self.pool)
         .await
         .map_err(q("tracking a post"))?;

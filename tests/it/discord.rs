@@ -628,6 +628,7 @@ fn hostile_digest(excerpt_chars: usize) -> Digest {
         reporter: None,
         excerpt: Some(format!("<@&1> @everyone {}", "字".repeat(excerpt_chars))),
         stocks: Vec::new(),
+        hot: None,
         tally: Tally {
             push: 24,
             boo: 3,
@@ -1327,6 +1328,7 @@ async fn the_live_tally_edits_the_embed_and_a_deleted_post_is_marked() {
             window: Duration::from_secs(600),
             first_step: Duration::from_secs(2),
             max_step: Duration::from_secs(4),
+            hot_minute: Duration::from_secs(60),
         }),
         ..Options::default()
     })

@@ -15,6 +15,7 @@ mod discord;
 mod failover_binary;
 mod fanout;
 mod faults_ptt;
+mod hot;
 mod http_bounds;
 mod index_parser;
 mod lease_binary;

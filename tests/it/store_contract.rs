@@ -19,8 +19,8 @@ use ptt_relay::ptt::{PostId, Tally};
 use ptt_relay::store::postgres::{CLAIM_SECS, Leadership, PostgresStore};
 use ptt_relay::store::sqlite::SqliteStore;
 use ptt_relay::store::{
-    BoardState, EditJob, MAX_SUBSCRIPTIONS, OutboxRow, PendingPost, Removal, SentMessage, Store,
-    StoreError, TrackStart, migrate,
+    BoardState, EditJob, MAX_SUBSCRIPTIONS, OutboxRow, PendingPost, PushSample, Removal,
+    SentMessage, Store, StoreError, TrackStart, migrate,
 };
 use sqlx::Connection;
 use support::pg::{TestSchema, pg_url};
@@ -104,6 +104,7 @@ contract!(
     due_rows_takes_each_destinations_oldest_due_row,
     delivery_outcomes_and_outbox_measures,
     tracking_starts_widens_and_schedules,
+    hot_candidates_keep_an_hour_of_push_samples,
     tallies_queue_edits_only_when_the_shown_tally_differs,
     a_deleted_post_is_marked_once,
     prune_expires_and_deletes_but_keeps_marks,
@@ -134,6 +135,7 @@ fn digest(board: &str, id: &str, title: &str) -> Digest {
         reporter: None,
         excerpt: Some("text".into()),
         stocks: Vec::new(),
+        hot: None,
         tally: Tally::default(),
     }
 }
@@ -957,12 +959,69 @@ fn start<'a>(board: &str, id: &'a PostId, now: i64) -> TrackStart<'a> {
         id,
         relayed: false,
         threshold: None,
+        hot: false,
         marker: "",
         tally: None,
         now,
         until_at: now + 1000,
         first_step_secs: 120,
     }
+}
+
+async fn hot_candidates_keep_an_hour_of_push_samples(s: &dyn Store) {
+    let p = pid("M.1.A.1");
+    let stock = board_of("Stock");
+    s.track(&TrackStart {
+        hot: true,
+        ..start("Stock", &p, 100)
+    })
+    .await
+    .unwrap();
+    // Widening by a push:N or a relay keeps it a hot candidate.
+    s.track(&TrackStart {
+        relayed: true,
+        ..start("Stock", &p, 110)
+    })
+    .await
+    .unwrap();
+    let t = &s.tracked_posts(&stock, 110).await.unwrap()[0];
+    assert!(t.hot && t.relayed);
+    let sample = |at, lo, hi| PushSample { at, lo, hi };
+    for x in [
+        sample(100, 5, 5),
+        sample(160, 100, 1_000_000),
+        sample(400, -29, -20),
+    ] {
+        s.record_push_sample(&stock, &p, x).await.unwrap();
+    }
+    // The article's count at the same second replaces the marker's range.
+    s.record_push_sample(&stock, &p, sample(160, 130, 130))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.push_samples(&stock, &p, 100).await.unwrap(),
+        vec![
+            sample(100, 5, 5),
+            sample(160, 130, 130),
+            sample(400, -29, -20)
+        ]
+    );
+    assert_eq!(
+        s.push_samples(&stock, &p, 161).await.unwrap(),
+        vec![sample(400, -29, -20)]
+    );
+    assert!(
+        s.push_samples(&board_of("Tech_Job"), &p, 0)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // An hour later the first two are forgotten.
+    s.untrack_expired(160 + 3600 + 1).await.unwrap();
+    assert_eq!(
+        s.push_samples(&stock, &p, 0).await.unwrap(),
+        vec![sample(400, -29, -20)]
+    );
 }
 
 async fn tracking_starts_widens_and_schedules(s: &dyn Store) {

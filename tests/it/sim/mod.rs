@@ -329,6 +329,7 @@ fn extras(sc: &Scenario, transport: Arc<dyn Transport>, chats: &Chats) -> Extras
             window: sc.tally_window,
             first_step: Duration::from_secs(120),
             max_step: Duration::from_secs(600),
+            hot_minute: Duration::from_secs(60),
         }),
         handler: None,
         share: None,

@@ -269,6 +269,25 @@ impl Store for SerialStore {
         self.call(self.inner.edit_gone(job)).await
     }
 
+    async fn record_push_sample(
+        &self,
+        board: &Board,
+        id: &PostId,
+        sample: PushSample,
+    ) -> Result<()> {
+        self.call(self.inner.record_push_sample(board, id, sample))
+            .await
+    }
+
+    async fn push_samples(
+        &self,
+        board: &Board,
+        id: &PostId,
+        since: i64,
+    ) -> Result<Vec<PushSample>> {
+        self.call(self.inner.push_samples(board, id, since)).await
+    }
+
     async fn untrack_expired(&self, now: i64) -> Result<u64> {
         self.call(self.inner.untrack_expired(now)).await
     }
