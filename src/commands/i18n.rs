@@ -51,6 +51,8 @@ pub struct Texts {
     pub usage_unsubscribe: &'static str,
     /// Usage of `/latest`.
     pub usage_latest: &'static str,
+    /// Usage of `/top`.
+    pub usage_top: &'static str,
     /// `{what}` is the parse error.
     pub malformed: &'static str,
     /// `{name}`.
@@ -77,6 +79,10 @@ pub struct Texts {
     pub paused_mark: &'static str,
     /// `/latest` with nothing.
     pub latest_empty: &'static str,
+    /// `/top` with nothing today.
+    pub top_empty: &'static str,
+    /// `/top`'s first line; `{day}` is the +08:00 date.
+    pub top_heading: &'static str,
     /// `{k}`.
     pub and_more: &'static str,
     /// `/status` lines: `{boards}`.
@@ -112,6 +118,8 @@ pub struct Texts {
     pub err_bad_target: &'static str,
     /// `{q}`.
     pub err_bad_count: &'static str,
+    /// `/top` with a count out of range; `{q}` is the value.
+    pub err_bad_top_count: &'static str,
     /// A command that takes no words got some.
     pub err_unexpected_words: &'static str,
     /// `{q}`.
@@ -138,7 +146,7 @@ pub struct Texts {
     pub channel_bot_cannot_post: &'static str,
     /// Descriptions for command menus: subscribe, unsubscribe, list, latest,
     /// status, help.
-    pub menu: [&'static str; 6],
+    pub menu: [&'static str; 7],
     /// Descriptions of the slash command's options.
     pub options: OptionTexts,
 }
@@ -173,6 +181,8 @@ pub struct OptionTexts {
     pub target: &'static str,
     /// `n` of `latest`.
     pub n: &'static str,
+    /// `n` of `top`.
+    pub top_n: &'static str,
 }
 
 /// Marks on the message of a post deleted on PTT. Digests are always
@@ -200,11 +210,13 @@ pub static ZH_TW: Texts = Texts {
 /unsubscribe 編號|看板|all 取消訂閱\n\
 /list 列出本聊天室的訂閱\n\
 /latest [N] 最近 N 則符合的摘要（1–20，預設 5）\n\
+/top [看板] [N] 今天（台北時間）符合訂閱的文章依淨推文數排行前 N 名（3–20，預設 10）\n\
 /status 狀態\n\
 例：/subscribe Stock kw:台積電 not:\"盤中閒聊\"",
     usage_subscribe: "用法：/subscribe [看板] [tag:標籤] [kw:關鍵字]… [not:排除字]… [author:作者] [push:1–999] [hot:N/M] [re:yes|no] [fw:yes|no] [stock:代號|簡稱]… [sector:產業類別]… [silent:yes|no] [preview:source|ptt|off]\n含空白的值請加引號，例如 kw:\"台積電 ADR\"\nstock: 標題或摘要提到該公司（代號或簡稱，如 stock:2330、stock:台積電）；sector: 提到該產業任一公司（如 sector:半導體業）\nhot:N/M 淨推文數在 M 分鐘內增加 N 以上時轉播一次（N 1–999，M 1–60，如 hot:20/10）",
     usage_unsubscribe: "用法：/unsubscribe 編號|看板|all",
     usage_latest: "用法：/latest [N]（N 為 1–20）",
+    usage_top: "用法：/top [看板] [N]（N 為 3–20）",
     malformed: "指令有誤：{what}",
     unknown_command: "不認得的指令 /{name}。",
     subscribed: "已訂閱 #{id}：{board} {filter}",
@@ -218,6 +230,8 @@ pub static ZH_TW: Texts = Texts {
     list_empty: "目前沒有訂閱。用 /subscribe 開始訂閱。",
     paused_mark: "（暫停）",
     latest_empty: "還沒有符合訂閱的文章。",
+    top_empty: "今天還沒有符合訂閱的文章。",
+    top_heading: "今日推文排行（{day}，台北時間）",
     and_more: "…還有 {k} 則",
     status_boards: "轉播看板：{boards}",
     status_board_line: "{board} 上次成功讀取：{when}",
@@ -235,6 +249,7 @@ pub static ZH_TW: Texts = Texts {
     err_missing_target: "缺少要取消的編號、看板或 all",
     err_bad_target: "「{q}」不是訂閱編號、看板或 all",
     err_bad_count: "「{q}」不是 1–20 的數字",
+    err_bad_top_count: "「{q}」不是 3–20 的數字",
     err_unexpected_words: "這個指令不需要其他字",
     err_unknown_word: "看不懂「{q}」（條件要寫成 tag: kw: not: author: push: hot: re: fw: stock: sector: silent: preview:）",
     err_bad_value: "{key}: 的值「{q}」不對",
@@ -251,6 +266,7 @@ pub static ZH_TW: Texts = Texts {
         "取消訂閱",
         "列出訂閱",
         "最近的摘要",
+        "今日推文排行",
         "狀態",
         "說明",
     ],
@@ -268,6 +284,7 @@ pub static ZH_TW: Texts = Texts {
         preview: "連結預覽：source 新聞來源、ptt 原文、off 不顯示",
         target: "訂閱編號、看板名稱或 all",
         n: "則數（1–20，預設 5）",
+        top_n: "名次數（3–20，預設 10）",
     },
 };
 
@@ -279,11 +296,13 @@ Commands:\n\
 /unsubscribe ID|BOARD|all remove subscriptions\n\
 /list this chat's subscriptions\n\
 /latest [N] the last N matching digests (1–20, default 5)\n\
+/top [BOARD] [N] today's (Taipei time) top N posts matching this chat, by net push (3–20, default 10)\n\
 /status status\n\
 Example: /subscribe Stock kw:台積電 not:\"盤中閒聊\"",
     usage_subscribe: "Usage: /subscribe [BOARD] [tag:TAG] [kw:WORD]… [not:WORD]… [author:ID] [push:1–999] [hot:N/M] [re:yes|no] [fw:yes|no] [stock:CODE|NAME]… [sector:GROUP]… [silent:yes|no] [preview:source|ptt|off]\nQuote values with spaces, e.g. kw:\"台積電 ADR\"\nstock: the title or excerpt names the listed company (code or short name: stock:2330, stock:台積電); sector: any company of that industry group (sector:半導體業)\nhot:N/M relays a post once when its net push rose by N or more within M minutes (N 1–999, M 1–60, e.g. hot:20/10)",
     usage_unsubscribe: "Usage: /unsubscribe ID|BOARD|all",
     usage_latest: "Usage: /latest [N] (N from 1 to 20)",
+    usage_top: "Usage: /top [BOARD] [N] (N from 3 to 20)",
     malformed: "Malformed command: {what}",
     unknown_command: "Unknown command /{name}.",
     subscribed: "Subscribed #{id}: {board} {filter}",
@@ -297,6 +316,8 @@ Example: /subscribe Stock kw:台積電 not:\"盤中閒聊\"",
     list_empty: "No subscriptions yet. Use /subscribe to start.",
     paused_mark: " (paused)",
     latest_empty: "No posts matching this chat's subscriptions yet.",
+    top_empty: "No posts matching this chat's subscriptions today.",
+    top_heading: "Today's top posts ({day}, Taipei time)",
     and_more: "…and {k} more",
     status_boards: "Boards relayed: {boards}",
     status_board_line: "{board} last polled successfully: {when}",
@@ -314,6 +335,7 @@ Example: /subscribe Stock kw:台積電 not:\"盤中閒聊\"",
     err_missing_target: "missing the subscription id, board or all to remove",
     err_bad_target: "\"{q}\" is not a subscription id, board or all",
     err_bad_count: "\"{q}\" is not a number from 1 to 20",
+    err_bad_top_count: "\"{q}\" is not a number from 3 to 20",
     err_unexpected_words: "this command takes no words",
     err_unknown_word: "unknown word \"{q}\" (words are tag: kw: not: author: push: hot: re: fw: stock: sector: silent: preview:)",
     err_bad_value: "bad value for {key}: \"{q}\"",
@@ -330,6 +352,7 @@ Example: /subscribe Stock kw:台積電 not:\"盤中閒聊\"",
         "Remove subscriptions",
         "List subscriptions",
         "Latest digests",
+        "Today's top posts",
         "Status",
         "Help",
     ],
@@ -347,6 +370,7 @@ Example: /subscribe Stock kw:台積電 not:\"盤中閒聊\"",
         preview: "Link preview: source (the news), ptt (the post) or off",
         target: "Subscription id, board name or all",
         n: "How many (1–20, default 5)",
+        top_n: "How many (3–20, default 10)",
     },
 };
 

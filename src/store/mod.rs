@@ -339,6 +339,15 @@ pub trait Store: Send + Sync {
     async fn digest(&self, board: &Board, id: &PostId) -> Result<Option<Digest>>;
     /// The newest digests of these boards, newest first.
     async fn latest_digests(&self, boards: &[Board], limit: usize) -> Result<Vec<Digest>>;
+    /// The digests of these boards whose post was created (its id's
+    /// epoch) or first seen at or after `since`, each with when it was
+    /// first seen, newest first.
+    async fn digests_since(
+        &self,
+        boards: &[Board],
+        since: i64,
+        limit: usize,
+    ) -> Result<Vec<(Digest, i64)>>;
 
     /// Adds a subscription (its filter stored as its canonical words), or
     /// finds the identical one. Returns its id and

@@ -401,6 +401,32 @@ impl Dialect for PostgresStore {
         rows.iter().map(|j| digest_of(j)).collect()
     }
 
+    async fn digests_since(
+        &self,
+        boards: &[Board],
+        since: i64,
+        limit: usize,
+    ) -> Result<Vec<(Digest, i64)>> {
+        let boards: Vec<String> = boards
+            .iter()
+            .map(|b| b.as_str().to_ascii_lowercase())
+            .collect();
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT digest, seen_at FROM digests
+             WHERE lower(board) = ANY($1::text[]) AND (epoch >= $2 OR seen_at >= $2)
+             ORDER BY epoch DESC, post_id COLLATE \"C\" DESC LIMIT $3",
+        )
+        .bind(&boards)
+        .bind(since)
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(q("reading the day's digests"))?;
+        rows.iter()
+            .map(|(j, seen)| Ok((digest_of(j)?, *seen)))
+            .collect()
+    }
+
     async fn pause_chat(
         &self,
         platform: Platform,

@@ -757,6 +757,12 @@ pub(super) trait Dialect: Sync {
     async fn raise_mark(&self, board: &Board, mark: &PostId) -> Result<()>;
     async fn mark_seen(&self, board: &Board, ids: &[PostId], at: i64) -> Result<()>;
     async fn latest_digests(&self, boards: &[Board], limit: usize) -> Result<Vec<Digest>>;
+    async fn digests_since(
+        &self,
+        boards: &[Board],
+        since: i64,
+        limit: usize,
+    ) -> Result<Vec<(Digest, i64)>>;
     async fn pause_chat(&self, platform: Platform, chat: &str, reason: &str, at: i64)
     -> Result<()>;
     async fn forget_gone_chats(&self, now: i64, gone_for: Duration) -> Result<Vec<GoneChat>>;
@@ -855,6 +861,14 @@ macro_rules! impl_store {
                     limit: usize,
                 ) -> Result<Vec<Digest>> {
                     Dialect::latest_digests(self, boards, limit).await
+                }
+                async fn digests_since(
+                    &self,
+                    boards: &[Board],
+                    since: i64,
+                    limit: usize,
+                ) -> Result<Vec<(Digest, i64)>> {
+                    Dialect::digests_since(self, boards, since, limit).await
                 }
                 async fn subscribe(
                     &self,

@@ -521,6 +521,34 @@ impl Dialect for SqliteStore {
         rows.iter().map(|j| digest_of(j)).collect()
     }
 
+    async fn digests_since(
+        &self,
+        boards: &[Board],
+        since: i64,
+        limit: usize,
+    ) -> Result<Vec<(Digest, i64)>> {
+        let boards: Vec<String> = boards
+            .iter()
+            .map(|b| b.as_str().to_ascii_lowercase())
+            .collect();
+        let list = serde_json::to_string(&boards).unwrap_or_else(|_| "[]".into());
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT digest, seen_at FROM digests
+             WHERE lower(board) IN (SELECT value FROM json_each(?)) AND (epoch >= ? OR seen_at >= ?)
+             ORDER BY epoch DESC, post_id DESC LIMIT ?",
+        )
+        .bind(list)
+        .bind(since)
+        .bind(since)
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(q("reading the day's digests"))?;
+        rows.iter()
+            .map(|(j, seen)| Ok((digest_of(j)?, *seen)))
+            .collect()
+    }
+
     async fn pause_chat(
         &self,
         platform: Platform,

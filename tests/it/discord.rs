@@ -459,6 +459,12 @@ async fn list_unsubscribe_latest_status_and_help_answer_in_the_users_language() 
     assert!(a.ephemeral);
     assert!(a.content.contains("聯發科新品"), "{a:?}");
     assert!(a.content.contains(&post), "{a:?}");
+    let a = h
+        .ask(&en, "top", json!([opt("board", "stock"), opt("n", 3)]))
+        .await;
+    assert!(a.ephemeral);
+    assert!(a.content.starts_with("Today's top posts"), "{a:?}");
+    assert!(a.content.contains(&post), "{a:?}");
     let a = h.ask(&en, "status", json!([])).await;
     assert!(a.content.contains("Boards relayed: Stock"), "{a:?}");
     assert!(a.content.contains("Version: ptt-relay"), "{a:?}");
@@ -531,6 +537,11 @@ async fn invalid_options_get_a_clear_private_reply_and_change_nothing() {
             json!([opt("n", 21)]),
             "\"21\" is not a number from 1 to 20",
         ),
+        (
+            "top",
+            json!([opt("n", 2)]),
+            "\"2\" is not a number from 3 to 20",
+        ),
     ];
     for (sub, options, expected) in cases {
         let a = h.ask(&en, sub, options.clone()).await;
@@ -577,6 +588,7 @@ async fn with_a_guild_id_the_command_is_registered_in_that_server_with_both_lang
             "unsubscribe",
             "list",
             "latest",
+            "top",
             "status",
             "help"
         ]

@@ -38,4 +38,5 @@ mod tally;
 mod tally_telegram;
 mod telegram;
 mod telegram_binary;
+mod top;
 mod webhook;

@@ -96,6 +96,7 @@ contract!(
     seen_posts,
     accept_post_queues_once_per_destination,
     latest_digests_newest_first_of_the_asked_boards,
+    digests_since_are_the_posts_created_or_first_seen_since,
     subscribe_finds_the_same_and_takes_the_smallest_free_id,
     concurrent_subscribes_do_not_pass_the_limit,
     unsubscribe_by_id_board_and_all,
@@ -304,6 +305,38 @@ async fn accept_post_queues_once_per_destination(s: &dyn Store) {
         Some(lone)
     );
     assert_eq!(s.outbox_depth(None).await.unwrap(), 4);
+}
+
+async fn digests_since_are_the_posts_created_or_first_seen_since(s: &dyn Store) {
+    for (board, id, seen) in [
+        ("Stock", "M.100.A.1", 150),   // old, seen before
+        ("Stock", "M.90.A.1", 1000),   // old, first seen since
+        ("Stock", "M.1000.A.1", 1001), // new
+        ("Tech_Job", "M.1100.A.1", 1101),
+        ("Gossiping", "M.1200.A.1", 1201),
+    ] {
+        s.accept_post(&digest(board, id, id), &[], seen)
+            .await
+            .unwrap();
+    }
+    let boards = vec![board_of("stock"), board_of("TECH_JOB")];
+    let got: Vec<(String, i64)> = s
+        .digests_since(&boards, 1000, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(d, seen)| (d.id, seen))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("M.1100.A.1".to_owned(), 1101),
+            ("M.1000.A.1".to_owned(), 1001),
+            ("M.90.A.1".to_owned(), 1000)
+        ]
+    );
+    assert_eq!(s.digests_since(&boards, 1000, 1).await.unwrap().len(), 1);
+    assert!(s.digests_since(&[], 0, 10).await.unwrap().is_empty());
 }
 
 async fn latest_digests_newest_first_of_the_asked_boards(s: &dyn Store) {

@@ -9,7 +9,8 @@ use unicode_normalization::UnicodeNormalization;
 
 use crate::commands::grammar::{CommandName, LATEST_MAX, ParseError, parse as parse_text};
 use crate::commands::i18n::{EN, OptionTexts, Texts, ZH_TW};
-use crate::commands::{Command, CommandError, Help, Latest, List, Status, Subscribe};
+use crate::commands::top::{TOP_MAX, TOP_MIN};
+use crate::commands::{Command, CommandError, Help, Latest, List, Status, Subscribe, Top};
 use crate::filter::{Filter, Preview, split_words};
 
 /// The one slash command.
@@ -26,11 +27,12 @@ pub const DEFAULT_MEMBER_PERMISSIONS: Permissions = Permissions::MANAGE_CHANNELS
 const LOCALES: [(&str, &Texts); 2] = [("zh-TW", &ZH_TW), ("en-US", &EN)];
 
 /// The subcommands, in the order of `Texts::menu`.
-const SUBCOMMANDS: [&str; 6] = [
+const SUBCOMMANDS: [&str; 7] = [
     "subscribe",
     "unsubscribe",
     "list",
     "latest",
+    "top",
     "status",
     "help",
 ];
@@ -85,6 +87,13 @@ fn subcommand(index: usize) -> CreateCommandOption {
                 .min_int_value(1)
                 .max_int_value(u64::from(LATEST_MAX)),
         ),
+        "top" => sub
+            .add_sub_option(option(CommandOptionType::String, "board", |t| t.board).max_length(64))
+            .add_sub_option(
+                option(CommandOptionType::Integer, "n", |t| t.top_n)
+                    .min_int_value(u64::from(TOP_MIN))
+                    .max_int_value(u64::from(TOP_MAX)),
+            ),
         _ => sub,
     }
 }
@@ -194,6 +203,23 @@ pub fn to_command(name: &str, options: &[(String, OptionValue)]) -> Result<Comma
             Latest::parse(&n)
                 .map(Command::Latest)
                 .map_err(|e| err(CommandName::Latest, e))
+        }
+        "top" => {
+            // Like `/top [BOARD] [N]`.
+            let option = |name: &str| {
+                options
+                    .iter()
+                    .find(|(k, _)| k == name)
+                    .map(|(_, v)| value_text(v).nfkc().collect::<String>().trim().to_owned())
+                    .filter(|v| !v.is_empty())
+            };
+            let words: Vec<String> = [option("board"), option("n")]
+                .into_iter()
+                .flatten()
+                .collect();
+            Top::parse(&words)
+                .map(Command::Top)
+                .map_err(|e| err(CommandName::Top, e))
         }
         "list" => Ok(Command::List(List)),
         "status" => Ok(Command::Status(Status)),

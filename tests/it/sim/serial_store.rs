@@ -101,6 +101,16 @@ impl Store for SerialStore {
         self.call(self.inner.latest_digests(boards, limit)).await
     }
 
+    async fn digests_since(
+        &self,
+        boards: &[Board],
+        since: i64,
+        limit: usize,
+    ) -> Result<Vec<(Digest, i64)>> {
+        self.call(self.inner.digests_since(boards, since, limit))
+            .await
+    }
+
     async fn subscribe(
         &self,
         dest: &Destination,
