@@ -177,6 +177,12 @@ pub struct OptionTexts {
     pub silent: &'static str,
     /// `preview`.
     pub preview: &'static str,
+    /// `stock`.
+    pub stock: &'static str,
+    /// `sector`.
+    pub sector: &'static str,
+    /// `hot`.
+    pub hot: &'static str,
     /// `target` of `unsubscribe`.
     pub target: &'static str,
     /// `n` of `latest`.
@@ -282,6 +288,9 @@ pub static ZH_TW: Texts = Texts {
         fw: "也轉播轉錄文（Fw:）",
         silent: "送出時不發通知",
         preview: "連結預覽：source 新聞來源、ptt 原文、off 不顯示",
+        stock: "提到的上市櫃公司：代號或簡稱，以空白分隔（如 2330 鴻海）",
+        sector: "提到的公司所屬產業類別，以空白分隔（如 半導體業）",
+        hot: "N/M：淨推文數在 M 分鐘內增加 N 以上時轉播一次（如 20/10）",
         target: "訂閱編號、看板名稱或 all",
         n: "則數（1–20，預設 5）",
         top_n: "名次數（3–20，預設 10）",
@@ -368,6 +377,9 @@ Example: /subscribe Stock kw:台積電 not:\"盤中閒聊\"",
         fw: "Also relay forwards (Fw:)",
         silent: "Deliver without a notification",
         preview: "Link preview: source (the news), ptt (the post) or off",
+        stock: "Listed companies named: codes or short names, space-separated (e.g. 2330 鴻海)",
+        sector: "Industry groups of the companies named, space-separated (e.g. 半導體業)",
+        hot: "N/M: relay once when the net push rose by N within M minutes (e.g. 20/10)",
         target: "Subscription id, board name or all",
         n: "How many (1–20, default 5)",
         top_n: "How many (3–20, default 10)",

@@ -429,6 +429,38 @@ async fn twelve_commands_in_a_minute_get_ten_answers_and_then_slow_down() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_stock_sector_and_hot_options_subscribe_with_the_same_words_as_the_text_command() {
+    let h = start(Options::default()).await;
+    let a = h
+        .ask(
+            &manager(CHANNEL).locale("en-US"),
+            "subscribe",
+            json!([
+                opt("stock", "台積電 2317"),
+                opt("sector", "半導體業"),
+                opt("hot", "20/10")
+            ]),
+        )
+        .await;
+    assert!(a.content.contains("#1"), "{a:?}");
+    let subs = h.subscribed(CHANNEL).await;
+    assert_eq!(
+        subs[0].filter.canonical(),
+        "tag:新聞 stock:2317 stock:2330 sector:半導體業 hot:20/10"
+    );
+    let a = h
+        .ask(
+            &manager(CHANNEL).locale("en-US"),
+            "subscribe",
+            json!([opt("hot", "20/61")]),
+        )
+        .await;
+    assert!(a.content.contains("bad value for hot: \"20/61\""), "{a:?}");
+    assert!(a.ephemeral);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn list_unsubscribe_latest_status_and_help_answer_in_the_users_language() {
     let h = start(Options::default()).await;
     let a = h
@@ -607,8 +639,18 @@ async fn with_a_guild_id_the_command_is_registered_in_that_server_with_both_lang
     assert_eq!(
         subscribe,
         [
-            "board", "tag", "kw", "not", "author", "push", "re", "fw", "silent", "preview"
+            "board", "tag", "kw", "not", "author", "push", "re", "fw", "silent", "preview",
+            "stock", "sector", "hot"
         ]
+    );
+    for o in ptt["options"][0]["options"].as_array().unwrap() {
+        assert!(o["description_localizations"]["zh-TW"].is_string(), "{o}");
+        assert!(o["description_localizations"]["en-US"].is_string(), "{o}");
+    }
+    let hot = &ptt["options"][0]["options"][12];
+    assert_eq!(
+        hot["description_localizations"]["zh-TW"],
+        ptt_relay::commands::i18n::ZH_TW.options.hot
     );
     let preview = &ptt["options"][0]["options"][9];
     assert_eq!(preview["choices"][2]["value"], "off");

@@ -76,7 +76,14 @@ fn subcommand(index: usize) -> CreateCommandOption {
                 CommandOptionType::String,
                 "preview",
                 |t| t.preview,
-            ))),
+            )))
+            .add_sub_option(
+                option(CommandOptionType::String, "stock", |t| t.stock).max_length(1000),
+            )
+            .add_sub_option(
+                option(CommandOptionType::String, "sector", |t| t.sector).max_length(1000),
+            )
+            .add_sub_option(option(CommandOptionType::String, "hot", |t| t.hot).max_length(7)),
         "unsubscribe" => sub.add_sub_option(
             option(CommandOptionType::String, "target", |t| t.target)
                 .required(true)
@@ -244,12 +251,12 @@ fn subscribe(options: &[(String, OptionValue)]) -> Result<Command, CommandError>
                     board = Some(b.to_owned());
                 }
             }
-            "kw" | "not" => {
+            "kw" | "not" | "stock" | "sector" => {
                 for w in split_words(&text).map_err(|e| fail(e.into()))? {
                     words.push(format!("{key}:{w}"));
                 }
             }
-            "tag" | "author" | "push" | "re" | "fw" | "silent" | "preview" => {
+            "tag" | "author" | "push" | "re" | "fw" | "silent" | "preview" | "hot" => {
                 words.push(format!("{key}:{text}"));
             }
             other => {
@@ -292,6 +299,9 @@ mod tests {
             ("re".to_owned(), OptionValue::Bool(true)),
             ("silent".to_owned(), OptionValue::Bool(true)),
             s("preview", "off"),
+            s("stock", "2330 鴻海"),
+            s("sector", "半導體業"),
+            s("hot", "20/10"),
         ];
         let Command::Subscribe(Subscribe { board, filter }) =
             to_command("subscribe", &opts).unwrap()
@@ -300,7 +310,8 @@ mod tests {
         };
         assert_eq!(board.as_deref(), Some("stock"));
         let text = crate::commands::parse(
-            "/subscribe stock kw:台積電 kw:\"ADR 漲\" not:盤中 push:30 re:yes silent:yes preview:off",
+            "/subscribe stock kw:台積電 kw:\"ADR 漲\" not:盤中 push:30 re:yes silent:yes preview:off \
+             stock:2330 stock:鴻海 sector:半導體業 hot:20/10",
             None,
         )
         .unwrap()
@@ -315,6 +326,15 @@ mod tests {
         assert_eq!(filter.tag, TagFilter::Is("新聞".into()));
         assert!(filter.silent);
         assert_eq!(filter.preview, Some(Preview::Off));
+        assert_eq!(filter.stocks, ["2317", "2330"]);
+        assert_eq!(filter.sectors, ["半導體業"]);
+        assert_eq!(
+            filter.hot,
+            Some(crate::filter::Hot {
+                rise: 20,
+                minutes: 10
+            })
+        );
     }
 
     #[test]
@@ -373,7 +393,7 @@ mod tests {
     }
 
     #[test]
-    fn the_definition_has_six_subcommands_described_in_both_languages() {
+    fn the_definition_has_seven_subcommands_described_in_both_languages() {
         let v = serde_json::to_value(ptt_command()).unwrap();
         assert_eq!(v["name"], "ptt");
         assert_eq!(v["default_member_permissions"], "16");
@@ -403,7 +423,8 @@ mod tests {
         assert_eq!(
             opt_names,
             [
-                "board", "tag", "kw", "not", "author", "push", "re", "fw", "silent", "preview"
+                "board", "tag", "kw", "not", "author", "push", "re", "fw", "silent", "preview",
+                "stock", "sector", "hot"
             ]
         );
         let preview = &sub[9];
