@@ -44,6 +44,7 @@ fn digest(i: usize) -> Digest {
         reporter: None,
         excerpt: Some("台積電將於明日舉行法說會".repeat(10)),
         stocks: Vec::new(),
+        hot: None,
         tally: Tally::default(),
     }
 }

@@ -422,6 +422,7 @@ pub async fn start_backend(
             window: settings.relay.track_window(),
             first_step: Duration::from_secs(settings.relay.track_first_secs),
             max_step: Duration::from_secs(settings.relay.track_max_step_secs),
+            hot_minute: Duration::from_secs(60),
         }),
         listeners,
         fatal: fatal_tx,

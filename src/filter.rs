@@ -1,11 +1,13 @@
 //! Subscription filters: `tag:` `kw:` `not:` `author:` `push:` `re:` `fw:`
-//! `stock:` `sector:`, matched case-insensitively after NFKC normalisation,
+//! `stock:` `sector:` (and `hot:`, decided over time by the tally
+//! tracker), matched case-insensitively after NFKC normalisation,
 //! and the delivery options `silent:` and `preview:` ([`DeliveryOptions`]),
 //! which say how a matching post is sent rather than whether.
 
 use unicode_normalization::UnicodeNormalization;
 
 use crate::digest::Digest;
+pub use crate::digest::Hot;
 use crate::ptt::TitleInfo;
 use crate::ptt::title::is_tag_bracket;
 
@@ -17,6 +19,10 @@ pub const MAX_WORDS: usize = 20;
 pub const MAX_WORD_CHARS: usize = 64;
 /// Largest `push:` threshold.
 pub const MAX_PUSH: u32 = 999;
+/// Largest rise of `hot:N/M`.
+pub const MAX_HOT_RISE: u32 = 999;
+/// Longest window of `hot:N/M`, in minutes.
+pub const MAX_HOT_MINUTES: u32 = 60;
 
 /// NFKC, then lower case: full-width `ＡＩ` equals `ai`. NFKC again after
 /// lowering, so that normalising twice changes nothing: `T` + U+035A +
@@ -97,6 +103,9 @@ pub struct Filter {
     pub stocks: Vec<String>,
     /// `sector:`: industry groups (any company of one mentioned).
     pub sectors: Vec<String>,
+    /// `hot:N/M`: relay once the net push rose by N within M minutes
+    /// (decided by the tally tracker, never at first sight).
+    pub hot: Option<Hot>,
 }
 
 /// What a message's link preview shows (`preview:` word; Telegram's
@@ -143,6 +152,11 @@ pub struct DeliveryOptions {
     pub silent: bool,
     /// The link preview; `None`: the platform's own setting.
     pub preview: Option<Preview>,
+    /// The `hot:N/M` the message was relayed for, shown as its `🔥` line:
+    /// set only when every matching subscription is a `hot:` one (so the
+    /// post reached this destination because it caught fire), from the
+    /// lowest-numbered one.
+    pub hot: Option<Hot>,
 }
 
 impl DeliveryOptions {
@@ -153,16 +167,19 @@ impl DeliveryOptions {
     /// the defaults (a loud message with the platform's preview).
     pub fn merge<'a>(subs: impl IntoIterator<Item = (i64, &'a Filter)>) -> DeliveryOptions {
         let mut silent = None;
-        let mut lowest: Option<(i64, Option<Preview>)> = None;
+        let mut all_hot = true;
+        let mut lowest: Option<(i64, &Filter)> = None;
         for (id, f) in subs {
             silent = Some(silent.unwrap_or(true) && f.silent);
+            all_hot &= f.hot.is_some();
             if lowest.is_none_or(|(low, _)| id < low) {
-                lowest = Some((id, f.preview));
+                lowest = Some((id, f));
             }
         }
         DeliveryOptions {
             silent: silent.unwrap_or(false),
-            preview: lowest.and_then(|(_, p)| p),
+            preview: lowest.and_then(|(_, f)| f.preview),
+            hot: lowest.filter(|_| all_hot).and_then(|(_, f)| f.hot),
         }
     }
 }
@@ -181,6 +198,7 @@ impl Default for Filter {
             preview: None,
             stocks: Vec::new(),
             sectors: Vec::new(),
+            hot: None,
         }
     }
 }
@@ -315,6 +333,12 @@ impl Filter {
                     Ok(c) => f.stocks.push(c.code.to_owned()),
                     Err(closest) => return Err(not_listed("stock", value, closest)),
                 },
+                "hot" => {
+                    if f.hot.is_some() {
+                        return Err(FilterError::Repeated("hot"));
+                    }
+                    f.hot = Some(parse_hot(value).ok_or_else(|| bad("hot"))?);
+                }
                 "sector" => match crate::stocks::group(value) {
                     Ok(g) => f.sectors.push(g.to_owned()),
                     Err(closest) => return Err(not_listed("sector", value, closest)),
@@ -372,6 +396,9 @@ impl Filter {
         }
         words.extend(self.stocks.iter().map(|c| format!("stock:{c}")));
         words.extend(self.sectors.iter().map(|g| format!("sector:{}", quote(g))));
+        if let Some(h) = self.hot {
+            words.push(format!("hot:{}/{}", h.rise, h.minutes));
+        }
         words.join(" ")
     }
 
@@ -405,7 +432,8 @@ impl Filter {
 
     /// The whole filter against a digest: `push:N` needs the net push at N,
     /// `stock:`/`sector:` a listed company of theirs named in the title or
-    /// the excerpt.
+    /// the excerpt. `hot:` is not decided here: a rise over time is not in
+    /// a digest (see `relay::hot`).
     pub fn matches(&self, d: &Digest) -> bool {
         self.matches_post(PostView::of_digest(d))
             && self.push.is_none_or(|n| d.tally.net >= i64::from(n))
@@ -425,6 +453,15 @@ impl Filter {
                 self.stocks.iter().any(|s| s == c.code) || self.sectors.iter().any(|g| g == c.group)
             })
     }
+}
+
+/// Reads `N/M` (already normalised) as a [`Hot`]; `None` when malformed
+/// or out of range.
+pub fn parse_hot(v: &str) -> Option<Hot> {
+    let (n, m) = v.split_once('/')?;
+    let (rise, minutes) = (n.trim().parse().ok()?, m.trim().parse().ok()?);
+    ((1..=MAX_HOT_RISE).contains(&rise) && (1..=MAX_HOT_MINUTES).contains(&minutes))
+        .then_some(Hot { rise, minutes })
 }
 
 fn not_listed(key: &'static str, value: &str, closest: Vec<String>) -> FilterError {
@@ -637,6 +674,69 @@ mod tests {
             Filter::parse(&words(&["preview:ptt", "preview:off"])),
             Err(FilterError::Repeated("preview"))
         );
+    }
+
+    #[test]
+    fn hot_takes_a_rise_and_minutes_in_range_and_lists_back() {
+        let f = Filter::parse(&words(&["hot:20/10", "kw:台積電"])).unwrap();
+        assert_eq!(
+            f.hot,
+            Some(Hot {
+                rise: 20,
+                minutes: 10
+            })
+        );
+        assert_eq!(f.canonical(), "tag:新聞 kw:台積電 hot:20/10");
+        assert_eq!(Filter::parse_str(&f.canonical()), Ok(f));
+        assert_eq!(
+            Hot {
+                rise: 20,
+                minutes: 10
+            }
+            .line(),
+            "🔥 +20 in 10 min"
+        );
+        assert!(
+            Filter::parse(&words(&["hot:１/６０"])).is_ok(),
+            "full-width digits"
+        );
+        for bad in [
+            "hot:0/10",
+            "hot:1000/10",
+            "hot:5/0",
+            "hot:5/61",
+            "hot:5",
+            "hot:a/b",
+            "hot:5/10/2",
+            "hot:-1/5",
+        ] {
+            assert!(
+                matches!(
+                    Filter::parse(&words(&[bad])),
+                    Err(FilterError::BadValue { key: "hot", .. })
+                ),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            Filter::parse(&words(&["hot:5/10", "hot:6/10"])),
+            Err(FilterError::Repeated("hot"))
+        );
+    }
+
+    #[test]
+    fn the_fire_line_shows_only_when_every_matching_subscription_is_hot() {
+        let hot = Filter::parse(&words(&["hot:20/10"])).unwrap();
+        let hotter = Filter::parse(&words(&["hot:5/3"])).unwrap();
+        let plain = Filter::default();
+        assert_eq!(
+            DeliveryOptions::merge([(4, &hot), (2, &hotter)]).hot,
+            Some(Hot {
+                rise: 5,
+                minutes: 3
+            })
+        );
+        assert_eq!(DeliveryOptions::merge([(4, &hot), (9, &plain)]).hot, None);
     }
 
     #[test]

@@ -170,6 +170,7 @@ pub fn digest_case(input: &Input) -> Case {
         excerpt: present(5).then(|| non_empty(EXCERPT)).flatten(),
         tally,
         stocks: Vec::new(),
+        hot: None,
     };
     let status = match input.header[1] % 4 {
         0 => None,

@@ -9,6 +9,7 @@ use super::latest::Latest;
 use super::list::List;
 use super::status::Status;
 use super::subscribe::Subscribe;
+use super::top::Top;
 use super::unsubscribe::Unsubscribe;
 use crate::filter::{FilterError, UnbalancedQuote, split_words};
 
@@ -27,6 +28,8 @@ pub enum Command {
     List(List),
     /// `/latest [N]`
     Latest(Latest),
+    /// `/top [BOARD] [N]`
+    Top(Top),
     /// `/status`
     Status(Status),
     /// `/help` and `/start`
@@ -42,6 +45,8 @@ pub enum CommandName {
     Unsubscribe,
     /// `/latest`
     Latest,
+    /// `/top`
+    Top,
     /// Any other or unknown command.
     Other,
 }
@@ -64,6 +69,9 @@ pub enum ParseError {
     /// `/latest` with a bad count.
     #[error("bad count {0:?}")]
     BadCount(String),
+    /// `/top` with a bad count.
+    #[error("bad count {0:?}")]
+    BadTopCount(String),
     /// A command that takes no arguments got some.
     #[error("unexpected words")]
     UnexpectedWords,
@@ -113,6 +121,7 @@ pub fn parse(text: &str, bot_name: Option<&str>) -> Result<Option<Command>, Comm
         "subscribe" | "sub" => CommandName::Subscribe,
         "unsubscribe" | "unsub" => CommandName::Unsubscribe,
         "latest" => CommandName::Latest,
+        "top" => CommandName::Top,
         _ => CommandName::Other,
     };
     let err = |error: ParseError| CommandError {
@@ -126,6 +135,7 @@ pub fn parse(text: &str, bot_name: Option<&str>) -> Result<Option<Command>, Comm
         "unsubscribe" | "unsub" => Unsubscribe::parse(&words).map(Command::Unsubscribe),
         "list" => List::parse(&words).map(Command::List),
         "latest" => Latest::parse(&words).map(Command::Latest),
+        "top" => Top::parse(&words).map(Command::Top),
         "status" => Status::parse(&words).map(Command::Status),
         "help" | "start" => Help::parse(&words).map(Command::Help),
         _ => Err(ParseError::UnknownCommand(name)),

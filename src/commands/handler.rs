@@ -193,6 +193,7 @@ impl Handler {
             Command::Unsubscribe(c) => c.apply(self, ctx).await,
             Command::List(c) => c.apply(self, ctx).await,
             Command::Latest(c) => c.apply(self, ctx).await,
+            Command::Top(c) => c.apply(self, ctx).await,
             Command::Status(c) => c.apply(self, ctx).await,
             Command::Help(c) => Ok(c.apply(ctx)),
         }
@@ -227,6 +228,7 @@ fn malformed(t: &Texts, e: &CommandError) -> Reply {
         CommandName::Subscribe => t.usage_subscribe,
         CommandName::Unsubscribe => t.usage_unsubscribe,
         CommandName::Latest => t.usage_latest,
+        CommandName::Top => t.usage_top,
         CommandName::Other => t.help,
     };
     Reply::new(
@@ -249,6 +251,7 @@ fn describe(t: &Texts, e: &ParseError) -> String {
         ParseError::MissingTarget => t.err_missing_target.to_owned(),
         ParseError::BadTarget(q) => fill(t.err_bad_target, &[("q", q)]),
         ParseError::BadCount(q) => fill(t.err_bad_count, &[("q", q)]),
+        ParseError::BadTopCount(q) => fill(t.err_bad_top_count, &[("q", q)]),
         ParseError::UnexpectedWords => t.err_unexpected_words.to_owned(),
         ParseError::Filter(f) => match f {
             FilterError::UnknownWord(q) => fill(t.err_unknown_word, &[("q", q)]),

@@ -51,6 +51,8 @@ pub struct Texts {
     pub usage_unsubscribe: &'static str,
     /// Usage of `/latest`.
     pub usage_latest: &'static str,
+    /// Usage of `/top`.
+    pub usage_top: &'static str,
     /// `{what}` is the parse error.
     pub malformed: &'static str,
     /// `{name}`.
@@ -77,6 +79,10 @@ pub struct Texts {
     pub paused_mark: &'static str,
     /// `/latest` with nothing.
     pub latest_empty: &'static str,
+    /// `/top` with nothing today.
+    pub top_empty: &'static str,
+    /// `/top`'s first line; `{day}` is the +08:00 date.
+    pub top_heading: &'static str,
     /// `{k}`.
     pub and_more: &'static str,
     /// `/status` lines: `{boards}`.
@@ -112,6 +118,8 @@ pub struct Texts {
     pub err_bad_target: &'static str,
     /// `{q}`.
     pub err_bad_count: &'static str,
+    /// `/top` with a count out of range; `{q}` is the value.
+    pub err_bad_top_count: &'static str,
     /// A command that takes no words got some.
     pub err_unexpected_words: &'static str,
     /// `{q}`.
@@ -138,7 +146,7 @@ pub struct Texts {
     pub channel_bot_cannot_post: &'static str,
     /// Descriptions for command menus: subscribe, unsubscribe, list, latest,
     /// status, help.
-    pub menu: [&'static str; 6],
+    pub menu: [&'static str; 7],
     /// Descriptions of the slash command's options.
     pub options: OptionTexts,
 }
@@ -169,12 +177,20 @@ pub struct OptionTexts {
     pub silent: &'static str,
     /// `preview`.
     pub preview: &'static str,
+    /// `stock`.
+    pub stock: &'static str,
+    /// `sector`.
+    pub sector: &'static str,
+    /// `hot`.
+    pub hot: &'static str,
     /// `target` of `unsubscribe`.
     pub target: &'static str,
     /// `n` of `latest`.
     pub n: &'static str,
     /// `channel` of Discord's `subscribe`.
     pub channel: &'static str,
+    /// `n` of `top`.
+    pub top_n: &'static str,
 }
 
 /// Marks on the message of a post deleted on PTT. Digests are always
@@ -198,15 +214,17 @@ pub static DIGEST: DigestTexts = DigestTexts {
 pub static ZH_TW: Texts = Texts {
     help: "PTT 新聞轉播機器人：把 PTT 看板上的新文章（預設 Stock 板的 [新聞]）摘要送到這裡。\n\
 指令：\n\
-/subscribe [看板] [條件…] 訂閱（條件：tag:標籤 kw:關鍵字 not:排除字 author:作者 push:推數 re:yes fw:yes stock:代號或簡稱 sector:產業類別；送法：silent:yes 不發通知、preview:source|ptt|off 連結預覽）\n\
+/subscribe [看板] [條件…] 訂閱（條件：tag:標籤 kw:關鍵字 not:排除字 author:作者 push:推數 hot:N/M 推文暴增 re:yes fw:yes stock:代號或簡稱 sector:產業類別；送法：silent:yes 不發通知、preview:source|ptt|off 連結預覽）\n\
 /unsubscribe 編號|看板|all 取消訂閱\n\
 /list 列出本聊天室的訂閱\n\
 /latest [N] 最近 N 則符合的摘要（1–20，預設 5）\n\
+/top [看板] [N] 今天（台北時間）符合訂閱的文章依淨推文數排行前 N 名（3–20，預設 10）\n\
 /status 狀態\n\
 例：/subscribe Stock kw:台積電 not:\"盤中閒聊\"",
-    usage_subscribe: "用法：/subscribe [看板] [tag:標籤] [kw:關鍵字]… [not:排除字]… [author:作者] [push:1–999] [re:yes|no] [fw:yes|no] [stock:代號|簡稱]… [sector:產業類別]… [silent:yes|no] [preview:source|ptt|off]\n含空白的值請加引號，例如 kw:\"台積電 ADR\"\nstock: 標題或摘要提到該公司（代號或簡稱，如 stock:2330、stock:台積電）；sector: 提到該產業任一公司（如 sector:半導體業）",
+    usage_subscribe: "用法：/subscribe [看板] [tag:標籤] [kw:關鍵字]… [not:排除字]… [author:作者] [push:1–999] [hot:N/M] [re:yes|no] [fw:yes|no] [stock:代號|簡稱]… [sector:產業類別]… [silent:yes|no] [preview:source|ptt|off]\n含空白的值請加引號，例如 kw:\"台積電 ADR\"\nstock: 標題或摘要提到該公司（代號或簡稱，如 stock:2330、stock:台積電）；sector: 提到該產業任一公司（如 sector:半導體業）\nhot:N/M 淨推文數在 M 分鐘內增加 N 以上時轉播一次（N 1–999，M 1–60，如 hot:20/10）",
     usage_unsubscribe: "用法：/unsubscribe 編號|看板|all",
     usage_latest: "用法：/latest [N]（N 為 1–20）",
+    usage_top: "用法：/top [看板] [N]（N 為 3–20）",
     malformed: "指令有誤：{what}",
     unknown_command: "不認得的指令 /{name}。",
     subscribed: "已訂閱 #{id}：{board} {filter}",
@@ -220,6 +238,8 @@ pub static ZH_TW: Texts = Texts {
     list_empty: "目前沒有訂閱。用 /subscribe 開始訂閱。",
     paused_mark: "（暫停）",
     latest_empty: "還沒有符合訂閱的文章。",
+    top_empty: "今天還沒有符合訂閱的文章。",
+    top_heading: "今日推文排行（{day}，台北時間）",
     and_more: "…還有 {k} 則",
     status_boards: "轉播看板：{boards}",
     status_board_line: "{board} 上次成功讀取：{when}",
@@ -237,8 +257,9 @@ pub static ZH_TW: Texts = Texts {
     err_missing_target: "缺少要取消的編號、看板或 all",
     err_bad_target: "「{q}」不是訂閱編號、看板或 all",
     err_bad_count: "「{q}」不是 1–20 的數字",
+    err_bad_top_count: "「{q}」不是 3–20 的數字",
     err_unexpected_words: "這個指令不需要其他字",
-    err_unknown_word: "看不懂「{q}」（條件要寫成 tag: kw: not: author: push: re: fw: stock: sector: silent: preview:）",
+    err_unknown_word: "看不懂「{q}」（條件要寫成 tag: kw: not: author: push: hot: re: fw: stock: sector: silent: preview:）",
     err_bad_value: "{key}: 的值「{q}」不對",
     err_repeated: "{key}: 只能寫一次",
     err_too_many_words: "條件太多（最多 {max} 個）",
@@ -253,6 +274,7 @@ pub static ZH_TW: Texts = Texts {
         "取消訂閱",
         "列出訂閱",
         "最近的摘要",
+        "今日推文排行",
         "狀態",
         "說明",
     ],
@@ -267,10 +289,14 @@ pub static ZH_TW: Texts = Texts {
         re: "也轉播回文（Re:）",
         fw: "也轉播轉錄文（Fw:）",
         silent: "送出時不發通知",
-        preview: "連結預覽：source 新聞來源、ptt 原文、off 不顯示",
+        preview: "Telegram 連結預覽：source 新聞來源、ptt 原文、off 不顯示",
+        stock: "提到的上市櫃公司：代號或簡稱，以空白分隔（如 2330 鴻海）",
+        sector: "提到的公司所屬產業類別，以空白分隔（如 半導體業）",
+        hot: "N/M：淨推文數在 M 分鐘內增加 N 以上時轉播一次（如 20/10）",
         target: "訂閱編號、看板名稱或 all",
         n: "則數（1–20，預設 5）",
         channel: "要訂閱的頻道（文字、公告或論壇；預設為這個頻道）",
+        top_n: "名次數（3–20，預設 10）",
     },
 };
 
@@ -278,15 +304,17 @@ pub static ZH_TW: Texts = Texts {
 pub static EN: Texts = Texts {
     help: "PTT news relay: sends digests of new PTT posts (by default [新聞] on the Stock board) to this chat.\n\
 Commands:\n\
-/subscribe [BOARD] [WORD…] subscribe (words: tag:TAG kw:WORD not:WORD author:ID push:N re:yes fw:yes stock:CODE|NAME sector:GROUP; delivery: silent:yes without a notification, preview:source|ptt|off link preview)\n\
+/subscribe [BOARD] [WORD…] subscribe (words: tag:TAG kw:WORD not:WORD author:ID push:N hot:N/M re:yes fw:yes stock:CODE|NAME sector:GROUP; delivery: silent:yes without a notification, preview:source|ptt|off link preview)\n\
 /unsubscribe ID|BOARD|all remove subscriptions\n\
 /list this chat's subscriptions\n\
 /latest [N] the last N matching digests (1–20, default 5)\n\
+/top [BOARD] [N] today's (Taipei time) top N posts matching this chat, by net push (3–20, default 10)\n\
 /status status\n\
 Example: /subscribe Stock kw:台積電 not:\"盤中閒聊\"",
-    usage_subscribe: "Usage: /subscribe [BOARD] [tag:TAG] [kw:WORD]… [not:WORD]… [author:ID] [push:1–999] [re:yes|no] [fw:yes|no] [stock:CODE|NAME]… [sector:GROUP]… [silent:yes|no] [preview:source|ptt|off]\nQuote values with spaces, e.g. kw:\"台積電 ADR\"\nstock: the title or excerpt names the listed company (code or short name: stock:2330, stock:台積電); sector: any company of that industry group (sector:半導體業)",
+    usage_subscribe: "Usage: /subscribe [BOARD] [tag:TAG] [kw:WORD]… [not:WORD]… [author:ID] [push:1–999] [hot:N/M] [re:yes|no] [fw:yes|no] [stock:CODE|NAME]… [sector:GROUP]… [silent:yes|no] [preview:source|ptt|off]\nQuote values with spaces, e.g. kw:\"台積電 ADR\"\nstock: the title or excerpt names the listed company (code or short name: stock:2330, stock:台積電); sector: any company of that industry group (sector:半導體業)\nhot:N/M relays a post once when its net push rose by N or more within M minutes (N 1–999, M 1–60, e.g. hot:20/10)",
     usage_unsubscribe: "Usage: /unsubscribe ID|BOARD|all",
     usage_latest: "Usage: /latest [N] (N from 1 to 20)",
+    usage_top: "Usage: /top [BOARD] [N] (N from 3 to 20)",
     malformed: "Malformed command: {what}",
     unknown_command: "Unknown command /{name}.",
     subscribed: "Subscribed #{id}: {board} {filter}",
@@ -300,6 +328,8 @@ Example: /subscribe Stock kw:台積電 not:\"盤中閒聊\"",
     list_empty: "No subscriptions yet. Use /subscribe to start.",
     paused_mark: " (paused)",
     latest_empty: "No posts matching this chat's subscriptions yet.",
+    top_empty: "No posts matching this chat's subscriptions today.",
+    top_heading: "Today's top posts ({day}, Taipei time)",
     and_more: "…and {k} more",
     status_boards: "Boards relayed: {boards}",
     status_board_line: "{board} last polled successfully: {when}",
@@ -317,8 +347,9 @@ Example: /subscribe Stock kw:台積電 not:\"盤中閒聊\"",
     err_missing_target: "missing the subscription id, board or all to remove",
     err_bad_target: "\"{q}\" is not a subscription id, board or all",
     err_bad_count: "\"{q}\" is not a number from 1 to 20",
+    err_bad_top_count: "\"{q}\" is not a number from 3 to 20",
     err_unexpected_words: "this command takes no words",
-    err_unknown_word: "unknown word \"{q}\" (words are tag: kw: not: author: push: re: fw: stock: sector: silent: preview:)",
+    err_unknown_word: "unknown word \"{q}\" (words are tag: kw: not: author: push: hot: re: fw: stock: sector: silent: preview:)",
     err_bad_value: "bad value for {key}: \"{q}\"",
     err_repeated: "{key}: may appear only once",
     err_too_many_words: "too many words (at most {max})",
@@ -333,6 +364,7 @@ Example: /subscribe Stock kw:台積電 not:\"盤中閒聊\"",
         "Remove subscriptions",
         "List subscriptions",
         "Latest digests",
+        "Today's top posts",
         "Status",
         "Help",
     ],
@@ -347,10 +379,14 @@ Example: /subscribe Stock kw:台積電 not:\"盤中閒聊\"",
         re: "Also relay replies (Re:)",
         fw: "Also relay forwards (Fw:)",
         silent: "Deliver without a notification",
-        preview: "Link preview: source (the news), ptt (the post) or off",
+        preview: "Telegram link preview: source (the news), ptt (the post) or off",
+        stock: "Listed companies named: codes or short names, space-separated (e.g. 2330 鴻海)",
+        sector: "Industry groups of the companies named, space-separated (e.g. 半導體業)",
+        hot: "N/M: relay once when the net push rose by N within M minutes (e.g. 20/10)",
         target: "Subscription id, board name or all",
         n: "How many (1–20, default 5)",
         channel: "The channel to subscribe (text, announcement or forum; default: this one)",
+        top_n: "How many (3–20, default 10)",
     },
 };
 

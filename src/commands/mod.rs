@@ -13,6 +13,7 @@ pub mod limit;
 pub mod list;
 pub mod status;
 pub mod subscribe;
+pub mod top;
 pub mod unsubscribe;
 
 pub use events::Membership;
@@ -25,4 +26,5 @@ pub use limit::Admission;
 pub use list::List;
 pub use status::Status;
 pub use subscribe::Subscribe;
+pub use top::Top;
 pub use unsubscribe::{Target, Unsubscribe};

@@ -43,6 +43,25 @@ pub struct StockRef {
     pub name: String,
 }
 
+/// A rise of the net push by at least `rise` within `minutes`: the
+/// subscription word `hot:N/M` (`crate::filter`), and what a message
+/// relayed for it says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Hot {
+    /// N, 1–`filter::MAX_HOT_RISE`.
+    pub rise: u32,
+    /// M, 1–`filter::MAX_HOT_MINUTES`.
+    pub minutes: u32,
+}
+
+impl Hot {
+    /// Reads `N/M` (already normalised); `None` when malformed or out of range.
+    /// The line a message relayed for it shows: `🔥 +20 in 10 min`.
+    pub fn line(self) -> String {
+        format!("🔥 +{} in {} min", self.rise, self.minutes)
+    }
+}
+
 /// One post's digest. Serializes to exactly the JSON of DESIGN.md's "Digest
 /// JSON" (every key present, `null` for what the page lacks), and is what the
 /// outbox stores.
@@ -82,6 +101,11 @@ pub struct Digest {
     /// [`caps::STOCKS`]). Digests stored before this key read as none.
     #[serde(default)]
     pub stocks: Vec<StockRef>,
+    /// Set on the copy rendered for one destination when it gets the post
+    /// because it caught fire (`hot:N/M`): renderers add [`Hot::line`].
+    /// Never stored nor in the digest JSON.
+    #[serde(skip)]
+    pub hot: Option<Hot>,
 }
 
 impl Digest {
@@ -118,6 +142,7 @@ impl Digest {
             excerpt: news.excerpt,
             tally: article.tally(),
             stocks,
+            hot: None,
         }
     }
 
@@ -145,6 +170,11 @@ impl Digest {
                 .collect();
             format!("標的：{}", names.join("、"))
         })
+    }
+
+    /// `🔥 +20 in 10 min` when this copy is relayed for a `hot:` word.
+    pub fn hot_line(&self) -> Option<String> {
+        self.hot.map(Hot::line)
     }
 
     /// `someid · 2026-01-28 13:25`, or whichever of the two is known.

@@ -13,6 +13,9 @@ pub fn render(d: &Digest) -> String {
     if let Some(u) = &d.source_url {
         out.push_str(&format!("  原文連結：{}\n", strip_controls(u)));
     }
+    if let Some(line) = d.hot_line() {
+        out.push_str(&format!("  {line}\n"));
+    }
     if let Some(line) = d.stocks_line() {
         out.push_str(&format!("  {}\n", strip_controls(&line)));
     }

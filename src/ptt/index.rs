@@ -17,6 +17,10 @@ pub struct PushMarker {
     pub raw: String,
 }
 
+/// A net push count beyond any real post's, for the open ends of
+/// [`PushMarker::range`].
+pub const UNBOUNDED: i64 = 1_000_000;
+
 impl PushMarker {
     /// A bound on the post's net push count that the marker guarantees:
     /// for empty and positive markers a lower bound (`""` → 0, `37` → 37,
@@ -42,6 +46,22 @@ impl PushMarker {
                     _ => 0,
                 }
             }
+        }
+    }
+
+    /// The net push counts the marker allows, `(least, most)`, with
+    /// [`UNBOUNDED`] standing in for no limit: `""` → −9…0 (PTT shows
+    /// nothing from −9 to 0), `37` → 37…37, `爆` → 100…, `X3` → −39…−30,
+    /// `XX` → …−100. Unknown text allows anything.
+    pub fn range(&self) -> (i64, i64) {
+        let b = i64::from(self.bound());
+        match self.raw.trim() {
+            "" => (-9, 0),
+            "爆" => (100, UNBOUNDED),
+            "XX" => (-UNBOUNDED, -100),
+            _ if b > 0 => (b, b),
+            _ if b < 0 => (b - 9, b),
+            _ => (-UNBOUNDED, UNBOUNDED),
         }
     }
 
@@ -218,6 +238,19 @@ mod tests {
 
     fn m(raw: &str) -> PushMarker {
         PushMarker { raw: raw.into() }
+    }
+
+    #[test]
+    fn push_marker_ranges_hold_every_count_the_marker_allows() {
+        use super::UNBOUNDED as U;
+        assert_eq!(m("").range(), (-9, 0));
+        assert_eq!(m("7").range(), (7, 7));
+        assert_eq!(m("99").range(), (99, 99));
+        assert_eq!(m("爆").range(), (100, U));
+        assert_eq!(m("X1").range(), (-19, -10));
+        assert_eq!(m("X9").range(), (-99, -90));
+        assert_eq!(m("XX").range(), (-U, -100));
+        assert_eq!(m("abc").range(), (-U, U));
     }
 
     #[test]

@@ -132,7 +132,13 @@ async fn edit(
         }
     };
     let outcome = sink
-        .edit(&job.dest, &job.message_id, &job.digest, kind, &opts)
+        .edit(
+            &job.dest,
+            &job.message_id,
+            &super::options::as_sent(&job.digest, &opts),
+            kind,
+            &opts,
+        )
         .await;
     let (label, rest, result) = match &outcome {
         SendOutcome::Sent { .. } => {

@@ -1,6 +1,7 @@
 //! The relay engine: board pollers, the outbox and tally edit workers.
 
 pub mod edits;
+pub mod hot;
 pub mod options;
 pub mod outbox;
 pub mod poller;

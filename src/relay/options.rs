@@ -13,6 +13,14 @@ use crate::digest::Digest;
 use crate::filter::DeliveryOptions;
 use crate::store::{self, Store};
 
+/// The digest as this destination's message shows it: with the `🔥` line
+/// of the `hot:` word it was relayed for, if any.
+pub fn as_sent(digest: &Digest, opts: &DeliveryOptions) -> Digest {
+    let mut shown = digest.clone();
+    shown.hot = opts.hot;
+    shown
+}
+
 /// The options of a message of `digest` to `dest`: those of `dest`'s
 /// subscriptions to the post's board that match it (defaults when none
 /// does, or for the console). A stored filter that no longer parses is

@@ -276,7 +276,8 @@ async fn deliver(
             .await;
         return row.dest;
     }
-    let send = sink.send(&row.dest, &row.digest, &opts);
+    let digest = super::options::as_sent(&row.digest, &opts);
+    let send = sink.send(&row.dest, &digest, &opts);
     let outcome = match tokio::time::timeout(SEND_LIMIT, send).await {
         Ok(outcome) => outcome,
         Err(_) => SendOutcome::Transient(format!("no answer within {SEND_LIMIT:?}")),

@@ -626,10 +626,16 @@ impl Poller {
             title: &row.title,
             author: Some(&row.author),
         };
-        let wanted: Vec<&Target> = targets
-            .iter()
-            .filter(|t| t.filter.matches_post(view))
-            .collect();
+        let matching = targets.iter().filter(|t| t.filter.matches_post(view));
+        // `hot:` targets never take a post at first sight: the tracker
+        // watches its push marker and relays it once it catches fire.
+        let (hot, wanted): (Vec<&Target>, Vec<&Target>) =
+            matching.partition(|t| t.filter.hot.is_some());
+        if !hot.is_empty()
+            && let Some(tracker) = &self.tracker
+        {
+            tracker.track_hot(&self.board, id, &row.push).await?;
+        }
         // push:N targets need the article only once the marker shows N.
         let needs_article = wanted.iter().any(|t| {
             t.filter.push.is_none_or(|n| {

@@ -5,20 +5,29 @@
 //! `relay.track_max_step_secs`) that covers relayed posts off the page. A
 //! candidate costs no article fetch until its marker reaches N. Re-checks
 //! use the lowest priority of the shared PTT budget.
+//!
+//! `hot:N/M` candidates (posts matching a `hot:` subscription's words) are
+//! tracked too: while their marker changes, the ranges it allows are kept
+//! as push samples, and the article is read only when the samples say the
+//! rise may have happened ([`super::hot`]); the read's count decides, and
+//! a post that caught fire is relayed once to each such subscription.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use super::hot;
 use super::router::Router;
 use crate::clock::now_secs;
 use crate::digest::Digest;
+use crate::filter::Hot;
 use crate::ptt::budget::Priority;
 use crate::ptt::client::{FetchError, PttClient};
 use crate::ptt::{Board, IndexRow, PostId, PushMarker, Tally, page_is_complete, parse_article};
-use crate::store::{Store, StoreError, TrackStart, TrackedPost};
+use crate::store::{PUSH_SAMPLE_SECS, PushSample, Store, StoreError, TrackStart, TrackedPost};
 use crate::telemetry::status::RuntimeStatus;
 
 /// Tracking settings.
@@ -30,6 +39,8 @@ pub struct TallyOptions {
     pub first_step: Duration,
     /// The largest step of the schedule.
     pub max_step: Duration,
+    /// The length of a minute of `hot:N/M` (60 s; tests shorten it).
+    pub hot_minute: Duration,
 }
 
 impl TallyOptions {
@@ -73,6 +84,9 @@ pub struct Tracker {
     /// Edit workers, woken when edits are queued.
     wake_edits: Vec<Arc<Notify>>,
     wake_self: Notify,
+    /// When each board's index was last observed: a marker that changed
+    /// since still showed its old value then.
+    observed_at: Mutex<HashMap<Board, i64>>,
 }
 
 impl Tracker {
@@ -95,6 +109,7 @@ impl Tracker {
             wake_outbox,
             wake_edits,
             wake_self: Notify::new(),
+            observed_at: Mutex::new(HashMap::new()),
         }
     }
 
@@ -113,6 +128,7 @@ impl Tracker {
             id,
             relayed,
             threshold,
+            hot: false,
             marker,
             tally,
             now,
@@ -149,33 +165,146 @@ impl Tracker {
             .await
     }
 
+    /// A post matches the words of a `hot:N/M` subscription: keep its
+    /// push samples, starting with what its marker shows now.
+    pub async fn track_hot(
+        &self,
+        board: &Board,
+        id: &PostId,
+        marker: &PushMarker,
+    ) -> Result<(), StoreError> {
+        let start = TrackStart {
+            hot: true,
+            ..self.start(board, id, &marker.raw, false, None, None)
+        };
+        self.store.track(&start).await?;
+        let (lo, hi) = marker.range();
+        self.store
+            .record_push_sample(
+                board,
+                id,
+                PushSample {
+                    at: start.now,
+                    lo,
+                    hi,
+                },
+            )
+            .await
+    }
+
     /// Compares the markers of a polled index page with the last ones seen;
-    /// a change queues a re-count (for a candidate, only once the marker
-    /// reaches its N).
+    /// a change queues a re-count (for a `push:N` candidate, only once the
+    /// marker reaches its N; for a `hot:` candidate, only once its samples
+    /// say the rise may have happened).
     pub async fn observe_index(&self, board: &Board, rows: &[IndexRow]) -> Result<(), StoreError> {
-        let tracked = self.store.tracked_posts(board, now_secs()).await?;
+        let now = now_secs();
+        let previous = self
+            .observed_at
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(board.clone(), now)
+            .filter(|at| *at < now);
+        let tracked = self.store.tracked_posts(board, now).await?;
         if tracked.is_empty() {
             return Ok(());
         }
+        let mut words: Option<Vec<Hot>> = None;
         let mut queued = false;
         for row in rows {
             let Some(id) = &row.id else { continue };
             let Some(t) = tracked.iter().find(|t| &t.id == id) else {
                 continue;
             };
-            if t.marker == row.push.raw {
-                continue;
+            let changed = t.marker != row.push.raw;
+            let mut due =
+                changed && (t.relayed || t.threshold.is_some_and(|n| marker_reaches(&row.push, n)));
+            // `爆` hides any rise above 100: such a candidate is re-counted
+            // now and then even while its marker stands still.
+            if t.hot && (changed || row.push.raw.trim() == "爆") {
+                let words = match &mut words {
+                    Some(w) => w,
+                    None => words.insert(self.hot_words(board).await?),
+                };
+                due |= !words.is_empty()
+                    && self
+                        .may_be_hot(t, row, changed.then_some(previous).flatten(), now, words)
+                        .await?;
             }
-            let due = t.relayed || t.threshold.is_some_and(|n| marker_reaches(&row.push, n));
-            self.store
-                .set_tracked_marker(board, id, &row.push.raw, due)
-                .await?;
+            if changed || due {
+                self.store
+                    .set_tracked_marker(board, id, &row.push.raw, due)
+                    .await?;
+            }
             queued |= due;
         }
         if queued {
             self.wake_self.notify_one();
         }
         Ok(())
+    }
+
+    /// The `hot:` words of a board's subscriptions.
+    async fn hot_words(&self, board: &Board) -> Result<Vec<Hot>, StoreError> {
+        let mut words: Vec<Hot> = self
+            .router
+            .targets(board)
+            .await?
+            .iter()
+            .filter_map(|t| t.filter.hot)
+            .collect();
+        words.sort_unstable_by_key(|h| (h.rise, h.minutes));
+        words.dedup();
+        Ok(words)
+    }
+
+    /// Records a `hot:` candidate's marker change (its old value as of the
+    /// previous observation `previous`, its new one now) and says whether
+    /// the rise of some word may have happened; for a marker standing at
+    /// `爆` (`previous` is `None`), whether its last count is older than
+    /// half the shortest window.
+    async fn may_be_hot(
+        &self,
+        t: &TrackedPost,
+        row: &IndexRow,
+        previous: Option<i64>,
+        now: i64,
+        words: &[Hot],
+    ) -> Result<bool, StoreError> {
+        let minute = self.options.hot_minute;
+        let changed = t.marker != row.push.raw;
+        if changed {
+            if let Some(at) = previous {
+                let (lo, hi) = PushMarker {
+                    raw: t.marker.clone(),
+                }
+                .range();
+                self.store
+                    .record_push_sample(&t.board, &t.id, PushSample { at, lo, hi })
+                    .await?;
+            }
+            let (lo, hi) = row.push.range();
+            self.store
+                .record_push_sample(&t.board, &t.id, PushSample { at: now, lo, hi })
+                .await?;
+        }
+        let samples = self
+            .store
+            .push_samples(&t.board, &t.id, now - PUSH_SAMPLE_SECS)
+            .await?;
+        if changed {
+            let most = row.push.range().1;
+            return Ok(words
+                .iter()
+                .any(|h| hot::may_have_risen(&samples, now, most, *h, minute)));
+        }
+        let half = words
+            .iter()
+            .map(|h| hot::window_secs(*h, minute) / 2)
+            .min()
+            .unwrap_or(60)
+            .max(1);
+        let last_count = samples.iter().filter(|s| s.lo == s.hi).map(|s| s.at).max();
+        Ok(last_count.is_none_or(|at| now - at >= half))
     }
 
     /// Re-checks due posts until `shutdown`.
@@ -301,6 +430,63 @@ impl Tracker {
         {
             self.fire_hot(board, post, &digest).await?;
         }
+        if post.hot {
+            self.fire_rise(board, post, &digest).await?;
+        }
+        Ok(())
+    }
+
+    /// Records a `hot:` candidate's count and delivers it to the `hot:N/M`
+    /// subscriptions whose rise it proves (once each: the outbox key is
+    /// unique).
+    async fn fire_rise(
+        &self,
+        board: &Board,
+        post: &TrackedPost,
+        digest: &Digest,
+    ) -> Result<(), CheckError> {
+        let now = now_secs();
+        let net = digest.tally.net;
+        let samples = self
+            .store
+            .push_samples(board, &post.id, now - PUSH_SAMPLE_SECS)
+            .await?;
+        self.store
+            .record_push_sample(
+                board,
+                &post.id,
+                PushSample {
+                    at: now,
+                    lo: net,
+                    hi: net,
+                },
+            )
+            .await?;
+        let minute = self.options.hot_minute;
+        let dests: Vec<_> = self
+            .router
+            .targets(board)
+            .await?
+            .into_iter()
+            .filter(|t| {
+                t.filter
+                    .hot
+                    .is_some_and(|h| hot::has_risen(&samples, now, net, h, minute))
+                    && t.filter.matches(digest)
+            })
+            .map(|t| t.dest)
+            .collect();
+        if dests.is_empty() {
+            return Ok(());
+        }
+        let queued = self.store.accept_post(digest, &dests, now).await?;
+        if queued > 0 {
+            tracing::info!(board = %board, post = %post.id, net, destinations = queued, "post caught fire; relayed to hot subscriptions");
+            crate::telemetry::metrics::metrics().post_relayed(board.as_str());
+            self.wake(&self.wake_outbox);
+        }
+        self.track_relayed(board, &post.id, &post.marker, digest.tally)
+            .await?;
         Ok(())
     }
 
@@ -317,7 +503,9 @@ impl Tracker {
             .targets(board)
             .await?
             .into_iter()
-            .filter(|t| t.filter.push.is_some() && t.filter.matches(digest))
+            .filter(|t| {
+                t.filter.push.is_some() && t.filter.hot.is_none() && t.filter.matches(digest)
+            })
             .map(|t| t.dest)
             .collect();
         if dests.is_empty() {
@@ -363,6 +551,7 @@ mod tests {
             window: Duration::from_secs(6 * 3600),
             first_step: Duration::from_secs(120),
             max_step: Duration::from_secs(1800),
+            hot_minute: Duration::from_secs(60),
         };
         assert_eq!(o.next_step(120), 240);
         assert_eq!(o.next_step(1200), 1800);
@@ -387,6 +576,7 @@ mod tests {
             window: Duration::from_secs(6 * 3600),
             first_step: Duration::from_secs(120),
             max_step: Duration::from_secs(1800),
+            hot_minute: Duration::from_secs(60),
         };
         let mut rng_state: u64 = 0x2545_f491_4f6c_dd1d;
         let mut rand01 = move || {

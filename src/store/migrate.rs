@@ -35,6 +35,11 @@ pub const SQLITE: &[Migration] = &[
         name: "digest_once",
         sql: include_str!("sql/sqlite/0004_digest_once.sql"),
     },
+    Migration {
+        version: 5,
+        name: "hot",
+        sql: include_str!("sql/sqlite/0005_hot.sql"),
+    },
 ];
 
 /// PostgreSQL migrations, oldest first. Each must work with the previous
@@ -60,6 +65,11 @@ pub const POSTGRES: &[Migration] = &[
         version: 4,
         name: "digest_once",
         sql: include_str!("sql/postgres/0004_digest_once.sql"),
+    },
+    Migration {
+        version: 5,
+        name: "hot",
+        sql: include_str!("sql/postgres/0005_hot.sql"),
     },
 ];
 

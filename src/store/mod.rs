@@ -199,6 +199,9 @@ pub struct TrackedPost {
     pub relayed: bool,
     /// The smallest `push:N` it is a candidate for.
     pub threshold: Option<u32>,
+    /// It is a candidate of some `hot:N/M` subscription: its push samples
+    /// are kept ([`Store::push_samples`]).
+    pub hot: bool,
     /// The push marker last seen on an index page.
     pub marker: String,
     /// The tally last counted from the article.
@@ -224,6 +227,8 @@ pub struct TrackStart<'a> {
     pub relayed: bool,
     /// A `push:N` it is a candidate for.
     pub threshold: Option<u32>,
+    /// It is a candidate of some `hot:N/M` subscription.
+    pub hot: bool,
     /// The marker on the index row.
     pub marker: &'a str,
     /// The tally if the article was read.
@@ -234,6 +239,22 @@ pub struct TrackStart<'a> {
     pub until_at: i64,
     /// The first scheduled re-check step.
     pub first_step_secs: i64,
+}
+
+/// How long push samples are kept (seconds): the longest `hot:` window.
+pub const PUSH_SAMPLE_SECS: i64 = 3600;
+
+/// What a post's net push was at one moment, as far as it is known: an
+/// index marker gives a range (`爆` is 100 or more, `X2` −20 to −29), an
+/// article count the number itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PushSample {
+    /// When (Unix seconds).
+    pub at: i64,
+    /// The least the net push was.
+    pub lo: i64,
+    /// The most the net push was.
+    pub hi: i64,
 }
 
 /// A message to edit to its post's current state.
@@ -318,6 +339,15 @@ pub trait Store: Send + Sync {
     async fn digest(&self, board: &Board, id: &PostId) -> Result<Option<Digest>>;
     /// The newest digests of these boards, newest first.
     async fn latest_digests(&self, boards: &[Board], limit: usize) -> Result<Vec<Digest>>;
+    /// The digests of these boards whose post was created (its id's
+    /// epoch) or first seen at or after `since`, each with when it was
+    /// first seen, newest first.
+    async fn digests_since(
+        &self,
+        boards: &[Board],
+        since: i64,
+        limit: usize,
+    ) -> Result<Vec<(Digest, i64)>>;
 
     /// Adds a subscription (its filter stored as its canonical words), or
     /// finds the identical one. Returns its id and
@@ -447,7 +477,19 @@ pub trait Store: Send + Sync {
     async fn edit_done(&self, job: &EditJob) -> Result<()>;
     /// A message can no longer be edited: stop editing it.
     async fn edit_gone(&self, job: &EditJob) -> Result<()>;
-    /// Stops tracking posts whose window ended; returns how many.
+    /// Records what a `hot:` candidate's net push was at `sample.at` (a
+    /// second sample at the same moment replaces the first).
+    async fn record_push_sample(
+        &self,
+        board: &Board,
+        id: &PostId,
+        sample: PushSample,
+    ) -> Result<()>;
+    /// A post's push samples taken at or after `since`, oldest first.
+    async fn push_samples(&self, board: &Board, id: &PostId, since: i64)
+    -> Result<Vec<PushSample>>;
+    /// Stops tracking posts whose window ended, and forgets push samples
+    /// older than [`PUSH_SAMPLE_SECS`]; returns how many posts.
     async fn untrack_expired(&self, now: i64) -> Result<u64>;
     /// How many posts are tracked at `now`.
     async fn count_tracked(&self, now: i64) -> Result<u64>;

@@ -401,6 +401,32 @@ impl Dialect for PostgresStore {
         rows.iter().map(|j| digest_of(j)).collect()
     }
 
+    async fn digests_since(
+        &self,
+        boards: &[Board],
+        since: i64,
+        limit: usize,
+    ) -> Result<Vec<(Digest, i64)>> {
+        let boards: Vec<String> = boards
+            .iter()
+            .map(|b| b.as_str().to_ascii_lowercase())
+            .collect();
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT digest, seen_at FROM digests
+             WHERE lower(board) = ANY($1::text[]) AND (epoch >= $2 OR seen_at >= $2)
+             ORDER BY epoch DESC, post_id COLLATE \"C\" DESC LIMIT $3",
+        )
+        .bind(&boards)
+        .bind(since)
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(q("reading the day's digests"))?;
+        rows.iter()
+            .map(|(j, seen)| Ok((digest_of(j)?, *seen)))
+            .collect()
+    }
+
     async fn pause_chat(
         &self,
         platform: Platform,
@@ -655,10 +681,11 @@ impl Dialect for PostgresStore {
         // LEAST ignores NULLs: the smaller threshold, or whichever is set.
         sqlx::query(
             "INSERT INTO tracked_posts (board, post_id, relayed, threshold, marker, tally,
-                 started_at, until_at, next_check_at, step_secs)
-             VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $7 + $9, $9)
+                 started_at, until_at, next_check_at, step_secs, hot)
+             VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $7 + $9, $9, $10)
              ON CONFLICT (board, post_id) DO UPDATE SET
                  relayed = tracked_posts.relayed OR excluded.relayed,
+                 hot = tracked_posts.hot OR excluded.hot,
                  threshold = LEAST(tracked_posts.threshold, excluded.threshold),
                  tally = COALESCE(excluded.tally, tracked_posts.tally)",
         )
@@ -671,6 +698,7 @@ impl Dialect for PostgresStore {
         .bind(t.now)
         .bind(t.until_at)
         .bind(t.first_step_secs)
+        .bind(t.hot)
         .execute(&self.pool)
         .await
         .map_err(q("tracking a post"))?;

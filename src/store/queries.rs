@@ -21,8 +21,9 @@ use super::rows::{
     tracked_of,
 };
 use super::{
-    BoardState, CLAIM_SECS, EditJob, GoneChat, MAX_SUBSCRIPTIONS, OutboxRow, PendingPost, Removal,
-    Result, SentMessage, StoreError, Subscription, TrackStart, TrackedPost,
+    BoardState, CLAIM_SECS, EditJob, GoneChat, MAX_SUBSCRIPTIONS, OutboxRow, PUSH_SAMPLE_SECS,
+    PendingPost, PushSample, Removal, Result, SentMessage, StoreError, Subscription, TrackStart,
+    TrackedPost,
 };
 use crate::dest::{Destination, Platform};
 use crate::digest::Digest;
@@ -508,13 +509,22 @@ where
         busy: &[Destination],
         limit: usize,
     ) -> Result<Vec<EditJob>> {
+        // Each destination's oldest due edit only (its head), so that a
+        // busy or resting destination with many due edits takes one row of
+        // the batch, not all of them: at most `busy.len()` rows are left
+        // out. Ordered fully (ties by post, chat, thread), so that every
+        // replica and every replay edits in one order.
         let sql = format!(
             "SELECT s.platform, s.chat, s.thread, s.message_id, d.digest,
                     COALESCE(t.deleted, FALSE) AS post_deleted
-             FROM sent_messages s
+             FROM (SELECT e.*, ROW_NUMBER() OVER (
+                       PARTITION BY e.chat, e.thread
+                       ORDER BY e.sent_at, e.post_id COLLATE {c}) AS n
+                   FROM sent_messages e
+                   WHERE e.platform = $1 AND e.edit_due = TRUE AND e.gone = FALSE) s
              JOIN digests d ON d.board = s.board AND d.post_id = s.post_id
              LEFT JOIN tracked_posts t ON t.board = s.board AND t.post_id = s.post_id
-             WHERE s.platform = $1 AND s.edit_due = TRUE AND s.gone = FALSE
+             WHERE s.n = 1
              ORDER BY s.sent_at, s.post_id COLLATE {c}, s.chat COLLATE {c}, s.thread COLLATE {c}
              LIMIT CAST($2 AS INTEGER)",
             c = DB::BYTEWISE
@@ -540,9 +550,58 @@ where
     }
 
     pub async fn untrack_expired(&self, now: i64) -> Result<u64> {
+        let samples =
+            sqlx::query("DELETE FROM push_samples WHERE seen_at < $1").bind(now - PUSH_SAMPLE_SECS);
+        self.run(samples, "forgetting push samples").await?;
         let query = sqlx::query("DELETE FROM tracked_posts WHERE until_at <= $1 OR deleted = TRUE")
             .bind(now);
         self.run(query, "ending tally tracking").await
+    }
+
+    pub async fn record_push_sample(
+        &self,
+        board: &Board,
+        id: &PostId,
+        sample: PushSample,
+    ) -> Result<()> {
+        let query = sqlx::query(
+            "INSERT INTO push_samples (board, post_id, seen_at, lo, hi) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (board, post_id, seen_at) DO UPDATE SET lo = excluded.lo, hi = excluded.hi",
+        )
+        .bind(board.as_str())
+        .bind(id.as_str())
+        .bind(sample.at)
+        .bind(sample.lo)
+        .bind(sample.hi);
+        self.run(query, "recording a push sample").await?;
+        Ok(())
+    }
+
+    pub async fn push_samples(
+        &self,
+        board: &Board,
+        id: &PostId,
+        since: i64,
+    ) -> Result<Vec<PushSample>> {
+        let rows = sqlx::query(
+            "SELECT seen_at, lo, hi FROM push_samples
+             WHERE board = $1 AND post_id = $2 AND seen_at >= $3 ORDER BY seen_at",
+        )
+        .bind(board.as_str())
+        .bind(id.as_str())
+        .bind(since)
+        .fetch_all(self.0)
+        .await
+        .map_err(q("reading push samples"))?;
+        rows.iter()
+            .map(|r| {
+                Ok(PushSample {
+                    at: r.int("seen_at")?,
+                    lo: r.int("lo")?,
+                    hi: r.int("hi")?,
+                })
+            })
+            .collect()
     }
 
     pub async fn count_tracked(&self, now: i64) -> Result<u64> {
@@ -719,6 +778,12 @@ pub(super) trait Dialect: Sync {
     async fn raise_mark(&self, board: &Board, mark: &PostId) -> Result<()>;
     async fn mark_seen(&self, board: &Board, ids: &[PostId], at: i64) -> Result<()>;
     async fn latest_digests(&self, boards: &[Board], limit: usize) -> Result<Vec<Digest>>;
+    async fn digests_since(
+        &self,
+        boards: &[Board],
+        since: i64,
+        limit: usize,
+    ) -> Result<Vec<(Digest, i64)>>;
     async fn pause_chat(&self, platform: Platform, chat: &str, reason: &str, at: i64)
     -> Result<()>;
     async fn forget_gone_chats(&self, now: i64, gone_for: Duration) -> Result<Vec<GoneChat>>;
@@ -763,7 +828,7 @@ macro_rules! impl_store {
             use $crate::store::queries::Dialect;
             use $crate::store::rows::q;
             use $crate::store::{
-                BoardState, EditJob, GoneChat, OutboxRow, PendingPost, Removal, Result,
+                BoardState, EditJob, GoneChat, OutboxRow, PendingPost, PushSample, Removal, Result,
                 SentMessage, Store, Subscription, TrackStart, TrackedPost,
             };
 
@@ -817,6 +882,14 @@ macro_rules! impl_store {
                     limit: usize,
                 ) -> Result<Vec<Digest>> {
                     Dialect::latest_digests(self, boards, limit).await
+                }
+                async fn digests_since(
+                    &self,
+                    boards: &[Board],
+                    since: i64,
+                    limit: usize,
+                ) -> Result<Vec<(Digest, i64)>> {
+                    Dialect::digests_since(self, boards, since, limit).await
                 }
                 async fn subscribe(
                     &self,
@@ -997,6 +1070,22 @@ macro_rules! impl_store {
                 }
                 async fn edit_gone(&self, job: &EditJob) -> Result<()> {
                     self.shared().edit_gone(job).await
+                }
+                async fn record_push_sample(
+                    &self,
+                    board: &Board,
+                    id: &PostId,
+                    sample: PushSample,
+                ) -> Result<()> {
+                    self.shared().record_push_sample(board, id, sample).await
+                }
+                async fn push_samples(
+                    &self,
+                    board: &Board,
+                    id: &PostId,
+                    since: i64,
+                ) -> Result<Vec<PushSample>> {
+                    self.shared().push_samples(board, id, since).await
                 }
                 async fn untrack_expired(&self, now: i64) -> Result<u64> {
                     self.shared().untrack_expired(now).await

@@ -55,7 +55,7 @@ pub(super) const SUBSCRIPTION_COLUMNS: &str = "s.platform, s.chat, s.thread, s.l
     EXISTS (SELECT 1 FROM paused_chats p WHERE p.platform = s.platform AND p.chat = s.chat) AS paused";
 
 /// The columns [`tracked_of`] reads, from `tracked_posts`.
-pub(super) const TRACKED_COLUMNS: &str = "board, post_id, relayed, threshold, marker,
+pub(super) const TRACKED_COLUMNS: &str = "board, post_id, relayed, threshold, hot, marker,
     CAST(tally AS TEXT) AS tally, until_at, next_check_at, step_secs, fetch_due";
 
 /// A row's columns as the store's types; a missing or mistyped column is
@@ -221,6 +221,7 @@ pub(super) fn tracked_of(row: &impl Fields) -> Result<TrackedPost> {
         id: post_id_of(row.text("post_id")?, "post id")?,
         relayed: row.flag("relayed")?,
         threshold: row.opt_int("threshold")?.map(small),
+        hot: row.flag("hot")?,
         marker: row.text("marker")?,
         tally: row
             .opt_text("tally")?

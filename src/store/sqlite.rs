@@ -521,6 +521,34 @@ impl Dialect for SqliteStore {
         rows.iter().map(|j| digest_of(j)).collect()
     }
 
+    async fn digests_since(
+        &self,
+        boards: &[Board],
+        since: i64,
+        limit: usize,
+    ) -> Result<Vec<(Digest, i64)>> {
+        let boards: Vec<String> = boards
+            .iter()
+            .map(|b| b.as_str().to_ascii_lowercase())
+            .collect();
+        let list = serde_json::to_string(&boards).unwrap_or_else(|_| "[]".into());
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT digest, seen_at FROM digests
+             WHERE lower(board) IN (SELECT value FROM json_each(?)) AND (epoch >= ? OR seen_at >= ?)
+             ORDER BY epoch DESC, post_id DESC LIMIT ?",
+        )
+        .bind(list)
+        .bind(since)
+        .bind(since)
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(q("reading the day's digests"))?;
+        rows.iter()
+            .map(|(j, seen)| Ok((digest_of(j)?, *seen)))
+            .collect()
+    }
+
     async fn pause_chat(
         &self,
         platform: Platform,
@@ -736,10 +764,11 @@ impl Dialect for SqliteStore {
     async fn track(&self, t: &TrackStart<'_>) -> Result<()> {
         sqlx::query(
             "INSERT INTO tracked_posts (board, post_id, relayed, threshold, marker, tally,
-                 started_at, until_at, next_check_at, step_secs)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?7 + ?9, ?9)
+                 started_at, until_at, next_check_at, step_secs, hot)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?7 + ?9, ?9, ?10)
              ON CONFLICT (board, post_id) DO UPDATE SET
                  relayed = MAX(tracked_posts.relayed, excluded.relayed),
+                 hot = MAX(tracked_posts.hot, excluded.hot),
                  threshold = CASE
                      WHEN tracked_posts.threshold IS NULL THEN excluded.threshold
                      WHEN excluded.threshold IS NULL THEN tracked_posts.threshold
@@ -755,6 +784,7 @@ impl Dialect for SqliteStore {
         .bind(t.now)
         .bind(t.until_at)
         .bind(t.first_step_secs)
+        .bind(t.hot)
         .execute(&self.pool)
         .await
         .map_err(q("tracking a post"))?;

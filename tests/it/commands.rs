@@ -161,6 +161,7 @@ fn digest(board: &str, epoch: i64, title: &str, author: &str, net: i64) -> Diges
         reporter: None,
         excerpt: None,
         stocks: Vec::new(),
+        hot: None,
         tally: Tally {
             push,
             boo,
@@ -345,6 +346,38 @@ async fn push_takes_1_to_999() {
         vec![
             row(1, "Stock", "tag:新聞 push:1"),
             row(2, "Stock", "tag:新聞 push:999"),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn hot_takes_a_rise_of_1_to_999_within_1_to_60_minutes() {
+    let env = env().await;
+    let ctx = admin("1");
+    for bad in [
+        "hot:0/10",
+        "hot:1000/10",
+        "hot:20/0",
+        "hot:20/61",
+        "hot:20",
+        "hot:fast",
+    ] {
+        let r = assert_refused_unchanged(&env, &ctx, &format!("/subscribe {bad}")).await;
+        let value = bad.trim_start_matches("hot:");
+        assert!(
+            r.text.contains(&format!("hot: \"{value}\"")),
+            "{bad}: {}",
+            r.text
+        );
+        assert!(r.text.contains("hot:N/M"), "{bad}: {}", r.text);
+    }
+    env.done(&ctx, "/subscribe hot:1/1 kw:台積電").await;
+    env.done(&ctx, "/subscribe hot:999/60").await;
+    assert_eq!(
+        env.rows("1").await,
+        vec![
+            row(1, "Stock", "tag:新聞 kw:台積電 hot:1/1"),
+            row(2, "Stock", "tag:新聞 hot:999/60"),
         ]
     );
 }

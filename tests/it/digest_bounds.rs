@@ -109,6 +109,7 @@ fn maximal_digest() -> Digest {
         reporter: full(caps::REPORTER),
         excerpt: full(caps::EXCERPT),
         stocks: Vec::new(),
+        hot: None,
         tally: Tally::default(),
     }
 }

@@ -429,6 +429,38 @@ async fn twelve_commands_in_a_minute_get_ten_answers_and_then_slow_down() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_stock_sector_and_hot_options_subscribe_with_the_same_words_as_the_text_command() {
+    let h = start(Options::default()).await;
+    let a = h
+        .ask(
+            &manager(CHANNEL).locale("en-US"),
+            "subscribe",
+            json!([
+                opt("stock", "台積電 2317"),
+                opt("sector", "半導體業"),
+                opt("hot", "20/10")
+            ]),
+        )
+        .await;
+    assert!(a.content.contains("#1"), "{a:?}");
+    let subs = h.subscribed(CHANNEL).await;
+    assert_eq!(
+        subs[0].filter.canonical(),
+        "tag:新聞 stock:2317 stock:2330 sector:半導體業 hot:20/10"
+    );
+    let a = h
+        .ask(
+            &manager(CHANNEL).locale("en-US"),
+            "subscribe",
+            json!([opt("hot", "20/61")]),
+        )
+        .await;
+    assert!(a.content.contains("bad value for hot: \"20/61\""), "{a:?}");
+    assert!(a.ephemeral);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn list_unsubscribe_latest_status_and_help_answer_in_the_users_language() {
     let h = start(Options::default()).await;
     let a = h
@@ -458,6 +490,12 @@ async fn list_unsubscribe_latest_status_and_help_answer_in_the_users_language() 
     let a = h.ask(&en, "latest", json!([opt("n", 5)])).await;
     assert!(a.ephemeral);
     assert!(a.content.contains("聯發科新品"), "{a:?}");
+    assert!(a.content.contains(&post), "{a:?}");
+    let a = h
+        .ask(&en, "top", json!([opt("board", "stock"), opt("n", 3)]))
+        .await;
+    assert!(a.ephemeral);
+    assert!(a.content.starts_with("Today's top posts"), "{a:?}");
     assert!(a.content.contains(&post), "{a:?}");
     let a = h.ask(&en, "status", json!([])).await;
     assert!(a.content.contains("Boards relayed: Stock"), "{a:?}");
@@ -531,6 +569,11 @@ async fn invalid_options_get_a_clear_private_reply_and_change_nothing() {
             json!([opt("n", 21)]),
             "\"21\" is not a number from 1 to 20",
         ),
+        (
+            "top",
+            json!([opt("n", 2)]),
+            "\"2\" is not a number from 3 to 20",
+        ),
     ];
     for (sub, options, expected) in cases {
         let a = h.ask(&en, sub, options.clone()).await;
@@ -577,6 +620,7 @@ async fn with_a_guild_id_the_command_is_registered_in_that_server_with_both_lang
             "unsubscribe",
             "list",
             "latest",
+            "top",
             "status",
             "help"
         ]
@@ -596,8 +640,17 @@ async fn with_a_guild_id_the_command_is_registered_in_that_server_with_both_lang
         subscribe,
         [
             "board", "tag", "kw", "not", "author", "push", "re", "fw", "silent", "preview",
-            "channel"
+            "channel", "stock", "sector", "hot"
         ]
+    );
+    for o in ptt["options"][0]["options"].as_array().unwrap() {
+        assert!(o["description_localizations"]["zh-TW"].is_string(), "{o}");
+        assert!(o["description_localizations"]["en-US"].is_string(), "{o}");
+    }
+    let hot = &ptt["options"][0]["options"][13];
+    assert_eq!(
+        hot["description_localizations"]["zh-TW"],
+        ptt_relay::commands::i18n::ZH_TW.options.hot
     );
     let channel = &ptt["options"][0]["options"][10];
     assert_eq!(channel["type"], 7, "a channel option");
@@ -638,6 +691,7 @@ fn hostile_digest(excerpt_chars: usize) -> Digest {
         reporter: None,
         excerpt: Some(format!("<@&1> @everyone {}", "字".repeat(excerpt_chars))),
         stocks: Vec::new(),
+        hot: None,
         tally: Tally {
             push: 24,
             boo: 3,
@@ -1337,6 +1391,7 @@ async fn the_live_tally_edits_the_embed_and_a_deleted_post_is_marked() {
             window: Duration::from_secs(600),
             first_step: Duration::from_secs(2),
             max_step: Duration::from_secs(4),
+            hot_minute: Duration::from_secs(60),
         }),
         ..Options::default()
     })
@@ -1573,6 +1628,7 @@ async fn a_forum_gets_one_tagged_post_per_ptt_post_whose_starter_message_is_edit
             window: Duration::from_secs(600),
             first_step: Duration::from_secs(2),
             max_step: Duration::from_secs(4),
+            hot_minute: Duration::from_secs(60),
         }),
         ..Options::default()
     })

@@ -170,6 +170,7 @@ async fn a_backlog_of_200000_rows_drains_at_telegrams_limit() {
             excerpt: Some("台積電將於明日舉行法說會".repeat(5)),
             tally: ptt_relay::ptt::Tally::default(),
             stocks: Vec::new(),
+            hot: None,
         };
         store.accept_post(&d, &dests, now).await.unwrap();
     }

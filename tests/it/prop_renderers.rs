@@ -119,6 +119,7 @@ fn digest() -> impl Strategy<Value = (Digest, Vec<String>)> {
                 reporter: None,
                 excerpt,
                 stocks: Vec::new(),
+                hot: None,
                 tally: Tally {
                     push,
                     boo,

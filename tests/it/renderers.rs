@@ -63,6 +63,7 @@ fn sample() -> Digest {
         reporter: Some("Reporting by Reuters staff".into()),
         excerpt: Some("Jan 28 (Reuters) - China has approved the first imports.".into()),
         stocks: Vec::new(),
+        hot: None,
         tally: tally(24, 3, 15),
     }
 }
@@ -445,6 +446,7 @@ fn discord_colour_follows_the_net_push() {
         let body = discord::message_body(
             &Digest {
                 stocks: Vec::new(),
+                hot: None,
                 tally: t,
                 ..sample()
             },

@@ -19,8 +19,8 @@ use ptt_relay::ptt::{PostId, Tally};
 use ptt_relay::store::postgres::{CLAIM_SECS, Leadership, PostgresStore};
 use ptt_relay::store::sqlite::SqliteStore;
 use ptt_relay::store::{
-    BoardState, EditJob, MAX_SUBSCRIPTIONS, OutboxRow, PendingPost, Removal, SentMessage, Store,
-    StoreError, TrackStart, migrate,
+    BoardState, EditJob, MAX_SUBSCRIPTIONS, OutboxRow, PendingPost, PushSample, Removal,
+    SentMessage, Store, StoreError, TrackStart, migrate,
 };
 use sqlx::Connection;
 use support::pg::{TestSchema, pg_url};
@@ -96,6 +96,7 @@ contract!(
     seen_posts,
     accept_post_queues_once_per_destination,
     latest_digests_newest_first_of_the_asked_boards,
+    digests_since_are_the_posts_created_or_first_seen_since,
     subscribe_finds_the_same_and_takes_the_smallest_free_id,
     concurrent_subscribes_do_not_pass_the_limit,
     unsubscribe_by_id_board_and_all,
@@ -104,8 +105,10 @@ contract!(
     due_rows_takes_each_destinations_oldest_due_row,
     delivery_outcomes_and_outbox_measures,
     tracking_starts_widens_and_schedules,
+    hot_candidates_keep_an_hour_of_push_samples,
     tallies_queue_edits_only_when_the_shown_tally_differs,
     due_edits_come_in_one_order_whatever_the_rows_history,
+    a_resting_destination_does_not_starve_the_others_edits,
     a_deleted_post_is_marked_once,
     prune_expires_and_deletes_but_keeps_marks,
     pending_posts_are_kept_replaced_and_removed,
@@ -135,6 +138,7 @@ fn digest(board: &str, id: &str, title: &str) -> Digest {
         reporter: None,
         excerpt: Some("text".into()),
         stocks: Vec::new(),
+        hot: None,
         tally: Tally::default(),
     }
 }
@@ -303,6 +307,38 @@ async fn accept_post_queues_once_per_destination(s: &dyn Store) {
         Some(lone)
     );
     assert_eq!(s.outbox_depth(None).await.unwrap(), 4);
+}
+
+async fn digests_since_are_the_posts_created_or_first_seen_since(s: &dyn Store) {
+    for (board, id, seen) in [
+        ("Stock", "M.100.A.1", 150),   // old, seen before
+        ("Stock", "M.90.A.1", 1000),   // old, first seen since
+        ("Stock", "M.1000.A.1", 1001), // new
+        ("Tech_Job", "M.1100.A.1", 1101),
+        ("Gossiping", "M.1200.A.1", 1201),
+    ] {
+        s.accept_post(&digest(board, id, id), &[], seen)
+            .await
+            .unwrap();
+    }
+    let boards = vec![board_of("stock"), board_of("TECH_JOB")];
+    let got: Vec<(String, i64)> = s
+        .digests_since(&boards, 1000, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(d, seen)| (d.id, seen))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("M.1100.A.1".to_owned(), 1101),
+            ("M.1000.A.1".to_owned(), 1001),
+            ("M.90.A.1".to_owned(), 1000)
+        ]
+    );
+    assert_eq!(s.digests_since(&boards, 1000, 1).await.unwrap().len(), 1);
+    assert!(s.digests_since(&[], 0, 10).await.unwrap().is_empty());
 }
 
 async fn latest_digests_newest_first_of_the_asked_boards(s: &dyn Store) {
@@ -958,12 +994,69 @@ fn start<'a>(board: &str, id: &'a PostId, now: i64) -> TrackStart<'a> {
         id,
         relayed: false,
         threshold: None,
+        hot: false,
         marker: "",
         tally: None,
         now,
         until_at: now + 1000,
         first_step_secs: 120,
     }
+}
+
+async fn hot_candidates_keep_an_hour_of_push_samples(s: &dyn Store) {
+    let p = pid("M.1.A.1");
+    let stock = board_of("Stock");
+    s.track(&TrackStart {
+        hot: true,
+        ..start("Stock", &p, 100)
+    })
+    .await
+    .unwrap();
+    // Widening by a push:N or a relay keeps it a hot candidate.
+    s.track(&TrackStart {
+        relayed: true,
+        ..start("Stock", &p, 110)
+    })
+    .await
+    .unwrap();
+    let t = &s.tracked_posts(&stock, 110).await.unwrap()[0];
+    assert!(t.hot && t.relayed);
+    let sample = |at, lo, hi| PushSample { at, lo, hi };
+    for x in [
+        sample(100, 5, 5),
+        sample(160, 100, 1_000_000),
+        sample(400, -29, -20),
+    ] {
+        s.record_push_sample(&stock, &p, x).await.unwrap();
+    }
+    // The article's count at the same second replaces the marker's range.
+    s.record_push_sample(&stock, &p, sample(160, 130, 130))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.push_samples(&stock, &p, 100).await.unwrap(),
+        vec![
+            sample(100, 5, 5),
+            sample(160, 130, 130),
+            sample(400, -29, -20)
+        ]
+    );
+    assert_eq!(
+        s.push_samples(&stock, &p, 161).await.unwrap(),
+        vec![sample(400, -29, -20)]
+    );
+    assert!(
+        s.push_samples(&board_of("Tech_Job"), &p, 0)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // An hour later the first two are forgotten.
+    s.untrack_expired(160 + 3600 + 1).await.unwrap();
+    assert_eq!(
+        s.push_samples(&stock, &p, 0).await.unwrap(),
+        vec![sample(400, -29, -20)]
+    );
 }
 
 async fn tracking_starts_widens_and_schedules(s: &dyn Store) {
@@ -1182,6 +1275,56 @@ async fn due_edits_come_in_one_order_whatever_the_rows_history(s: &dyn Store) {
         chats_of(&s.due_edits(TELEGRAM, &busy, 10).await.unwrap()),
         expected
     );
+}
+
+/// A destination resting (a rate-limited Discord channel waits up to an
+/// hour) with many due edits must not hold back another destination's:
+/// `due_edits` read `limit + busy` rows oldest first and dropped the busy
+/// ones, so six old edits of one resting chat left nothing for the rest.
+async fn a_resting_destination_does_not_starve_the_others_edits(s: &dyn Store) {
+    let (resting, other) = (tg("resting"), tg("other"));
+    let mut posts = Vec::new();
+    for i in 0..6i64 {
+        posts.push((pid(&format!("M.{}.A.1", 1 + i)), resting.clone(), 100 + i));
+    }
+    posts.push((pid("M.99.A.1"), other.clone(), 200));
+    for (id, dest, at) in &posts {
+        let mut d = digest("Stock", id.as_str(), "t");
+        d.tally = tally(1, 0);
+        relay(s, &d, std::slice::from_ref(dest), *at).await;
+        s.track(&TrackStart {
+            relayed: true,
+            tally: Some(d.tally),
+            ..start("Stock", id, *at)
+        })
+        .await
+        .unwrap();
+    }
+    for post in s.tracked_posts(&board_of("Stock"), 300).await.unwrap() {
+        let mut next = s
+            .digest(&board_of("Stock"), &post.id)
+            .await
+            .unwrap()
+            .unwrap();
+        next.tally = tally(2, 0);
+        assert_eq!(s.record_tally(&post, &next, 400, 240).await.unwrap(), 1);
+    }
+    let jobs = s
+        .due_edits(TELEGRAM, std::slice::from_ref(&resting), 4)
+        .await
+        .unwrap();
+    assert_eq!(
+        jobs.iter().map(|j| j.dest.clone()).collect::<Vec<_>>(),
+        std::slice::from_ref(&other),
+        "the other chat's due edit"
+    );
+    // Without anything busy: one edit per destination, the oldest first.
+    let jobs = s.due_edits(TELEGRAM, &[], 4).await.unwrap();
+    assert_eq!(
+        jobs.iter().map(|j| j.dest.clone()).collect::<Vec<_>>(),
+        [resting, other]
+    );
+    assert_eq!(jobs[0].digest.id.as_str(), "M.1.A.1");
 }
 
 async fn tallies_queue_edits_only_when_the_shown_tally_differs(s: &dyn Store) {

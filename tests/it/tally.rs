@@ -25,6 +25,7 @@ fn fast_tally(window_secs: u64) -> TallyOptions {
         window: Duration::from_secs(window_secs),
         first_step: Duration::from_secs(2),
         max_step: Duration::from_secs(4),
+        hot_minute: Duration::from_secs(60),
     }
 }
 

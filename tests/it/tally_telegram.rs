@@ -67,6 +67,7 @@ async fn setup() -> Setup {
                 window: Duration::from_secs(600),
                 first_step: Duration::from_secs(2),
                 max_step: Duration::from_secs(4),
+                hot_minute: Duration::from_secs(60),
             }),
             handler,
             ..Default::default()

@@ -532,6 +532,7 @@ fn hostile_digest() -> Digest {
         reporter: None,
         excerpt: Some("😀<&>".repeat(2_500)),
         stocks: Vec::new(),
+        hot: None,
         tally: Default::default(),
     }
 }
@@ -1445,6 +1446,7 @@ async fn a_tally_edit_keeps_the_messages_preview_option() {
     let off = ptt_relay::filter::DeliveryOptions {
         silent: true,
         preview: Some(ptt_relay::filter::Preview::Off),
+        hot: None,
     };
     let SendOutcome::Sent { message_id } = sink.send(&tg(7201), &d, &off).await else {
         panic!("send failed: {:?}", h.tg.errors());

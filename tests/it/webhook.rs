@@ -34,6 +34,7 @@ fn fast_tally() -> TallyOptions {
         window: Duration::from_secs(600),
         first_step: Duration::from_secs(2),
         max_step: Duration::from_secs(4),
+        hot_minute: Duration::from_secs(60),
     }
 }
 

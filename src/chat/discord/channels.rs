@@ -32,7 +32,10 @@ pub enum Kind {
 pub struct Forum {
     /// Its server, whose active threads are searched before a create.
     pub guild: GuildId,
-    /// Its tags: name → id.
+    /// Its tags that anyone who may post can apply: name → id. A
+    /// moderated tag needs Manage Threads, which the bot is not asked for
+    /// (applying one would be refused with 403, taken for "no access"), so
+    /// it is left out: such a post goes untagged.
     pub tags: Vec<(String, ForumTagId)>,
 }
 
@@ -64,6 +67,7 @@ impl Kind {
                 tags: g
                     .available_tags
                     .iter()
+                    .filter(|t| !t.moderated)
                     .map(|t| (t.name.clone(), t.id))
                     .collect(),
             }),
@@ -124,5 +128,27 @@ mod tests {
         assert!(matches!(c.get("1").as_deref(), Some(Kind::Forum(_))));
         tokio::time::advance(KEPT).await;
         assert_eq!(c.get("1"), None, "read again after an hour");
+    }
+
+    #[test]
+    fn a_moderated_tag_is_never_applied() {
+        let channel: Channel = serde_json::from_value(serde_json::json!({
+            "id": "20", "type": 15, "guild_id": "9", "name": "新聞區",
+            "position": 0, "permission_overwrites": [], "nsfw": false,
+            "available_tags": [
+                {"id": "3", "name": "新聞", "moderated": true, "emoji_id": null, "emoji_name": null},
+                {"id": "4", "name": "標的", "moderated": false, "emoji_id": null, "emoji_name": null}
+            ]
+        }))
+        .expect("a forum channel");
+        let Kind::Forum(forum) = Kind::of(&channel) else {
+            panic!("a forum");
+        };
+        assert_eq!(
+            forum.tag_for("新聞"),
+            None,
+            "moderated: needs Manage Threads"
+        );
+        assert_eq!(forum.tag_for("標的"), Some(ForumTagId::new(4)));
     }
 }

@@ -11,7 +11,8 @@ use unicode_normalization::UnicodeNormalization;
 
 use crate::commands::grammar::{CommandName, LATEST_MAX, ParseError, parse as parse_text};
 use crate::commands::i18n::{EN, OptionTexts, Texts, ZH_TW};
-use crate::commands::{Command, CommandError, Help, Latest, List, Status, Subscribe};
+use crate::commands::top::{TOP_MAX, TOP_MIN};
+use crate::commands::{Command, CommandError, Help, Latest, List, Status, Subscribe, Top};
 use crate::filter::{Filter, Preview, split_words};
 
 /// The one slash command.
@@ -28,11 +29,12 @@ pub const DEFAULT_MEMBER_PERMISSIONS: Permissions = Permissions::MANAGE_CHANNELS
 const LOCALES: [(&str, &Texts); 2] = [("zh-TW", &ZH_TW), ("en-US", &EN)];
 
 /// The subcommands, in the order of `Texts::menu`.
-const SUBCOMMANDS: [&str; 6] = [
+const SUBCOMMANDS: [&str; 7] = [
     "subscribe",
     "unsubscribe",
     "list",
     "latest",
+    "top",
     "status",
     "help",
 ];
@@ -83,7 +85,14 @@ fn subcommand(index: usize) -> CreateCommandOption {
                     ChannelType::News,
                     ChannelType::Forum,
                 ]),
-            ),
+            )
+            .add_sub_option(
+                option(CommandOptionType::String, "stock", |t| t.stock).max_length(1000),
+            )
+            .add_sub_option(
+                option(CommandOptionType::String, "sector", |t| t.sector).max_length(1000),
+            )
+            .add_sub_option(option(CommandOptionType::String, "hot", |t| t.hot).max_length(7)),
         "unsubscribe" => sub.add_sub_option(
             option(CommandOptionType::String, "target", |t| t.target)
                 .required(true)
@@ -94,6 +103,13 @@ fn subcommand(index: usize) -> CreateCommandOption {
                 .min_int_value(1)
                 .max_int_value(u64::from(LATEST_MAX)),
         ),
+        "top" => sub
+            .add_sub_option(option(CommandOptionType::String, "board", |t| t.board).max_length(64))
+            .add_sub_option(
+                option(CommandOptionType::Integer, "n", |t| t.top_n)
+                    .min_int_value(u64::from(TOP_MIN))
+                    .max_int_value(u64::from(TOP_MAX)),
+            ),
         _ => sub,
     }
 }
@@ -204,6 +220,23 @@ pub fn to_command(name: &str, options: &[(String, OptionValue)]) -> Result<Comma
                 .map(Command::Latest)
                 .map_err(|e| err(CommandName::Latest, e))
         }
+        "top" => {
+            // Like `/top [BOARD] [N]`.
+            let option = |name: &str| {
+                options
+                    .iter()
+                    .find(|(k, _)| k == name)
+                    .map(|(_, v)| value_text(v).nfkc().collect::<String>().trim().to_owned())
+                    .filter(|v| !v.is_empty())
+            };
+            let words: Vec<String> = [option("board"), option("n")]
+                .into_iter()
+                .flatten()
+                .collect();
+            Top::parse(&words)
+                .map(Command::Top)
+                .map_err(|e| err(CommandName::Top, e))
+        }
         "list" => Ok(Command::List(List)),
         "status" => Ok(Command::Status(Status)),
         "help" => Ok(Command::Help(Help)),
@@ -227,12 +260,12 @@ fn subscribe(options: &[(String, OptionValue)]) -> Result<Command, CommandError>
                     board = Some(b.to_owned());
                 }
             }
-            "kw" | "not" => {
+            "kw" | "not" | "stock" | "sector" => {
                 for w in split_words(&text).map_err(|e| fail(e.into()))? {
                     words.push(format!("{key}:{w}"));
                 }
             }
-            "tag" | "author" | "push" | "re" | "fw" | "silent" | "preview" => {
+            "tag" | "author" | "push" | "re" | "fw" | "silent" | "preview" | "hot" => {
                 words.push(format!("{key}:{text}"));
             }
             // Which channel, not a word: see `super::target`.
@@ -277,6 +310,9 @@ mod tests {
             ("re".to_owned(), OptionValue::Bool(true)),
             ("silent".to_owned(), OptionValue::Bool(true)),
             s("preview", "off"),
+            s("stock", "2330 鴻海"),
+            s("sector", "半導體業"),
+            s("hot", "20/10"),
         ];
         let Command::Subscribe(Subscribe { board, filter }) =
             to_command("subscribe", &opts).unwrap()
@@ -285,7 +321,8 @@ mod tests {
         };
         assert_eq!(board.as_deref(), Some("stock"));
         let text = crate::commands::parse(
-            "/subscribe stock kw:台積電 kw:\"ADR 漲\" not:盤中 push:30 re:yes silent:yes preview:off",
+            "/subscribe stock kw:台積電 kw:\"ADR 漲\" not:盤中 push:30 re:yes silent:yes preview:off \
+             stock:2330 stock:鴻海 sector:半導體業 hot:20/10",
             None,
         )
         .unwrap()
@@ -300,6 +337,15 @@ mod tests {
         assert_eq!(filter.tag, TagFilter::Is("新聞".into()));
         assert!(filter.silent);
         assert_eq!(filter.preview, Some(Preview::Off));
+        assert_eq!(filter.stocks, ["2317", "2330"]);
+        assert_eq!(filter.sectors, ["半導體業"]);
+        assert_eq!(
+            filter.hot,
+            Some(crate::filter::Hot {
+                rise: 20,
+                minutes: 10
+            })
+        );
     }
 
     #[test]
@@ -358,7 +404,7 @@ mod tests {
     }
 
     #[test]
-    fn the_definition_has_six_subcommands_described_in_both_languages() {
+    fn the_definition_has_seven_subcommands_described_in_both_languages() {
         let v = serde_json::to_value(ptt_command()).unwrap();
         assert_eq!(v["name"], "ptt");
         assert_eq!(v["default_member_permissions"], "16");
@@ -389,7 +435,7 @@ mod tests {
             opt_names,
             [
                 "board", "tag", "kw", "not", "author", "push", "re", "fw", "silent", "preview",
-                "channel"
+                "channel", "stock", "sector", "hot"
             ]
         );
         let channel = &sub[10];

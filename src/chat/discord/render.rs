@@ -194,6 +194,9 @@ pub fn embed_with_status(d: &Digest, status: Option<&str>) -> Embed {
         .map(|t| format!("**{}**", escaped_within(t, 500)))
         .unwrap_or_default();
     let mut parts = vec![headline];
+    if let Some(line) = d.hot_line() {
+        parts.push(escaped_within(&line, 100));
+    }
     if let Some(line) = d.stocks_line() {
         parts.push(escaped_within(&line, 300));
     }

@@ -69,11 +69,12 @@ const READ_RETRY_MAX: Duration = Duration::from_secs(30);
 /// hold long polls; the next call waits the rest.
 const MIN_EMPTY_POLL: Duration = Duration::from_millis(200);
 /// Command names in the order of `Texts::menu`.
-const MENU: [&str; 6] = [
+const MENU: [&str; 7] = [
     "subscribe",
     "unsubscribe",
     "list",
     "latest",
+    "top",
     "status",
     "help",
 ];
@@ -884,7 +885,7 @@ mod tests {
     fn the_menu_has_every_command_in_both_languages() {
         for lang in [Lang::ZhTw, Lang::En] {
             let m = menu(lang);
-            assert_eq!(m.len(), 6);
+            assert_eq!(m.len(), 7);
             assert!(m.iter().all(|c| !c.command.starts_with('/')));
         }
         assert_eq!(menu(Lang::ZhTw)[0].description, "訂閱看板新文章");

@@ -501,6 +501,7 @@ mod tests {
             excerpt: None,
             tally: Default::default(),
             stocks: Vec::new(),
+            hot: None,
         };
         let src = LinkPreview::Source.options(&d);
         assert_eq!(src.url.as_deref(), Some("https://news.example.com/a"));

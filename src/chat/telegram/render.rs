@@ -104,6 +104,9 @@ pub fn render_with_status(d: &Digest, status: Option<&str>) -> String {
     if let Some(href) = d.source_url.as_deref().and_then(links::href) {
         head.push_str(&format!("原文連結：{}\n", link(&href, &link_text(&href))));
     }
+    if let Some(line) = d.hot_line() {
+        head.push_str(&format!("{}\n", escape(&line)));
+    }
     if let Some(line) = d.stocks_line() {
         head.push_str(&format!("{}\n", escape(&strip_controls(&line))));
     }

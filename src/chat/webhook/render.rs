@@ -110,6 +110,10 @@ pub fn slack_body(d: &Digest) -> Value {
         head.push('\n');
         head.push_str(&slack_within(h, 1000));
     }
+    if let Some(line) = d.hot_line() {
+        head.push('\n');
+        head.push_str(&slack_within(&line, 100));
+    }
     if let Some(line) = d.stocks_line() {
         head.push('\n');
         head.push_str(&slack_within(&line, 300));

@@ -386,6 +386,7 @@ fn extras(sc: &Scenario, transport: Arc<dyn Transport>, chats: &Chats) -> Extras
             window: sc.tally_window,
             first_step: sc.tally_steps.0,
             max_step: sc.tally_steps.1,
+            hot_minute: Duration::from_secs(60),
         }),
         handler: None,
         share: None,

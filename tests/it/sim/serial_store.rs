@@ -101,6 +101,16 @@ impl Store for SerialStore {
         self.call(self.inner.latest_digests(boards, limit)).await
     }
 
+    async fn digests_since(
+        &self,
+        boards: &[Board],
+        since: i64,
+        limit: usize,
+    ) -> Result<Vec<(Digest, i64)>> {
+        self.call(self.inner.digests_since(boards, since, limit))
+            .await
+    }
+
     async fn subscribe(
         &self,
         dest: &Destination,
@@ -267,6 +277,25 @@ impl Store for SerialStore {
 
     async fn edit_gone(&self, job: &EditJob) -> Result<()> {
         self.call(self.inner.edit_gone(job)).await
+    }
+
+    async fn record_push_sample(
+        &self,
+        board: &Board,
+        id: &PostId,
+        sample: PushSample,
+    ) -> Result<()> {
+        self.call(self.inner.record_push_sample(board, id, sample))
+            .await
+    }
+
+    async fn push_samples(
+        &self,
+        board: &Board,
+        id: &PostId,
+        since: i64,
+    ) -> Result<Vec<PushSample>> {
+        self.call(self.inner.push_samples(board, id, since)).await
     }
 
     async fn untrack_expired(&self, now: i64) -> Result<u64> {

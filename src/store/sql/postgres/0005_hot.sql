@@ -1,0 +1,22 @@
+-- ptt-relay schema 5 (PostgreSQL): `hot:N/M` subscriptions (DESIGN.md,
+-- "Delivery options, channel kinds and investor words").
+--
+-- A tracked post can be a candidate of a `hot:` subscription, and the
+-- net-push ranges its index markers (and article counts) showed lately
+-- are kept in `push_samples`: only while the marker changes, and only for
+-- the last hour (the longest `hot:` window); `untrack_expired` forgets
+-- older ones. Additive only: the previous release ignores both.
+
+ALTER TABLE tracked_posts ADD COLUMN hot BOOLEAN NOT NULL DEFAULT FALSE;
+
+CREATE TABLE push_samples (
+    board    TEXT NOT NULL,
+    post_id  TEXT NOT NULL,
+    seen_at  BIGINT NOT NULL,
+    -- The net push lay within [lo, hi] then (a marker's range; an article
+    -- count gives lo = hi).
+    lo       BIGINT NOT NULL,
+    hi       BIGINT NOT NULL,
+    PRIMARY KEY (board, post_id, seen_at)
+);
+CREATE INDEX push_samples_seen_at ON push_samples (seen_at);
