@@ -5,7 +5,7 @@
 #   scripts/simulate.sh [N] [FIRST]     # default 10000 seeds from seed 1,
 #                                       # full (175-minute) histories
 #   PTT_RELAY_SIM_SHAPE=short scripts/simulate.sh N [FIRST]
-#                                       # short (46-minute) ones, as cargo test runs
+#                                       # short (56-minute) ones, as cargo test runs
 #   PTT_RELAY_SIM_FAMILY=replicas PTT_RELAY_TEST_PG_URL=postgres://… \
 #     scripts/simulate.sh N [FIRST]     # N seeds of 2-3 PostgreSQL replicas
 set -euo pipefail
