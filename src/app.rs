@@ -17,6 +17,7 @@ use crate::config::{Settings, StoreUrl};
 use crate::filter::Filter;
 use crate::ptt::client::{ClientOptions, PttClient};
 use crate::relay::edits::EditWorker;
+use crate::relay::leaderboard::{LeaderboardOptions, Leaderboards};
 use crate::relay::outbox::{self, OutboxWorker, SendGate};
 use crate::relay::poller::{Poller, PollerOptions};
 use crate::relay::router::Router;
@@ -198,6 +199,9 @@ pub struct Extras {
     /// sinks pace with it (a simulation's replicas); `None`: a new one.
     /// Used only on a backend with an election.
     pub share: Option<Arc<Share>>,
+    /// Replaces how `top:N` leaderboards are kept (a short edit interval
+    /// in tests); the heading language is `bot.locale`'s either way.
+    pub leaderboards: Option<LeaderboardOptions>,
 }
 
 /// Starts the service with the sinks its settings enable.
@@ -418,6 +422,10 @@ pub async fn start_backend(
             max_age: settings.relay.max_delivery_age(),
         },
         boards,
+        leaderboards: LeaderboardOptions {
+            lang: Lang::from_setting(&settings.bot.locale),
+            ..extras.leaderboards.unwrap_or_default()
+        },
         tally: extras.tally.unwrap_or(TallyOptions {
             window: settings.relay.track_window(),
             first_step: Duration::from_secs(settings.relay.track_first_secs),
@@ -480,8 +488,8 @@ async fn beat(store: Arc<dyn Store>, share: Arc<Share>, shutdown: CancellationTo
     }
 }
 
-/// What only the leader runs: pollers, the tally tracker, edit workers and
-/// the chat listeners. Every replica runs the outbox workers.
+/// What only the leader runs: pollers, the tally tracker, edit workers,
+/// the leaderboard worker and the chat listeners. Every replica runs the outbox workers.
 struct LeaderWork {
     store: Arc<dyn Store>,
     client: PttClient,
@@ -492,6 +500,7 @@ struct LeaderWork {
     poller: PollerOptions,
     boards: Vec<crate::ptt::Board>,
     tally: TallyOptions,
+    leaderboards: LeaderboardOptions,
     /// Each enabled platform's listener (commands, membership changes).
     listeners: Vec<(PlatformId, Arc<dyn Listener>)>,
     fatal: tokio::sync::watch::Sender<Option<String>>,
@@ -523,6 +532,14 @@ impl LeaderWork {
             edit_wakes,
         ));
         set.spawn(Arc::clone(&tracker).run(term.clone()));
+        let leaderboards = Arc::new(Leaderboards::new(
+            Arc::clone(&self.store),
+            &self.sinks,
+            self.boards.clone(),
+            self.leaderboards,
+        ));
+        let leaderboards_wake = leaderboards.waker();
+        set.spawn(leaderboards.run(term.clone()));
         for board in &self.boards {
             let poller = Poller::new(
                 board.clone(),
@@ -533,7 +550,8 @@ impl LeaderWork {
                 self.outbox_wakes.clone(),
                 Arc::clone(&self.status),
             )
-            .with_tracker(Arc::clone(&tracker));
+            .with_tracker(Arc::clone(&tracker))
+            .with_leaderboards(Arc::clone(&leaderboards_wake));
             set.spawn(poller.run(term.clone()));
         }
         for (platform, listener) in &self.listeners {

@@ -443,8 +443,12 @@ impl Settings {
         if StoreUrl::parse(&self.store.url).is_none() {
             errs.push("store.url must be sqlite://PATH or postgres://…".into());
         }
-        if let Err(e) = crate::filter::Filter::parse_str(&self.console.filter) {
-            errs.push(format!("console.filter: {e}"));
+        match crate::filter::Filter::parse_str(&self.console.filter) {
+            Err(e) => errs.push(format!("console.filter: {e}")),
+            Ok(f) if f.top.is_some() => {
+                errs.push("console.filter: top: is for chats, not the console".into());
+            }
+            Ok(_) => {}
         }
         if self.http.listen.parse::<SocketAddr>().is_err() {
             errs.push("http.listen must be an address such as 127.0.0.1:9187".into());

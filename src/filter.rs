@@ -1,6 +1,6 @@
 //! Subscription filters: `tag:` `kw:` `not:` `author:` `push:` `re:` `fw:`
 //! `stock:` `sector:` (and `hot:`, decided over time by the tally
-//! tracker), matched case-insensitively after NFKC normalisation,
+//! tracker; `top:`, a daily leaderboard instead of single posts), matched case-insensitively after NFKC normalisation,
 //! and the delivery options `silent:` and `preview:` ([`DeliveryOptions`]),
 //! which say how a matching post is sent rather than whether.
 
@@ -23,6 +23,10 @@ pub const MAX_PUSH: u32 = 999;
 pub const MAX_HOT_RISE: u32 = 999;
 /// Longest window of `hot:N/M`, in minutes.
 pub const MAX_HOT_MINUTES: u32 = 60;
+/// Fewest posts of a `top:N` leaderboard (and of `/top N`).
+pub const TOP_MIN: u8 = 3;
+/// Most posts of a `top:N` leaderboard (and of `/top N`).
+pub const TOP_MAX: u8 = 20;
 
 /// NFKC, then lower case: full-width `ＡＩ` equals `ai`. NFKC again after
 /// lowering, so that normalising twice changes nothing: `T` + U+035A +
@@ -37,6 +41,9 @@ pub enum FilterError {
     /// A word with no known key.
     #[error("unknown word {0:?}")]
     UnknownWord(String),
+    /// Two keys that exclude each other (`top:` with `hot:`).
+    #[error("{0} and {1} cannot be used together")]
+    Conflict(&'static str, &'static str),
     /// A key with a bad value.
     #[error("bad value for {key}: {value:?}")]
     BadValue {
@@ -106,6 +113,10 @@ pub struct Filter {
     /// `hot:N/M`: relay once the net push rose by N within M minutes
     /// (decided by the tally tracker, never at first sight).
     pub hot: Option<Hot>,
+    /// `top:N` ([`TOP_MIN`]–[`TOP_MAX`]): no single posts; one message a
+    /// Taipei day ranking the day's N matching posts by net push, edited
+    /// live (see `relay::leaderboard`).
+    pub top: Option<u8>,
 }
 
 /// What a message's link preview shows (`preview:` word; Telegram's
@@ -199,6 +210,7 @@ impl Default for Filter {
             stocks: Vec::new(),
             sectors: Vec::new(),
             hot: None,
+            top: None,
         }
     }
 }
@@ -339,6 +351,16 @@ impl Filter {
                     }
                     f.hot = Some(parse_hot(value).ok_or_else(|| bad("hot"))?);
                 }
+                "top" => {
+                    if f.top.is_some() {
+                        return Err(FilterError::Repeated("top"));
+                    }
+                    let n: u8 = value.parse().map_err(|_| bad("top"))?;
+                    if !(TOP_MIN..=TOP_MAX).contains(&n) {
+                        return Err(bad("top"));
+                    }
+                    f.top = Some(n);
+                }
                 "sector" => match crate::stocks::group(value) {
                     Ok(g) => f.sectors.push(g.to_owned()),
                     Err(closest) => return Err(not_listed("sector", value, closest)),
@@ -354,6 +376,10 @@ impl Filter {
         f.stocks.dedup();
         f.sectors.sort();
         f.sectors.dedup();
+        // A leaderboard ranks the day's posts; a rise relays single ones.
+        if f.top.is_some() && f.hot.is_some() {
+            return Err(FilterError::Conflict("top", "hot"));
+        }
         Ok(f)
     }
 
@@ -399,6 +425,9 @@ impl Filter {
         if let Some(h) = self.hot {
             words.push(format!("hot:{}/{}", h.rise, h.minutes));
         }
+        if let Some(n) = self.top {
+            words.push(format!("top:{n}"));
+        }
         words.join(" ")
     }
 
@@ -438,6 +467,13 @@ impl Filter {
         self.matches_post(PostView::of_digest(d))
             && self.push.is_none_or(|n| d.tally.net >= i64::from(n))
             && self.matches_stocks(d)
+    }
+
+    /// Every condition but `push:`: whether the post may count for a
+    /// `top:` leaderboard, whose ranking and `push:` look at the tally
+    /// later.
+    pub fn matches_but_push(&self, d: &Digest) -> bool {
+        self.matches_post(PostView::of_digest(d)) && self.matches_stocks(d)
     }
 
     /// Whether the post names a company of `stock:` or of `sector:` (true
@@ -673,6 +709,31 @@ mod tests {
         assert_eq!(
             Filter::parse(&words(&["preview:ptt", "preview:off"])),
             Err(FilterError::Repeated("preview"))
+        );
+    }
+
+    #[test]
+    fn top_takes_3_to_20_once_never_with_hot_and_lists_back() {
+        let f = Filter::parse(&words(&["top:5", "kw:台積電"])).unwrap();
+        assert_eq!(f.top, Some(5));
+        assert_eq!(f.canonical(), "tag:新聞 kw:台積電 top:5");
+        assert_eq!(Filter::parse_str(&f.canonical()).unwrap(), f);
+        for bad in ["top:2", "top:21", "top:0", "top:x", "top:", "top:-5"] {
+            assert!(
+                matches!(
+                    Filter::parse(&words(&[bad])),
+                    Err(FilterError::BadValue { key: "top", .. })
+                ),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            Filter::parse(&words(&["top:5", "top:6"])),
+            Err(FilterError::Repeated("top"))
+        );
+        assert_eq!(
+            Filter::parse(&words(&["top:5", "hot:20/10"])),
+            Err(FilterError::Conflict("top", "hot"))
         );
     }
 

@@ -21,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 use crate::commands::Reply;
 use crate::dest::Destination;
 use crate::digest::Digest;
+use crate::digest::ranking::Leaderboard;
 use crate::filter::DeliveryOptions;
 
 /// A platform's id as stored, logged and counted (`telegram`, `discord`,
@@ -224,6 +225,29 @@ pub trait ChatSink: Send + Sync {
         kind: EditKind,
         opts: &DeliveryOptions,
     ) -> SendOutcome;
+
+    /// Posts a `top:N` leaderboard (one paced attempt). Platforms without
+    /// leaderboards (webhooks, the console) refuse it
+    /// ([`SendOutcome::Rejected`]).
+    async fn post_leaderboard(&self, dest: &Destination, board: &Leaderboard) -> SendOutcome {
+        let _ = (dest, board);
+        SendOutcome::Rejected(format!("{} shows no leaderboards", self.platform()))
+    }
+
+    /// Edits a leaderboard posted by
+    /// [`post_leaderboard`](Self::post_leaderboard) to show `board`; a
+    /// message that can no longer be edited is
+    /// [`SendOutcome::Rejected`], and one already showing it counts as
+    /// sent.
+    async fn edit_leaderboard(
+        &self,
+        dest: &Destination,
+        message_id: &str,
+        board: &Leaderboard,
+    ) -> SendOutcome {
+        let _ = (dest, message_id, board);
+        SendOutcome::Rejected(format!("{} shows no leaderboards", self.platform()))
+    }
 
     /// Answers a command in a destination (platforms whose commands arrive
     /// through their own channel, such as Discord interactions, answer

@@ -259,6 +259,7 @@ fn describe(t: &Texts, e: &ParseError) -> String {
                 fill(t.err_bad_value, &[("key", key), ("q", value)])
             }
             FilterError::Repeated(key) => fill(t.err_repeated, &[("key", key)]),
+            FilterError::Conflict(a, b) => fill(t.err_conflict, &[("a", a), ("b", b)]),
             FilterError::TooManyWords => fill(t.err_too_many_words, &[("max", &max_words)]),
             FilterError::WordTooLong(q) => {
                 fill(t.err_word_too_long, &[("q", q), ("max", &max_chars)])

@@ -83,6 +83,11 @@ pub struct Texts {
     pub top_empty: &'static str,
     /// `/top`'s first line; `{day}` is the +08:00 date.
     pub top_heading: &'static str,
+    /// A `top:N` leaderboard's first line while the day runs: `{board}`,
+    /// `{day}` (the +08:00 date), `{time}` (+08:00, of the last update).
+    pub leaderboard_live: &'static str,
+    /// Its first line once the day ended: `{board}`, `{day}`.
+    pub leaderboard_final: &'static str,
     /// `{k}`.
     pub and_more: &'static str,
     /// `/status` lines: `{boards}`.
@@ -128,6 +133,8 @@ pub struct Texts {
     pub err_bad_value: &'static str,
     /// `{key}`.
     pub err_repeated: &'static str,
+    /// `{a}` `{b}`: two words that exclude each other.
+    pub err_conflict: &'static str,
     /// `{max}`.
     pub err_too_many_words: &'static str,
     /// `{q}` `{max}`.
@@ -183,6 +190,8 @@ pub struct OptionTexts {
     pub sector: &'static str,
     /// `hot`.
     pub hot: &'static str,
+    /// `top` of `subscribe`.
+    pub top: &'static str,
     /// `target` of `unsubscribe`.
     pub target: &'static str,
     /// `n` of `latest`.
@@ -214,14 +223,14 @@ pub static DIGEST: DigestTexts = DigestTexts {
 pub static ZH_TW: Texts = Texts {
     help: "PTT 新聞轉播機器人：把 PTT 看板上的新文章（預設 Stock 板的 [新聞]）摘要送到這裡。\n\
 指令：\n\
-/subscribe [看板] [條件…] 訂閱（條件：tag:標籤 kw:關鍵字 not:排除字 author:作者 push:推數 hot:N/M 推文暴增 re:yes fw:yes stock:代號或簡稱 sector:產業類別；送法：silent:yes 不發通知、preview:source|ptt|off 連結預覽）\n\
+/subscribe [看板] [條件…] 訂閱（條件：tag:標籤 kw:關鍵字 not:排除字 author:作者 push:推數 hot:N/M 推文暴增 top:N 每日排行 re:yes fw:yes stock:代號或簡稱 sector:產業類別；送法：silent:yes 不發通知、preview:source|ptt|off 連結預覽）\n\
 /unsubscribe 編號|看板|all 取消訂閱\n\
 /list 列出本聊天室的訂閱\n\
 /latest [N] 最近 N 則符合的摘要（1–20，預設 5）\n\
 /top [看板] [N] 今天（台北時間）符合訂閱的文章依淨推文數排行前 N 名（3–20，預設 10）\n\
 /status 狀態\n\
 例：/subscribe Stock kw:台積電 not:\"盤中閒聊\"",
-    usage_subscribe: "用法：/subscribe [看板] [tag:標籤] [kw:關鍵字]… [not:排除字]… [author:作者] [push:1–999] [hot:N/M] [re:yes|no] [fw:yes|no] [stock:代號|簡稱]… [sector:產業類別]… [silent:yes|no] [preview:source|ptt|off]\n含空白的值請加引號，例如 kw:\"台積電 ADR\"\nstock: 標題或摘要提到該公司（代號或簡稱，如 stock:2330、stock:台積電）；sector: 提到該產業任一公司（如 sector:半導體業）\nhot:N/M 淨推文數在 M 分鐘內增加 N 以上時轉播一次（N 1–999，M 1–60，如 hot:20/10）",
+    usage_subscribe: "用法：/subscribe [看板] [tag:標籤] [kw:關鍵字]… [not:排除字]… [author:作者] [push:1–999] [hot:N/M] [top:3–20] [re:yes|no] [fw:yes|no] [stock:代號|簡稱]… [sector:產業類別]… [silent:yes|no] [preview:source|ptt|off]\n含空白的值請加引號，例如 kw:\"台積電 ADR\"\nstock: 標題或摘要提到該公司（代號或簡稱，如 stock:2330、stock:台積電）；sector: 提到該產業任一公司（如 sector:半導體業）\nhot:N/M 淨推文數在 M 分鐘內增加 N 以上時轉播一次（N 1–999，M 1–60，如 hot:20/10）\ntop:N 不逐篇轉播，改為每天（台北時間）一則排行訊息：當天符合條件的文章依淨推文數前 N 名（3–20），隨推文數更新（最多每 5 分鐘一次），午夜定稿",
     usage_unsubscribe: "用法：/unsubscribe 編號|看板|all",
     usage_latest: "用法：/latest [N]（N 為 1–20）",
     usage_top: "用法：/top [看板] [N]（N 為 3–20）",
@@ -240,6 +249,8 @@ pub static ZH_TW: Texts = Texts {
     latest_empty: "還沒有符合訂閱的文章。",
     top_empty: "今天還沒有符合訂閱的文章。",
     top_heading: "今日推文排行（{day}，台北時間）",
+    leaderboard_live: "📊 {board} 今日推文排行 {day}（{time} 更新，台北時間）",
+    leaderboard_final: "📊 {board} 推文排行 {day}（當日最終）",
     and_more: "…還有 {k} 則",
     status_boards: "轉播看板：{boards}",
     status_board_line: "{board} 上次成功讀取：{when}",
@@ -259,9 +270,10 @@ pub static ZH_TW: Texts = Texts {
     err_bad_count: "「{q}」不是 1–20 的數字",
     err_bad_top_count: "「{q}」不是 3–20 的數字",
     err_unexpected_words: "這個指令不需要其他字",
-    err_unknown_word: "看不懂「{q}」（條件要寫成 tag: kw: not: author: push: hot: re: fw: stock: sector: silent: preview:）",
+    err_unknown_word: "看不懂「{q}」（條件要寫成 tag: kw: not: author: push: hot: top: re: fw: stock: sector: silent: preview:）",
     err_bad_value: "{key}: 的值「{q}」不對",
     err_repeated: "{key}: 只能寫一次",
+    err_conflict: "{a}: 和 {b}: 不能同時使用",
     err_too_many_words: "條件太多（最多 {max} 個）",
     err_word_too_long: "「{q}」太長（每個條件最多 {max} 字）",
     err_not_listed: "{key}:「{q}」不是上市櫃公司或產業類別。最接近的：{closest}",
@@ -293,6 +305,7 @@ pub static ZH_TW: Texts = Texts {
         stock: "提到的上市櫃公司：代號或簡稱，以空白分隔（如 2330 鴻海）",
         sector: "提到的公司所屬產業類別，以空白分隔（如 半導體業）",
         hot: "N/M：淨推文數在 M 分鐘內增加 N 以上時轉播一次（如 20/10）",
+        top: "改為每日排行訊息：當天前 N 名（3–20），隨推文數更新",
         target: "訂閱編號、看板名稱或 all",
         n: "則數（1–20，預設 5）",
         channel: "要訂閱的頻道（文字、公告或論壇；預設為這個頻道）",
@@ -304,14 +317,14 @@ pub static ZH_TW: Texts = Texts {
 pub static EN: Texts = Texts {
     help: "PTT news relay: sends digests of new PTT posts (by default [新聞] on the Stock board) to this chat.\n\
 Commands:\n\
-/subscribe [BOARD] [WORD…] subscribe (words: tag:TAG kw:WORD not:WORD author:ID push:N hot:N/M re:yes fw:yes stock:CODE|NAME sector:GROUP; delivery: silent:yes without a notification, preview:source|ptt|off link preview)\n\
+/subscribe [BOARD] [WORD…] subscribe (words: tag:TAG kw:WORD not:WORD author:ID push:N hot:N/M top:N re:yes fw:yes stock:CODE|NAME sector:GROUP; delivery: silent:yes without a notification, preview:source|ptt|off link preview)\n\
 /unsubscribe ID|BOARD|all remove subscriptions\n\
 /list this chat's subscriptions\n\
 /latest [N] the last N matching digests (1–20, default 5)\n\
 /top [BOARD] [N] today's (Taipei time) top N posts matching this chat, by net push (3–20, default 10)\n\
 /status status\n\
 Example: /subscribe Stock kw:台積電 not:\"盤中閒聊\"",
-    usage_subscribe: "Usage: /subscribe [BOARD] [tag:TAG] [kw:WORD]… [not:WORD]… [author:ID] [push:1–999] [hot:N/M] [re:yes|no] [fw:yes|no] [stock:CODE|NAME]… [sector:GROUP]… [silent:yes|no] [preview:source|ptt|off]\nQuote values with spaces, e.g. kw:\"台積電 ADR\"\nstock: the title or excerpt names the listed company (code or short name: stock:2330, stock:台積電); sector: any company of that industry group (sector:半導體業)\nhot:N/M relays a post once when its net push rose by N or more within M minutes (N 1–999, M 1–60, e.g. hot:20/10)",
+    usage_subscribe: "Usage: /subscribe [BOARD] [tag:TAG] [kw:WORD]… [not:WORD]… [author:ID] [push:1–999] [hot:N/M] [top:3–20] [re:yes|no] [fw:yes|no] [stock:CODE|NAME]… [sector:GROUP]… [silent:yes|no] [preview:source|ptt|off]\nQuote values with spaces, e.g. kw:\"台積電 ADR\"\nstock: the title or excerpt names the listed company (code or short name: stock:2330, stock:台積電); sector: any company of that industry group (sector:半導體業)\nhot:N/M relays a post once when its net push rose by N or more within M minutes (N 1–999, M 1–60, e.g. hot:20/10)\ntop:N sends no single posts but one message a day (Taipei time) ranking the day's N matching posts by net push (3–20), updated as pushes come in (at most every 5 minutes), final at midnight",
     usage_unsubscribe: "Usage: /unsubscribe ID|BOARD|all",
     usage_latest: "Usage: /latest [N] (N from 1 to 20)",
     usage_top: "Usage: /top [BOARD] [N] (N from 3 to 20)",
@@ -330,6 +343,8 @@ Example: /subscribe Stock kw:台積電 not:\"盤中閒聊\"",
     latest_empty: "No posts matching this chat's subscriptions yet.",
     top_empty: "No posts matching this chat's subscriptions today.",
     top_heading: "Today's top posts ({day}, Taipei time)",
+    leaderboard_live: "📊 {board} top posts of {day} (updated {time}, Taipei time)",
+    leaderboard_final: "📊 {board} top posts of {day} (final)",
     and_more: "…and {k} more",
     status_boards: "Boards relayed: {boards}",
     status_board_line: "{board} last polled successfully: {when}",
@@ -349,9 +364,10 @@ Example: /subscribe Stock kw:台積電 not:\"盤中閒聊\"",
     err_bad_count: "\"{q}\" is not a number from 1 to 20",
     err_bad_top_count: "\"{q}\" is not a number from 3 to 20",
     err_unexpected_words: "this command takes no words",
-    err_unknown_word: "unknown word \"{q}\" (words are tag: kw: not: author: push: hot: re: fw: stock: sector: silent: preview:)",
+    err_unknown_word: "unknown word \"{q}\" (words are tag: kw: not: author: push: hot: top: re: fw: stock: sector: silent: preview:)",
     err_bad_value: "bad value for {key}: \"{q}\"",
     err_repeated: "{key}: may appear only once",
+    err_conflict: "{a}: and {b}: cannot be used together",
     err_too_many_words: "too many words (at most {max})",
     err_word_too_long: "\"{q}\" is too long (at most {max} characters a word)",
     err_not_listed: "{key}:\"{q}\" is not a listed company or industry group; closest: {closest}",
@@ -383,6 +399,7 @@ Example: /subscribe Stock kw:台積電 not:\"盤中閒聊\"",
         stock: "Listed companies named: codes or short names, space-separated (e.g. 2330 鴻海)",
         sector: "Industry groups of the companies named, space-separated (e.g. 半導體業)",
         hot: "N/M: relay once when the net push rose by N within M minutes (e.g. 20/10)",
+        top: "A daily leaderboard instead: the day's top N posts (3–20), kept up to date",
         target: "Subscription id, board name or all",
         n: "How many (1–20, default 5)",
         channel: "The channel to subscribe (text, announcement or forum; default: this one)",

@@ -1,26 +1,17 @@
 //! `/top [BOARD] [N]`: today's (+08:00) posts matching this chat's
 //! subscriptions, ranked by net push.
 
-use chrono::{DateTime, FixedOffset, TimeZone};
-
 use super::grammar::ParseError;
 use super::handler::{Context, Handler, Reply, ReplyKind, fit_lines};
 use super::i18n::fill;
 use crate::clock::now_secs;
-use crate::digest::Digest;
+use crate::digest::ranking::{DAY_LIMIT, plain_line, rank};
 use crate::ptt::Board;
-use crate::ptt::time::taipei;
-use crate::text::strip_controls;
+use crate::ptt::time::taipei_day;
 
 /// Default of `/top N`.
 pub const TOP_DEFAULT: u8 = 10;
-/// Fewest posts `/top` ranks.
-pub const TOP_MIN: u8 = 3;
-/// Most posts `/top` ranks.
-pub const TOP_MAX: u8 = 20;
-
-/// Most of the day's digests read to rank them.
-const DAY_LIMIT: usize = 2000;
+pub use crate::filter::{TOP_MAX, TOP_MIN};
 
 /// A parsed `/top`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,31 +94,19 @@ impl Top {
                 .digests_since(&boards, day_start, DAY_LIMIT)
                 .await?
         };
-        let mut today: Vec<(Digest, i64)> = digests
-            .into_iter()
-            .map(|(d, seen)| {
-                let at = d.posted_at.map_or(seen, |p| p.timestamp());
-                (d, at)
-            })
-            .filter(|(d, at)| {
-                taipei_day(*at).1 == day
-                    && subs
-                        .iter()
-                        .any(|s| s.board.eq_ignore_case(&d.board) && s.filter.matches(d))
-            })
-            .collect();
-        today.sort_by(|(a, at_a), (b, at_b)| {
-            b.tally
-                .net
-                .cmp(&a.tally.net)
-                .then(at_a.cmp(at_b))
-                .then_with(|| a.id.cmp(&b.id))
-        });
-        let lines: Vec<String> = today
+        let ranked = rank(
+            digests,
+            day,
+            |d| {
+                subs.iter()
+                    .any(|s| s.board.eq_ignore_case(&d.board) && s.filter.matches(d))
+            },
+            usize::from(self.n),
+        );
+        let lines: Vec<String> = ranked
             .iter()
-            .take(usize::from(self.n))
             .enumerate()
-            .map(|(i, (d, _))| format!("{}. {}", i + 1, line(d)))
+            .map(|(i, d)| plain_line(i + 1, d))
             .collect();
         if lines.is_empty() {
             return Ok(Reply::new(ReplyKind::Info, t.top_empty));
@@ -141,38 +120,6 @@ impl Top {
             fit_lines(t, &heading, &lines, ctx.max_reply_chars),
         ))
     }
-}
-
-/// A post's line: its tally, its title (with its tag, as PTT shows it; no
-/// controls) and its link.
-fn line(d: &Digest) -> String {
-    let title = strip_controls(d.display_title());
-    let title = match (&d.tag, d.title.as_deref()) {
-        // A title that lost its tag (never on PTT's own index) gets it back.
-        (Some(tag), Some(ti)) if !ti.contains(tag.as_str()) => format!("[{tag}] {title}"),
-        _ => title,
-    };
-    format!(
-        "{} ({:+}) {} {}",
-        d.tally_line(" "),
-        d.tally.net,
-        crate::text::truncate_chars(&title, 120),
-        d.url
-    )
-}
-
-/// The +08:00 day of `at` (Unix seconds): when it starts, and its date.
-fn taipei_day(at: i64) -> (i64, chrono::NaiveDate) {
-    let local: DateTime<FixedOffset> = taipei()
-        .timestamp_opt(at, 0)
-        .single()
-        .unwrap_or_else(|| taipei().timestamp_opt(0, 0).single().expect("the epoch"));
-    let date = local.date_naive();
-    let start = taipei()
-        .from_local_datetime(&date.and_hms_opt(0, 0, 0).expect("midnight"))
-        .single()
-        .map_or(at, |s| s.timestamp());
-    (start, date)
 }
 
 #[cfg(test)]
@@ -210,15 +157,5 @@ mod tests {
             Top::parse(&words(&["Stock", "5", "x"])),
             Err(ParseError::UnexpectedWords)
         );
-    }
-
-    #[test]
-    fn the_day_turns_at_midnight_in_taipei() {
-        // 2026-01-28 00:00 +08:00 = 2026-01-27 16:00 UTC.
-        let midnight = 1_769_529_600;
-        assert_eq!(taipei_day(midnight).0, midnight);
-        assert_eq!(taipei_day(midnight + 86_399).0, midnight);
-        assert_eq!(taipei_day(midnight - 1).0, midnight - 86_400);
-        assert_eq!(taipei_day(midnight).1.to_string(), "2026-01-28");
     }
 }

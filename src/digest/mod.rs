@@ -2,6 +2,7 @@
 //! chat platform and the console.
 
 pub mod links;
+pub mod ranking;
 pub mod text;
 
 use chrono::{DateTime, FixedOffset};

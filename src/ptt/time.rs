@@ -7,6 +7,21 @@ pub fn taipei() -> FixedOffset {
     FixedOffset::east_opt(8 * 3600).expect("+08:00 is a valid offset")
 }
 
+/// The +08:00 day of `at` (Unix seconds): when it starts (Unix seconds),
+/// and its date.
+pub fn taipei_day(at: i64) -> (i64, NaiveDate) {
+    let local = taipei()
+        .timestamp_opt(at, 0)
+        .single()
+        .unwrap_or_else(|| taipei().timestamp_opt(0, 0).single().expect("the epoch"));
+    let date = local.date_naive();
+    let start = taipei()
+        .from_local_datetime(&date.and_hms_opt(0, 0, 0).expect("midnight"))
+        .single()
+        .map_or(at, |s| s.timestamp());
+    (start, date)
+}
+
 /// Parses the 時間 metaline value, C `asctime` format
 /// (`Sat Jul  4 13:48:46 2020`), as Taipei time.
 pub fn parse_asctime(s: &str) -> Option<DateTime<FixedOffset>> {
@@ -46,6 +61,16 @@ pub fn resolve_month_day(md: &str, now: DateTime<Utc>) -> Option<NaiveDate> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_day_turns_at_midnight_in_taipei() {
+        // 2026-01-28 00:00 +08:00 = 2026-01-27 16:00 UTC.
+        let midnight = 1_769_529_600;
+        assert_eq!(taipei_day(midnight).0, midnight);
+        assert_eq!(taipei_day(midnight + 86_399).0, midnight);
+        assert_eq!(taipei_day(midnight - 1).0, midnight - 86_400);
+        assert_eq!(taipei_day(midnight).1.to_string(), "2026-01-28");
+    }
 
     #[test]
     fn asctime_with_padded_day_is_taipei_time() {

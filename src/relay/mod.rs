@@ -2,6 +2,7 @@
 
 pub mod edits;
 pub mod hot;
+pub mod leaderboard;
 pub mod options;
 pub mod outbox;
 pub mod poller;

@@ -36,7 +36,12 @@ pub async fn for_message(
     let subs = store.subscriptions_of(dest).await?;
     Ok(DeliveryOptions::merge(
         subs.iter()
-            .filter(|s| s.board.eq_ignore_case(&digest.board) && s.filter.matches(digest))
+            // A `top:` subscription sends its leaderboard, never this.
+            .filter(|s| {
+                s.filter.top.is_none()
+                    && s.board.eq_ignore_case(&digest.board)
+                    && s.filter.matches(digest)
+            })
             .map(|s| (s.id, &s.filter)),
     ))
 }

@@ -99,6 +99,9 @@ pub struct Poller {
     wake: Vec<Arc<Notify>>,
     status: Arc<RuntimeStatus>,
     tracker: Option<Arc<Tracker>>,
+    /// The leaderboard worker, woken when a post counts for a `top:`
+    /// subscription.
+    leaderboards: Option<Arc<Notify>>,
     last_parse_log: Option<Instant>,
     /// The newest row of the last complete walk: the index is known down
     /// to here. `None` after a start, where the stored mark is used.
@@ -133,6 +136,7 @@ impl Poller {
             wake,
             status,
             tracker: None,
+            leaderboards: None,
             last_parse_log: None,
             walked: None,
             bare_first_page: None,
@@ -143,6 +147,13 @@ impl Poller {
     /// candidates are tracked, and every index page's markers are compared.
     pub fn with_tracker(mut self, tracker: Arc<Tracker>) -> Self {
         self.tracker = Some(tracker);
+        self
+    }
+
+    /// Wakes the leaderboard worker (`super::leaderboard`) through `wake`
+    /// when a post counts for a `top:` subscription.
+    pub fn with_leaderboards(mut self, wake: Arc<Notify>) -> Self {
+        self.leaderboards = Some(wake);
         self
     }
 
@@ -631,6 +642,11 @@ impl Poller {
         // watches its push marker and relays it once it catches fire.
         let (hot, wanted): (Vec<&Target>, Vec<&Target>) =
             matching.partition(|t| t.filter.hot.is_some());
+        // `top:` targets rank the day's posts on a leaderboard
+        // (`super::leaderboard`): they take no single post, but need its
+        // digest kept and its tally live.
+        let (top, wanted): (Vec<&Target>, Vec<&Target>) =
+            wanted.into_iter().partition(|t| t.filter.top.is_some());
         if !hot.is_empty()
             && let Some(tracker) = &self.tracker
         {
@@ -643,6 +659,7 @@ impl Poller {
             })
         });
         let candidate_threshold = wanted.iter().filter_map(|t| t.filter.push).min();
+        let needs_article = needs_article || !top.is_empty();
         if !needs_article {
             if let (Some(n), Some(tracker)) = (candidate_threshold, &self.tracker) {
                 tracker
@@ -673,6 +690,20 @@ impl Poller {
                 tracker
                     .track_relayed(&self.board, id, &row.push.raw, digest.tally)
                     .await?;
+            }
+        }
+        if top.iter().any(|t| t.filter.matches_but_push(&digest)) {
+            if dests.is_empty() {
+                self.store.accept_post(&digest, &[], now_secs()).await?;
+                if let Some(tracker) = &self.tracker {
+                    tracker
+                        .track_relayed(&self.board, id, &row.push.raw, digest.tally)
+                        .await?;
+                }
+            }
+            tracing::debug!(board, post = %id, "post counts for a leaderboard");
+            if let Some(w) = &self.leaderboards {
+                w.notify_one();
             }
         }
         // Not hot enough yet for some push:N subscription.

@@ -504,7 +504,10 @@ impl Tracker {
             .await?
             .into_iter()
             .filter(|t| {
-                t.filter.push.is_some() && t.filter.hot.is_none() && t.filter.matches(digest)
+                t.filter.push.is_some()
+                    && t.filter.hot.is_none()
+                    && t.filter.top.is_none()
+                    && t.filter.matches(digest)
             })
             .map(|t| t.dest)
             .collect();

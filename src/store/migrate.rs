@@ -40,6 +40,11 @@ pub const SQLITE: &[Migration] = &[
         name: "hot",
         sql: include_str!("sql/sqlite/0005_hot.sql"),
     },
+    Migration {
+        version: 6,
+        name: "leaderboards",
+        sql: include_str!("sql/sqlite/0006_leaderboards.sql"),
+    },
 ];
 
 /// PostgreSQL migrations, oldest first. Each must work with the previous
@@ -70,6 +75,11 @@ pub const POSTGRES: &[Migration] = &[
         version: 5,
         name: "hot",
         sql: include_str!("sql/postgres/0005_hot.sql"),
+    },
+    Migration {
+        version: 6,
+        name: "leaderboards",
+        sql: include_str!("sql/postgres/0006_leaderboards.sql"),
     },
 ];
 

@@ -270,6 +270,33 @@ pub struct EditJob {
     pub deleted: bool,
 }
 
+/// A `top:N` leaderboard message: one per destination, subscription words
+/// and Taipei day.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaderboardMessage {
+    /// Where.
+    pub dest: Destination,
+    /// The subscription's board.
+    pub board: Board,
+    /// The subscription's canonical words ([`Filter::canonical`]), `top:N`
+    /// among them.
+    pub words: String,
+    /// The +08:00 day it ranks, `YYYY-MM-DD`.
+    pub day: String,
+    /// The platform's message id; `None` until the platform took the
+    /// message (a post that failed, or was cut short by a crash, is posted
+    /// again).
+    pub message_id: Option<String>,
+    /// What the message shows
+    /// ([`Leaderboard::fingerprint`](crate::digest::ranking::Leaderboard::fingerprint)).
+    pub shown: String,
+    /// When it was posted or last edited (Unix seconds).
+    pub edited_at: i64,
+    /// The day ended and the message shows its final ranking (or can no
+    /// longer be edited): it is left alone.
+    pub is_final: bool,
+}
+
 /// A board's polling state.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct BoardState {
@@ -488,6 +515,24 @@ pub trait Store: Send + Sync {
     /// A post's push samples taken at or after `since`, oldest first.
     async fn push_samples(&self, board: &Board, id: &PostId, since: i64)
     -> Result<Vec<PushSample>>;
+    /// The leaderboard message of a destination's subscription (its
+    /// canonical words) for a day (`YYYY-MM-DD`, +08:00).
+    async fn leaderboard_message(
+        &self,
+        dest: &Destination,
+        words: &str,
+        day: &str,
+    ) -> Result<Option<LeaderboardMessage>>;
+    /// Records a leaderboard message, replacing the record of the same
+    /// destination, words and day.
+    async fn put_leaderboard_message(&self, message: &LeaderboardMessage) -> Result<()>;
+    /// Leaderboard messages of days before `day` (`YYYY-MM-DD`) that are
+    /// not final yet, oldest day first, at most `limit`.
+    async fn open_leaderboard_messages(
+        &self,
+        day: &str,
+        limit: usize,
+    ) -> Result<Vec<LeaderboardMessage>>;
     /// Stops tracking posts whose window ended, and forgets push samples
     /// older than [`PUSH_SAMPLE_SECS`]; returns how many posts.
     async fn untrack_expired(&self, now: i64) -> Result<u64>;
@@ -495,7 +540,8 @@ pub trait Store: Send + Sync {
     async fn count_tracked(&self, now: i64) -> Result<u64>;
 
     /// Expires undelivered rows older than `max_age` and deletes seen posts,
-    /// digests, finished rows and sent messages older than `retention`.
+    /// digests, finished rows, sent messages and final leaderboard
+    /// messages older than `retention`.
     /// Marks are never lowered. Returns rows expired and deleted.
     async fn prune(&self, now: i64, max_age: Duration, retention: Duration) -> Result<(u64, u64)>;
 

@@ -508,7 +508,7 @@ impl Dialect for PostgresStore {
     async fn move_chat(&self, platform: Platform, from: &str, to: &str) -> Result<()> {
         // SQLite's UPDATE OR IGNORE: rows that would collide with a row
         // already at the new id stay where they are.
-        const MOVES: [&str; 4] = [
+        const MOVES: [&str; 5] = [
             "UPDATE subscriptions s SET chat = $1 WHERE s.platform = $2 AND s.chat = $3
              AND NOT EXISTS (SELECT 1 FROM subscriptions t
                  WHERE t.platform = s.platform AND t.chat = $1
@@ -525,6 +525,10 @@ impl Dialect for PostgresStore {
             "UPDATE paused_chats s SET chat = $1 WHERE s.platform = $2 AND s.chat = $3
              AND NOT EXISTS (SELECT 1 FROM paused_chats t
                  WHERE t.platform = s.platform AND t.chat = $1)",
+            "UPDATE leaderboards s SET chat = $1 WHERE s.platform = $2 AND s.chat = $3
+             AND NOT EXISTS (SELECT 1 FROM leaderboards t
+                 WHERE t.platform = s.platform AND t.chat = $1 AND t.thread = s.thread
+                   AND t.words = s.words AND t.day = s.day)",
         ];
         let mut tx = self.begin_write("moving a chat").await?;
         for sql in MOVES {

@@ -17,13 +17,13 @@ use sqlx::{Database, Encode, Executor, IntoArguments, Pool, Postgres, Sqlite, Tr
 
 use super::rows::{
     BindDest, Fields, SUBSCRIPTION_COLUMNS, TRACKED_COLUMNS, board_state_of, claimed, digest_json,
-    digest_of, edit_jobs, pending_posts_of, q, sent_message_of, smallest_free_id, subscriptions_of,
-    tracked_of,
+    digest_of, edit_jobs, leaderboard_of, pending_posts_of, q, sent_message_of, smallest_free_id,
+    subscriptions_of, tracked_of,
 };
 use super::{
-    BoardState, CLAIM_SECS, EditJob, GoneChat, MAX_SUBSCRIPTIONS, OutboxRow, PUSH_SAMPLE_SECS,
-    PendingPost, PushSample, Removal, Result, SentMessage, StoreError, Subscription, TrackStart,
-    TrackedPost,
+    BoardState, CLAIM_SECS, EditJob, GoneChat, LeaderboardMessage, MAX_SUBSCRIPTIONS, OutboxRow,
+    PUSH_SAMPLE_SECS, PendingPost, PushSample, Removal, Result, SentMessage, StoreError,
+    Subscription, TrackStart, TrackedPost,
 };
 use crate::dest::{Destination, Platform};
 use crate::digest::Digest;
@@ -604,6 +604,68 @@ where
             .collect()
     }
 
+    pub async fn leaderboard_message(
+        &self,
+        dest: &Destination,
+        words: &str,
+        day: &str,
+    ) -> Result<Option<LeaderboardMessage>> {
+        let row = sqlx::query(
+            "SELECT platform, chat, thread, words, day, board, message_id, shown, edited_at, final
+             FROM leaderboards
+             WHERE platform = $1 AND chat = $2 AND thread = $3 AND words = $4 AND day = $5",
+        )
+        .bind_dest(dest)
+        .bind(words)
+        .bind(day)
+        .fetch_optional(self.0)
+        .await
+        .map_err(q("reading a leaderboard message"))?;
+        row.as_ref().map(leaderboard_of).transpose()
+    }
+
+    pub async fn put_leaderboard_message(&self, m: &LeaderboardMessage) -> Result<()> {
+        let query = sqlx::query(
+            "INSERT INTO leaderboards
+                 (platform, chat, thread, words, day, board, message_id, shown, edited_at, final)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+             ON CONFLICT (platform, chat, thread, words, day) DO UPDATE SET
+                 board = excluded.board, message_id = excluded.message_id,
+                 shown = excluded.shown, edited_at = excluded.edited_at, final = excluded.final",
+        )
+        .bind_dest(&m.dest)
+        .bind(m.words.as_str())
+        .bind(m.day.as_str())
+        .bind(m.board.as_str())
+        .bind(m.message_id.as_deref().unwrap_or(""))
+        .bind(m.shown.as_str())
+        .bind(m.edited_at)
+        .bind(m.is_final);
+        self.run(query, "recording a leaderboard message").await?;
+        Ok(())
+    }
+
+    pub async fn open_leaderboard_messages(
+        &self,
+        day: &str,
+        limit: usize,
+    ) -> Result<Vec<LeaderboardMessage>> {
+        let sql = format!(
+            "SELECT platform, chat, thread, words, day, board, message_id, shown, edited_at, final
+             FROM leaderboards WHERE final = FALSE AND day < $1
+             ORDER BY day, platform, chat COLLATE {b}, thread COLLATE {b}, words COLLATE {b}
+             LIMIT CAST($2 AS INTEGER)",
+            b = DB::BYTEWISE
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(day)
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(self.0)
+            .await
+            .map_err(q("reading open leaderboard messages"))?;
+        rows.iter().map(leaderboard_of).collect()
+    }
+
     pub async fn count_tracked(&self, now: i64) -> Result<u64> {
         let row = sqlx::query(
             "SELECT COUNT(*) AS n FROM tracked_posts WHERE deleted = FALSE AND until_at > $1",
@@ -719,6 +781,7 @@ where
             "DELETE FROM seen_posts WHERE seen_at < $1",
             "DELETE FROM digests WHERE seen_at < $1",
             "DELETE FROM sent_messages WHERE sent_at < $1",
+            "DELETE FROM leaderboards WHERE final = TRUE AND edited_at < $1",
         ] {
             deleted += self
                 .run(sqlx::query(sql).bind(keep_after), "pruning")
@@ -828,8 +891,9 @@ macro_rules! impl_store {
             use $crate::store::queries::Dialect;
             use $crate::store::rows::q;
             use $crate::store::{
-                BoardState, EditJob, GoneChat, OutboxRow, PendingPost, PushSample, Removal, Result,
-                SentMessage, Store, Subscription, TrackStart, TrackedPost,
+                BoardState, EditJob, GoneChat, LeaderboardMessage, OutboxRow, PendingPost,
+                PushSample, Removal, Result, SentMessage, Store, Subscription, TrackStart,
+                TrackedPost,
             };
 
             #[async_trait::async_trait]
@@ -1086,6 +1150,27 @@ macro_rules! impl_store {
                     since: i64,
                 ) -> Result<Vec<PushSample>> {
                     self.shared().push_samples(board, id, since).await
+                }
+                async fn leaderboard_message(
+                    &self,
+                    dest: &Destination,
+                    words: &str,
+                    day: &str,
+                ) -> Result<Option<LeaderboardMessage>> {
+                    self.shared().leaderboard_message(dest, words, day).await
+                }
+                async fn put_leaderboard_message(
+                    &self,
+                    message: &LeaderboardMessage,
+                ) -> Result<()> {
+                    self.shared().put_leaderboard_message(message).await
+                }
+                async fn open_leaderboard_messages(
+                    &self,
+                    day: &str,
+                    limit: usize,
+                ) -> Result<Vec<LeaderboardMessage>> {
+                    self.shared().open_leaderboard_messages(day, limit).await
                 }
                 async fn untrack_expired(&self, now: i64) -> Result<u64> {
                     self.shared().untrack_expired(now).await

@@ -11,8 +11,8 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{ColumnIndex, Database, Decode, Encode, Row, Type};
 
 use super::{
-    BoardState, EditJob, OutboxRow, PendingPost, Result, SentMessage, StoreError, Subscription,
-    TrackedPost,
+    BoardState, EditJob, LeaderboardMessage, OutboxRow, PendingPost, Result, SentMessage,
+    StoreError, Subscription, TrackedPost,
 };
 use crate::dest::{Destination, Platform};
 use crate::digest::Digest;
@@ -266,6 +266,20 @@ pub(super) fn subscriptions_of<R: Fields>(rows: &[R]) -> Result<Vec<Subscription
 }
 
 /// A sent message (destination columns and `message_id`).
+/// A leaderboard message from a row of `leaderboards`.
+pub(super) fn leaderboard_of(row: &impl Fields) -> Result<LeaderboardMessage> {
+    Ok(LeaderboardMessage {
+        dest: dest_of(row)?,
+        board: board_of(row.text("board")?)?,
+        words: row.text("words")?,
+        day: row.text("day")?,
+        message_id: Some(row.text("message_id")?).filter(|m| !m.is_empty()),
+        shown: row.text("shown")?,
+        edited_at: row.int("edited_at")?,
+        is_final: row.flag("final")?,
+    })
+}
+
 pub(super) fn sent_message_of(row: &impl Fields) -> Result<SentMessage> {
     Ok(SentMessage {
         dest: dest_of(row)?,

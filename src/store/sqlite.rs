@@ -625,7 +625,13 @@ impl Dialect for SqliteStore {
 
     async fn move_chat(&self, platform: Platform, from: &str, to: &str) -> Result<()> {
         let mut tx = self.begin_write("moving a chat").await?;
-        for table in ["subscriptions", "outbox", "sent_messages", "paused_chats"] {
+        for table in [
+            "subscriptions",
+            "outbox",
+            "sent_messages",
+            "paused_chats",
+            "leaderboards",
+        ] {
             let sql =
                 format!("UPDATE OR IGNORE {table} SET chat = ? WHERE platform = ? AND chat = ?");
             sqlx::query(sqlx::AssertSqlSafe(sql))

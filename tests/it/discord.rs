@@ -18,6 +18,7 @@ use ptt_relay::config::Settings;
 use ptt_relay::dest::Destination;
 use ptt_relay::digest::Digest;
 use ptt_relay::ptt::Tally;
+use ptt_relay::relay::leaderboard::LeaderboardOptions;
 use ptt_relay::relay::tally::TallyOptions;
 use ptt_relay::store::Store;
 use secrecy::SecretString;
@@ -82,6 +83,8 @@ struct Options {
     tally: Option<TallyOptions>,
     /// The REST client's timeout (default: the product's).
     request_timeout: Option<Duration>,
+    /// How `top:N` leaderboards are kept (default: the product's).
+    leaderboards: Option<LeaderboardOptions>,
 }
 
 struct Harness {
@@ -150,6 +153,7 @@ async fn start(opts: Options) -> Harness {
             tally: opts.tally,
             handler: Some(handler),
             share: None,
+            leaderboards: opts.leaderboards,
         },
     )
     .await
@@ -640,7 +644,7 @@ async fn with_a_guild_id_the_command_is_registered_in_that_server_with_both_lang
         subscribe,
         [
             "board", "tag", "kw", "not", "author", "push", "re", "fw", "silent", "preview",
-            "channel", "stock", "sector", "hot"
+            "channel", "stock", "sector", "hot", "top"
         ]
     );
     for o in ptt["options"][0]["options"].as_array().unwrap() {
@@ -1859,5 +1863,88 @@ async fn the_channel_option_subscribes_another_channel_only_when_member_and_bot_
     let d = h.discord.clone();
     wait_until("the forum post", || d.threads_in(FORUM).len() == 1).await;
     assert!(h.discord.messages_in(CHANNEL).is_empty());
+    h.stop().await;
+}
+
+/// A `top:3` channel gets the day's leaderboard as one plain message
+/// (through serenity against the fake): markdown and mentions of PTT
+/// titles neutralised, titles as masked links without embeds, a nonce;
+/// it is edited (PATCH) when a post gains pushes, and no digest is sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_top_3_channel_gets_one_leaderboard_message_edited_as_pushes_come_in() {
+    let h = start(Options {
+        tally: Some(TallyOptions {
+            window: Duration::from_secs(600),
+            first_step: Duration::from_secs(2),
+            max_step: Duration::from_secs(4),
+            hot_minute: Duration::from_secs(60),
+        }),
+        leaderboards: Some(LeaderboardOptions {
+            edit_every: Duration::from_secs(1),
+            round: Duration::from_millis(500),
+            ..LeaderboardOptions::default()
+        }),
+        ..Options::default()
+    })
+    .await;
+    h.store
+        .subscribe(
+            &dest(CHANNEL),
+            &board_of("Stock"),
+            &support::filter_of("top:3"),
+            0,
+        )
+        .await
+        .unwrap();
+    h.seeded().await;
+    let loud = h.ptt.add_post(
+        "Stock",
+        "[新聞] @everyone **漲停** [x](https://evil.example)",
+        "r",
+    );
+    let quiet = h.ptt.add_post("Stock", "[新聞] 鴻海營收", "r");
+    let d = h.discord.clone();
+    wait_until("the leaderboard", || !d.messages_in(CHANNEL).is_empty()).await;
+    let m = &h.discord.messages_in(CHANNEL)[0];
+    let content = m.body["content"].as_str().unwrap().to_owned();
+    assert!(content.starts_with("**📊 Stock"), "{content}");
+    assert_eq!(m.body["allowed_mentions"]["parse"], json!([]));
+    assert!(m.body["nonce"].is_string(), "{}", m.body);
+    assert!(m.body.get("embeds").is_none_or(|e| e == &json!([])));
+    let url = |id: &str| format!("https://www.ptt.cc/bbs/Stock/{id}.html");
+    wait_until("both posts on the board", || {
+        let shown = d.edits().last().map_or(content.clone(), |(_, _, b)| {
+            b["content"].as_str().unwrap_or("").to_owned()
+        });
+        shown.contains(&url(&loud)) && shown.contains(&url(&quiet))
+    })
+    .await;
+    h.ptt.add_pushes("Stock", &quiet, &["推"; 12]);
+    wait_until("the edit with the new leader", || {
+        d.edits().last().is_some_and(|(_, _, b)| {
+            b["content"]
+                .as_str()
+                .and_then(|c| c.lines().nth(1))
+                .is_some_and(|l| l.starts_with("1. 推 12") && l.contains(&url(&quiet)))
+        })
+    })
+    .await;
+    let (channel, message, body) = h.discord.edits().last().unwrap().clone();
+    assert_eq!(channel, CHANNEL.to_string());
+    assert_eq!(message, m.id, "the same message");
+    let text = body["content"].as_str().unwrap();
+    assert!(
+        text.contains(&format!(
+            "2. 推 0 噓 0 → 0 (+0) [\\[新聞\\] @everyone \\*\\*漲停\\*\\* \\[x\\](https:\u{2060}//evil.example)](<{}>)",
+            url(&loud)
+        )),
+        "{text}"
+    );
+    assert_eq!(body["allowed_mentions"]["parse"], json!([]));
+    assert_eq!(
+        h.discord.messages_in(CHANNEL).len(),
+        1,
+        "no digest, one leaderboard"
+    );
     h.stop().await;
 }

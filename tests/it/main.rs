@@ -18,6 +18,7 @@ mod faults_ptt;
 mod hot;
 mod http_bounds;
 mod index_parser;
+mod leaderboard;
 mod lease_binary;
 mod ops_binary;
 mod polling_rules;

@@ -368,6 +368,7 @@ async fn after_six_plain_503s_a_new_post_arrives_within_an_interval_and_2s() {
             tally: None,
             handler: None,
             share: None,
+            leaderboards: None,
         },
     )
     .await

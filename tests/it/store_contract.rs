@@ -19,8 +19,8 @@ use ptt_relay::ptt::{PostId, Tally};
 use ptt_relay::store::postgres::{CLAIM_SECS, Leadership, PostgresStore};
 use ptt_relay::store::sqlite::SqliteStore;
 use ptt_relay::store::{
-    BoardState, EditJob, MAX_SUBSCRIPTIONS, OutboxRow, PendingPost, PushSample, Removal,
-    SentMessage, Store, StoreError, TrackStart, migrate,
+    BoardState, EditJob, LeaderboardMessage, MAX_SUBSCRIPTIONS, OutboxRow, PendingPost, PushSample,
+    Removal, SentMessage, Store, StoreError, TrackStart, migrate,
 };
 use sqlx::Connection;
 use support::pg::{TestSchema, pg_url};
@@ -115,6 +115,7 @@ contract!(
     claims_are_fenced_by_their_token,
     a_paused_destination_gets_no_new_rows,
     chats_gone_too_long_are_forgotten,
+    leaderboard_messages_are_kept_per_destination_words_and_day,
 );
 
 fn pid(s: &str) -> PostId {
@@ -2001,4 +2002,97 @@ async fn an_unreachable_server_is_an_open_error_with_the_password_masked() {
         other => panic!("expected Open, got {:?}", other.map_err(|e| e.to_string())),
     }
     assert!(!l.is_leader());
+}
+
+fn board_message(dest: Destination, words: &str, day: &str) -> LeaderboardMessage {
+    LeaderboardMessage {
+        dest,
+        board: board_of("Stock"),
+        words: words.into(),
+        day: day.into(),
+        message_id: None,
+        shown: String::new(),
+        edited_at: 100,
+        is_final: false,
+    }
+}
+
+async fn leaderboard_messages_are_kept_per_destination_words_and_day(s: &dyn Store) {
+    let words = "tag:新聞 top:5";
+    assert_eq!(
+        s.leaderboard_message(&tg("1"), words, "2026-01-28")
+            .await
+            .unwrap(),
+        None
+    );
+    let mut m = board_message(tg("1"), words, "2026-01-28");
+    s.put_leaderboard_message(&m).await.unwrap();
+    assert_eq!(
+        s.leaderboard_message(&tg("1"), words, "2026-01-28")
+            .await
+            .unwrap(),
+        Some(m.clone()),
+        "not posted yet: no message id"
+    );
+    m.message_id = Some("77".into());
+    m.shown = "ranking".into();
+    m.edited_at = 200;
+    s.put_leaderboard_message(&m).await.unwrap();
+    let other_words = board_message(tg("1"), "tag:新聞 top:3", "2026-01-28");
+    let thread = board_message(tg_thread("1", "9"), words, "2026-01-28");
+    let next_day = board_message(tg("1"), words, "2026-01-29");
+    for other in [&other_words, &thread, &next_day] {
+        s.put_leaderboard_message(other).await.unwrap();
+    }
+    let got = |dest: Destination, w: &'static str, day: &'static str| async move {
+        s.leaderboard_message(&dest, w, day).await.unwrap()
+    };
+    assert_eq!(
+        got(tg("1"), words, "2026-01-28").await,
+        Some(m.clone()),
+        "replaced"
+    );
+    assert_eq!(
+        got(tg_thread("1", "9"), words, "2026-01-28").await,
+        Some(thread.clone())
+    );
+    // Open ones of days before the given one, oldest day first.
+    let open = s.open_leaderboard_messages("2026-01-29", 10).await.unwrap();
+    assert_eq!(
+        sorted(open.iter().map(|o| o.words.clone()).collect()),
+        ["tag:新聞 top:3", "tag:新聞 top:5", "tag:新聞 top:5"]
+    );
+    assert!(open.iter().all(|o| o.day == "2026-01-28"));
+    assert_eq!(
+        s.open_leaderboard_messages("2026-01-29", 1)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    let open = s.open_leaderboard_messages("2026-01-30", 10).await.unwrap();
+    assert_eq!(open.last().unwrap().day, "2026-01-29");
+    m.is_final = true;
+    s.put_leaderboard_message(&m).await.unwrap();
+    assert_eq!(
+        s.open_leaderboard_messages("2026-01-29", 10)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    // A group that became a supergroup takes its leaderboards along.
+    s.move_chat(TELEGRAM, "1", "-1001").await.unwrap();
+    let moved = got(tg("-1001"), words, "2026-01-28").await.unwrap();
+    assert_eq!(moved.message_id.as_deref(), Some("77"));
+    assert_eq!(got(tg("1"), words, "2026-01-28").await, None);
+    // Final ones go with the other old records.
+    s.prune(10_000, Duration::from_secs(1), Duration::from_secs(1_000))
+        .await
+        .unwrap();
+    assert_eq!(got(tg("-1001"), words, "2026-01-28").await, None, "pruned");
+    assert!(
+        got(tg("-1001"), words, "2026-01-29").await.is_some(),
+        "open: kept"
+    );
 }

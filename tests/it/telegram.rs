@@ -107,6 +107,7 @@ impl Harness {
                 tally: None,
                 handler: Some(handler),
                 share: None,
+                leaderboards: None,
             },
         )
         .await

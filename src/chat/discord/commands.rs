@@ -92,7 +92,12 @@ fn subcommand(index: usize) -> CreateCommandOption {
             .add_sub_option(
                 option(CommandOptionType::String, "sector", |t| t.sector).max_length(1000),
             )
-            .add_sub_option(option(CommandOptionType::String, "hot", |t| t.hot).max_length(7)),
+            .add_sub_option(option(CommandOptionType::String, "hot", |t| t.hot).max_length(7))
+            .add_sub_option(
+                option(CommandOptionType::Integer, "top", |t| t.top)
+                    .min_int_value(u64::from(TOP_MIN))
+                    .max_int_value(u64::from(TOP_MAX)),
+            ),
         "unsubscribe" => sub.add_sub_option(
             option(CommandOptionType::String, "target", |t| t.target)
                 .required(true)
@@ -265,7 +270,7 @@ fn subscribe(options: &[(String, OptionValue)]) -> Result<Command, CommandError>
                     words.push(format!("{key}:{w}"));
                 }
             }
-            "tag" | "author" | "push" | "re" | "fw" | "silent" | "preview" | "hot" => {
+            "tag" | "author" | "push" | "re" | "fw" | "silent" | "preview" | "hot" | "top" => {
                 words.push(format!("{key}:{text}"));
             }
             // Which channel, not a word: see `super::target`.
@@ -345,6 +350,23 @@ mod tests {
                 rise: 20,
                 minutes: 10
             })
+        );
+    }
+
+    #[test]
+    fn the_top_option_is_the_top_word() {
+        let opts = vec![s("stock", "2330"), ("top".to_owned(), OptionValue::Int(5))];
+        let Command::Subscribe(Subscribe { filter, .. }) = to_command("subscribe", &opts).unwrap()
+        else {
+            panic!("not a subscribe");
+        };
+        assert_eq!(filter.top, Some(5));
+        assert_eq!(filter.canonical(), "tag:新聞 stock:2330 top:5");
+        let with_hot = vec![("top".to_owned(), OptionValue::Int(5)), s("hot", "20/10")];
+        let e = to_command("subscribe", &with_hot).unwrap_err();
+        assert_eq!(
+            e.error,
+            ParseError::Filter(FilterError::Conflict("top", "hot"))
         );
     }
 
@@ -435,8 +457,14 @@ mod tests {
             opt_names,
             [
                 "board", "tag", "kw", "not", "author", "push", "re", "fw", "silent", "preview",
-                "channel", "stock", "sector", "hot"
+                "channel", "stock", "sector", "hot", "top"
             ]
+        );
+        let top = &sub[14];
+        assert_eq!(top["type"], 4, "an integer option");
+        assert_eq!(
+            (top["min_value"].clone(), top["max_value"].clone()),
+            (3.into(), 20.into())
         );
         let channel = &sub[10];
         assert_eq!(channel["type"], 7, "a channel option");

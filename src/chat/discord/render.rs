@@ -13,6 +13,8 @@
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use super::sink::MAX_CONTENT;
+use crate::digest::ranking::{Leaderboard, ranked_title};
 use crate::digest::{Digest, links};
 use crate::ptt::links::scheme_start;
 use crate::text::{strip_controls, truncate_chars, truncate_chars_keeping_links};
@@ -119,6 +121,36 @@ pub fn escape_markdown(s: &str) -> String {
         }
     }
     out
+}
+
+/// The content of a `top:N` leaderboard message: the heading in bold,
+/// then one line a post (`1. 推 24 噓 3 → 15 (+21)` and the title as a
+/// masked link to the post, its embed suppressed). Lines that would pass
+/// Discord's 2000 characters are left out, last first.
+pub fn leaderboard(b: &Leaderboard) -> String {
+    let mut out = format!("**{}**", escape_markdown(&b.heading));
+    for (i, d) in b.posts.iter().enumerate() {
+        let line = format!(
+            "\n{}. {} ({:+}) [{}](<{}>)",
+            i + 1,
+            d.tally_line(" "),
+            d.tally.net,
+            escape_link_text(&ranked_title(d)),
+            d.url
+        );
+        if out.chars().count() + line.chars().count() > MAX_CONTENT {
+            break;
+        }
+        out.push_str(&line);
+    }
+    out
+}
+
+/// Text inside a masked link's brackets: markdown escaped, and a link's
+/// `:` taken out of play, since Discord refuses a masked link whose text
+/// holds an address.
+fn escape_link_text(s: &str) -> String {
+    escape_markdown(&s.replace("://", ":\u{2060}//"))
 }
 
 /// Escaped and cut to `max` characters without leaving a dangling `\` or a

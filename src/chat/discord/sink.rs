@@ -17,13 +17,14 @@ use super::channels::{Channels, Forum, Kind};
 use super::errors::{Failure, Redactor, Strikes, classify, outcome};
 use super::forum;
 use super::publish::Publishing;
-use crate::chat::discord::render::{Embed, embed, embed_with_status, nonce};
+use crate::chat::discord::render::{self, Embed, embed, embed_with_status, nonce};
 use crate::chat::pacing::Pacer;
 use crate::chat::{ChatSink, EditKind, SendOutcome};
 use crate::commands::Reply;
 use crate::commands::i18n::DIGEST;
 use crate::dest::{Destination, Platform};
 use crate::digest::Digest;
+use crate::digest::ranking::Leaderboard;
 use crate::filter::DeliveryOptions;
 use crate::telemetry::metrics::metrics;
 use crate::text::truncate_chars;
@@ -384,6 +385,84 @@ impl ChatSink for DiscordSink {
             Err(e) => match classify(&e, &self.redactor) {
                 // A forum post deleted by a moderator (Unknown Channel):
                 // that message is gone, the forum is not.
+                Failure::Gone(r) if forum => {
+                    SendOutcome::Rejected(format!("the forum post is gone or closed to us: {r}"))
+                }
+                f => self.failed_with(&chat, f),
+            },
+        }
+    }
+
+    async fn post_leaderboard(&self, dest: &Destination, board: &Leaderboard) -> SendOutcome {
+        let (chat, channel) = match Self::channel(dest) {
+            Ok(c) => c,
+            Err(out) => return out,
+        };
+        let kind = match self.kind(&chat, channel).await {
+            Ok(k) => k,
+            Err(f) => return self.failed_with(&chat, f),
+        };
+        let mut message = CreateMessage::new()
+            .content(render::leaderboard(board))
+            .allowed_mentions(no_mentions());
+        if board.silent {
+            message = message.flags(MessageFlags::SUPPRESS_NOTIFICATIONS);
+        }
+        self.pacer.wait(&chat).await;
+        let made = if let Kind::Forum(_) = &*kind {
+            // A forum takes it as a post of its own (named by its heading);
+            // its id is the thread's, as for a digest.
+            let name = truncate_chars(&board.heading, forum::MAX_NAME);
+            channel
+                .create_forum_post(&*self.http, CreateForumPost::new(name, message))
+                .await
+                .map(|thread| thread.id.to_string())
+        } else {
+            // Not published in an announcement channel: its edits would
+            // reach every following server again.
+            let message = message
+                .nonce(Nonce::String(nonce(&board.key, &dest.to_string())))
+                .enforce_nonce(true);
+            channel
+                .send_message(&*self.http, message)
+                .await
+                .map(|m| m.id.to_string())
+        };
+        match made {
+            Ok(id) => self.succeeded(&chat, id),
+            Err(e) => self.failed(&chat, &e),
+        }
+    }
+
+    async fn edit_leaderboard(
+        &self,
+        dest: &Destination,
+        message_id: &str,
+        board: &Leaderboard,
+    ) -> SendOutcome {
+        let (chat, channel) = match Self::channel(dest) {
+            Ok(c) => c,
+            Err(out) => return out,
+        };
+        let Some(mid) = snowflake(message_id) else {
+            return SendOutcome::Rejected(format!("not a Discord message id: {message_id:?}"));
+        };
+        let forum = match self.kind(&chat, channel).await {
+            Ok(k) => matches!(*k, Kind::Forum(_)),
+            Err(f) => return self.failed_with(&chat, f),
+        };
+        let (in_channel, message) = if forum {
+            forum::starter(ChannelId::new(mid))
+        } else {
+            (channel, MessageId::new(mid))
+        };
+        let edit = EditMessage::new()
+            .content(render::leaderboard(board))
+            .allowed_mentions(no_mentions());
+        self.pacer.wait(&chat).await;
+        match in_channel.edit_message(&*self.http, message, edit).await {
+            Ok(m) => self.succeeded(&chat, m.id.to_string()),
+            Err(e) => match classify(&e, &self.redactor) {
                 Failure::Gone(r) if forum => {
                     SendOutcome::Rejected(format!("the forum post is gone or closed to us: {r}"))
                 }

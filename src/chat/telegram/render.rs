@@ -8,6 +8,7 @@
 //! address (or its host when that is long); a cut in PTT text falls before a
 //! link written there, never inside it.
 
+use crate::digest::ranking::{Leaderboard, ranked_title};
 use crate::digest::{Digest, links};
 use crate::text::{
     strip_controls, truncate_chars, truncate_chars_keeping_links, truncate_utf16_keeping_links,
@@ -81,6 +82,27 @@ fn link_text(href: &str) -> String {
         .ok()
         .and_then(|u| u.host_str().map(links::readable_host))
         .unwrap_or_else(|| "原文".to_owned())
+}
+
+/// The message text of a `top:N` leaderboard: the heading in bold, then
+/// one line a post (`1. 推 24 噓 3 → 15 (+21)` and the title linking to the
+/// post). Lines that would pass Telegram's limit are left out, last first.
+pub fn leaderboard(b: &Leaderboard) -> String {
+    let mut out = format!("<b>{}</b>", escape(&strip_controls(&b.heading)));
+    for (i, d) in b.posts.iter().enumerate() {
+        let line = format!(
+            "\n{}. {} ({:+}) {}",
+            i + 1,
+            d.tally_line(" "),
+            d.tally.net,
+            link(&d.url, &ranked_title(d))
+        );
+        if visible_utf16_len(&out) + visible_utf16_len(&line) > MAX_TEXT_UTF16 {
+            break;
+        }
+        out.push_str(&line);
+    }
+    out
 }
 
 /// The message text for a digest.

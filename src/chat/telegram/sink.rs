@@ -9,13 +9,14 @@ use teloxide::prelude::Requester;
 use teloxide::types::{ChatId, LinkPreviewOptions, Message, MessageId, ParseMode, ThreadId};
 
 use super::errors::Failure;
-use super::render::{MAX_TEXT_UTF16, escape, render, render_with_status};
+use super::render::{MAX_TEXT_UTF16, escape, leaderboard, render, render_with_status};
 use super::{Call, Shared, no_preview};
 use crate::chat::{ChatSink, EditKind, SendOutcome};
 use crate::commands::i18n::DIGEST;
 use crate::commands::{Membership, Reply};
 use crate::dest::{Destination, Platform};
 use crate::digest::Digest;
+use crate::digest::ranking::Leaderboard;
 use crate::filter::DeliveryOptions;
 use crate::text::truncate_utf16;
 
@@ -225,6 +226,49 @@ impl ChatSink for TelegramSink {
             .edit_message_text(to.chat, MessageId(id), render_with_status(digest, status))
             .parse_mode(ParseMode::Html)
             .link_preview_options(s.preview_of(opts).options(digest));
+        let unchanged = SendOutcome::Sent {
+            message_id: message_id.to_owned(),
+        };
+        match s
+            .paced(Call::Delivery(&dest.chat), async move { req.await })
+            .await
+        {
+            Ok(_) | Err(Failure::NotModified | Failure::Accepted(_)) => unchanged,
+            Err(f) => s.outcome(dest, f).await,
+        }
+    }
+
+    async fn post_leaderboard(&self, dest: &Destination, board: &Leaderboard) -> SendOutcome {
+        let s = &self.shared;
+        let Some(to) = Target::of(dest) else {
+            return SendOutcome::Rejected(format!("malformed Telegram destination {dest}"));
+        };
+        match s
+            .send_html(to, leaderboard(board), no_preview(), false, board.silent)
+            .await
+        {
+            Ok(m) => sent(&m),
+            Err(f) => s.outcome(dest, f).await,
+        }
+    }
+
+    async fn edit_leaderboard(
+        &self,
+        dest: &Destination,
+        message_id: &str,
+        board: &Leaderboard,
+    ) -> SendOutcome {
+        let s = &self.shared;
+        let (Some(to), Ok(id)) = (Target::of(dest), message_id.parse::<i32>()) else {
+            return SendOutcome::Rejected(format!(
+                "malformed Telegram message {dest} #{message_id}"
+            ));
+        };
+        let req = s
+            .bot
+            .edit_message_text(to.chat, MessageId(id), leaderboard(board))
+            .parse_mode(ParseMode::Html)
+            .link_preview_options(no_preview());
         let unchanged = SendOutcome::Sent {
             message_id: message_id.to_owned(),
         };

@@ -98,6 +98,12 @@ pub struct Subscription {
 pub fn subscription(filter: &str) -> Result<Subscription, String> {
     match parse(&format!("/subscribe {filter}"), None) {
         Ok(Some(Command::Subscribe(Subscribe {
+            board: Some(_),
+            filter,
+        }))) if filter.top.is_some() => {
+            Err("top: is for chats (a webhook message is never edited)".to_owned())
+        }
+        Ok(Some(Command::Subscribe(Subscribe {
             board: Some(board),
             filter,
         }))) => Ok(Subscription { board, filter }),
@@ -193,6 +199,7 @@ mod tests {
                 {"name": "a", "url": "ftp://user:pw@x/tok3n", "format": "json", "filter": "Stock"},
                 {"name": "a", "url": "https://x/", "format": "json", "filter": "kw:x"},
                 {"name": "b c", "url": "https://x/", "format": "json", "filter": "Stock"},
+                {"name": "d", "url": "https://x/", "format": "discord", "filter": "Stock top:5"},
             ],
         }))
         .unwrap_err();
@@ -204,6 +211,10 @@ mod tests {
         );
         assert!(all.contains("webhook.destinations[1].filter"), "{all}");
         assert!(all.contains("webhook.destinations[2].name"), "{all}");
+        assert!(
+            all.contains("webhook.destinations[3].filter \"Stock top:5\": top: is for chats"),
+            "{all}"
+        );
         assert!(!all.contains("tok3n"), "{all}");
         assert_eq!(masked_url("not a url/tok3n"), "***");
         assert_eq!(

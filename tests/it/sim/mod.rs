@@ -392,6 +392,7 @@ fn extras(sc: &Scenario, transport: Arc<dyn Transport>, chats: &Chats) -> Extras
         }),
         handler: None,
         share: None,
+        leaderboards: None,
     }
 }
 

@@ -298,6 +298,29 @@ impl Store for SerialStore {
         self.call(self.inner.push_samples(board, id, since)).await
     }
 
+    async fn leaderboard_message(
+        &self,
+        dest: &Destination,
+        words: &str,
+        day: &str,
+    ) -> Result<Option<LeaderboardMessage>> {
+        self.call(self.inner.leaderboard_message(dest, words, day))
+            .await
+    }
+
+    async fn put_leaderboard_message(&self, message: &LeaderboardMessage) -> Result<()> {
+        self.call(self.inner.put_leaderboard_message(message)).await
+    }
+
+    async fn open_leaderboard_messages(
+        &self,
+        day: &str,
+        limit: usize,
+    ) -> Result<Vec<LeaderboardMessage>> {
+        self.call(self.inner.open_leaderboard_messages(day, limit))
+            .await
+    }
+
     async fn untrack_expired(&self, now: i64) -> Result<u64> {
         self.call(self.inner.untrack_expired(now)).await
     }

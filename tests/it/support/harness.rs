@@ -53,6 +53,7 @@ pub async fn start(
             tally,
             handler: None,
             share: None,
+            leaderboards: None,
         },
     )
     .await

@@ -9,6 +9,7 @@ use ptt_relay::chat::{ChatSink, EditKind, SendOutcome};
 use ptt_relay::commands::Reply;
 use ptt_relay::dest::{Destination, Platform};
 use ptt_relay::digest::Digest;
+use ptt_relay::digest::ranking::Leaderboard;
 use ptt_relay::filter::DeliveryOptions;
 
 /// One recorded send.
@@ -28,11 +29,21 @@ pub struct Edited {
     pub kind: EditKind,
 }
 
+/// One recorded leaderboard post (`message_id` of the post) or edit.
+#[derive(Clone, Debug)]
+pub struct Board {
+    pub dest: Destination,
+    pub message_id: String,
+    pub edit: bool,
+    pub board: Leaderboard,
+}
+
 /// Records sends and edits; can be told to fail.
 #[derive(Clone, Default)]
 pub struct RecordingSink {
     pub sent: Arc<Mutex<Vec<Sent>>>,
     pub edits: Arc<Mutex<Vec<Edited>>>,
+    pub boards: Arc<Mutex<Vec<Board>>>,
     pub fail_with: Arc<Mutex<Option<SendOutcome>>>,
     pub delay: Arc<Mutex<Duration>>,
 }
@@ -48,6 +59,11 @@ impl RecordingSink {
 
     pub fn edits(&self) -> Vec<Edited> {
         self.edits.lock().unwrap().clone()
+    }
+
+    /// Leaderboard posts and edits, in order.
+    pub fn boards(&self) -> Vec<Board> {
+        self.boards.lock().unwrap().clone()
     }
 
     /// Post ids sent to a chat, in order.
@@ -102,6 +118,41 @@ impl ChatSink for RecordingSink {
             message_id: message_id.to_owned(),
             digest: digest.clone(),
             kind,
+        });
+        SendOutcome::Sent {
+            message_id: message_id.to_owned(),
+        }
+    }
+
+    async fn post_leaderboard(&self, dest: &Destination, board: &Leaderboard) -> SendOutcome {
+        if let Some(f) = self.fail_with.lock().unwrap().clone() {
+            return f;
+        }
+        let mut boards = self.boards.lock().unwrap();
+        let message_id = format!("board-{}", boards.len() + 1);
+        boards.push(Board {
+            dest: dest.clone(),
+            message_id: message_id.clone(),
+            edit: false,
+            board: board.clone(),
+        });
+        SendOutcome::Sent { message_id }
+    }
+
+    async fn edit_leaderboard(
+        &self,
+        dest: &Destination,
+        message_id: &str,
+        board: &Leaderboard,
+    ) -> SendOutcome {
+        if let Some(f) = self.fail_with.lock().unwrap().clone() {
+            return f;
+        }
+        self.boards.lock().unwrap().push(Board {
+            dest: dest.clone(),
+            message_id: message_id.to_owned(),
+            edit: true,
+            board: board.clone(),
         });
         SendOutcome::Sent {
             message_id: message_id.to_owned(),

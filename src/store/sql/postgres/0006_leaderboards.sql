@@ -1,0 +1,25 @@
+-- ptt-relay schema 6 (PostgreSQL): `top:N` leaderboards (DESIGN.md,
+-- "Delivery options, channel kinds and investor words").
+--
+-- One message per destination, subscription words and Taipei day; it is
+-- edited while the day runs and once more, as final, after midnight. Additive only:
+-- the previous release ignores the table.
+
+CREATE TABLE leaderboards (
+    platform    TEXT NOT NULL,
+    chat        TEXT NOT NULL,
+    thread      TEXT NOT NULL,
+    -- The subscription's canonical words, `top:N` among them.
+    words       TEXT NOT NULL,
+    -- YYYY-MM-DD, +08:00.
+    day         TEXT NOT NULL,
+    board       TEXT NOT NULL,
+    -- Empty until the platform took the message.
+    message_id  TEXT NOT NULL,
+    -- What the message shows (its ranking's fingerprint).
+    shown       TEXT NOT NULL,
+    edited_at   BIGINT NOT NULL,
+    final       BOOLEAN NOT NULL DEFAULT FALSE,
+    PRIMARY KEY (platform, chat, thread, words, day)
+);
+CREATE INDEX leaderboards_open ON leaderboards (final, day);
