@@ -221,6 +221,9 @@ impl Leaderboards {
                 message.message_id = Some(message_id.clone());
                 message.shown = shown;
                 message.edited_at = now;
+                // Taken, but its id could not be read: it cannot be
+                // edited, and posting it again would show it twice.
+                message.is_final = message_id.is_empty();
                 report.posted += 1;
             } else {
                 self.failed(&mut message, &outcome, "post", now).await?;
@@ -295,8 +298,9 @@ impl Leaderboards {
 
     /// What a failed post or edit means for the message: one refused for
     /// good (or a message that can no longer be edited) is left alone
-    /// from now on; a chat gone pauses the chat, as the outbox does; a
-    /// moved chat moves; anything else is tried again next round.
+    /// from now on; a chat gone is paused, as the outbox does, and its
+    /// leaderboard left alone too; a moved chat moves; anything else is
+    /// tried again next round.
     async fn failed(
         &self,
         message: &mut LeaderboardMessage,
@@ -322,6 +326,7 @@ impl Leaderboards {
                 self.store
                     .pause_chat(dest.platform, &dest.chat, why, now)
                     .await?;
+                message.is_final = true;
             }
             SendOutcome::Migrated { to } => {
                 tracing::info!(chat = %dest, to = %to, "leaderboard's chat moved");

@@ -299,9 +299,10 @@ async fn a_top_5_leaderboard_is_posted_once_a_day_edited_as_tallies_change_and_f
 }
 
 /// A leaderboard the platform refuses for good is not posted again every
-/// round; one that failed for a while is.
+/// round; one that failed for a while is; a chat that is gone is paused
+/// and its final edit not tried again.
 #[tokio::test]
-async fn a_refused_leaderboard_is_left_for_the_day_and_a_failed_one_is_tried_again() {
+async fn a_refused_leaderboard_is_left_for_the_day_a_failed_one_tried_again_a_gone_chat_paused() {
     let e = env().await;
     e.keep(
         &digest(at(DAY1, 9, 0), "[新聞] 台積電 A", 5),
@@ -326,6 +327,25 @@ async fn a_refused_leaderboard_is_left_for_the_day_and_a_failed_one_is_tried_aga
     *e.sink.fail_with.lock().unwrap() = None;
     assert_eq!(e.round(at(DAY1, 10, 1)).await, report(0, 0, 0));
     assert!(e.sink.boards().is_empty());
+    // Nor at midnight: there is nothing to make final.
+    assert_eq!(e.round(at(DAY2, 0, 0)).await, report(0, 0, 0));
+
+    // A chat that removed the bot is paused, and its final edit is not
+    // tried every round.
+    let e = env().await;
+    e.keep(
+        &digest(at(DAY1, 9, 0), "[新聞] 台積電 A", 5),
+        at(DAY1, 9, 0),
+    )
+    .await;
+    assert_eq!(e.round(at(DAY1, 10, 0)).await, report(2, 0, 0));
+    *e.sink.fail_with.lock().unwrap() = Some(ptt_relay::chat::SendOutcome::DestinationGone(
+        "403 Forbidden: bot was kicked".into(),
+    ));
+    assert_eq!(e.round(at(DAY2, 0, 0)).await, report(0, 0, 2));
+    assert_eq!(e.round(at(DAY2, 0, 1)).await, report(0, 0, 0));
+    let subs = e.store.subscriptions_of(&chat("100")).await.unwrap();
+    assert!(subs.iter().all(|s| s.paused), "{subs:?}");
 }
 
 const TOKEN: &str = "31337:LEADERBOARD-TEST-TOKEN";
