@@ -431,6 +431,7 @@ pub async fn start_backend(
             first_step: Duration::from_secs(settings.relay.track_first_secs),
             max_step: Duration::from_secs(settings.relay.track_max_step_secs),
             hot_minute: Duration::from_secs(60),
+            boom_recount: crate::relay::tally::BOOM_RECOUNT,
         }),
         listeners,
         fatal: fatal_tx,

@@ -72,9 +72,12 @@ pub fn plain_line(place: usize, d: &Digest) -> String {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Leaderboard {
     /// Names this message among the destination's (its day and its
-    /// subscription's words): what a platform's idempotency key is made
+    /// subscription's board and words): what a platform's idempotency key is made
     /// of.
     pub key: String,
+    /// A short name (`📊 Stock 2026-12-01`), for what a platform names
+    /// apart from the message (a Discord forum post).
+    pub name: String,
     /// Posted without a notification (the subscription's `silent:yes`).
     pub silent: bool,
     /// The first line (the board, the day, live or final), in the bot's

@@ -178,11 +178,12 @@ impl Leaderboards {
         let words = sub.filter.canonical();
         let existing = self
             .store
-            .leaderboard_message(&sub.dest, &words, today)
+            .leaderboard_message(&sub.dest, &sub.board, &words, today)
             .await?;
         let posts = ranking(&sub.board, &sub.filter, digests, day);
         let board = Leaderboard {
-            key: key(today, &words),
+            key: key(&sub.board, today, &words),
+            name: name(&sub.board, today),
             silent: sub.filter.silent,
             heading: fill(
                 self.options.lang.texts().leaderboard_live,
@@ -271,7 +272,8 @@ impl Leaderboards {
             .digests_since(std::slice::from_ref(&message.board), start, DAY_LIMIT)
             .await?;
         let board = Leaderboard {
-            key: key(&message.day, &message.words),
+            key: key(&message.board, &message.day, &message.words),
+            name: name(&message.board, &message.day),
             silent: filter.silent,
             heading: fill(
                 self.options.lang.texts().leaderboard_final,
@@ -362,9 +364,15 @@ fn ranking(
     )
 }
 
-/// The leaderboard's name among a destination's: its day and words.
-fn key(day: &str, words: &str) -> String {
-    format!("top {day} {words}")
+/// The leaderboard's name among a destination's: its board, day and
+/// words.
+fn key(board: &Board, day: &str, words: &str) -> String {
+    format!("top {board} {day} {words}")
+}
+
+/// A short name for a leaderboard: `📊 Stock 2026-12-01`.
+fn name(board: &Board, day: &str) -> String {
+    format!("📊 {board} {day}")
 }
 
 /// When `day` (+08:00) starts, in Unix seconds.

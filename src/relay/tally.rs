@@ -11,6 +11,10 @@
 //! as push samples, and the article is read only when the samples say the
 //! rise may have happened ([`super::hot`]); the read's count decides, and
 //! a post that caught fire is relayed once to each such subscription.
+//!
+//! While a board has a `top:` leaderboard, a relayed post standing at `爆`
+//! is also re-counted every `boom_recount` (5 minutes): the marker no
+//! longer tells how it ranks among the others at 100 or more.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -41,6 +45,9 @@ pub struct TallyOptions {
     pub max_step: Duration,
     /// The length of a minute of `hot:N/M` (60 s; tests shorten it).
     pub hot_minute: Duration,
+    /// While its board has a `top:` leaderboard, how often a relayed post
+    /// standing at `爆` is re-counted ([`BOOM_RECOUNT`]; tests shorten it).
+    pub boom_recount: Duration,
 }
 
 impl TallyOptions {
@@ -66,6 +73,11 @@ impl TallyOptions {
         n
     }
 }
+
+/// How often a relayed post standing at `爆` is re-counted while its
+/// board has a `top:` leaderboard: as often as a leaderboard may be
+/// edited.
+pub const BOOM_RECOUNT: Duration = Duration::from_secs(300);
 
 /// The net-push bound a marker proves, when positive.
 fn marker_reaches(marker: &PushMarker, n: u32) -> bool {
@@ -209,6 +221,7 @@ impl Tracker {
             return Ok(());
         }
         let mut words: Option<Vec<Hot>> = None;
+        let mut ranked: Option<bool> = None;
         let mut queued = false;
         for row in rows {
             let Some(id) = &row.id else { continue };
@@ -230,6 +243,21 @@ impl Tracker {
                         .may_be_hot(t, row, changed.then_some(previous).flatten(), now, words)
                         .await?;
             }
+            // A leaderboard ranks the posts at `爆` by their article's
+            // count, which the marker no longer shows: while a board has a
+            // `top:` subscription, such a post is re-counted every
+            // `boom_recount`.
+            let recount = i64::try_from(self.options.boom_recount.as_secs()).unwrap_or(i64::MAX);
+            if !due
+                && t.relayed
+                && row.push.raw.trim() == "爆"
+                && now - (t.next_check_at - t.step_secs) >= recount
+            {
+                due = match ranked {
+                    Some(r) => r,
+                    None => *ranked.insert(self.has_leaderboards(board).await?),
+                };
+            }
             if changed || due {
                 self.store
                     .set_tracked_marker(board, id, &row.push.raw, due)
@@ -241,6 +269,16 @@ impl Tracker {
             self.wake_self.notify_one();
         }
         Ok(())
+    }
+
+    /// Whether some subscription to a board keeps a `top:` leaderboard.
+    async fn has_leaderboards(&self, board: &Board) -> Result<bool, StoreError> {
+        Ok(self
+            .router
+            .targets(board)
+            .await?
+            .iter()
+            .any(|t| t.filter.top.is_some()))
     }
 
     /// The `hot:` words of a board's subscriptions.
@@ -555,6 +593,7 @@ mod tests {
             first_step: Duration::from_secs(120),
             max_step: Duration::from_secs(1800),
             hot_minute: Duration::from_secs(60),
+            boom_recount: Duration::from_secs(300),
         };
         assert_eq!(o.next_step(120), 240);
         assert_eq!(o.next_step(1200), 1800);
@@ -580,6 +619,7 @@ mod tests {
             first_step: Duration::from_secs(120),
             max_step: Duration::from_secs(1800),
             hot_minute: Duration::from_secs(60),
+            boom_recount: Duration::from_secs(300),
         };
         let mut rng_state: u64 = 0x2545_f491_4f6c_dd1d;
         let mut rand01 = move || {

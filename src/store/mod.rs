@@ -270,8 +270,8 @@ pub struct EditJob {
     pub deleted: bool,
 }
 
-/// A `top:N` leaderboard message: one per destination, subscription words
-/// and Taipei day.
+/// A `top:N` leaderboard message: one per destination, subscription
+/// (board and words) and Taipei day.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LeaderboardMessage {
     /// Where.
@@ -516,15 +516,16 @@ pub trait Store: Send + Sync {
     async fn push_samples(&self, board: &Board, id: &PostId, since: i64)
     -> Result<Vec<PushSample>>;
     /// The leaderboard message of a destination's subscription (its
-    /// canonical words) for a day (`YYYY-MM-DD`, +08:00).
+    /// board and canonical words) for a day (`YYYY-MM-DD`, +08:00).
     async fn leaderboard_message(
         &self,
         dest: &Destination,
+        board: &Board,
         words: &str,
         day: &str,
     ) -> Result<Option<LeaderboardMessage>>;
     /// Records a leaderboard message, replacing the record of the same
-    /// destination, words and day.
+    /// destination, board, words and day.
     async fn put_leaderboard_message(&self, message: &LeaderboardMessage) -> Result<()>;
     /// Leaderboard messages of days before `day` (`YYYY-MM-DD`) that are
     /// not final yet, oldest day first, at most `limit`.

@@ -528,7 +528,7 @@ impl Dialect for PostgresStore {
             "UPDATE leaderboards s SET chat = $1 WHERE s.platform = $2 AND s.chat = $3
              AND NOT EXISTS (SELECT 1 FROM leaderboards t
                  WHERE t.platform = s.platform AND t.chat = $1 AND t.thread = s.thread
-                   AND t.words = s.words AND t.day = s.day)",
+                   AND t.board = s.board AND t.words = s.words AND t.day = s.day)",
         ];
         let mut tx = self.begin_write("moving a chat").await?;
         for sql in MOVES {

@@ -607,15 +607,18 @@ where
     pub async fn leaderboard_message(
         &self,
         dest: &Destination,
+        board: &Board,
         words: &str,
         day: &str,
     ) -> Result<Option<LeaderboardMessage>> {
         let row = sqlx::query(
             "SELECT platform, chat, thread, words, day, board, message_id, shown, edited_at, final
              FROM leaderboards
-             WHERE platform = $1 AND chat = $2 AND thread = $3 AND words = $4 AND day = $5",
+             WHERE platform = $1 AND chat = $2 AND thread = $3 AND board = $4 AND words = $5
+               AND day = $6",
         )
         .bind_dest(dest)
+        .bind(board.as_str())
         .bind(words)
         .bind(day)
         .fetch_optional(self.0)
@@ -627,16 +630,16 @@ where
     pub async fn put_leaderboard_message(&self, m: &LeaderboardMessage) -> Result<()> {
         let query = sqlx::query(
             "INSERT INTO leaderboards
-                 (platform, chat, thread, words, day, board, message_id, shown, edited_at, final)
+                 (platform, chat, thread, board, words, day, message_id, shown, edited_at, final)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-             ON CONFLICT (platform, chat, thread, words, day) DO UPDATE SET
-                 board = excluded.board, message_id = excluded.message_id,
+             ON CONFLICT (platform, chat, thread, board, words, day) DO UPDATE SET
+                 message_id = excluded.message_id,
                  shown = excluded.shown, edited_at = excluded.edited_at, final = excluded.final",
         )
         .bind_dest(&m.dest)
+        .bind(m.board.as_str())
         .bind(m.words.as_str())
         .bind(m.day.as_str())
-        .bind(m.board.as_str())
         .bind(m.message_id.as_deref().unwrap_or(""))
         .bind(m.shown.as_str())
         .bind(m.edited_at)
@@ -653,7 +656,8 @@ where
         let sql = format!(
             "SELECT platform, chat, thread, words, day, board, message_id, shown, edited_at, final
              FROM leaderboards WHERE final = FALSE AND day < $1
-             ORDER BY day, platform, chat COLLATE {b}, thread COLLATE {b}, words COLLATE {b}
+             ORDER BY day, platform, chat COLLATE {b}, thread COLLATE {b}, board COLLATE {b},
+                 words COLLATE {b}
              LIMIT CAST($2 AS INTEGER)",
             b = DB::BYTEWISE
         );
@@ -1154,10 +1158,13 @@ macro_rules! impl_store {
                 async fn leaderboard_message(
                     &self,
                     dest: &Destination,
+                    board: &Board,
                     words: &str,
                     day: &str,
                 ) -> Result<Option<LeaderboardMessage>> {
-                    self.shared().leaderboard_message(dest, words, day).await
+                    self.shared()
+                        .leaderboard_message(dest, board, words, day)
+                        .await
                 }
                 async fn put_leaderboard_message(
                     &self,

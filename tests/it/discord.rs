@@ -1396,6 +1396,7 @@ async fn the_live_tally_edits_the_embed_and_a_deleted_post_is_marked() {
             first_step: Duration::from_secs(2),
             max_step: Duration::from_secs(4),
             hot_minute: Duration::from_secs(60),
+            boom_recount: Duration::from_secs(300),
         }),
         ..Options::default()
     })
@@ -1633,6 +1634,7 @@ async fn a_forum_gets_one_tagged_post_per_ptt_post_whose_starter_message_is_edit
             first_step: Duration::from_secs(2),
             max_step: Duration::from_secs(4),
             hot_minute: Duration::from_secs(60),
+            boom_recount: Duration::from_secs(300),
         }),
         ..Options::default()
     })
@@ -1878,6 +1880,7 @@ async fn a_top_3_channel_gets_one_leaderboard_message_edited_as_pushes_come_in()
             first_step: Duration::from_secs(2),
             max_step: Duration::from_secs(4),
             hot_minute: Duration::from_secs(60),
+            boom_recount: Duration::from_secs(300),
         }),
         leaderboards: Some(LeaderboardOptions {
             edit_every: Duration::from_secs(1),

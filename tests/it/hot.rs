@@ -33,6 +33,7 @@ fn fast_tally(minute: Duration) -> TallyOptions {
         first_step: Duration::from_secs(2),
         max_step: Duration::from_secs(4),
         hot_minute: minute,
+        boom_recount: Duration::from_secs(300),
     }
 }
 
@@ -169,6 +170,7 @@ async fn fifty_hot_subscriptions_on_a_busy_board_cost_few_article_reads_an_hour(
         first_step: Duration::from_secs(2),
         max_step: Duration::from_secs(30),
         hot_minute: Duration::from_secs(1),
+        boom_recount: Duration::from_secs(300),
     };
     let r = start(&settings(&ptt, &dir.path().join("db")), &sink, tally).await;
     let mut n = 0;

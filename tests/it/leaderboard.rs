@@ -298,6 +298,70 @@ async fn a_top_5_leaderboard_is_posted_once_a_day_edited_as_tallies_change_and_f
     assert_eq!(e.shown("100"), [g.id.as_str()]);
 }
 
+/// One chat with `top:3` on two boards: a message for each, each with
+/// its board's posts.
+#[tokio::test]
+async fn a_chat_with_top_on_two_boards_gets_a_leaderboard_for_each() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("relay.db"))
+        .await
+        .unwrap();
+    let tech = Board::parse("Tech_Job").unwrap();
+    for board in [stock(), tech.clone()] {
+        store
+            .subscribe(&chat("100"), &board, &support::filter_of("tag:* top:3"), 0)
+            .await
+            .unwrap();
+    }
+    let sink = RecordingSink::new();
+    let worker = Leaderboards::new(
+        store.clone() as Arc<dyn Store>,
+        &[Arc::new(sink.clone()) as Arc<dyn ChatSink>],
+        vec![stock(), tech],
+        LeaderboardOptions::default(),
+    );
+    let on_stock = digest(at(DAY1, 9, 0), "[新聞] 股板", 5);
+    let on_tech = Digest {
+        board: "Tech_Job".into(),
+        url: on_stock.url.replace("Stock", "Tech_Job"),
+        id: "M.1769562000.A.001".into(),
+        title: Some("[請益] 科技板".into()),
+        ..on_stock.clone()
+    };
+    for d in [&on_stock, &on_tech] {
+        store.accept_post(d, &[], at(DAY1, 9, 0)).await.unwrap();
+    }
+    assert_eq!(
+        worker.round(at(DAY1, 10, 0)).await.unwrap(),
+        report(2, 0, 0)
+    );
+    assert_eq!(
+        worker.round(at(DAY1, 10, 30)).await.unwrap(),
+        report(0, 0, 0)
+    );
+    let boards = sink.boards();
+    let shown: Vec<(String, Vec<String>)> = boards
+        .iter()
+        .map(|b| {
+            (
+                b.board.name.clone(),
+                b.board.posts.iter().map(|d| d.board.clone()).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            ("📊 Stock 2026-01-28".to_owned(), vec!["Stock".to_owned()]),
+            (
+                "📊 Tech_Job 2026-01-28".to_owned(),
+                vec!["Tech_Job".to_owned()]
+            ),
+        ]
+    );
+    assert_ne!(boards[0].board.key, boards[1].board.key);
+}
+
 /// A leaderboard the platform refuses for good is not posted again every
 /// round; one that failed for a while is; a chat that is gone is paused
 /// and its final edit not tried again.
@@ -351,11 +415,18 @@ async fn a_refused_leaderboard_is_left_for_the_day_a_failed_one_tried_again_a_go
 const TOKEN: &str = "31337:LEADERBOARD-TEST-TOKEN";
 const CHAT: i64 = 8002;
 
-/// The running app against the fake PTT and the fake Bot API: a `top:3`
-/// chat gets one message with the day's posts linked, edited when a post
-/// gains pushes, and never a single post.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn telegram_shows_the_leaderboard_and_edits_it_as_pushes_come_in() {
+struct Live {
+    ptt: FakePtt,
+    tg: FakeTelegram,
+    running: app::Running,
+    shutdown: CancellationToken,
+    _dir: tempfile::TempDir,
+}
+
+/// The running app against the fake PTT and the fake Bot API (the real
+/// teloxide client), with `words` subscribed in [`CHAT`], leaderboards
+/// edited every second and these tally settings.
+async fn live(words: &str, tally: TallyOptions) -> Live {
     support::init_logs();
     let ptt = FakePtt::start(&["Stock"]).await;
     let tg = FakeTelegram::start(TOKEN).await;
@@ -383,12 +454,7 @@ async fn telegram_shows_the_leaderboard_and_edits_it_as_pushes_come_in() {
         store,
         Extras {
             sinks: vec![adapter.sink()],
-            tally: Some(TallyOptions {
-                window: Duration::from_secs(600),
-                first_step: Duration::from_secs(2),
-                max_step: Duration::from_secs(4),
-                hot_minute: Duration::from_secs(60),
-            }),
+            tally: Some(tally),
             leaderboards: Some(LeaderboardOptions {
                 edit_every: Duration::from_secs(1),
                 round: Duration::from_millis(500),
@@ -403,10 +469,53 @@ async fn telegram_shows_the_leaderboard_and_edits_it_as_pushes_come_in() {
     harness::subscribe(
         &running,
         Destination::chat(TELEGRAM, CHAT.to_string()),
-        "Stock top:3",
+        words,
     )
     .await;
     seeded(&running).await;
+    Live {
+        ptt,
+        tg,
+        running,
+        shutdown,
+        _dir: dir,
+    }
+}
+
+impl Live {
+    /// The leaderboard as the chat shows it now.
+    fn shown(&self) -> String {
+        let sent = self.tg.sent_to(CHAT);
+        self.tg
+            .edits()
+            .last()
+            .map(|e| e.visible.clone())
+            .or_else(|| sent.first().map(|m| m.visible.clone()))
+            .unwrap_or_default()
+    }
+
+    async fn stop(self) {
+        self.shutdown.cancel();
+        self.running.stop().await;
+    }
+}
+
+/// The running app: a `top:3` chat gets one message with the day's posts
+/// linked, edited when a post gains pushes, and never a single post.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn telegram_shows_the_leaderboard_and_edits_it_as_pushes_come_in() {
+    let l = live(
+        "Stock top:3",
+        TallyOptions {
+            window: Duration::from_secs(600),
+            first_step: Duration::from_secs(2),
+            max_step: Duration::from_secs(4),
+            hot_minute: Duration::from_secs(60),
+            boom_recount: Duration::from_secs(300),
+        },
+    )
+    .await;
+    let (ptt, tg) = (&l.ptt, &l.tg);
     let first = ptt.add_post("Stock", "[新聞] 台積電 <b>法說</b> & 展望", "reporter");
     let second = ptt.add_post("Stock", "[新聞] 鴻海營收", "reporter");
     ptt.add_post("Stock", "[閒聊] 今天盤勢", "someone");
@@ -426,10 +535,7 @@ async fn telegram_shows_the_leaderboard_and_edits_it_as_pushes_come_in() {
         "no preview of the first link"
     );
     wait_for("both posts on the board", || {
-        let shown = tg
-            .edits()
-            .last()
-            .map_or(sent[0].visible.clone(), |e| e.visible.clone());
+        let shown = l.shown();
         shown.contains("鴻海營收") && shown.contains("法說")
     })
     .await;
@@ -437,12 +543,10 @@ async fn telegram_shows_the_leaderboard_and_edits_it_as_pushes_come_in() {
     // The second post gains 12 pushes: it leads after the next edit.
     ptt.add_pushes("Stock", &second, &["推"; 12]);
     wait_for("the edit with the new leader", || {
-        tg.edits().last().is_some_and(|e| {
-            e.visible
-                .lines()
-                .nth(1)
-                .is_some_and(|l| l.starts_with("1. 推 12") && l.contains("鴻海營收"))
-        })
+        l.shown()
+            .lines()
+            .nth(1)
+            .is_some_and(|line| line.starts_with("1. 推 12") && line.contains("鴻海營收"))
     })
     .await;
     let edits = tg.edits();
@@ -463,6 +567,47 @@ async fn telegram_shows_the_leaderboard_and_edits_it_as_pushes_come_in() {
     // Only the leaderboard reached the chat.
     assert_eq!(tg.sent_to(CHAT).len(), 1, "{:#?}", tg.sent_to(CHAT));
     assert_eq!(tg.answered_429(), 0);
-    shutdown.cancel();
-    running.stop().await;
+    l.stop().await;
+}
+
+/// Two posts past 100 net pushes both show `爆` on the index, which no
+/// longer tells their order: the leaderboard still ranks them by their
+/// articles' counts, re-read while they stand at `爆` (the tracking
+/// schedule is far too slow here to do it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn posts_at_boom_are_ranked_by_their_counts_while_the_marker_stands_still() {
+    let l = live(
+        "Stock top:3",
+        TallyOptions {
+            window: Duration::from_secs(3600),
+            first_step: Duration::from_secs(1800),
+            max_step: Duration::from_secs(1800),
+            hot_minute: Duration::from_secs(60),
+            boom_recount: Duration::from_secs(1),
+        },
+    )
+    .await;
+    let ptt = &l.ptt;
+    let a = ptt.add_post("Stock", "[新聞] 甲", "reporter");
+    let b = ptt.add_post("Stock", "[新聞] 乙", "reporter");
+    wait_for("the leaderboard", || l.shown().contains("乙")).await;
+    ptt.add_pushes("Stock", &a, &["推"; 110]);
+    ptt.add_pushes("Stock", &b, &["推"; 120]);
+    wait_for("乙 leading at 120", || {
+        l.shown()
+            .lines()
+            .nth(1)
+            .is_some_and(|line| line.starts_with("1. 推 120") && line.contains("乙"))
+    })
+    .await;
+    // 甲 climbs to 140; its marker stays 爆.
+    ptt.add_pushes("Stock", &a, &["推"; 30]);
+    wait_for("甲 leading at 140", || {
+        l.shown()
+            .lines()
+            .nth(1)
+            .is_some_and(|line| line.starts_with("1. 推 140") && line.contains("甲"))
+    })
+    .await;
+    l.stop().await;
 }

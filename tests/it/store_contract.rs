@@ -2020,7 +2020,7 @@ fn board_message(dest: Destination, words: &str, day: &str) -> LeaderboardMessag
 async fn leaderboard_messages_are_kept_per_destination_words_and_day(s: &dyn Store) {
     let words = "tag:新聞 top:5";
     assert_eq!(
-        s.leaderboard_message(&tg("1"), words, "2026-01-28")
+        s.leaderboard_message(&tg("1"), &board_of("Stock"), words, "2026-01-28")
             .await
             .unwrap(),
         None
@@ -2028,7 +2028,7 @@ async fn leaderboard_messages_are_kept_per_destination_words_and_day(s: &dyn Sto
     let mut m = board_message(tg("1"), words, "2026-01-28");
     s.put_leaderboard_message(&m).await.unwrap();
     assert_eq!(
-        s.leaderboard_message(&tg("1"), words, "2026-01-28")
+        s.leaderboard_message(&tg("1"), &board_of("Stock"), words, "2026-01-28")
             .await
             .unwrap(),
         Some(m.clone()),
@@ -2041,16 +2041,29 @@ async fn leaderboard_messages_are_kept_per_destination_words_and_day(s: &dyn Sto
     let other_words = board_message(tg("1"), "tag:新聞 top:3", "2026-01-28");
     let thread = board_message(tg_thread("1", "9"), words, "2026-01-28");
     let next_day = board_message(tg("1"), words, "2026-01-29");
-    for other in [&other_words, &thread, &next_day] {
+    let other_board = LeaderboardMessage {
+        board: board_of("Tech_Job"),
+        ..board_message(tg("1"), words, "2026-01-28")
+    };
+    for other in [&other_words, &thread, &next_day, &other_board] {
         s.put_leaderboard_message(other).await.unwrap();
     }
     let got = |dest: Destination, w: &'static str, day: &'static str| async move {
-        s.leaderboard_message(&dest, w, day).await.unwrap()
+        s.leaderboard_message(&dest, &board_of("Stock"), w, day)
+            .await
+            .unwrap()
     };
     assert_eq!(
         got(tg("1"), words, "2026-01-28").await,
         Some(m.clone()),
         "replaced"
+    );
+    assert_eq!(
+        s.leaderboard_message(&tg("1"), &board_of("Tech_Job"), words, "2026-01-28")
+            .await
+            .unwrap(),
+        Some(other_board.clone()),
+        "the same words on another board are another leaderboard"
     );
     assert_eq!(
         got(tg_thread("1", "9"), words, "2026-01-28").await,
@@ -2060,7 +2073,12 @@ async fn leaderboard_messages_are_kept_per_destination_words_and_day(s: &dyn Sto
     let open = s.open_leaderboard_messages("2026-01-29", 10).await.unwrap();
     assert_eq!(
         sorted(open.iter().map(|o| o.words.clone()).collect()),
-        ["tag:新聞 top:3", "tag:新聞 top:5", "tag:新聞 top:5"]
+        [
+            "tag:新聞 top:3",
+            "tag:新聞 top:5",
+            "tag:新聞 top:5",
+            "tag:新聞 top:5"
+        ]
     );
     assert!(open.iter().all(|o| o.day == "2026-01-28"));
     assert_eq!(
@@ -2079,7 +2097,7 @@ async fn leaderboard_messages_are_kept_per_destination_words_and_day(s: &dyn Sto
             .await
             .unwrap()
             .len(),
-        2
+        3
     );
     // A group that became a supergroup takes its leaderboards along.
     s.move_chat(TELEGRAM, "1", "-1001").await.unwrap();

@@ -26,6 +26,7 @@ fn fast_tally(window_secs: u64) -> TallyOptions {
         first_step: Duration::from_secs(2),
         max_step: Duration::from_secs(4),
         hot_minute: Duration::from_secs(60),
+        boom_recount: Duration::from_secs(300),
     }
 }
 

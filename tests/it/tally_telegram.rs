@@ -68,6 +68,7 @@ async fn setup() -> Setup {
                 first_step: Duration::from_secs(2),
                 max_step: Duration::from_secs(4),
                 hot_minute: Duration::from_secs(60),
+                boom_recount: Duration::from_secs(300),
             }),
             handler,
             ..Default::default()

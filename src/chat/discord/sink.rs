@@ -410,9 +410,9 @@ impl ChatSink for DiscordSink {
         }
         self.pacer.wait(&chat).await;
         let made = if let Kind::Forum(_) = &*kind {
-            // A forum takes it as a post of its own (named by its heading);
-            // its id is the thread's, as for a digest.
-            let name = truncate_chars(&board.heading, forum::MAX_NAME);
+            // A forum takes it as a post of its own (named by its board
+            // and day); its id is the thread's, as for a digest.
+            let name = truncate_chars(&board.name, forum::MAX_NAME);
             channel
                 .create_forum_post(&*self.http, CreateForumPost::new(name, message))
                 .await
@@ -430,7 +430,15 @@ impl ChatSink for DiscordSink {
         };
         match made {
             Ok(id) => self.succeeded(&chat, id),
-            Err(e) => self.failed(&chat, &e),
+            Err(e) => match classify(&e, &self.redactor) {
+                // As for a digest: the nonce makes the retry safe, and it
+                // answers with the message's id (a forum post has no
+                // nonce: taken as sent, it is not posted twice).
+                Failure::Accepted(r) if !matches!(*kind, Kind::Forum(_)) => {
+                    SendOutcome::Transient(format!("Discord's answer could not be read: {r}"))
+                }
+                f => self.failed_with(&chat, f),
+            },
         }
     }
 

@@ -389,6 +389,7 @@ fn extras(sc: &Scenario, transport: Arc<dyn Transport>, chats: &Chats) -> Extras
             first_step: sc.tally_steps.0,
             max_step: sc.tally_steps.1,
             hot_minute: Duration::from_secs(60),
+            boom_recount: Duration::from_secs(300),
         }),
         handler: None,
         share: None,

@@ -301,10 +301,11 @@ impl Store for SerialStore {
     async fn leaderboard_message(
         &self,
         dest: &Destination,
+        board: &Board,
         words: &str,
         day: &str,
     ) -> Result<Option<LeaderboardMessage>> {
-        self.call(self.inner.leaderboard_message(dest, words, day))
+        self.call(self.inner.leaderboard_message(dest, board, words, day))
             .await
     }
 

@@ -1,7 +1,8 @@
 -- ptt-relay schema 6 (PostgreSQL): `top:N` leaderboards (DESIGN.md,
 -- "Delivery options, channel kinds and investor words").
 --
--- One message per destination, subscription words and Taipei day; it is
+-- One message per destination, subscription (board and words) and Taipei
+-- day; it is
 -- edited while the day runs and once more, as final, after midnight. Additive only:
 -- the previous release ignores the table.
 
@@ -20,6 +21,6 @@ CREATE TABLE leaderboards (
     shown       TEXT NOT NULL,
     edited_at   BIGINT NOT NULL,
     final       BOOLEAN NOT NULL DEFAULT FALSE,
-    PRIMARY KEY (platform, chat, thread, words, day)
+    PRIMARY KEY (platform, chat, thread, board, words, day)
 );
 CREATE INDEX leaderboards_open ON leaderboards (final, day);

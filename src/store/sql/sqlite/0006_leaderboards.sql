@@ -1,7 +1,8 @@
 -- ptt-relay schema 6 (SQLite): `top:N` leaderboards (DESIGN.md,
 -- "Delivery options, channel kinds and investor words").
 --
--- One message per destination, subscription words and Taipei day; it is
+-- One message per destination, subscription (board and words) and Taipei
+-- day; it is
 -- edited while the day runs and once more, as final, after midnight.
 
 CREATE TABLE leaderboards (
@@ -19,6 +20,6 @@ CREATE TABLE leaderboards (
     shown       TEXT NOT NULL,
     edited_at   INTEGER NOT NULL,
     final       INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (platform, chat, thread, words, day)
+    PRIMARY KEY (platform, chat, thread, board, words, day)
 );
 CREATE INDEX leaderboards_open ON leaderboards (final, day);
