@@ -763,6 +763,18 @@ async fn a_hostile_title_and_a_10000_character_excerpt_arrive_within_limits_unpi
     assert!(desc.contains("\\<@1>"), "mentions neutralised: {desc}");
     assert!(chars(&e["description"]) <= 4096);
     assert_eq!(m.body["allowed_mentions"]["parse"], json!([]));
+    // A command reply quoting the title escapes it too: no bold, spoiler,
+    // code or masked link, and still no ping.
+    for (sub, options) in [("latest", json!([])), ("top", json!([]))] {
+        let a = h.ask(&manager(CHANNEL), sub, options).await;
+        assert!(
+            a.content.contains(
+                "\\[新聞\\] @everyone \\<@&123456789012345678> \\*\\*ping\\*\\* \\|\\|x\\|\\| \\`y\\` \\[a\\]("
+            ),
+            "{sub}: {a:?}"
+        );
+        assert_eq!(a.allowed_mentions["parse"], json!([]));
+    }
     h.stop().await;
 }
 

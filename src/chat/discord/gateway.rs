@@ -18,6 +18,7 @@ use tokio::time::Instant;
 
 use super::commands::{COMMAND_NAME, answered_publicly, subcommand_of, to_command};
 use super::errors::Redactor;
+use super::render::reply_content;
 use super::sink::{MAX_CONTENT, no_mentions};
 use super::target;
 use crate::chat::AdapterContext;
@@ -27,7 +28,6 @@ use crate::commands::{
     Admission, Command, CommandError, Context, Lang, Membership, Reply, ReplyKind,
 };
 use crate::dest::Destination;
-use crate::text::truncate_chars;
 
 /// Discord drops an interaction not answered within 3 s; the first answer
 /// (the reply or a deferral) goes out by this time after it arrived.
@@ -203,7 +203,7 @@ impl Listener {
     /// Answers an interaction with its reply at once.
     async fn respond(&self, cmd: &CommandInteraction, chat: &str, reply: &Reply) {
         let message = CreateInteractionResponseMessage::new()
-            .content(truncate_chars(&reply.text, MAX_CONTENT))
+            .content(reply_content(&reply.text))
             .ephemeral(reply.ephemeral())
             .allowed_mentions(no_mentions());
         let answer = CreateInteractionResponse::Message(message);
@@ -228,7 +228,7 @@ impl Listener {
         reply: &Reply,
         public: bool,
     ) {
-        let text = truncate_chars(&reply.text, MAX_CONTENT);
+        let text = reply_content(&reply.text);
         if reply.ephemeral() != public {
             let edit = EditInteractionResponse::new()
                 .content(text)

@@ -153,6 +153,32 @@ fn escape_link_text(s: &str) -> String {
     escape_markdown(&s.replace("://", ":\u{2060}//"))
 }
 
+/// A command reply as a message's `content`: plain text, so its markdown
+/// is escaped (a PTT title in `/latest` or `/top` shows as written, never
+/// as bold text or a masked link), cut to Discord's 2000 characters
+/// without cutting a link.
+///
+/// Channel mentions (`<#id>`) stay: our replies name channels with them,
+/// and one never pings.
+pub fn reply_content(text: &str) -> String {
+    let escaped = escaped_within(text.trim_end(), MAX_CONTENT);
+    let mut out = String::with_capacity(escaped.len());
+    let mut rest = escaped.as_str();
+    while let Some(at) = rest.find("\\<#") {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 1..];
+        let digits = after[2..].chars().take_while(char::is_ascii_digit).count();
+        let is_channel = digits > 0 && after[2 + digits..].starts_with('>');
+        if !is_channel {
+            out.push('\\');
+        }
+        out.push_str("<#");
+        rest = &after[2..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Escaped and cut to `max` characters without leaving a dangling `\` or a
 /// cut link.
 fn escaped_within(s: &str, max: usize) -> String {
@@ -325,4 +351,18 @@ pub fn nonce(post_id: &str, destination: &str) -> String {
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
     format!("ptt{h:016x}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replies_show_markdown_as_written_but_keep_channel_mentions() {
+        assert_eq!(
+            reply_content("1. **漲停** <@&12> <#34> <#x> https://a.example/x_y_z"),
+            "1. \\*\\*漲停\\*\\* \\<@&12> <#34> \\<#x> https://a.example/x_y_z"
+        );
+        assert!(reply_content(&"字".repeat(3000)).chars().count() <= MAX_CONTENT);
+    }
 }

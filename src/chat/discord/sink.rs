@@ -17,7 +17,7 @@ use super::channels::{Channels, Forum, Kind};
 use super::errors::{Failure, Redactor, Strikes, classify, outcome};
 use super::forum;
 use super::publish::Publishing;
-use crate::chat::discord::render::{self, Embed, embed, embed_with_status, nonce};
+use crate::chat::discord::render::{self, Embed, embed, embed_with_status, nonce, reply_content};
 use crate::chat::pacing::Pacer;
 use crate::chat::{ChatSink, EditKind, SendOutcome};
 use crate::commands::Reply;
@@ -485,7 +485,7 @@ impl ChatSink for DiscordSink {
             Err(out) => return out,
         };
         let message = CreateMessage::new()
-            .content(truncate_chars(&reply.text, MAX_CONTENT))
+            .content(reply_content(&reply.text))
             .allowed_mentions(no_mentions());
         self.pacer.wait(&chat).await;
         match channel.send_message(&*self.http, message).await {
