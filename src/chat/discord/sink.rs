@@ -242,6 +242,39 @@ impl DiscordSink {
         }
     }
 
+    /// One paced edit of message `mid` sent to `channel`. A forum post's
+    /// starter message lives in its thread, whose id it shares (the id
+    /// kept for a forum delivery).
+    async fn edit_in(
+        &self,
+        chat: &str,
+        channel: ChannelId,
+        mid: u64,
+        edit: EditMessage,
+    ) -> SendOutcome {
+        let forum = match self.kind(chat, channel).await {
+            Ok(k) => matches!(*k, Kind::Forum(_)),
+            Err(f) => return self.failed_with(chat, f),
+        };
+        let (in_channel, message) = if forum {
+            forum::starter(ChannelId::new(mid))
+        } else {
+            (channel, MessageId::new(mid))
+        };
+        self.pacer.wait(chat).await;
+        match in_channel.edit_message(&*self.http, message, edit).await {
+            Ok(m) => self.succeeded(chat, m.id.to_string()),
+            Err(e) => match classify(&e, &self.redactor) {
+                // A forum post deleted by a moderator (Unknown Channel):
+                // that message is gone, the forum is not.
+                Failure::Gone(r) if forum => {
+                    SendOutcome::Rejected(format!("the forum post is gone or closed to us: {r}"))
+                }
+                f => self.failed_with(chat, f),
+            },
+        }
+    }
+
     /// The channel a destination posts to (a thread is its own channel).
     fn channel(dest: &Destination) -> Result<(String, ChannelId), SendOutcome> {
         let chat = dest.thread.as_deref().unwrap_or(&dest.chat);
@@ -365,32 +398,10 @@ impl ChatSink for DiscordSink {
         {
             return SendOutcome::RateLimited { retry_after: wait };
         }
-        // A forum post's starter message lives in its thread, whose id
-        // it shares (the id kept for a forum delivery).
-        let forum = match self.kind(&chat, channel).await {
-            Ok(k) => matches!(*k, Kind::Forum(_)),
-            Err(f) => return self.failed_with(&chat, f),
-        };
-        let (in_channel, message) = if forum {
-            forum::starter(ChannelId::new(mid))
-        } else {
-            (channel, MessageId::new(mid))
-        };
         let edit = EditMessage::new()
             .embed(to_create_embed(&embed_with_status(digest, status)))
             .allowed_mentions(no_mentions());
-        self.pacer.wait(&chat).await;
-        match in_channel.edit_message(&*self.http, message, edit).await {
-            Ok(m) => self.succeeded(&chat, m.id.to_string()),
-            Err(e) => match classify(&e, &self.redactor) {
-                // A forum post deleted by a moderator (Unknown Channel):
-                // that message is gone, the forum is not.
-                Failure::Gone(r) if forum => {
-                    SendOutcome::Rejected(format!("the forum post is gone or closed to us: {r}"))
-                }
-                f => self.failed_with(&chat, f),
-            },
-        }
+        self.edit_in(&chat, channel, mid, edit).await
     }
 
     async fn post_leaderboard(&self, dest: &Destination, board: &Leaderboard) -> SendOutcome {
@@ -455,28 +466,10 @@ impl ChatSink for DiscordSink {
         let Some(mid) = snowflake(message_id) else {
             return SendOutcome::Rejected(format!("not a Discord message id: {message_id:?}"));
         };
-        let forum = match self.kind(&chat, channel).await {
-            Ok(k) => matches!(*k, Kind::Forum(_)),
-            Err(f) => return self.failed_with(&chat, f),
-        };
-        let (in_channel, message) = if forum {
-            forum::starter(ChannelId::new(mid))
-        } else {
-            (channel, MessageId::new(mid))
-        };
         let edit = EditMessage::new()
             .content(render::leaderboard(board))
             .allowed_mentions(no_mentions());
-        self.pacer.wait(&chat).await;
-        match in_channel.edit_message(&*self.http, message, edit).await {
-            Ok(m) => self.succeeded(&chat, m.id.to_string()),
-            Err(e) => match classify(&e, &self.redactor) {
-                Failure::Gone(r) if forum => {
-                    SendOutcome::Rejected(format!("the forum post is gone or closed to us: {r}"))
-                }
-                f => self.failed_with(&chat, f),
-            },
-        }
+        self.edit_in(&chat, channel, mid, edit).await
     }
 
     async fn answer(&self, dest: &Destination, reply: &Reply) -> SendOutcome {

@@ -124,6 +124,37 @@ impl Shared {
         }
     }
 
+    /// One paced editMessageText in HTML parse mode; a message already
+    /// showing `html` (or an answer that cannot be read) counts as edited.
+    async fn edit_html(
+        &self,
+        dest: &Destination,
+        message_id: &str,
+        html: String,
+        preview: LinkPreviewOptions,
+    ) -> SendOutcome {
+        let (Some(to), Ok(id)) = (Target::of(dest), message_id.parse::<i32>()) else {
+            return SendOutcome::Rejected(format!(
+                "malformed Telegram message {dest} #{message_id}"
+            ));
+        };
+        let req = self
+            .bot
+            .edit_message_text(to.chat, MessageId(id), html)
+            .parse_mode(ParseMode::Html)
+            .link_preview_options(preview);
+        let unchanged = SendOutcome::Sent {
+            message_id: message_id.to_owned(),
+        };
+        match self
+            .paced(Call::Delivery(&dest.chat), async move { req.await })
+            .await
+        {
+            Ok(_) | Err(Failure::NotModified | Failure::Accepted(_)) => unchanged,
+            Err(f) => self.outcome(dest, f).await,
+        }
+    }
+
     /// A failure as the outbox sees it.
     async fn outcome(&self, dest: &Destination, f: Failure) -> SendOutcome {
         match f {
@@ -212,30 +243,13 @@ impl ChatSink for TelegramSink {
         opts: &DeliveryOptions,
     ) -> SendOutcome {
         let s = &self.shared;
-        let (Some(to), Ok(id)) = (Target::of(dest), message_id.parse::<i32>()) else {
-            return SendOutcome::Rejected(format!(
-                "malformed Telegram message {dest} #{message_id}"
-            ));
-        };
         let status = match kind {
             EditKind::Tally => None,
             EditKind::Deleted => Some(DIGEST.deleted_line),
         };
-        let req = s
-            .bot
-            .edit_message_text(to.chat, MessageId(id), render_with_status(digest, status))
-            .parse_mode(ParseMode::Html)
-            .link_preview_options(s.preview_of(opts).options(digest));
-        let unchanged = SendOutcome::Sent {
-            message_id: message_id.to_owned(),
-        };
-        match s
-            .paced(Call::Delivery(&dest.chat), async move { req.await })
+        let html = render_with_status(digest, status);
+        s.edit_html(dest, message_id, html, s.preview_of(opts).options(digest))
             .await
-        {
-            Ok(_) | Err(Failure::NotModified | Failure::Accepted(_)) => unchanged,
-            Err(f) => s.outcome(dest, f).await,
-        }
     }
 
     async fn post_leaderboard(&self, dest: &Destination, board: &Leaderboard) -> SendOutcome {
@@ -258,27 +272,9 @@ impl ChatSink for TelegramSink {
         message_id: &str,
         board: &Leaderboard,
     ) -> SendOutcome {
-        let s = &self.shared;
-        let (Some(to), Ok(id)) = (Target::of(dest), message_id.parse::<i32>()) else {
-            return SendOutcome::Rejected(format!(
-                "malformed Telegram message {dest} #{message_id}"
-            ));
-        };
-        let req = s
-            .bot
-            .edit_message_text(to.chat, MessageId(id), leaderboard(board))
-            .parse_mode(ParseMode::Html)
-            .link_preview_options(no_preview());
-        let unchanged = SendOutcome::Sent {
-            message_id: message_id.to_owned(),
-        };
-        match s
-            .paced(Call::Delivery(&dest.chat), async move { req.await })
+        self.shared
+            .edit_html(dest, message_id, leaderboard(board), no_preview())
             .await
-        {
-            Ok(_) | Err(Failure::NotModified | Failure::Accepted(_)) => unchanged,
-            Err(f) => s.outcome(dest, f).await,
-        }
     }
 
     async fn answer(&self, dest: &Destination, reply: &Reply) -> SendOutcome {
